@@ -1,0 +1,152 @@
+"""What gpb knows of Canvas and Infinite Campus, as plain values.
+
+Ids are Canvas *local* ids as strings (API.md). The adapters in infra/ build these from REST answers;
+the handlers never see JSON from outside systems.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+
+
+class OverrideTarget(str, Enum):
+    SECTION = "section"
+    STUDENTS = "students"
+    GROUP = "group"
+
+
+@dataclass(frozen=True)
+class Override:
+    id: str
+    target: OverrideTarget
+    # Canvas sends `due_at` only when the override sets it; `due_at_set` tells "no date" from "not set".
+    due_at: datetime | None = None
+    due_at_set: bool = False
+    section_id: str | None = None
+    student_ids: tuple[str, ...] = ()
+    group_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    course_id: str
+    title: str
+    published: bool
+    post_to_sis: bool
+    assignment_group_id: str | None
+    due_at: datetime | None = None
+    unlock_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    points_possible: float | None = None
+    grading_type: str = "points"
+    omit_from_final_grade: bool = False
+    only_visible_to_overrides: bool = False
+    deleted: bool = False
+    overrides: tuple[Override, ...] = ()
+
+
+@dataclass(frozen=True)
+class AssignmentGroup:
+    id: str
+    course_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Course:
+    id: str
+    name: str
+    workflow_state: str
+    sis_course_id: str | None = None
+
+    @property
+    def published(self) -> bool:
+        return self.workflow_state == "available"
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    course_id: str
+    name: str
+    sis_section_id: str | None
+    student_count: int
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """A student's active place in a section (a student in two sections has two)."""
+
+    user_id: str
+    section_id: str
+    sis_user_id: str | None
+
+
+@dataclass(frozen=True)
+class Submission:
+    assignment_id: str
+    user_id: str
+    score: float | None
+    grade: str | None
+    excused: bool
+    missing: bool
+    late: bool
+    posted: bool
+    graded_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IcTerm:
+    sourced_id: str
+    title: str
+    start_date: date
+    end_date: date  # OneRoster end dates are exclusive
+
+    def contains(self, day: date) -> bool:
+        return self.start_date <= day < self.end_date
+
+
+@dataclass(frozen=True)
+class IcClass:
+    sourced_id: str
+    title: str
+    school_id: str
+    terms: tuple[IcTerm, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class IcCategory:
+    sourced_id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class LineItem:
+    """An IC line item gpb upserts for one (assignment, section)."""
+
+    sourced_id: str
+    title: str
+    assign_date: datetime
+    due_date: datetime
+    class_id: str
+    school_id: str
+    category_id: str
+    result_value_max: float | None
+
+
+@dataclass(frozen=True)
+class Result:
+    """An IC result gpb upserts for one (assignment, section, student)."""
+
+    sourced_id: str
+    line_item_id: str
+    student_sis_id: str
+    score: float | None
+    score_status: str  # "fully graded", "exempt" or "not submitted"
+    score_date: date
+    late: bool
+    missing: bool
