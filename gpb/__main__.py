@@ -1,0 +1,5 @@
+import sys
+
+from gpb.cli import main
+
+sys.exit(main())

@@ -1,0 +1,208 @@
+"""The `gpb` command (API.md, "Command line")."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TypeVar
+
+from gpb.handlers.envelope import parse_canvas_time
+from gpb.handlers.eventlog import EventQuery, EventStatus
+from gpb.handlers.ids import local_id_or_none
+from gpb.handlers.timefmt import iso, utcnow
+from gpb.handlers.tokens import Role, new_token
+from gpb.infra.settings import Settings
+from gpb.infra.sqlite.store import SqliteStore
+
+T = TypeVar("T")
+
+
+def _with_store(settings: Settings, work: Callable[[SqliteStore], Awaitable[T]]) -> T:
+    async def run() -> T:
+        from gpb.bootstrap import open_store
+
+        store = open_store(settings)
+        store.start()
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from gpb.bootstrap import create_app, open_store
+
+    open_store(settings)  # migrate before the first request
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from gpb.bootstrap import open_store
+
+    applied = open_store(settings).migrate()
+    print(f"applied {len(applied)} migrations" + (f": {', '.join(applied)}" if applied else ""))
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    role = Role(args.role)
+    courses = []
+    for value in args.course or []:
+        local = local_id_or_none(value)
+        if local is None:
+            print(f"not a Canvas course id: {value}", file=sys.stderr)
+            return 2
+        courses.append(local)
+    if role is Role.INSTRUCTOR and not courses:
+        print("an instructor token needs at least one --course", file=sys.stderr)
+        return 2
+    expires = utcnow() + timedelta(days=args.expires) if args.expires else None
+    token = new_token()
+    _with_store(
+        settings, lambda store: store.tokens.add(token, role, tuple(courses), args.name, expires)
+    )
+    print(token)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
+    for info in _with_store(settings, lambda store: store.tokens.list()):
+        state = "revoked" if info.revoked_at else "active"
+        if info.expires_at and info.expires_at <= utcnow() and not info.revoked_at:
+            state = "expired"
+        courses = ",".join(info.course_ids) or "-"
+        print(
+            f"{info.prefix}  {info.role.value:<10} {state:<8} courses={courses}"
+            f"  expires={iso(info.expires_at) or 'never'}  name={info.name or '-'}"
+        )
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    count = _with_store(settings, lambda store: store.tokens.revoke(args.prefix, utcnow()))
+    print(f"revoked {count} token(s)")
+    return 0 if count else 1
+
+
+def cmd_events_replay(args: argparse.Namespace, settings: Settings) -> int:
+    async def replay(store: SqliteStore) -> tuple[bool, str]:
+        event = await store.events.get(args.event_id)
+        if event is None:
+            return False, f"no event {args.event_id}"
+        if event.status in (EventStatus.REJECTED, EventStatus.DUPLICATE):
+            return False, f"event {event.id} is a {event.status.value} delivery: nothing to handle"
+        await store.events.requeue(event.id)
+        return True, f"event {event.id} queued; the running gpb handles it within a second"
+
+    queued, message = _with_store(settings, replay)
+    print(message, file=sys.stdout if queued else sys.stderr)
+    return 0 if queued else 1
+
+
+def cmd_events_export(args: argparse.Namespace, settings: Settings) -> int:
+    from gpb.listener.api_events import CSV_COLUMNS, event_detail
+
+    query = EventQuery(
+        course_id=local_id_or_none(args.course) if args.course else None,
+        since=parse_canvas_time(args.since) if args.since else None,
+    )
+
+    async def export(store: SqliteStore) -> None:
+        writer = csv.writer(sys.stdout) if args.format == "csv" else None
+        if writer:
+            writer.writerow(CSV_COLUMNS)
+        async for event in store.events.export(query):
+            detail = event_detail(event)
+            if writer is None:
+                sys.stdout.write(json.dumps(detail, ensure_ascii=False) + "\n")
+                continue
+            error = event.error or {}
+            detail["error_code"] = error.get("code")
+            detail["error_message"] = error.get("message")
+            writer.writerow([detail.get(column) for column in CSV_COLUMNS])
+
+    _with_store(settings, export)
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    from gpb.infra.sandbox import cli as sandbox_cli
+
+    if args.sandbox_command == "post":
+        return sandbox_cli.post(args.file, args.to, args.key)
+    sandbox_cli.serve(args.host, args.port, args.seed)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gpb", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the listener, pages, API and workers")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=cmd_serve)
+
+    commands.add_parser("migrate", help="create or upgrade the schema").set_defaults(
+        run=cmd_migrate
+    )
+
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    create = token.add_parser("create", help="print a new token once")
+    create.add_argument("--role", choices=[r.value for r in Role], required=True)
+    create.add_argument("--course", action="append", help="a course the instructor may see")
+    create.add_argument("--name")
+    create.add_argument("--expires", type=int, metavar="DAYS")
+    create.set_defaults(run=cmd_token_create)
+    token.add_parser("list", help="list tokens (prefixes only)").set_defaults(run=cmd_token_list)
+    revoke = token.add_parser("revoke", help="revoke the token with this prefix")
+    revoke.add_argument("prefix", metavar="TOKEN_PREFIX")
+    revoke.set_defaults(run=cmd_token_revoke)
+
+    events = commands.add_parser("events", help="admin tools over the event log").add_subparsers(
+        dest="events_command", required=True
+    )
+    replay = events.add_parser("replay", help="handle a stored event again")
+    replay.add_argument("event_id")
+    replay.set_defaults(run=cmd_events_replay)
+    export = events.add_parser("export", help="write the event log to stdout")
+    export.add_argument("--course")
+    export.add_argument("--since")
+    export.add_argument("--format", choices=["ndjson", "csv"], default="ndjson")
+    export.set_defaults(run=cmd_events_export)
+
+    sandbox = commands.add_parser("sandbox", help="stand-ins for Canvas and IC on one port")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8001)
+    sandbox.add_argument("--seed", help="a seed JSON file (default: the one shipped)")
+    sandbox.set_defaults(run=cmd_sandbox, sandbox_command=None)
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command")
+    post = sandbox_commands.add_parser("post", help="sign an event with the sandbox key, post it")
+    post.add_argument("file")
+    post.add_argument("--to", default="http://127.0.0.1:8000/events/canvas")
+    post.add_argument("--key", help="the sandbox key file (default: the sandbox's)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = build_parser().parse_args(argv)
+    result: int = args.run(args, Settings())
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""The Canvas event envelope: validation, the ids it is filed under, and its content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from gpb.handlers.ids import local_id_or_none, split_id
+
+# Canvas documents one example as "2019-11-05 07:38:00 -0800"; everything else is ISO-8601.
+_LEGACY_TIME_FORMAT = "%Y-%m-%d %H:%M:%S %z"
+
+
+def parse_canvas_time(value: object) -> datetime:
+    """An aware UTC datetime from what Canvas puts in `event_time` and body timestamps."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                parsed = datetime.strptime(text, _LEGACY_TIME_FORMAT)
+            except ValueError:
+                raise ValueError(f"not a timestamp: {text[:40]!r}") from None
+    else:
+        raise ValueError("a timestamp must be a string")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _optional_id_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("an id must be a string or an integer")
+    return str(value)
+
+
+CanvasTime = Annotated[datetime, BeforeValidator(parse_canvas_time)]
+IdText = Annotated[str | None, BeforeValidator(_optional_id_text)]
+
+
+class Metadata(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    event_name: str
+    event_time: CanvasTime
+    root_account_id: IdText = None
+    context_type: str | None = None
+    context_id: IdText = None
+    user_id: IdText = None
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    metadata: Metadata
+    body: dict[str, Any] | None = None
+
+
+class InvalidEnvelope(ValueError):
+    """The decoded event lacks what every Canvas event has."""
+
+
+@dataclass(frozen=True)
+class CanvasEvent:
+    """A validated event, with the ids the event log files it under."""
+
+    event_name: str
+    event_time: datetime
+    shard: int | None
+    root_account_id: str | None
+    course_id: str | None
+    user_id: str | None
+    payload: dict[str, Any]
+    content_hash: str
+
+    @property
+    def event_time_ms(self) -> int:
+        return int(self.event_time.timestamp() * 1000)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        body = self.payload.get("body")
+        return body if isinstance(body, dict) else {}
+
+
+def content_hash(event: dict[str, Any]) -> str:
+    """A hash of the canonical event: the same event re-signed or re-serialised hashes the same."""
+    canonical = {"metadata": event.get("metadata"), "body": event.get("body")}
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def parse_event(claims: object) -> CanvasEvent:
+    """Validates a decoded event; raises InvalidEnvelope with a reason a person can read."""
+    if not isinstance(claims, dict):
+        raise InvalidEnvelope("the event must be a JSON object with metadata and body")
+    try:
+        envelope = Envelope.model_validate(claims)
+    except ValidationError as exc:
+        raise InvalidEnvelope(_describe(exc)) from None
+    meta = envelope.metadata
+    body = envelope.body or {}
+    return CanvasEvent(
+        event_name=meta.event_name,
+        event_time=meta.event_time,
+        shard=_shard_of(meta.root_account_id, meta.context_id, meta.user_id),
+        root_account_id=local_id_or_none(meta.root_account_id),
+        course_id=_course_id(meta, body),
+        user_id=local_id_or_none(meta.user_id),
+        payload={"metadata": claims["metadata"], "body": claims.get("body")},
+        content_hash=content_hash(claims),
+    )
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}"
+
+
+def _shard_of(*ids: str | None) -> int | None:
+    for value in ids:
+        if value is None:
+            continue
+        try:
+            shard, _ = split_id(value)
+        except ValueError:
+            continue
+        if shard is not None:
+            return shard
+    return None
+
+
+def _course_id(meta: Metadata, body: dict[str, Any]) -> str | None:
+    """The course an event belongs to: its context when that is a course, else what the body says."""
+    if meta.context_type == "Course" and meta.context_id is not None:
+        return local_id_or_none(meta.context_id)
+    if body.get("context_type") == "Course" and body.get("context_id") is not None:
+        return local_id_or_none(body.get("context_id"))
+    return local_id_or_none(body.get("course_id"))

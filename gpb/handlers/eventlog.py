@@ -1,0 +1,118 @@
+"""The event log: what every delivery became, and the port the store implements for it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Protocol
+
+from gpb.handlers.envelope import CanvasEvent
+
+
+class EventStatus(str, Enum):
+    ACCEPTED = "accepted"  # stored, waiting for its handler
+    PROCESSED = "processed"
+    IGNORED = "ignored"  # unknown event name, or a body its handler cannot use
+    FAILED = "failed"  # the handler failed; retried with backoff until attempts run out
+    REJECTED = "rejected"  # refused at the door (4xx)
+    DUPLICATE = "duplicate"  # the same event is stored already
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: str
+    received_at: datetime
+    status: EventStatus
+    event_name: str | None = None
+    event_time: datetime | None = None
+    course_id: str | None = None
+    user_id: str | None = None
+    shard: int | None = None
+    error: dict[str, Any] | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    duplicate_of: str | None = None
+    payload: dict[str, Any] | None = None
+    outcome: dict[str, Any] | None = None
+    raw: str | None = None
+    source_ip: str | None = None
+
+    @property
+    def body(self) -> dict[str, Any]:
+        body = (self.payload or {}).get("body")
+        return body if isinstance(body, dict) else {}
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        meta = (self.payload or {}).get("metadata")
+        return meta if isinstance(meta, dict) else {}
+
+
+@dataclass(frozen=True)
+class Appended:
+    id: str
+    duplicate_of: str | None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    code: str
+    message: str
+    raw: bytes
+    source_ip: str | None
+    event_name: str | None = None
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    course_id: str | None = None
+    event_name: str | None = None
+    status: EventStatus | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before_id: str | None = None  # the cursor: newest first, strictly older than this id
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[StoredEvent]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """How handling one event ended, and the state changes to apply with it in one transaction."""
+
+    status: EventStatus
+    attempts: int
+    outcome: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    next_attempt_at: datetime | None = None
+    changes: Sequence[object] = field(default=())
+
+
+class EventLog(Protocol):
+    async def append(self, event: CanvasEvent, source_ip: str | None) -> Appended:
+        """Stores the event durably (or records it as a duplicate); returns once committed."""
+        ...
+
+    async def append_rejected(self, rejection: Rejection) -> str: ...
+
+    async def due(self, now: datetime, limit: int) -> list[StoredEvent]:
+        """Events waiting for their handler, and failed ones whose retry time has come, oldest first."""
+        ...
+
+    async def finish(self, event_id: str, finish: Finish) -> None: ...
+
+    async def get(self, event_id: str) -> StoredEvent | None: ...
+
+    async def search(self, query: EventQuery) -> EventPage: ...
+
+    def export(self, query: EventQuery) -> AsyncIterator[StoredEvent]: ...
+
+    async def requeue(self, event_id: str) -> StoredEvent | None:
+        """Marks a stored event to be handled again (admin replay); None if there is no such event."""
+        ...

@@ -1,0 +1,25 @@
+"""Time as text: stored with microseconds (text order is time order), shown with milliseconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_time(value: datetime) -> str:
+    """The stored form: `2024-10-22T09:31:18.007000Z`."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    """The API form (API.md: ISO-8601 UTC with a Z): `2024-10-22T09:31:18.007Z`."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,80 @@
+"""Bearer tokens: who may call the API, and over which courses."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Protocol
+
+TOKEN_PREFIX = "gpb_"
+PREFIX_LENGTH = 12  # "gpb_" and 8 characters: enough to name a token, useless to use one
+
+
+class Role(str, Enum):
+    ADMIN = "admin"
+    INSTRUCTOR = "instructor"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of an API request."""
+
+    role: Role
+    course_ids: frozenset[str]
+    name: str | None = None
+    token_prefix: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def may_see(self, course_id: str) -> bool:
+        return self.is_admin or course_id in self.course_ids
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    prefix: str
+    role: Role
+    name: str | None
+    course_ids: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    # Tokens carry 256 random bits, so a plain hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_prefix(token: str) -> str:
+    return token[:PREFIX_LENGTH]
+
+
+class TokenStore(Protocol):
+    async def add(
+        self,
+        token: str,
+        role: Role,
+        course_ids: tuple[str, ...],
+        name: str | None,
+        expires_at: datetime | None,
+    ) -> TokenInfo: ...
+
+    async def find(self, token: str, now: datetime) -> TokenInfo | None:
+        """The live token (not revoked, not expired) with this value, if any."""
+        ...
+
+    async def revoke(self, prefix: str, now: datetime) -> int:
+        """Revokes the tokens whose prefix this is; returns how many."""
+        ...
+
+    async def list(self) -> list[TokenInfo]: ...

@@ -1,0 +1,94 @@
+"""Drains the event log in arrival order through the message bus, retrying failures with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from gpb.handlers.eventlog import EventLog, EventStatus, Finish, StoredEvent
+from gpb.handlers.messagebus import MessageBus, Unusable
+from gpb.handlers.timefmt import utcnow
+
+log = logging.getLogger("gpb.worker")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base_seconds: float = 5.0
+    max_seconds: float = 3600.0
+
+    def delay(self, attempts: int, rand: Callable[[], float] = random.random) -> float:
+        """Exponential backoff with jitter: half fixed, half random, so retries spread out."""
+        ceiling = min(self.max_seconds, self.base_seconds * 2 ** (attempts - 1))
+        return ceiling / 2 + rand() * ceiling / 2
+
+
+class Worker:
+    def __init__(
+        self,
+        log: EventLog,
+        bus: MessageBus,
+        retry: RetryPolicy,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        batch_size: int = 100,
+        idle_poll_seconds: float = 1.0,
+    ) -> None:
+        self._log = log
+        self._bus = bus
+        self._retry = retry
+        self._clock = clock
+        self._batch_size = batch_size
+        self._idle_poll = idle_poll_seconds
+        self._wake = asyncio.Event()
+
+    def notify(self) -> None:
+        """New events are stored: drain now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                handled = await self.drain()
+            except Exception:
+                log.exception("draining the event log failed; trying again shortly")
+                handled = 0
+            if handled == 0:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._idle_poll)
+
+    async def drain(self) -> int:
+        """Handles every event that is due now; returns how many it handled."""
+        events = await self._log.due(self._clock(), self._batch_size)
+        for event in events:
+            await self.handle(event)
+        return len(events)
+
+    async def handle(self, event: StoredEvent) -> None:
+        await self._log.finish(event.id, await self._attempt(event))
+
+    async def _attempt(self, event: StoredEvent) -> Finish:
+        attempts = event.attempts + 1
+        try:
+            handled = await self._bus.handle(event)
+        except Unusable as exc:
+            return Finish(EventStatus.IGNORED, attempts, outcome={"reason": str(exc)})
+        except Exception as exc:
+            return self._failure(event, attempts, exc)
+        return Finish(handled.status, attempts, outcome=handled.outcome, changes=handled.changes)
+
+    def _failure(self, event: StoredEvent, attempts: int, exc: Exception) -> Finish:
+        error = {"code": getattr(exc, "code", "HANDLER_ERROR"), "message": str(exc)}
+        if attempts >= self._retry.max_attempts:
+            log.error("event %s failed for good after %d attempts: %s", event.id, attempts, error)
+            return Finish(EventStatus.FAILED, attempts, error=error)
+        retry_at = self._clock() + timedelta(seconds=self._retry.delay(attempts))
+        log.warning("event %s failed (attempt %d), retry at %s: %s", event.id, attempts, retry_at, error)
+        return Finish(EventStatus.FAILED, attempts, error=error, next_attempt_at=retry_at)

@@ -1,0 +1,188 @@
+"""Turning a delivery's raw body into the claimed event: RS256 JWS against Canvas's JWKS, or JSON.
+
+joserfc verifies the signature (it is the cheapest maintained JOSE library over `cryptography`);
+gpb itself only reads the header to pick the key and checks the optional time claims.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
+
+from gpb.handlers.ingest import Refusal
+
+log = logging.getLogger("gpb.jwks")
+
+ACCEPTED_ALGORITHMS = ["RS256"]
+KEYS_RETRY_AFTER_SECONDS = 30
+
+
+def _invalid_body(message: str) -> Refusal:
+    return Refusal(400, "INVALID_BODY", message)
+
+
+def _bad_signature(message: str) -> Refusal:
+    return Refusal(401, "BAD_SIGNATURE", message)
+
+
+def _b64decode(segment: bytes) -> bytes:
+    return base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+
+
+def _json_object(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise _invalid_body(f"the {what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise _invalid_body(f"the {what} is not a JSON object")
+    return value
+
+
+class PlainJsonDecoder:
+    """GPB_EVENTS_AUTH=none: the body is the event itself (development only)."""
+
+    async def decode(self, raw: bytes) -> object:
+        return _json_object(raw, "body")
+
+
+class JwksCache:
+    """Canvas's signing keys, fetched again only for an unknown `kid`, and at most once per
+    `min_refetch_seconds`, so a flood of made-up kids cannot hammer the JWKS host."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_refetch_seconds: float = 10.0,
+        timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._url = url
+        self._min_refetch = min_refetch_seconds
+        self._client = httpx.AsyncClient(timeout=timeout, transport=transport)
+        self._clock = clock
+        self._keys: dict[str, RSAKey] = {}
+        self._last_fetch: float | None = None
+        self._last_fetch_ok = False
+        self._lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def key(self, kid: str) -> RSAKey:
+        """The key for `kid`; raises Refusal UNKNOWN_KEY (401) or KEYS_UNAVAILABLE (503)."""
+        found = self._keys.get(kid)
+        if found is not None:
+            return found
+        async with self._lock:
+            found = self._keys.get(kid)
+            if found is None and self._may_fetch():
+                await self.refresh()
+                found = self._keys.get(kid)
+        if found is not None:
+            return found
+        if not self._last_fetch_ok:
+            raise Refusal(
+                503,
+                "KEYS_UNAVAILABLE",
+                "Canvas's signing keys could not be fetched; retry later",
+                retry_after=KEYS_RETRY_AFTER_SECONDS,
+            )
+        raise Refusal(401, "UNKNOWN_KEY", "the token's kid is not among Canvas's signing keys")
+
+    def _may_fetch(self) -> bool:
+        return self._last_fetch is None or self._clock() - self._last_fetch >= self._min_refetch
+
+    async def refresh(self) -> None:
+        self._last_fetch = self._clock()
+        try:
+            response = await self._client.get(self._url)
+            response.raise_for_status()
+            keys = _parse_jwks(response.json())
+        except (httpx.HTTPError, ValueError) as exc:
+            self._last_fetch_ok = False
+            log.error("fetching the JWKS from %s failed: %s", self._url, exc)
+            return
+        self._keys = keys
+        self._last_fetch_ok = True
+        log.info("loaded %d signing keys from %s", len(keys), self._url)
+
+
+def _parse_jwks(document: object) -> dict[str, RSAKey]:
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise ValueError("the JWKS has no keys list")
+    keys: dict[str, RSAKey] = {}
+    for entry in document["keys"]:
+        if not isinstance(entry, dict) or entry.get("kty") != "RSA" or "kid" not in entry:
+            continue
+        try:
+            keys[str(entry["kid"])] = RSAKey.import_key(entry)
+        except (JoseError, ValueError) as exc:
+            log.warning("skipping JWKS key %s: %s", entry.get("kid"), exc)
+    return keys
+
+
+class JwtDecoder:
+    def __init__(self, keys: JwksCache, *, leeway_seconds: int = 3600) -> None:
+        self._keys = keys
+        self._leeway = leeway_seconds
+
+    async def decode(self, raw: bytes) -> object:
+        body = raw.strip()
+        if body[:1] in (b"{", b"["):
+            _json_object(body, "body")
+            raise _bad_signature("the body is plain JSON; signed events are required")
+        header = self._header(body)
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise Refusal(401, "UNKNOWN_KEY", "the token's header names no kid")
+        key = await self._keys.key(kid)
+        try:
+            verified = jws.deserialize_compact(body, key, algorithms=ACCEPTED_ALGORITHMS)
+        except JoseError:
+            raise _bad_signature("the signature does not verify") from None
+        claims = _json_object(verified.payload, "token's payload")
+        self._check_times(claims)
+        return claims
+
+    def _header(self, body: bytes) -> dict[str, Any]:
+        parts = body.split(b".")
+        if len(parts) != 3:
+            raise _invalid_body("the body is neither a compact JWS nor JSON")
+        try:
+            header_bytes = _b64decode(parts[0])
+            _b64decode(parts[1])
+        except (binascii.Error, ValueError):
+            raise _invalid_body("the token is not base64url") from None
+        header = _json_object(header_bytes, "token's header")
+        if header.get("alg") not in ACCEPTED_ALGORITHMS:
+            raise _bad_signature(f"alg {header.get('alg')!r} is not accepted; RS256 is required")
+        return header
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        """Canvas does not promise exp/iat/nbf; when present they must be sane, within a leeway
+        wider than Canvas's retry window."""
+        now = time.time()
+        for name in ("exp", "nbf", "iat"):
+            value = claims.get(name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise _bad_signature(f"the {name} claim is not a number")
+            if name == "exp" and value < now - self._leeway:
+                raise _bad_signature("the token has expired")
+            if name in ("nbf", "iat") and value > now + self._leeway:
+                raise _bad_signature(f"the token's {name} lies in the future")

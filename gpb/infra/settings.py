@@ -1,0 +1,55 @@
+"""Configuration from `GPB_*` environment variables and `.env` (API.md, "Configuration")."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+INSTRUCTURE_JWKS_URL = "https://8axpcl50e4.execute-api.us-east-1.amazonaws.com/main/jwks"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GPB_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./gpb.db"
+    events_auth: str = Field(default="jwt", pattern="^(jwt|none)$")
+    canvas_jwks_url: str = INSTRUCTURE_JWKS_URL
+    jwks_min_refetch_seconds: float = 10.0
+    jwt_leeway_seconds: int = Field(default=3600, ge=1800)
+    canvas_root_account_id: str | None = None
+    max_event_bytes: int = 1_048_576
+    rejected_body_keep_bytes: int = 16_384
+
+    canvas_base_url: str | None = None
+    canvas_token: SecretStr | None = None
+
+    sis_base_url: str | None = None
+    sis_token_url: str | None = None
+    sis_client_id: str | None = None
+    sis_client_secret: SecretStr | None = None
+    sis_vendor_authorization: SecretStr | None = None
+    sis_max_concurrency: int = Field(default=1, ge=1, le=16)
+    sis_category_cache_seconds: float = 300.0
+
+    sync_time_budget_seconds: float = 3600.0
+    handler_max_attempts: int = Field(default=8, ge=1)
+    handler_retry_base_seconds: float = 5.0
+    handler_retry_max_seconds: float = 3600.0
+
+    name_max_length: int = 30
+    time_zone: str = "UTC"
+
+    admin_token: SecretStr | None = None
+    session_secret: SecretStr | None = None
+
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: SecretStr | None = None
+    alert_canvas_inbox: bool = False
+    alert_coalesce_seconds: float = 60.0
+
+    @property
+    def sqlite_path(self) -> str:
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix):
+            raise ValueError(f"unsupported GPB_DATABASE_URL scheme: {self.database_url.split(':')[0]}")
+        return self.database_url[len(prefix) :]

@@ -1,0 +1,172 @@
+"""SQLite with one writer thread that group-commits, and a few reader threads.
+
+Every write is a plain function run on the writer thread. The writer takes all the writes queued
+while it was busy, runs each in its own savepoint, and commits them together: under load many
+requests share one fsync, yet each caller hears back only after its own write is committed.
+WAL mode with `synchronous=FULL` makes a commit survive a power cut, and lets readers run
+alongside the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+log = logging.getLogger("gpb.sqlite")
+
+MAX_BATCH = 512
+
+
+@dataclass
+class _Job:
+    fn: Callable[[sqlite3.Connection], Any]
+    future: asyncio.Future[Any]
+
+
+_STOP = object()
+
+
+def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    if readonly:
+        conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+class Database:
+    def __init__(self, path: str, *, readers: int = 2) -> None:
+        self.path = path
+        self._readers = readers
+        self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        conn = connect(self.path)
+        self._writer = threading.Thread(target=self._write_loop, args=(conn,), name="gpb-writer")
+        self._writer.daemon = True
+        self._writer.start()
+        self._pool = ThreadPoolExecutor(self._readers, thread_name_prefix="gpb-reader")
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._queue.put(_STOP)
+            await asyncio.to_thread(self._writer.join)
+            self._writer = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        with self._lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Runs `fn` on the writer thread; returns after the transaction holding it committed."""
+        if self._writer is None:
+            raise RuntimeError("the database is not started")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Job(fn, future))
+        return await future
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._pool is None:
+            raise RuntimeError("the database is not started")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._run_read, fn)
+
+    def _run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, readonly=True)
+            self._local.conn = conn
+            with self._lock:
+                self._reader_conns.append(conn)
+        return fn(conn)
+
+    def _write_loop(self, conn: sqlite3.Connection) -> None:
+        try:
+            while True:
+                first = self._queue.get()
+                if first is _STOP:
+                    return
+                batch: list[_Job] = [first]  # type: ignore[list-item]
+                stop_after = self._take_more(batch)
+                self._commit_batch(conn, batch)
+                if stop_after:
+                    return
+        finally:
+            conn.close()
+
+    def _take_more(self, batch: list[_Job]) -> bool:
+        while len(batch) < MAX_BATCH:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if job is _STOP:
+                return True
+            batch.append(job)  # type: ignore[arg-type]
+        return False
+
+    def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                outcomes.append(_run_in_savepoint(conn, job.fn))
+            conn.execute("COMMIT")
+        except Exception as exc:  # the commit itself failed: nobody's write is durable
+            log.exception("a write batch could not be committed")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            outcomes = [(False, exc)] * len(batch)
+        _resolve(batch, outcomes)
+
+
+def _run_in_savepoint(
+    conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any]
+) -> tuple[bool, Any]:
+    conn.execute("SAVEPOINT job")
+    try:
+        result = fn(conn)
+    except Exception as exc:
+        conn.execute("ROLLBACK TO job")
+        conn.execute("RELEASE job")
+        return (False, exc)
+    conn.execute("RELEASE job")
+    return (True, result)
+
+
+def _resolve(batch: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:
+    loop = batch[0].future.get_loop()
+
+    def settle() -> None:
+        for job, (ok, value) in zip(batch, outcomes, strict=True):
+            if job.future.done():
+                continue
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+
+    # One wake-up of the event loop per batch, not one per job.
+    try:
+        loop.call_soon_threadsafe(settle)
+    except RuntimeError:  # the loop has closed: nobody is waiting any more
+        log.debug("a write batch finished after its event loop closed")

@@ -1,0 +1,262 @@
+"""The event log on SQLite."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from gpb.handlers.envelope import CanvasEvent
+from gpb.handlers.eventlog import (
+    Appended,
+    EventPage,
+    EventQuery,
+    EventStatus,
+    Finish,
+    Rejection,
+    StoredEvent,
+)
+from gpb.infra.sqlite.changes import apply_changes
+from gpb.infra.sqlite.database import Database
+from gpb.handlers.timefmt import format_time, parse_time
+
+EXPORT_PAGE = 500
+
+
+class SqliteEventLog:
+    def __init__(self, db: Database, *, keep_raw_bytes: int = 16_384) -> None:
+        self._db = db
+        self._keep_raw = keep_raw_bytes
+        self._last_stamp = ""
+
+    def _stamp(self) -> str:
+        """received_at, never lower than the last one given: ids and times rise together."""
+        stamp = max(format_time(datetime.now(UTC)), self._last_stamp)
+        self._last_stamp = stamp
+        return stamp
+
+    async def append(self, event: CanvasEvent, source_ip: str | None) -> Appended:
+        payload = json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False)
+        event_time = format_time(event.event_time)
+
+        def write(conn: sqlite3.Connection) -> Appended:
+            first = conn.execute(
+                "SELECT id FROM events WHERE content_hash = ? AND content_hash IS NOT NULL"
+                " AND duplicate_of IS NULL",
+                (event.content_hash,),
+            ).fetchone()
+            duplicate_of = first[0] if first else None
+            cursor = conn.execute(
+                "INSERT INTO events (received_at, status, event_name, event_time, event_time_ms,"
+                " shard, course_id, user_id, content_hash, duplicate_of, payload, source_ip)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self._stamp(),
+                    EventStatus.DUPLICATE.value if first else EventStatus.ACCEPTED.value,
+                    event.event_name,
+                    event_time,
+                    event.event_time_ms,
+                    event.shard,
+                    event.course_id,
+                    event.user_id,
+                    event.content_hash,
+                    duplicate_of,
+                    None if first else payload,
+                    source_ip,
+                ),
+            )
+            return Appended(
+                str(cursor.lastrowid), str(duplicate_of) if duplicate_of is not None else None
+            )
+
+        return await self._db.write(write)
+
+    async def append_rejected(self, rejection: Rejection) -> str:
+        raw = rejection.raw[: self._keep_raw].decode("utf-8", errors="replace")
+        error = json.dumps({"code": rejection.code, "message": rejection.message})
+
+        def write(conn: sqlite3.Connection) -> str:
+            cursor = conn.execute(
+                "INSERT INTO events (received_at, status, event_name, error, raw, source_ip)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    self._stamp(),
+                    EventStatus.REJECTED.value,
+                    rejection.event_name,
+                    error,
+                    raw,
+                    rejection.source_ip,
+                ),
+            )
+            return str(cursor.lastrowid)
+
+        return await self._db.write(write)
+
+    async def due(self, now: datetime, limit: int) -> list[StoredEvent]:
+        def read(conn: sqlite3.Connection) -> list[StoredEvent]:
+            rows = conn.execute(
+                "SELECT * FROM events WHERE status = 'accepted' ORDER BY id LIMIT ?", (limit,)
+            ).fetchall()
+            rows += conn.execute(
+                "SELECT * FROM events WHERE status = 'failed' AND next_attempt_at IS NOT NULL"
+                " AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+                (format_time(now), limit),
+            ).fetchall()
+            rows.sort(key=lambda row: row["id"])
+            return [_event(row) for row in rows[:limit]]
+
+        return await self._db.read(read)
+
+    async def finish(self, event_id: str, finish: Finish) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            apply_changes(conn, finish.changes)
+            conn.execute(
+                "UPDATE events SET status = ?, attempts = ?, outcome = ?, error = ?,"
+                " next_attempt_at = ? WHERE id = ?",
+                (
+                    finish.status.value,
+                    finish.attempts,
+                    _json_or_none(finish.outcome),
+                    _json_or_none(finish.error),
+                    format_time(finish.next_attempt_at) if finish.next_attempt_at else None,
+                    int(event_id),
+                ),
+            )
+
+        await self._db.write(write)
+
+    async def get(self, event_id: str) -> StoredEvent | None:
+        if not event_id.isdigit():
+            return None
+
+        def read(conn: sqlite3.Connection) -> StoredEvent | None:
+            row = conn.execute("SELECT * FROM events WHERE id = ?", (int(event_id),)).fetchone()
+            return _event(row) if row else None
+
+        return await self._db.read(read)
+
+    async def search(self, query: EventQuery) -> EventPage:
+        return await self._db.read(lambda conn: _search(conn, query))
+
+    async def export(self, query: EventQuery) -> AsyncIterator[StoredEvent]:
+        page_query = replace(query, limit=EXPORT_PAGE)
+        while True:
+            page = await self.search(page_query)
+            for event in page.events:
+                yield event
+            if page.next_cursor is None:
+                return
+            page_query = replace(page_query, before_id=page.next_cursor)
+
+    async def requeue(self, event_id: str) -> StoredEvent | None:
+        if not event_id.isdigit():
+            return None
+
+        def write(conn: sqlite3.Connection) -> StoredEvent | None:
+            conn.execute(
+                "UPDATE events SET status = 'accepted', attempts = 0, next_attempt_at = NULL,"
+                " error = NULL WHERE id = ? AND status NOT IN ('rejected', 'duplicate')",
+                (int(event_id),),
+            )
+            row = conn.execute("SELECT * FROM events WHERE id = ?", (int(event_id),)).fetchone()
+            return _event(row) if row else None
+
+        return await self._db.write(write)
+
+    async def counts_by_status(self) -> dict[str, int]:
+        def read(conn: sqlite3.Connection) -> dict[str, int]:
+            return {
+                status.value: conn.execute(
+                    "SELECT count(*) FROM events WHERE status = ?", (status.value,)
+                ).fetchone()[0]
+                for status in (EventStatus.ACCEPTED, EventStatus.FAILED)
+            }
+
+        return await self._db.read(read)
+
+    async def oldest_waiting(self) -> datetime | None:
+        """When the oldest event still waiting for its handler arrived (for the lag metric)."""
+
+        def read(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(
+                "SELECT received_at FROM events WHERE status = 'accepted' ORDER BY id LIMIT 1"
+            ).fetchone()
+            return row[0] if row else None
+
+        stamp = await self._db.read(read)
+        return parse_time(stamp) if stamp else None
+
+
+def _search(conn: sqlite3.Connection, query: EventQuery) -> EventPage:
+    """Newest first, by id. Time bounds become id bounds first (ids and received_at rise together),
+    so every filter walks one (column, id) index and the cost does not grow with the log."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if query.since is not None:
+        row = conn.execute(
+            "SELECT id FROM events WHERE received_at >= ? ORDER BY received_at LIMIT 1",
+            (format_time(query.since),),
+        ).fetchone()
+        if row is None:
+            return EventPage([], None)
+        clauses.append("id >= ?")
+        params.append(row[0])
+    if query.until is not None:
+        row = conn.execute(
+            "SELECT id FROM events WHERE received_at < ? ORDER BY received_at DESC LIMIT 1",
+            (format_time(query.until),),
+        ).fetchone()
+        if row is None:
+            return EventPage([], None)
+        clauses.append("id <= ?")
+        params.append(row[0])
+    if query.before_id is not None:
+        clauses.append("id < ?")
+        params.append(int(query.before_id))
+    for column, value in (
+        ("course_id", query.course_id),
+        ("event_name", query.event_name),
+        ("status", query.status.value if query.status else None),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = conn.execute(
+        f"SELECT * FROM events {where} ORDER BY id DESC LIMIT ?", (*params, query.limit + 1)
+    ).fetchall()
+    events = [_event(row) for row in rows[: query.limit]]
+    next_cursor = events[-1].id if len(rows) > query.limit else None
+    return EventPage(events, next_cursor)
+
+
+def _json_or_none(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _event(row: sqlite3.Row) -> StoredEvent:
+    return StoredEvent(
+        id=str(row["id"]),
+        received_at=parse_time(row["received_at"]),
+        status=EventStatus(row["status"]),
+        event_name=row["event_name"],
+        event_time=parse_time(row["event_time"]) if row["event_time"] else None,
+        course_id=row["course_id"],
+        user_id=row["user_id"],
+        shard=row["shard"],
+        error=_load(row["error"]),
+        attempts=row["attempts"],
+        next_attempt_at=parse_time(row["next_attempt_at"]) if row["next_attempt_at"] else None,
+        duplicate_of=str(row["duplicate_of"]) if row["duplicate_of"] is not None else None,
+        payload=_load(row["payload"]),
+        outcome=_load(row["outcome"]),
+        raw=row["raw"],
+        source_ip=row["source_ip"],
+    )

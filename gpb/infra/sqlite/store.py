@@ -1,0 +1,42 @@
+"""The SQLite store: one database, the repositories over it, and its lifecycle."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+from gpb.infra.sqlite.courses import SqliteCourses
+from gpb.infra.sqlite.database import Database, connect
+from gpb.infra.sqlite.eventlog import SqliteEventLog
+from gpb.infra.sqlite.migrations import migrate
+from gpb.infra.sqlite.tokens import SqliteTokens
+
+
+class SqliteStore:
+    def __init__(self, path: str, *, keep_raw_bytes: int = 16_384) -> None:
+        self.path = path
+        self.db = Database(path)
+        self.events = SqliteEventLog(self.db, keep_raw_bytes=keep_raw_bytes)
+        self.tokens = SqliteTokens(self.db)
+        self.courses = SqliteCourses(self.db)
+
+    def migrate(self) -> list[str]:
+        directory = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(directory, exist_ok=True)
+        conn = connect(self.path)
+        try:
+            return migrate(conn)
+        finally:
+            conn.close()
+
+    def start(self) -> None:
+        self.db.start()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def ping(self) -> bool:
+        def read(conn: sqlite3.Connection) -> bool:
+            return conn.execute("SELECT 1").fetchone()[0] == 1
+
+        return await self.db.read(read)

@@ -1,0 +1,175 @@
+"""The admin audit API over the event log (API.md, "Admin API")."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from gpb.handlers.envelope import parse_canvas_time
+from gpb.handlers.eventlog import EventQuery, EventStatus, StoredEvent
+from gpb.handlers.ids import local_id_or_none
+from gpb.listener.auth import context, require_admin
+from gpb.listener.errors import ApiError, not_found
+from gpb.handlers.timefmt import iso
+
+MAX_LIMIT = 500
+CSV_COLUMNS = (
+    "id",
+    "received_at",
+    "event_name",
+    "event_time",
+    "course_id",
+    "user_id",
+    "status",
+    "error_code",
+    "error_message",
+    "attempts",
+    "duplicate_of",
+)
+
+
+def event_summary(event: StoredEvent) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "id": event.id,
+        "received_at": iso(event.received_at),
+        "event_name": event.event_name,
+        "event_time": iso(event.event_time),
+        "course_id": event.course_id,
+        "user_id": event.user_id,
+        "status": event.status.value,
+        "error": event.error,
+        "attempts": event.attempts,
+    }
+    if event.next_attempt_at is not None:
+        summary["next_attempt_at"] = iso(event.next_attempt_at)
+    if event.duplicate_of is not None:
+        summary["duplicate_of"] = event.duplicate_of
+    return summary
+
+
+def event_detail(event: StoredEvent) -> dict[str, Any]:
+    detail = event_summary(event)
+    detail["payload"] = event.payload
+    detail["outcome"] = event.outcome
+    detail["source_ip"] = event.source_ip
+    if event.raw is not None:
+        detail["raw"] = event.raw
+    return detail
+
+
+def _bad_query(message: str) -> ApiError:
+    return ApiError(400, "INVALID_QUERY", message)
+
+
+def _time_param(request: Request, name: str) -> datetime | None:
+    value = request.query_params.get(name)
+    if not value:
+        return None
+    try:
+        return parse_canvas_time(value)
+    except ValueError:
+        raise _bad_query(f"{name} must be an ISO-8601 time") from None
+
+
+def parse_query(request: Request, *, default_limit: int = 50) -> EventQuery:
+    params = request.query_params
+    status = params.get("status") or None
+    if status is not None and status not in EventStatus._value2member_map_:
+        allowed = ", ".join(s.value for s in EventStatus)
+        raise _bad_query(f"status must be one of {allowed}")
+    course = params.get("course_id") or None
+    course_id = local_id_or_none(course) if course else None
+    if course is not None and course_id is None:
+        raise _bad_query("course_id must be a Canvas course id")
+    cursor = params.get("cursor") or None
+    if cursor is not None and not cursor.isdigit():
+        raise _bad_query("cursor is not one this API gave")
+    limit_text = params.get("limit") or str(default_limit)
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
+        raise _bad_query(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    return EventQuery(
+        course_id=course_id,
+        event_name=params.get("event_name") or None,
+        status=EventStatus(status) if status else None,
+        since=_time_param(request, "since"),
+        until=_time_param(request, "until"),
+        before_id=cursor,
+        limit=int(limit_text),
+    )
+
+
+async def list_events(request: Request) -> Response:
+    await require_admin(request)
+    page = await context(request).events.search(parse_query(request))
+    return JSONResponse(
+        {"events": [event_summary(e) for e in page.events], "next_cursor": page.next_cursor}
+    )
+
+
+async def _stored_event(request: Request) -> StoredEvent:
+    event = await context(request).events.get(request.path_params["event_id"])
+    if event is None:
+        raise not_found("no such event")
+    return event
+
+
+async def get_event(request: Request) -> Response:
+    await require_admin(request)
+    return JSONResponse(event_detail(await _stored_event(request)))
+
+
+async def replay_event(request: Request) -> Response:
+    await require_admin(request)
+    event = await _stored_event(request)
+    if event.status in (EventStatus.REJECTED, EventStatus.DUPLICATE):
+        raise ApiError(
+            409, "NOT_REPLAYABLE", f"a {event.status.value} delivery has no event to handle"
+        )
+    ctx = context(request)
+    requeued = await ctx.events.requeue(event.id)
+    ctx.worker.notify()
+    assert requeued is not None
+    return JSONResponse(event_summary(requeued), status_code=202)
+
+
+async def export_events(request: Request) -> Response:
+    await require_admin(request)
+    fmt = request.query_params.get("format", "ndjson")
+    if fmt not in ("ndjson", "csv"):
+        raise _bad_query("format must be ndjson or csv")
+    query = parse_query(request, default_limit=MAX_LIMIT)
+    events = context(request).events.export(query)
+    if fmt == "csv":
+        return StreamingResponse(
+            _csv_lines(events),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="gpb-events.csv"'},
+        )
+    return StreamingResponse(_ndjson_lines(events), media_type="application/x-ndjson")
+
+
+async def _ndjson_lines(events: AsyncIterator[StoredEvent]) -> AsyncIterator[str]:
+    async for event in events:
+        yield json.dumps(event_detail(event), ensure_ascii=False) + "\n"
+
+
+async def _csv_lines(events: AsyncIterator[StoredEvent]) -> AsyncIterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    async for event in events:
+        summary = event_summary(event)
+        error = event.error or {}
+        summary["error_code"] = error.get("code")
+        summary["error_message"] = error.get("message")
+        writer.writerow([summary.get(column) for column in CSV_COLUMNS])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()

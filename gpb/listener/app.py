@@ -1,0 +1,42 @@
+"""The Starlette application: routes, error handlers, and the lifespan the bootstrap provides."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from gpb.listener import api_courses, api_events, ingress, metrics, ops
+from gpb.listener.context import AppContext
+from gpb.listener.errors import EXCEPTION_HANDLERS
+
+ContextFactory = Callable[[], AbstractAsyncContextManager[AppContext]]
+
+ROUTES = [
+    Route("/events/canvas", ingress.receive_event, methods=["POST"]),
+    Route("/healthz", ops.healthz, methods=["GET"]),
+    Route("/metrics", metrics.metrics, methods=["GET"]),
+    Route("/api/courses", api_courses.list_courses, methods=["GET"]),
+    Route("/api/events", api_events.list_events, methods=["GET"]),
+    Route("/api/events/export", api_events.export_events, methods=["GET"]),
+    Route("/api/events/{event_id}", api_events.get_event, methods=["GET"]),
+    Route("/api/events/{event_id}/replay", api_events.replay_event, methods=["POST"]),
+]
+
+
+def create_app(running_context: ContextFactory) -> Starlette:
+    """`running_context` starts what the app needs (store, worker) and yields its AppContext."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with running_context() as ctx:
+            app.state.context = ctx
+            yield
+
+    return Starlette(
+        routes=ROUTES,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )

@@ -1,0 +1,72 @@
+"""`POST /events/canvas`: what a Canvas Data Services subscription posts to.
+
+Answer fast and never 5xx for a valid event: Canvas waits 15 s, retries a few times, and disables a
+subscription that keeps failing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from gpb.handlers.ingest import Refusal, ingest, record_refusal
+from gpb.listener.auth import context
+from gpb.listener.errors import error_response
+from gpb.listener.metrics import EVENTS_RECEIVED
+
+log = logging.getLogger("gpb.ingress")
+
+
+class _TooLarge(Exception):
+    def __init__(self, prefix: bytes) -> None:
+        self.prefix = prefix
+
+
+async def _read_bounded(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it passes `limit`: an oversize body is never held whole."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooLarge(b"")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(b"".join(chunks))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def receive_event(request: Request) -> Response:
+    ctx = context(request)
+    source_ip = request.client.host if request.client else None
+    limit = ctx.config.max_event_bytes
+    try:
+        raw = await _read_bounded(request, limit)
+    except _TooLarge as too_large:
+        refusal = Refusal(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes")
+        await record_refusal(ctx.events, refusal, too_large.prefix, source_ip)
+        return _refused(refusal)
+    except ClientDisconnect:
+        log.info("a delivery from %s was cut off before its body ended", source_ip)
+        return Response(status_code=400)
+    try:
+        appended = await ingest(raw, source_ip, ctx.decoder, ctx.events, ctx.ingest_policy)
+    except Refusal as refusal:
+        return _refused(refusal)
+    if appended.duplicate_of is not None:
+        EVENTS_RECEIVED.labels("duplicate").inc()
+        return JSONResponse({"id": appended.duplicate_of, "duplicate": True}, status_code=200)
+    EVENTS_RECEIVED.labels("accepted").inc()
+    ctx.worker.notify()
+    return JSONResponse({"id": appended.id, "duplicate": False}, status_code=202)
+
+
+def _refused(refusal: Refusal) -> Response:
+    EVENTS_RECEIVED.labels("rejected").inc()
+    if refusal.status >= 500:
+        log.error("refused a delivery with %s: %s", refusal.code, refusal.message)
+    headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else None
+    return error_response(refusal.status, refusal.code, refusal.message, headers)

@@ -1,0 +1,24 @@
+"""Operations endpoints: health for load balancers."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gpb.listener.auth import context
+from gpb.listener.errors import error_response
+
+log = logging.getLogger("gpb.listener")
+
+
+async def healthz(request: Request) -> Response:
+    try:
+        healthy = await context(request).health.ping()
+    except Exception:
+        log.exception("the database did not answer the health check")
+        healthy = False
+    if not healthy:
+        return error_response(503, "UNHEALTHY", "the database does not answer")
+    return JSONResponse({"status": "ok"})
