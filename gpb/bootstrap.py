@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager, suppress
 from starlette.applications import Starlette
 
 from gpb.handlers.courses import note_course
-from gpb.handlers.ingest import EventDecoder, IngestPolicy, normalise_root_account
+from gpb.handlers.ingest import EventDecoder, IngestPolicy, root_account
 from gpb.handlers.messagebus import Handler, MessageBus
 from gpb.handlers.worker import RetryPolicy, Worker
 from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder
@@ -95,7 +95,7 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
                     ),
                 ),
                 decoder=decoder,
-                ingest_policy=IngestPolicy(normalise_root_account(settings.canvas_root_account_id)),
+                ingest_policy=IngestPolicy(root_account(settings.canvas_root_account_id)),
                 events=store.events,
                 lag=store.events,
                 tokens=store.tokens,

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from gpb.handlers.envelope import CanvasEvent, InvalidEnvelope, parse_event
 from gpb.handlers.eventlog import Appended, EventLog, Rejection
-from gpb.handlers.ids import local_id_or_none
+from gpb.handlers.ids import split_id
 
 
 class Refusal(Exception):
@@ -32,8 +32,19 @@ class EventDecoder(Protocol):
 
 
 @dataclass(frozen=True)
+class RootAccount:
+    local_id: str
+    shard: int | None  # None when configured in local form: any shard matches
+
+    def matches(self, event: CanvasEvent) -> bool:
+        if event.root_account_id != self.local_id:
+            return False
+        return self.shard is None or event.shard in (None, self.shard)
+
+
+@dataclass(frozen=True)
 class IngestPolicy:
-    root_account_id: str | None  # local form; None accepts every root account
+    root_account: RootAccount | None  # None accepts every root account
 
 
 async def ingest(
@@ -77,21 +88,21 @@ async def record_refusal(
 
 
 def _check_root_account(event: CanvasEvent, policy: IngestPolicy) -> None:
-    if policy.root_account_id is None:
+    if policy.root_account is None or policy.root_account.matches(event):
         return
-    if event.root_account_id != policy.root_account_id:
-        raise Refusal(
-            403,
-            "WRONG_ROOT_ACCOUNT",
-            f"events of root account {event.root_account_id or '(none)'} are not accepted here",
-        )
+    raise Refusal(
+        403,
+        "WRONG_ROOT_ACCOUNT",
+        f"events of root account {event.root_account_id or '(none)'} are not accepted here",
+    )
 
 
-def normalise_root_account(value: str | None) -> str | None:
-    """GPB_CANVAS_ROOT_ACCOUNT_ID may be given in global or local form."""
+def root_account(value: str | None) -> RootAccount | None:
+    """GPB_CANVAS_ROOT_ACCOUNT_ID, given in global or local form."""
     if value is None or not value.strip():
         return None
-    local = local_id_or_none(value.strip())
-    if local is None:
-        raise ValueError("GPB_CANVAS_ROOT_ACCOUNT_ID must be a Canvas account id")
-    return local
+    try:
+        shard, local = split_id(value)
+    except ValueError:
+        raise ValueError("GPB_CANVAS_ROOT_ACCOUNT_ID must be a Canvas account id") from None
+    return RootAccount(local, shard)

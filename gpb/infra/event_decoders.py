@@ -90,7 +90,7 @@ class JwksCache:
         async with self._lock:
             found = self._keys.get(kid)
             if found is None and self._may_fetch():
-                await self.refresh()
+                await self._fetch()
                 found = self._keys.get(kid)
         if found is not None:
             return found
@@ -107,6 +107,11 @@ class JwksCache:
         return self._last_fetch is None or self._clock() - self._last_fetch >= self._min_refetch
 
     async def refresh(self) -> None:
+        """Fetches the keys now (at start-up); callers asking for a key meanwhile wait for it."""
+        async with self._lock:
+            await self._fetch()
+
+    async def _fetch(self) -> None:
         self._last_fetch = self._clock()
         try:
             response = await self._client.get(self._url)

@@ -1,0 +1,71 @@
+import json
+
+import pytest
+from canvas_events import sample
+from fakes import FakeEventLog
+
+from gpb.handlers.eventlog import EventStatus
+from gpb.handlers.ingest import IngestPolicy, Refusal, ingest, root_account
+
+
+class JsonDecoder:
+    async def decode(self, raw: bytes) -> object:
+        return json.loads(raw)
+
+
+class RefusingDecoder:
+    async def decode(self, raw: bytes) -> object:
+        raise Refusal(401, "BAD_SIGNATURE", "the signature does not verify")
+
+
+OPEN = IngestPolicy(root_account=None)
+
+
+async def test_stores_an_event_then_recognises_its_duplicate() -> None:
+    log = FakeEventLog()
+    raw = json.dumps(sample("grade_change_8_to_9_5")).encode()
+    first = await ingest(raw, "10.0.0.1", JsonDecoder(), log, OPEN)
+    again = await ingest(raw, "10.0.0.1", JsonDecoder(), log, OPEN)
+    assert first.duplicate_of is None
+    assert again.duplicate_of == first.id
+    assert log.events[again.id].status is EventStatus.DUPLICATE
+
+
+async def test_a_refusal_is_recorded_before_it_is_raised() -> None:
+    log = FakeEventLog()
+    with pytest.raises(Refusal) as refused:
+        await ingest(b"xyz", "10.0.0.2", RefusingDecoder(), log, OPEN)
+    assert refused.value.code == "BAD_SIGNATURE"
+    (entry,) = log.events.values()
+    assert entry.status is EventStatus.REJECTED
+    assert entry.error == {"code": "BAD_SIGNATURE", "message": "the signature does not verify"}
+    assert entry.raw == "xyz"
+
+
+async def test_an_envelope_without_event_time_is_refused_as_invalid_envelope() -> None:
+    log = FakeEventLog()
+    event = sample("grade_change_8_to_9_5")
+    del event["metadata"]["event_time"]
+    with pytest.raises(Refusal) as refused:
+        await ingest(json.dumps(event).encode(), None, JsonDecoder(), log, OPEN)
+    assert (refused.value.status, refused.value.code) == (400, "INVALID_ENVELOPE")
+
+
+async def test_another_root_account_is_refused_and_logged_with_its_event_name() -> None:
+    log = FakeEventLog()
+    policy = IngestPolicy(root_account=root_account("20000000000001"))
+    with pytest.raises(Refusal) as refused:
+        await ingest(
+            json.dumps(sample("grade_change_8_to_9_5")).encode(), None, JsonDecoder(), log, policy
+        )
+    assert (refused.value.status, refused.value.code) == (403, "WRONG_ROOT_ACCOUNT")
+    (entry,) = log.events.values()
+    assert entry.event_name == "grade_change"
+
+
+async def test_the_root_account_may_be_configured_in_either_form() -> None:
+    raw = json.dumps(sample("grade_change_8_to_9_5")).encode()
+    for configured in ("1", "10000000000001"):
+        policy = IngestPolicy(root_account=root_account(configured))
+        appended = await ingest(raw, None, JsonDecoder(), FakeEventLog(), policy)
+        assert appended.duplicate_of is None

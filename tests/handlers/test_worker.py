@@ -1,0 +1,135 @@
+import json
+from datetime import UTC, datetime, timedelta
+
+from canvas_events import sample
+from fakes import FakeEventLog
+
+from gpb.handlers.courses import CourseSeen, note_course
+from gpb.handlers.eventlog import EventStatus, StoredEvent
+from gpb.handlers.ingest import IngestPolicy, ingest
+from gpb.handlers.messagebus import Handled, MessageBus, Unusable
+from gpb.handlers.worker import RetryPolicy, Worker
+
+
+class JsonDecoder:
+    async def decode(self, raw: bytes) -> object:
+        return json.loads(raw)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def store(log: FakeEventLog, *names: str) -> list[str]:
+    ids = []
+    for name in names:
+        appended = await ingest(
+            json.dumps(sample(name)).encode(),
+            None,
+            JsonDecoder(),
+            log,
+            IngestPolicy(root_account=None),
+        )
+        ids.append(appended.id)
+    return ids
+
+
+async def test_events_are_handled_in_arrival_order_and_unknown_ones_ignored() -> None:
+    log = FakeEventLog()
+    seen: list[str] = []
+
+    async def record(event: StoredEvent) -> Handled:
+        seen.append(event.id)
+        return await note_course(event)
+
+    ids = await store(log, "assignment_created", "unknown_event", "grade_change_8_to_9_5")
+    worker = Worker(
+        log, MessageBus({"assignment_created": record, "grade_change": record}), RetryPolicy()
+    )
+    assert await worker.drain() == 3
+    assert seen == [ids[0], ids[2]]
+    assert [log.events[i].status for i in ids] == [
+        EventStatus.PROCESSED,
+        EventStatus.IGNORED,
+        EventStatus.PROCESSED,
+    ]
+    assert "assignment_archived" in log.events[ids[1]].outcome["reason"]
+    assert log.applied == [CourseSeen("456", 1), CourseSeen("456", 1)]
+    assert await worker.drain() == 0
+
+
+async def test_a_failing_handler_is_retried_with_backoff_until_attempts_run_out() -> None:
+    log = FakeEventLog()
+    clock = Clock()
+    calls = 0
+
+    async def broken(event: StoredEvent) -> Handled:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("Canvas is down")
+
+    (event_id,) = await store(log, "assignment_created")
+    worker = Worker(
+        log,
+        MessageBus({"assignment_created": broken}),
+        RetryPolicy(max_attempts=3, base_seconds=10),
+        clock=clock,
+    )
+    await worker.drain()
+    failed = log.events[event_id]
+    assert (failed.status, failed.attempts) == (EventStatus.FAILED, 1)
+    assert failed.error == {"code": "HANDLER_ERROR", "message": "Canvas is down"}
+    assert failed.next_attempt_at is not None
+    assert timedelta(seconds=5) <= failed.next_attempt_at - clock.now <= timedelta(seconds=10)
+
+    assert await worker.drain() == 0  # not due yet
+    clock.now += timedelta(seconds=11)
+    await worker.drain()
+    clock.now += timedelta(seconds=21)
+    await worker.drain()
+    final = log.events[event_id]
+    assert (final.status, final.attempts, final.next_attempt_at) == (EventStatus.FAILED, 3, None)
+    clock.now += timedelta(days=1)
+    assert await worker.drain() == 0
+    assert calls == 3
+
+
+async def test_an_unusable_event_is_ignored_with_its_reason_and_not_retried() -> None:
+    log = FakeEventLog()
+
+    async def picky(event: StoredEvent) -> Handled:
+        raise Unusable("the body has no assignment_id")
+
+    (event_id,) = await store(log, "assignment_created")
+    await Worker(log, MessageBus({"assignment_created": picky}), RetryPolicy()).drain()
+    assert log.events[event_id].status is EventStatus.IGNORED
+    assert log.events[event_id].outcome == {"reason": "the body has no assignment_id"}
+
+
+async def test_a_replayed_event_is_handled_again() -> None:
+    log = FakeEventLog()
+    calls = 0
+
+    async def count(event: StoredEvent) -> Handled:
+        nonlocal calls
+        calls += 1
+        return Handled()
+
+    (event_id,) = await store(log, "assignment_created")
+    worker = Worker(log, MessageBus({"assignment_created": count}), RetryPolicy())
+    await worker.drain()
+    await log.requeue(event_id)
+    await worker.drain()
+    assert calls == 2
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    policy = RetryPolicy(base_seconds=5, max_seconds=60)
+    assert policy.delay(1, rand=lambda: 1.0) == 5
+    assert policy.delay(1, rand=lambda: 0.0) == 2.5
+    assert policy.delay(3, rand=lambda: 1.0) == 20
+    assert policy.delay(10, rand=lambda: 1.0) == 60

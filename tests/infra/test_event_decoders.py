@@ -1,0 +1,183 @@
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import httpx
+import pytest
+from canvas_events import jwks_document, make_key, sample, sign
+from joserfc import jws
+
+from gpb.handlers.ingest import Refusal
+from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder
+
+KEY = make_key("k-current")
+
+
+def b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+EVENT = sample("grade_change_8_to_9_5")
+
+
+class Jwks:
+    """A JWKS host that counts its fetches and can be switched off."""
+
+    def __init__(self, *keys: object) -> None:
+        self.keys = list(keys)
+        self.fetches = 0
+        self.down = False
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.fetches += 1
+        if self.down:
+            return httpx.Response(502)
+        return httpx.Response(200, json=jwks_document(*self.keys))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def decoder_for(host: Jwks, clock: Clock | None = None) -> JwtDecoder:
+    cache = JwksCache(
+        "https://keys.example/jwks",
+        min_refetch_seconds=10,
+        transport=httpx.MockTransport(host.handler),
+        clock=clock or Clock(),
+    )
+    return JwtDecoder(cache, leeway_seconds=1800)
+
+
+async def refused(decoder: JwtDecoder, raw: bytes) -> Refusal:
+    with pytest.raises(Refusal) as caught:
+        await decoder.decode(raw)
+    return caught.value
+
+
+async def test_a_signed_event_decodes_to_its_claims() -> None:
+    assert await decoder_for(Jwks(KEY)).decode(sign(EVENT, KEY)) == EVENT
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code"),
+    [
+        (b"not a token", 400, "INVALID_BODY"),
+        (b"a.b", 400, "INVALID_BODY"),
+        (b"!!!.###.$$$", 400, "INVALID_BODY"),
+        (b"{not json", 400, "INVALID_BODY"),
+        (json.dumps(EVENT).encode(), 401, "BAD_SIGNATURE"),
+    ],
+)
+async def test_bodies_that_are_not_signed_events(raw: bytes, status: int, code: str) -> None:
+    refusal = await refused(decoder_for(Jwks(KEY)), raw)
+    assert (refusal.status, refusal.code) == (status, code)
+
+
+async def test_a_forged_signature_is_refused() -> None:
+    forger = make_key("k-current")  # same kid, different key
+    refusal = await refused(decoder_for(Jwks(KEY)), sign(EVENT, forger))
+    assert (refusal.status, refusal.code) == (401, "BAD_SIGNATURE")
+
+
+async def test_a_tampered_payload_is_refused() -> None:
+    header, _, signature = sign(EVENT, KEY).split(b".")
+    forged = b64(json.dumps({**EVENT, "body": {}}).encode())
+    refusal = await refused(decoder_for(Jwks(KEY)), b".".join([header, forged, signature]))
+    assert refusal.code == "BAD_SIGNATURE"
+
+
+async def test_alg_none_is_refused() -> None:
+    unsigned = b64(b'{"alg":"none","kid":"k-current"}') + b"." + b64(json.dumps(EVENT).encode())
+    refusal = await refused(decoder_for(Jwks(KEY)), unsigned + b".")
+    assert refusal.code == "BAD_SIGNATURE"
+
+
+async def test_hs256_signed_with_the_public_key_is_refused() -> None:
+    # The classic confusion attack: HMAC keyed with the RSA public key a verifier already holds.
+    signing_input = (
+        b64(b'{"alg":"HS256","kid":"k-current"}') + b"." + b64(json.dumps(EVENT).encode())
+    )
+    mac = hmac.new(KEY.as_pem(private=False), signing_input, hashlib.sha256).digest()
+    refusal = await refused(decoder_for(Jwks(KEY)), signing_input + b"." + b64(mac))
+    assert refusal.code == "BAD_SIGNATURE"
+
+
+async def test_a_signed_payload_that_is_not_json_is_an_invalid_body() -> None:
+    token = jws.serialize_compact({"alg": "RS256", "kid": "k-current"}, b"\xff\xfe", KEY)
+    refusal = await refused(decoder_for(Jwks(KEY)), token.encode())
+    assert (refusal.status, refusal.code) == (400, "INVALID_BODY")
+
+
+@pytest.mark.parametrize(
+    ("claims", "accepted"),
+    [
+        ({"exp": time.time() - 600}, True),  # Canvas retried for a while: within the leeway
+        ({"exp": time.time() - 7200}, False),
+        ({"nbf": time.time() + 7200}, False),
+        ({"iat": time.time() + 7200}, False),
+        ({"iat": time.time() - 86400}, True),
+        ({"exp": "tomorrow"}, False),
+        ({}, True),
+    ],
+)
+async def test_time_claims_are_checked_with_a_leeway(
+    claims: dict[str, object], accepted: bool
+) -> None:
+    raw = sign({**EVENT, **claims}, KEY)
+    decoder = decoder_for(Jwks(KEY))
+    if accepted:
+        assert await decoder.decode(raw)
+    else:
+        assert (await refused(decoder, raw)).code == "BAD_SIGNATURE"
+
+
+async def test_an_unknown_kid_refetches_the_keys_at_most_once_per_interval() -> None:
+    host = Jwks(KEY)
+    clock = Clock()
+    decoder = decoder_for(host, clock)
+    assert await decoder.decode(sign(EVENT, KEY))
+    assert host.fetches == 1
+    stranger = make_key("k-unknown")
+    clock.now += 11
+    for _ in range(50):
+        assert (await refused(decoder, sign(EVENT, stranger))).code == "UNKNOWN_KEY"
+    assert host.fetches == 2  # the first unknown kid fetched once; the flood did not
+
+    rotated = make_key("k-next")
+    host.keys.append(rotated)
+    assert (await refused(decoder, sign(EVENT, rotated))).status == 401
+    clock.now += 11
+    assert await decoder.decode(sign(EVENT, rotated)) == EVENT
+    assert host.fetches == 3
+
+
+async def test_keys_unreachable_for_an_unknown_kid_is_a_503_with_retry_after() -> None:
+    host = Jwks(KEY)
+    host.down = True
+    refusal = await refused(decoder_for(host), sign(EVENT, KEY))
+    assert (refusal.status, refusal.code) == (503, "KEYS_UNAVAILABLE")
+    assert refusal.retry_after and refusal.retry_after > 0
+
+
+async def test_known_keys_keep_working_while_the_jwks_host_is_down() -> None:
+    host = Jwks(KEY)
+    clock = Clock()
+    decoder = decoder_for(host, clock)
+    assert await decoder.decode(sign(EVENT, KEY))
+    host.down = True
+    clock.now += 100
+    assert await decoder.decode(sign(EVENT, KEY)) == EVENT
+
+
+async def test_plain_json_mode() -> None:
+    assert await PlainJsonDecoder().decode(json.dumps(EVENT).encode()) == EVENT
+    with pytest.raises(Refusal) as caught:
+        await PlainJsonDecoder().decode(b"[1]")
+    assert caught.value.code == "INVALID_BODY"

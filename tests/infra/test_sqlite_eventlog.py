@@ -1,0 +1,189 @@
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from canvas_events import sample, variant
+
+from gpb.handlers.courses import CourseSeen
+from gpb.handlers.envelope import parse_event
+from gpb.handlers.eventlog import EventQuery, EventStatus, Finish, Rejection
+from gpb.infra.sqlite.store import SqliteStore
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    store = SqliteStore(str(tmp_path / "gpb.db"))
+    store.migrate()
+    store.start()
+    yield store
+    await store.close()
+
+
+def grade(score: float) -> object:
+    return parse_event(variant(sample("grade_change_8_to_9_5"), score=score))
+
+
+async def test_append_then_duplicate_then_a_different_event(store: SqliteStore) -> None:
+    first = await store.events.append(grade(9.5), "10.0.0.1")
+    again = await store.events.append(grade(9.5), "10.0.0.1")
+    other = await store.events.append(grade(7), "10.0.0.1")
+    assert first.duplicate_of is None and other.duplicate_of is None
+    assert again.duplicate_of == first.id
+    duplicate = await store.events.get(again.id)
+    assert duplicate is not None and duplicate.status is EventStatus.DUPLICATE
+
+
+async def test_concurrent_appends_share_commits_and_each_gets_its_own_id(
+    store: SqliteStore,
+) -> None:
+    results = await asyncio.gather(*(store.events.append(grade(i), None) for i in range(300)))
+    assert len({r.id for r in results}) == 300
+    assert all(r.duplicate_of is None for r in results)
+    # the same event posted 20 times at once is stored once
+    same = await asyncio.gather(*(store.events.append(grade(1000), None) for _ in range(20)))
+    assert len({r.duplicate_of or r.id for r in same}) == 1
+    assert sum(r.duplicate_of is None for r in same) == 1
+
+
+async def test_acknowledged_events_survive_a_reopen(tmp_path: Path) -> None:
+    path = str(tmp_path / "gpb.db")
+    store = SqliteStore(path)
+    store.migrate()
+    store.start()
+    appended = await store.events.append(grade(3), None)
+    await store.close()
+    reopened = SqliteStore(path)
+    reopened.start()
+    try:
+        due = await reopened.events.due(datetime.now(UTC), 10)
+        assert [e.id for e in due] == [appended.id]
+        assert due[0].payload == sample("grade_change_8_to_9_5") | {"body": due[0].payload["body"]}
+    finally:
+        await reopened.close()
+
+
+async def test_finish_applies_changes_with_the_status(store: SqliteStore) -> None:
+    appended = await store.events.append(grade(5), None)
+    await store.events.finish(
+        appended.id,
+        Finish(EventStatus.PROCESSED, 1, outcome={"ok": 1}, changes=(CourseSeen("456", 1),)),
+    )
+    event = await store.events.get(appended.id)
+    assert event is not None and (event.status, event.attempts, event.outcome) == (
+        EventStatus.PROCESSED,
+        1,
+        {"ok": 1},
+    )
+    (course,) = await store.courses.summaries(None)
+    assert course.id == "456"
+    assert await store.events.due(datetime.now(UTC), 10) == []
+
+
+async def test_a_failing_change_rolls_back_the_finish(store: SqliteStore) -> None:
+    appended = await store.events.append(grade(5), None)
+    with pytest.raises(TypeError):
+        await store.events.finish(
+            appended.id, Finish(EventStatus.PROCESSED, 1, changes=(object(),))
+        )
+    event = await store.events.get(appended.id)
+    assert event is not None and event.status is EventStatus.ACCEPTED
+
+
+async def test_failed_events_come_due_at_their_retry_time(store: SqliteStore) -> None:
+    appended = await store.events.append(grade(5), None)
+    retry_at = datetime.now(UTC) + timedelta(minutes=5)
+    await store.events.finish(
+        appended.id,
+        Finish(
+            EventStatus.FAILED, 1, error={"code": "X", "message": "m"}, next_attempt_at=retry_at
+        ),
+    )
+    assert await store.events.due(datetime.now(UTC), 10) == []
+    due = await store.events.due(retry_at + timedelta(seconds=1), 10)
+    assert [e.id for e in due] == [appended.id]
+    requeued = await store.events.requeue(appended.id)
+    assert requeued is not None and (requeued.status, requeued.attempts) == (
+        EventStatus.ACCEPTED,
+        0,
+    )
+
+
+async def test_search_filters_and_pages_newest_first(store: SqliteStore) -> None:
+    ids = [(await store.events.append(grade(i), None)).id for i in range(7)]
+    other = parse_event(
+        sample("assignment_created")
+        | {"metadata": sample("assignment_created")["metadata"] | {"context_id": "10000000000999"}}
+    )
+    other_id = (await store.events.append(other, None)).id
+    rejected_id = await store.events.append_rejected(
+        Rejection("BAD_SIGNATURE", "no", b"junk", "10.0.0.9")
+    )
+
+    page = await store.events.search(EventQuery(course_id="456", limit=3))
+    assert [e.id for e in page.events] == ids[::-1][:3]
+    page2 = await store.events.search(
+        EventQuery(course_id="456", limit=3, before_id=page.next_cursor)
+    )
+    page3 = await store.events.search(
+        EventQuery(course_id="456", limit=3, before_id=page2.next_cursor)
+    )
+    assert [e.id for e in page2.events + page3.events] == ids[::-1][3:]
+    assert page3.next_cursor is None
+
+    assert [e.id for e in (await store.events.search(EventQuery(course_id="999"))).events] == [
+        other_id
+    ]
+    assert [
+        e.id
+        for e in (await store.events.search(EventQuery(event_name="assignment_created"))).events
+    ] == [other_id]
+    rejected = (await store.events.search(EventQuery(status=EventStatus.REJECTED))).events
+    assert [e.id for e in rejected] == [rejected_id]
+    assert rejected[0].raw == "junk" and rejected[0].source_ip == "10.0.0.9"
+
+
+async def test_search_by_time_range(store: SqliteStore) -> None:
+    before = datetime.now(UTC)
+    await asyncio.sleep(0.01)
+    inside = (await store.events.append(grade(1), None)).id
+    await asyncio.sleep(0.01)
+    middle = datetime.now(UTC)
+    await asyncio.sleep(0.01)
+    later = (await store.events.append(grade(2), None)).id
+    assert [
+        e.id for e in (await store.events.search(EventQuery(since=before, until=middle))).events
+    ] == [inside]
+    assert [e.id for e in (await store.events.search(EventQuery(since=middle))).events] == [later]
+    assert (
+        await store.events.search(EventQuery(since=datetime.now(UTC) + timedelta(hours=1)))
+    ).events == []
+
+
+async def test_export_streams_every_matching_event(store: SqliteStore) -> None:
+    await asyncio.gather(*(store.events.append(grade(i), None) for i in range(1204)))
+    await store.events.append(
+        parse_event(
+            sample("unknown_event")
+            | {"metadata": sample("unknown_event")["metadata"] | {"context_id": "10000000000999"}}
+        ),
+        None,
+    )
+    exported = [e.id async for e in store.events.export(EventQuery(course_id="456"))]
+    assert len(exported) == 1204 and len(set(exported)) == 1204
+    assert exported == sorted(exported, key=int, reverse=True)
+
+
+async def test_refused_bodies_are_kept_only_up_to_the_bound(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "gpb.db"), keep_raw_bytes=10)
+    store.migrate()
+    store.start()
+    try:
+        event_id = await store.events.append_rejected(
+            Rejection("PAYLOAD_TOO_LARGE", "big", b"x" * 1000, None)
+        )
+        event = await store.events.get(event_id)
+        assert event is not None and event.raw == "x" * 10
+    finally:
+        await store.close()
