@@ -1,4 +1,4 @@
-"""The courses gpb has heard of, and the handler that notes them for event families not yet handled."""
+"""The courses gpb has heard of, and the handler that notes them for families not yet handled."""
 
 from __future__ import annotations
 

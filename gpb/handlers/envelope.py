@@ -142,7 +142,7 @@ def _shard_of(*ids: str | None) -> int | None:
 
 
 def _course_id(meta: Metadata, body: dict[str, Any]) -> str | None:
-    """The course an event belongs to: its context when that is a course, else what the body says."""
+    """The event's course: its context when that is a course, else what the body names."""
     if meta.context_type == "Course" and meta.context_id is not None:
         return local_id_or_none(meta.context_id)
     if body.get("context_type") == "Course" and body.get("context_id") is not None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 from gpb.handlers.envelope import CanvasEvent
 
 
-class EventStatus(str, Enum):
+class EventStatus(StrEnum):
     ACCEPTED = "accepted"  # stored, waiting for its handler
     PROCESSED = "processed"
     IGNORED = "ignored"  # unknown event name, or a body its handler cannot use
@@ -102,7 +102,7 @@ class EventLog(Protocol):
     async def append_rejected(self, rejection: Rejection) -> str: ...
 
     async def due(self, now: datetime, limit: int) -> list[StoredEvent]:
-        """Events waiting for their handler, and failed ones whose retry time has come, oldest first."""
+        """Events waiting for their handler, and failed ones due for a retry, oldest first."""
         ...
 
     async def finish(self, event_id: str, finish: Finish) -> None: ...
@@ -114,5 +114,5 @@ class EventLog(Protocol):
     def export(self, query: EventQuery) -> AsyncIterator[StoredEvent]: ...
 
     async def requeue(self, event_id: str) -> StoredEvent | None:
-        """Marks a stored event to be handled again (admin replay); None if there is no such event."""
+        """Marks a stored event to be handled again (admin replay); None if there is none."""
         ...

@@ -1,4 +1,4 @@
-"""Canvas ids: global (shard x 10^13 + local) to local, as API.md asks gpb to store and show them."""
+"""Canvas ids: global (shard x 10^13 + local) to local, the form gpb stores and shows."""
 
 from __future__ import annotations
 

@@ -1,17 +1,17 @@
 """What gpb knows of Canvas and Infinite Campus, as plain values.
 
-Ids are Canvas *local* ids as strings (API.md). The adapters in infra/ build these from REST answers;
-the handlers never see JSON from outside systems.
+Ids are Canvas *local* ids as strings (API.md). The adapters in infra/ build these from REST
+answers; the handlers never see JSON from outside systems.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 
 
-class OverrideTarget(str, Enum):
+class OverrideTarget(StrEnum):
     SECTION = "section"
     STUDENTS = "students"
     GROUP = "group"
@@ -21,7 +21,8 @@ class OverrideTarget(str, Enum):
 class Override:
     id: str
     target: OverrideTarget
-    # Canvas sends `due_at` only when the override sets it; `due_at_set` tells "no date" from "not set".
+    # Canvas sends `due_at` only when the override sets it: `due_at_set` tells "no date" from
+    # "not overridden".
     due_at: datetime | None = None
     due_at_set: bool = False
     section_id: str | None = None

@@ -6,14 +6,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 TOKEN_PREFIX = "gpb_"
 PREFIX_LENGTH = 12  # "gpb_" and 8 characters: enough to name a token, useless to use one
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     ADMIN = "admin"
     INSTRUCTOR = "instructor"
 

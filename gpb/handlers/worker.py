@@ -90,5 +90,7 @@ class Worker:
             log.error("event %s failed for good after %d attempts: %s", event.id, attempts, error)
             return Finish(EventStatus.FAILED, attempts, error=error)
         retry_at = self._clock() + timedelta(seconds=self._retry.delay(attempts))
-        log.warning("event %s failed (attempt %d), retry at %s: %s", event.id, attempts, retry_at, error)
+        log.warning(
+            "event %s failed (attempt %d), retry at %s: %s", event.id, attempts, retry_at, error
+        )
         return Finish(EventStatus.FAILED, attempts, error=error, next_attempt_at=retry_at)

@@ -51,5 +51,7 @@ class Settings(BaseSettings):
     def sqlite_path(self) -> str:
         prefix = "sqlite:///"
         if not self.database_url.startswith(prefix):
-            raise ValueError(f"unsupported GPB_DATABASE_URL scheme: {self.database_url.split(':')[0]}")
+            raise ValueError(
+                f"unsupported GPB_DATABASE_URL scheme: {self.database_url.split(':')[0]}"
+            )
         return self.database_url[len(prefix) :]

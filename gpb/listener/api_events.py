@@ -15,9 +15,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from gpb.handlers.envelope import parse_canvas_time
 from gpb.handlers.eventlog import EventQuery, EventStatus, StoredEvent
 from gpb.handlers.ids import local_id_or_none
+from gpb.handlers.timefmt import iso
 from gpb.listener.auth import context, require_admin
 from gpb.listener.errors import ApiError, not_found
-from gpb.handlers.timefmt import iso
 
 MAX_LIMIT = 500
 CSV_COLUMNS = (

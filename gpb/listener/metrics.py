@@ -1,4 +1,4 @@
-"""Prometheus metrics of the HTTP edge; gauges that are cheaper to derive are read at scrape time."""
+"""Prometheus metrics of the HTTP edge; gauges cheaper to derive are read at scrape time."""
 
 from __future__ import annotations
 

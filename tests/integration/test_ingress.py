@@ -19,7 +19,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 def unique(event: dict[str, Any], tag: str) -> dict[str, Any]:
-    """The same event with a distinct body, so tests do not see each other's copies as duplicates."""
+    """The same event with a distinct body, so tests do not take each other's for duplicates."""
     return variant(event, test_tag=tag)
 
 

@@ -19,9 +19,9 @@ from gpb.handlers.eventlog import (
     Rejection,
     StoredEvent,
 )
+from gpb.handlers.timefmt import format_time, parse_time
 from gpb.infra.sqlite.changes import apply_changes
 from gpb.infra.sqlite.database import Database
-from gpb.handlers.timefmt import format_time, parse_time
 
 EXPORT_PAGE = 500
 

@@ -19,7 +19,8 @@ def _migration_files() -> list[tuple[int, str, str]]:
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Applies the migrations this database lacks; returns their names."""
     conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
+        "CREATE TABLE IF NOT EXISTS schema_migrations"
+        " (version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
     )
     done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
     applied = []
@@ -30,7 +31,9 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
         try:
             for statement in _statements(sql):
                 conn.execute(statement)
-            conn.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (number, name))
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (number, name)
+            )
             conn.execute("COMMIT")
         except Exception:
             conn.execute("ROLLBACK")

@@ -6,9 +6,9 @@ import json
 import sqlite3
 from datetime import UTC, datetime
 
+from gpb.handlers.timefmt import format_time, parse_time
 from gpb.handlers.tokens import Role, TokenInfo, token_hash, token_prefix
 from gpb.infra.sqlite.database import Database
-from gpb.handlers.timefmt import format_time, parse_time
 
 
 class SqliteTokens:
