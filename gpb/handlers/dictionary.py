@@ -1,0 +1,346 @@
+"""The error dictionary: every code gpb shows to people, with what it means and how to fix it.
+
+One table serves `GET /api/errors`, the eligibility rules (their severity and generic fix), the
+alerts and the run reports, so a code means the same thing wherever it appears. The rules come
+first, in the order of DESIGN.md's rules table, which is also the order violations are listed in.
+
+`SECTION_WITHOUT_SIS_ID` is both a rule (a warning on the assignment) and a reason grades are left
+out of a run; codes are unique, so it has one entry, of kind "rule", whose meaning says both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+# rule: checked on the assignment; sync: met while talking to IC; canvas: met while reading Canvas;
+# filter: why a grade was left out of a run; warning: reported by a run without failing it.
+Kind = Literal["rule", "sync", "canvas", "filter", "warning"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    code: str
+    kind: Kind
+    severity: Severity | None  # None for filter reasons: leaving a grade out is not a failure
+    title: str  # gpb's short name for the code
+    meaning: str
+    fix: str  # the generic fix; a rule's violation may say it more precisely
+    canvas_title: str | None = None  # the title of Canvas's own passback error dictionary
+
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry(
+        "NAME_TOO_LONG",
+        "rule",
+        "error",
+        title="Title too long",
+        meaning=(
+            "The assignment's title is longer than IC accepts (GPB_NAME_MAX_LENGTH characters, "
+            "30 unless the district set otherwise). Characters are counted after HTML entities "
+            "such as &amp; are read as the character they stand for."
+        ),
+        fix="Shorten the title in Canvas to the limit or fewer characters.",
+    ),
+    Entry(
+        "ASSIGNMENT_UNPUBLISHED",
+        "rule",
+        "error",
+        title="Assignment not published",
+        meaning="The assignment is not published in Canvas; only published assignments go to IC.",
+        fix="Publish the assignment in Canvas.",
+    ),
+    Entry(
+        "COURSE_UNPUBLISHED",
+        "rule",
+        "error",
+        title="Course not published",
+        meaning=(
+            "The course is not published in Canvas (it is unpublished, concluded or deleted); "
+            "only published courses send grades to IC."
+        ),
+        fix="Publish the course in Canvas; a concluded course must be reopened first.",
+    ),
+    Entry(
+        "DIFFERENTIATED",
+        "rule",
+        "error",
+        title="Assigned to students or groups",
+        meaning=(
+            "The assignment has an override for individual students or for groups. IC takes one "
+            "due date per section, so an assignment must go to the whole course or whole sections."
+        ),
+        fix=(
+            "Assign it to everyone or to whole sections: remove the overrides for individual "
+            "students and groups."
+        ),
+    ),
+    Entry(
+        "DUE_DATE_MISSING",
+        "rule",
+        "error",
+        title="Due date missing",
+        meaning=(
+            "A section with students gets no due date: the assignment has no due date for "
+            "everyone and no section override that dates it for that section. IC needs a due "
+            "date, which also places the assignment in an IC term."
+        ),
+        fix="Give every section a due date: one for everyone, or one in each section's override.",
+    ),
+    Entry(
+        "CATEGORY_NOT_FOUND",
+        "rule",
+        "error",
+        title="Group is not an IC category",
+        meaning=(
+            "The name of the assignment's group matches no grading category of the section's IC "
+            "class (ignoring case and surrounding spaces), so IC cannot file the assignment."
+        ),
+        fix="Rename the assignment group to one of the IC class's grading categories.",
+    ),
+    Entry(
+        "NOT_GRADED",
+        "rule",
+        "error",
+        title="Not graded",
+        meaning="The assignment is set to Not Graded, so it has no scores to send to IC.",
+        fix="Make the assignment graded, or stop syncing it.",
+    ),
+    Entry(
+        "NAME_NOT_UNIQUE",
+        "rule",
+        "error",
+        title="Title not unique",
+        meaning=(
+            "Another assignment of the course that is set to sync has the same title (ignoring "
+            "case). IC needs unique titles; same-named assignments do not sync."
+        ),
+        fix="Rename one of them.",
+    ),
+    Entry(
+        "SECTION_WITHOUT_SIS_ID",
+        "rule",
+        "warning",
+        title="Section not linked to IC",
+        meaning=(
+            "A section with students has no SIS id, so no IC class is linked to it and IC cannot "
+            "receive its grades. Runs leave those grades out and count them under this code."
+        ),
+        fix="Ask the SIS admin to link the section to its IC class.",
+    ),
+    Entry(
+        "SECTION_CLASS_NOT_FOUND",
+        "rule",
+        "warning",
+        title="Section's IC class missing",
+        meaning="IC has no class whose id is the section's SIS id, so its grades cannot go there.",
+        fix="Ask the SIS admin to check the section's link to IC.",
+    ),
+    Entry(
+        "CATEGORY_UNVERIFIED",
+        "rule",
+        "warning",
+        title="Not checked against IC",
+        meaning=(
+            "IC could not be asked just now (it is unreachable or not configured), so the IC "
+            "class, its grading categories and its terms were not checked."
+        ),
+        fix="Nothing yet; gpb checks again on the next event or sync.",
+    ),
+    Entry(
+        "POINTS_MISSING",
+        "rule",
+        "warning",
+        title="Points missing",
+        meaning="Points possible is empty or 0, so IC gets no scale for the scores.",
+        fix="Set the points possible in Canvas.",
+    ),
+    Entry(
+        "OMITTED_FROM_FINAL_GRADE",
+        "rule",
+        "warning",
+        title="Not in the final grade",
+        meaning=(
+            "The assignment does not count toward the Canvas final grade, but it will count in IC."
+        ),
+        fix="Check that this is intended; if it should not count in IC either, stop syncing it.",
+    ),
+    Entry(
+        "DUE_DATE_OUTSIDE_TERM",
+        "rule",
+        "warning",
+        title="Due date outside the term",
+        meaning=(
+            "The section's due date, in the district's time zone, falls in none of the IC class's "
+            "terms; IC uses the due date to place the assignment in a term."
+        ),
+        fix="Move the due date into one of the class's IC terms.",
+    ),
+    Entry(
+        "SIS_AUTH_FAILED",
+        "sync",
+        "error",
+        title="IC refused gpb",
+        meaning="IC refused gpb's credentials or vendor key (HTTP 401 or 403).",
+        fix=(
+            "Ask the gpb admin to check GPB_SIS_CLIENT_ID, GPB_SIS_CLIENT_SECRET and "
+            "GPB_SIS_VENDOR_AUTHORIZATION, then run again."
+        ),
+        canvas_title="Exchange Error",
+    ),
+    Entry(
+        "SIS_CLASS_NOT_FOUND",
+        "sync",
+        "error",
+        title="IC class not found",
+        meaning="IC has no class with the section's SIS id.",
+        fix="Ask the SIS admin to check the section's link to IC, then sync again.",
+        canvas_title="Could Not Determine Class or Grading Period",
+    ),
+    Entry(
+        "SIS_CATEGORY_NOT_FOUND",
+        "sync",
+        "error",
+        title="IC category not found",
+        meaning="The class in IC has no grading category named like the assignment's group.",
+        fix="Rename the assignment group to one of the class's IC categories, then sync again.",
+        canvas_title="Assignment Cannot Be Created",
+    ),
+    Entry(
+        "SIS_LINEITEM_REJECTED",
+        "sync",
+        "error",
+        title="IC refused the assignment",
+        meaning="IC refused the assignment as sent (HTTP 400 or 422), often for its dates.",
+        fix=(
+            "Read IC's message in the run's details, correct the assignment in Canvas (due date, "
+            "availability dates, title, points) and sync again."
+        ),
+        canvas_title="Assignment Cannot Be Created / Assignment Dates Error",
+    ),
+    Entry(
+        "SIS_RESULT_REJECTED",
+        "sync",
+        "error",
+        title="IC refused a score",
+        meaning="IC refused a student's score as sent (HTTP 400 or 422).",
+        fix=(
+            "Read IC's message in the run's details, check the score and the student's enrollment "
+            "in the IC class, and sync again."
+        ),
+        canvas_title="Unable to Process Score / PUT for OneRoster Error",
+    ),
+    Entry(
+        "SIS_BUSY",
+        "sync",
+        "error",
+        title="IC busy",
+        meaning="IC kept answering 429 (too many requests) after every retry.",
+        fix="Sync again later, outside school hours if possible; the grades stay pending.",
+        canvas_title="Assignment Scores Export Error",
+    ),
+    Entry(
+        "SIS_UNAVAILABLE",
+        "sync",
+        "error",
+        title="IC unavailable",
+        meaning=(
+            "IC could not be used: server errors (5xx), timeouts or connection failures after "
+            "retries, or gpb has no IC settings."
+        ),
+        fix=(
+            "Sync again later; if it persists, ask the gpb admin to check IC's status and the "
+            "GPB_SIS_* settings."
+        ),
+        canvas_title="Exchange Error",
+    ),
+    Entry(
+        "SYNC_TIMED_OUT",
+        "sync",
+        "error",
+        title="Run timed out",
+        meaning=(
+            "The run went past its time budget (GPB_SYNC_TIME_BUDGET_SECONDS) and stopped as "
+            "interrupted; what IC confirmed before that stays sent."
+        ),
+        fix="Resume the run; it skips what IC already confirmed.",
+        canvas_title="Data Sync Job Timed Out",
+    ),
+    Entry(
+        "CANVAS_NOT_CONFIGURED",
+        "canvas",
+        "error",
+        title="Canvas not configured",
+        meaning=(
+            "gpb has no Canvas URL or token, so it cannot read from Canvas what events do not "
+            "carry (sync setting, overrides, grading type) or re-read grades for a remaster."
+        ),
+        fix=(
+            "Ask the gpb admin to set GPB_CANVAS_BASE_URL and GPB_CANVAS_TOKEN, then replay the "
+            "events recorded with this code."
+        ),
+    ),
+    Entry(
+        "CANVAS_AUTH_FAILED",
+        "canvas",
+        "error",
+        title="Canvas refused gpb",
+        meaning="Canvas refused gpb's API token (HTTP 401 or 403, not rate limiting).",
+        fix=(
+            "Ask the gpb admin to set GPB_CANVAS_TOKEN to a valid token of a user who can read the "
+            "course, then replay the failed events."
+        ),
+    ),
+    Entry(
+        "CANVAS_UNAVAILABLE",
+        "canvas",
+        "error",
+        title="Canvas unavailable",
+        meaning=(
+            "Canvas answered with server errors (5xx), timed out or kept rate-limiting gpb after "
+            "retries."
+        ),
+        fix=(
+            "Nothing unless it persists: failed events are retried with backoff, and an admin can "
+            "replay them."
+        ),
+    ),
+    Entry(
+        "ASSIGNMENT_INELIGIBLE",
+        "filter",
+        None,
+        title="Assignment not eligible",
+        meaning="The grade's assignment breaks a rule of severity error, so it was not sent.",
+        fix="Fix the errors shown on the assignment, then sync again.",
+    ),
+    Entry(
+        "STUDENT_WITHOUT_SIS_ID",
+        "filter",
+        None,
+        title="Student not linked to IC",
+        meaning="The student has no SIS id in Canvas, so IC cannot tell whose grade it is.",
+        fix="Ask the SIS admin to link the student's Canvas account to IC.",
+    ),
+    Entry(
+        "ORPHANED_IN_IC",
+        "warning",
+        "warning",
+        title="Left in IC",
+        meaning=(
+            "gpb sent this assignment to IC before, but it was deleted in Canvas or is no longer "
+            "set to sync. gpb leaves its IC assignments in place, as teachers may have worked on "
+            "them there."
+        ),
+        fix="Delete the assignment in IC by hand if it should go; otherwise nothing to do.",
+    ),
+)
+
+BY_CODE: Mapping[str, Entry] = MappingProxyType({e.code: e for e in ENTRIES})
+
+
+def entry(code: str) -> Entry:
+    """The entry of `code`; KeyError for a code the dictionary does not know."""
+    return BY_CODE[code]

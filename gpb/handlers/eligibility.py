@@ -1,0 +1,446 @@
+"""The passback rules of DESIGN.md, evaluated for one assignment.
+
+Pure: the caller reads Canvas and IC first and hands everything over as a `CourseView`, so the same
+evaluation serves live events, the assignments page and sync planning. The rules, their order,
+severities and generic fixes come from the error dictionary; each check here only says what is
+wrong with this assignment, as precisely as it can.
+
+Per-section rules look only at the sections the assignment is given to that have students: with
+`only_visible_to_overrides`, sections without a section override do not get it at all, and a
+section without students has no grades to send.
+
+`CATEGORY_UNVERIFIED` is raised once per assignment, naming the sections IC could not be asked
+about: when IC is unreachable it is so for every section at once, and one warning per section would
+only repeat itself (alerts are per assignment and code anyway).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import cached_property
+from typing import TypeAlias
+
+from gpb.handlers.dictionary import ENTRIES, Entry, Severity
+from gpb.handlers.model import (
+    Assignment,
+    Course,
+    IcCategory,
+    IcClass,
+    IcTerm,
+    Override,
+    OverrideTarget,
+    Section,
+)
+
+
+@dataclass(frozen=True)
+class Violation:
+    code: str
+    severity: Severity
+    message: str
+    fix: str
+    section_id: str | None = None  # None: the whole assignment
+
+
+@dataclass(frozen=True)
+class IcClassFound:
+    """IC answered: the section's class, with its terms, and the class's grading categories."""
+
+    ic_class: IcClass
+    categories: tuple[IcCategory, ...]
+
+
+@dataclass(frozen=True)
+class IcClassMissing:
+    """IC answered that it has no class whose sourcedId is the section's SIS id."""
+
+
+@dataclass(frozen=True)
+class IcUnverified:
+    """IC could not be asked (not configured, unreachable, refused): nothing is known."""
+
+
+IcKnowledge: TypeAlias = IcClassFound | IcClassMissing | IcUnverified
+
+
+@dataclass(frozen=True)
+class CourseView:
+    """What the rules need to know about the assignment's course, read beforehand by the caller."""
+
+    course: Course
+    sections: tuple[Section, ...]
+    group_names: Mapping[str, str]  # assignment group id -> name
+    # The course's assignments, for NAME_NOT_UNIQUE; those not set to sync and deleted ones are
+    # skipped here, so callers can pass them all.
+    assignments: tuple[Assignment, ...]
+    # What IC said, by section SIS id (= IC class sourcedId). An id IC was not asked about is
+    # unverified, like one it could not answer for.
+    ic: Mapping[str, IcKnowledge]
+
+    def ic_knowledge(self, sis_section_id: str) -> IcKnowledge:
+        return self.ic.get(sis_section_id, IcUnverified())
+
+    def twins_of(self, assignment: Assignment) -> tuple[str, ...]:
+        """Ids of the other syncing, undeleted assignments with the same title."""
+        same = self._syncing_ids_by_title.get(_normalize(assignment.title), ())
+        return tuple(i for i in same if i != assignment.id)
+
+    @cached_property
+    def _syncing_ids_by_title(self) -> Mapping[str, list[str]]:
+        # Built once per view: evaluating every assignment of a course against one view would
+        # otherwise compare every pair of titles.
+        index: dict[str, list[str]] = {}
+        for a in self.assignments:
+            if a.post_to_sis and not a.deleted:
+                index.setdefault(_normalize(a.title), []).append(a.id)
+        return index
+
+
+def evaluate(
+    assignment: Assignment, view: CourseView, *, name_max_length: int, tz: tzinfo
+) -> list[Violation]:
+    """Every rule `assignment` breaks, in the rules table's order, then by section id.
+
+    Assignments not set to sync and deleted ones are not checked: they get no violations.
+    `tz` is the district's zone, in which due dates are placed in IC terms.
+    """
+    if not assignment.post_to_sis or assignment.deleted:
+        return []
+    facts = _Facts.of(assignment, view, name_max_length, tz)
+    return [
+        Violation(
+            code=rule.entry.code,
+            severity=rule.severity,
+            message=finding.message,
+            fix=finding.fix or rule.entry.fix,
+            section_id=finding.section_id,
+        )
+        for rule in _RULES
+        for finding in rule.check(facts)
+    ]
+
+
+def is_eligible(assignment: Assignment, violations: Sequence[Violation]) -> bool:
+    """Whether grades of `assignment` may go to IC: it syncs and breaks no error rule."""
+    return (
+        assignment.post_to_sis
+        and not assignment.deleted
+        and all(v.severity != "error" for v in violations)
+    )
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A section the assignment is given to that has students, with its own due date."""
+
+    section: Section
+    due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """The assignment and its course, arranged the way the checks ask about them."""
+
+    assignment: Assignment
+    title: str  # unescaped, as people read it in Canvas
+    view: CourseView
+    checked: tuple[_Checked, ...]  # in section id order
+    linked: tuple[tuple[_Checked, IcKnowledge], ...]  # the checked sections with an SIS id
+    name_max_length: int
+    tz: tzinfo
+
+    @classmethod
+    def of(
+        cls, assignment: Assignment, view: CourseView, name_max_length: int, tz: tzinfo
+    ) -> _Facts:
+        checked = _checked_sections(assignment, view.sections)
+        return cls(
+            assignment=assignment,
+            title=html.unescape(assignment.title),
+            view=view,
+            checked=checked,
+            linked=tuple(
+                (c, view.ic_knowledge(sis_id)) for c in checked if (sis_id := _sis_id(c.section))
+            ),
+            name_max_length=name_max_length,
+            tz=tz,
+        )
+
+    def found(self) -> Iterator[tuple[_Checked, IcClassFound]]:
+        """The linked sections whose IC class is known."""
+        for checked, known in self.linked:
+            if isinstance(known, IcClassFound):
+                yield checked, known
+
+
+@dataclass(frozen=True)
+class _Finding:
+    message: str
+    fix: str | None = None  # None: the dictionary's generic fix says all there is to say
+    section_id: str | None = None
+
+
+def _checked_sections(
+    assignment: Assignment, sections: tuple[Section, ...]
+) -> tuple[_Checked, ...]:
+    by_section = {
+        o.section_id: o for o in assignment.overrides if o.target is OverrideTarget.SECTION
+    }
+    checked = []
+    for section in sorted(sections, key=lambda s: _id_order(s.id)):
+        if section.student_count <= 0:
+            continue
+        override = by_section.get(section.id)
+        if override is None and assignment.only_visible_to_overrides:
+            continue
+        checked.append(_Checked(section, _section_due_at(assignment, override)))
+    return tuple(checked)
+
+
+def _section_due_at(assignment: Assignment, override: Override | None) -> datetime | None:
+    # An override that sets no due date leaves the section on the base one; one that sets it to
+    # nothing takes the date away.
+    if override is not None and (override.due_at_set or override.due_at is not None):
+        return override.due_at
+    return assignment.due_at
+
+
+def _sis_id(section: Section) -> str | None:
+    # Canvas may answer an empty string where no SIS id was set.
+    return section.sis_section_id if (section.sis_section_id or "").strip() else None
+
+
+def _id_order(canvas_id: str) -> tuple[int, str]:
+    # Canvas ids are decimal strings: the shorter one is the smaller number.
+    return len(canvas_id), canvas_id
+
+
+def _normalize(text: str) -> str:
+    return html.unescape(text).strip().casefold()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _local_day(moment: datetime, tz: tzinfo) -> date:
+    # A naive time is read as UTC, the zone Canvas answers in, never as the server's own zone.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(tz).date()
+
+
+def _term_span(term: IcTerm) -> str:
+    # OneRoster end dates are exclusive; people expect to read the last day of the term.
+    return f"{term.title} ({term.start_date} to {term.end_date - timedelta(days=1)})"
+
+
+# The checks, one per rule. Each yields what is wrong; evaluate() adds code and severity.
+
+
+def _name_too_long(f: _Facts) -> Iterator[_Finding]:
+    length = len(f.title)
+    excess = length - f.name_max_length
+    if excess > 0:
+        yield _Finding(
+            f"Title '{f.title}' is {_count(length, 'character')}; "
+            f"the limit is {f.name_max_length} — remove {excess}.",
+            fix=f"Shorten the title by {_count(excess, 'character')}.",
+        )
+
+
+def _assignment_unpublished(f: _Facts) -> Iterator[_Finding]:
+    if not f.assignment.published:
+        yield _Finding(f"'{f.title}' is not published.")
+
+
+def _course_unpublished(f: _Facts) -> Iterator[_Finding]:
+    course = f.view.course
+    if not course.published:
+        yield _Finding(
+            f"Course '{course.name}' of '{f.title}' is not published "
+            f"(its state is '{course.workflow_state}')."
+        )
+
+
+def _differentiated(f: _Facts) -> Iterator[_Finding]:
+    partial = [o for o in f.assignment.overrides if o.target is not OverrideTarget.SECTION]
+    if not partial:
+        return
+    students = sum(len(o.student_ids) for o in partial if o.target is OverrideTarget.STUDENTS)
+    groups = sum(1 for o in partial if o.target is OverrideTarget.GROUP)
+    targets = [_count(n, noun) for n, noun in ((students, "student"), (groups, "group")) if n]
+    # An override whose students have all left lists none of them, yet it is still there.
+    whom = " and ".join(targets) or "individual students"
+    yield _Finding(f"'{f.title}' is assigned through overrides to {whom}.")
+
+
+def _due_date_missing(f: _Facts) -> Iterator[_Finding]:
+    for checked in f.checked:
+        if checked.due_at is None:
+            name = checked.section.name
+            yield _Finding(
+                f"'{f.title}' has no due date for section '{name}' "
+                f"({_count(checked.section.student_count, 'student')}).",
+                fix=f"Give section '{name}' a due date.",
+                section_id=checked.section.id,
+            )
+
+
+def _category_not_found(f: _Facts) -> Iterator[_Finding]:
+    group = f.view.group_names.get(f.assignment.assignment_group_id or "")
+    for checked, known in f.found():
+        titles = [c.title for c in known.categories]
+        if group is not None and _normalize(group) in {_normalize(t) for t in titles}:
+            continue
+        class_title = known.ic_class.title
+        yield _Finding(
+            f"The assignment group {_group_label(group)} of '{f.title}' is no grading category "
+            f"of IC class '{class_title}' (section '{checked.section.name}').",
+            fix=(
+                f"Rename the group {_group_label(group)} to one of: {', '.join(titles)}."
+                if titles
+                else f"IC class '{class_title}' has no grading categories; ask the SIS admin "
+                "to set them up."
+            ),
+            section_id=checked.section.id,
+        )
+
+
+def _group_label(name: str | None) -> str:
+    return f"'{name}'" if name is not None else "(unknown to gpb)"
+
+
+def _not_graded(f: _Facts) -> Iterator[_Finding]:
+    if f.assignment.grading_type == "not_graded":
+        yield _Finding(f"'{f.title}' is set to Not Graded.")
+
+
+def _name_not_unique(f: _Facts) -> Iterator[_Finding]:
+    others = len(f.view.twins_of(f.assignment))
+    if others:
+        which = "one" if others == 1 else "all but one"
+        yield _Finding(
+            f"Title '{f.title}' is also used by {_count(others, 'other assignment')} set to sync.",
+            fix=f"Rename {which} of the {others + 1} assignments titled '{f.title}'.",
+        )
+
+
+def _section_without_sis_id(f: _Facts) -> Iterator[_Finding]:
+    for checked in f.checked:
+        if _sis_id(checked.section) is not None:
+            continue
+        name = checked.section.name
+        yield _Finding(
+            f"Section '{name}' ({_count(checked.section.student_count, 'student')}) has no SIS "
+            f"id, so IC cannot receive its grades for '{f.title}'.",
+            fix=f"Ask the SIS admin to link section '{name}' to its IC class.",
+            section_id=checked.section.id,
+        )
+
+
+def _section_class_not_found(f: _Facts) -> Iterator[_Finding]:
+    for checked, known in f.linked:
+        if isinstance(known, IcClassMissing):
+            name, sis_id = checked.section.name, checked.section.sis_section_id
+            yield _Finding(
+                f"IC has no class '{sis_id}', the SIS id of section '{name}', so '{f.title}' "
+                "cannot be sent for that section.",
+                fix=f"Ask the SIS admin to check the link of section '{name}' (SIS id '{sis_id}').",
+                section_id=checked.section.id,
+            )
+
+
+def _category_unverified(f: _Facts) -> Iterator[_Finding]:
+    names = [c.section.name for c, known in f.linked if isinstance(known, IcUnverified)]
+    if names:
+        sections = ", ".join(f"'{n}'" for n in names)
+        noun = "section" if len(names) == 1 else "sections"
+        yield _Finding(
+            f"IC could not be asked about {noun} {sections}, so the IC class, category and term "
+            f"of '{f.title}' are not checked there."
+        )
+
+
+def _points_missing(f: _Facts) -> Iterator[_Finding]:
+    points = f.assignment.points_possible
+    if not points:
+        worth = "has no points possible" if points is None else "is worth 0 points"
+        yield _Finding(f"'{f.title}' {worth}.")
+
+
+def _omitted_from_final_grade(f: _Facts) -> Iterator[_Finding]:
+    if f.assignment.omit_from_final_grade:
+        yield _Finding(
+            f"'{f.title}' does not count toward the Canvas final grade, but will count in IC."
+        )
+
+
+def _due_date_outside_term(f: _Facts) -> Iterator[_Finding]:
+    for checked, known in f.found():
+        terms = known.ic_class.terms
+        if checked.due_at is None or not terms:
+            continue
+        day = _local_day(checked.due_at, f.tz)
+        if any(t.contains(day) for t in terms):
+            continue
+        name = checked.section.name
+        yield _Finding(
+            f"'{f.title}' is due {day} in section '{name}', outside every term of IC class "
+            f"'{known.ic_class.title}'.",
+            fix=(
+                f"Move the due date for section '{name}' into one of: "
+                f"{', '.join(_term_span(t) for t in terms)}."
+            ),
+            section_id=checked.section.id,
+        )
+
+
+_Check: TypeAlias = Callable[[_Facts], Iterator[_Finding]]
+
+
+@dataclass(frozen=True)
+class _Rule:
+    entry: Entry
+    severity: Severity
+    check: _Check
+
+
+def _bind(checks: Mapping[str, _Check]) -> tuple[_Rule, ...]:
+    """The dictionary's rules in its order, each with its check.
+
+    A rule without a check or a severity, or a check without a rule, fails the import rather than
+    some evaluation later.
+    """
+    entries = [e for e in ENTRIES if e.kind == "rule"]
+    if {e.code for e in entries} != checks.keys():
+        raise ImportError("the eligibility checks and the dictionary's rules differ")
+    rules = []
+    for e in entries:
+        if e.severity is None:
+            raise ImportError(f"the dictionary gives rule {e.code} no severity")
+        rules.append(_Rule(e, e.severity, checks[e.code]))
+    return tuple(rules)
+
+
+_RULES = _bind(
+    {
+        "NAME_TOO_LONG": _name_too_long,
+        "ASSIGNMENT_UNPUBLISHED": _assignment_unpublished,
+        "COURSE_UNPUBLISHED": _course_unpublished,
+        "DIFFERENTIATED": _differentiated,
+        "DUE_DATE_MISSING": _due_date_missing,
+        "CATEGORY_NOT_FOUND": _category_not_found,
+        "NOT_GRADED": _not_graded,
+        "NAME_NOT_UNIQUE": _name_not_unique,
+        "SECTION_WITHOUT_SIS_ID": _section_without_sis_id,
+        "SECTION_CLASS_NOT_FOUND": _section_class_not_found,
+        "CATEGORY_UNVERIFIED": _category_unverified,
+        "POINTS_MISSING": _points_missing,
+        "OMITTED_FROM_FINAL_GRADE": _omitted_from_final_grade,
+        "DUE_DATE_OUTSIDE_TERM": _due_date_outside_term,
+    }
+)

@@ -1,0 +1,113 @@
+"""The error dictionary served at GET /api/errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpb.handlers import errors
+from gpb.handlers.dictionary import BY_CODE, ENTRIES, Entry, entry
+
+# DESIGN.md's rules table, in its order.
+RULES = {
+    "NAME_TOO_LONG": "error",
+    "ASSIGNMENT_UNPUBLISHED": "error",
+    "COURSE_UNPUBLISHED": "error",
+    "DIFFERENTIATED": "error",
+    "DUE_DATE_MISSING": "error",
+    "CATEGORY_NOT_FOUND": "error",
+    "NOT_GRADED": "error",
+    "NAME_NOT_UNIQUE": "error",
+    "SECTION_WITHOUT_SIS_ID": "warning",
+    "SECTION_CLASS_NOT_FOUND": "warning",
+    "CATEGORY_UNVERIFIED": "warning",
+    "POINTS_MISSING": "warning",
+    "OMITTED_FROM_FINAL_GRADE": "warning",
+    "DUE_DATE_OUTSIDE_TERM": "warning",
+}
+
+# DESIGN.md's errors table: code -> the Canvas dictionary title it corresponds to.
+SYNC_AND_CANVAS = {
+    "SIS_AUTH_FAILED": "Exchange Error",
+    "SIS_CLASS_NOT_FOUND": "Could Not Determine Class or Grading Period",
+    "SIS_CATEGORY_NOT_FOUND": "Assignment Cannot Be Created",
+    "SIS_LINEITEM_REJECTED": "Assignment Cannot Be Created / Assignment Dates Error",
+    "SIS_RESULT_REJECTED": "Unable to Process Score / PUT for OneRoster Error",
+    "SIS_BUSY": "Assignment Scores Export Error",
+    "SIS_UNAVAILABLE": "Exchange Error",
+    "SYNC_TIMED_OUT": "Data Sync Job Timed Out",
+    "CANVAS_NOT_CONFIGURED": None,
+    "CANVAS_AUTH_FAILED": None,
+    "CANVAS_UNAVAILABLE": None,
+}
+
+FILTER_REASONS = ("ASSIGNMENT_INELIGIBLE", "STUDENT_WITHOUT_SIS_ID", "SECTION_WITHOUT_SIS_ID")
+
+
+def test_codes_are_unique() -> None:
+    codes = [e.code for e in ENTRIES]
+    assert len(codes) == len(set(codes))
+    assert set(BY_CODE) == set(codes)
+
+
+def test_rules_in_table_order_with_their_severity() -> None:
+    rules = [(e.code, e.severity) for e in ENTRIES if e.kind == "rule"]
+    assert rules == list(RULES.items())
+
+
+@pytest.mark.parametrize(("code", "canvas_title"), SYNC_AND_CANVAS.items())
+def test_canvas_titles_as_design_says(code: str, canvas_title: str | None) -> None:
+    assert entry(code).canvas_title == canvas_title
+    assert entry(code).kind == ("canvas" if code.startswith("CANVAS_") else "sync")
+
+
+def test_rules_filters_and_warnings_have_no_canvas_title() -> None:
+    others = [e for e in ENTRIES if e.kind in ("rule", "filter", "warning")]
+    assert all(e.canvas_title is None for e in others)
+
+
+@pytest.mark.parametrize("code", FILTER_REASONS)
+def test_filter_reasons_are_known(code: str) -> None:
+    assert entry(code).kind in ("filter", "rule")
+
+
+def test_orphaned_in_ic_is_a_run_warning() -> None:
+    assert entry("ORPHANED_IN_IC").kind == "warning"
+    assert entry("ORPHANED_IN_IC").severity == "warning"
+
+
+def test_nothing_beyond_design() -> None:
+    known = {*RULES, *SYNC_AND_CANVAS, *FILTER_REASONS, "ORPHANED_IN_IC"}
+    assert set(BY_CODE) == known
+
+
+@pytest.mark.parametrize("e", ENTRIES, ids=lambda e: e.code)
+def test_every_entry_explains_itself(e: Entry) -> None:
+    assert e.title and e.meaning and e.fix
+    assert e.meaning.endswith(".") and e.fix.endswith(".")
+
+
+def test_severity_only_where_it_means_something() -> None:
+    for e in ENTRIES:
+        assert (e.severity is None) == (e.kind == "filter"), e.code
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.CanvasNotConfigured("x"),
+        errors.CanvasAuthFailed("x"),
+        errors.CanvasUnavailable("x"),
+        errors.SisNotConfigured("x"),
+        errors.SisAuthFailed("x"),
+        errors.SisUnavailable("x"),
+        errors.SisBusy("x"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_every_external_error_code_is_in_the_dictionary(error: errors.ExternalError) -> None:
+    assert error.code in BY_CODE
+
+
+def test_unknown_code_is_a_key_error() -> None:
+    with pytest.raises(KeyError):
+        entry("NO_SUCH_CODE")
