@@ -141,7 +141,7 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.sandbox_command == "post":
         return sandbox_cli.post(args.file, args.to, args.key)
-    sandbox_cli.serve(args.host, args.port, args.seed)
+    sandbox_cli.serve(args.host, args.port, args.seed, args.key)
     return 0
 
 
@@ -186,8 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sandbox = commands.add_parser("sandbox", help="stand-ins for Canvas and IC on one port")
     sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8001)
+    sandbox.add_argument("--port", type=int, default=8900)
     sandbox.add_argument("--seed", help="a seed JSON file (default: the one shipped)")
+    sandbox.add_argument("--key", help="the signing key file (default: ./.gpb-sandbox-key.json)")
     sandbox.set_defaults(run=cmd_sandbox, sandbox_command=None)
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command")
     post = sandbox_commands.add_parser("post", help="sign an event with the sandbox key, post it")

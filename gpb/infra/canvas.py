@@ -1,0 +1,437 @@
+"""The Canvas REST adapter: reads what live events do not carry, sends inbox messages.
+
+Canvas answers with local ids, follows `Link` headers for paging, and throttles per token with a
+leaky bucket (reference/canvas-rest.md section 1). Every failure leaves here as a `CanvasError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from gpb.handlers.errors import (
+    CanvasAuthFailed,
+    CanvasError,
+    CanvasNotConfigured,
+    CanvasUnavailable,
+)
+from gpb.handlers.model import (
+    Assignment,
+    AssignmentGroup,
+    Course,
+    Enrollment,
+    Override,
+    OverrideTarget,
+    Section,
+    Submission,
+)
+from gpb.infra.http_retry import (
+    NOT_SENT_ERRORS,
+    TRANSIENT_ERRORS,
+    RetryPolicy,
+    redact,
+    send_with_retry,
+)
+
+# Canvas caps per_page at 100 (Api::MAX_PER_PAGE); the bulk submissions endpoint refuses more than
+# 100 explicit assignment ids.
+PAGE_SIZE = 100
+ASSIGNMENT_IDS_PER_CALL = 100
+
+# Canvas's bucket holds 700 units and drains about 10 per second. Below the low-water mark gpb waits
+# long enough for the bucket to drain back to it, instead of running into 403s.
+RATE_LIMIT_LOW_WATER = 100.0
+RATE_LIMIT_DRAIN_PER_SECOND = 10.0
+
+Params = tuple[tuple[str, str], ...]
+Json = dict[str, Any]
+
+
+class CanvasClient:
+    """Implements the `Canvas` port over `{base_url}/api/v1`, authenticated with a bearer token."""
+
+    def __init__(
+        self,
+        base_url: str | None,
+        token: str | None,
+        *,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._api = f"{base_url.rstrip('/')}/api/v1" if base_url else None
+        self._token = token
+        self._retry = retry or RetryPolicy()
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
+        )
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- the port ---------------------------------------------------------------------------
+
+    async def get_course(self, course_id: str) -> Course | None:
+        data = await self._get_one(f"courses/{_seg(course_id)}")
+        return None if data is None else _course(data)
+
+    async def get_assignment(self, course_id: str, assignment_id: str) -> Assignment | None:
+        data = await self._get_one(
+            f"courses/{_seg(course_id)}/assignments/{_seg(assignment_id)}", _ASSIGNMENT_PARAMS
+        )
+        return None if data is None else _assignment(data, course_id)
+
+    async def list_assignments(self, course_id: str) -> list[Assignment]:
+        items = await self._get_all(f"courses/{_seg(course_id)}/assignments", _ASSIGNMENT_PARAMS)
+        return [_assignment(item, course_id) for item in items]
+
+    async def list_assignment_groups(self, course_id: str) -> list[AssignmentGroup]:
+        items = await self._get_all(f"courses/{_seg(course_id)}/assignment_groups")
+        return [
+            AssignmentGroup(id=str(item["id"]), course_id=course_id, name=str(item.get("name", "")))
+            for item in items
+        ]
+
+    async def list_sections(self, course_id: str) -> list[Section]:
+        items = await self._get_all(
+            f"courses/{_seg(course_id)}/sections", (("include[]", "total_students"),)
+        )
+        return [
+            Section(
+                id=str(item["id"]),
+                course_id=_id(item.get("course_id")) or course_id,
+                name=str(item.get("name", "")),
+                sis_section_id=item.get("sis_section_id") or None,
+                student_count=int(item.get("total_students") or 0),
+            )
+            for item in items
+        ]
+
+    async def list_student_enrollments(self, course_id: str) -> list[Enrollment]:
+        items = await self._enrollments(course_id, "StudentEnrollment")
+        return [
+            Enrollment(
+                user_id=str(item["user_id"]),
+                section_id=str(item["course_section_id"]),
+                sis_user_id=item.get("sis_user_id") or None,
+            )
+            for item in items
+        ]
+
+    async def list_teacher_ids(self, course_id: str) -> list[str]:
+        items = await self._enrollments(course_id, "TeacherEnrollment")
+        # A teacher of two sections has two enrollments; dict keeps first-seen order.
+        return list(dict.fromkeys(str(item["user_id"]) for item in items))
+
+    async def get_submission(
+        self, course_id: str, assignment_id: str, user_id: str
+    ) -> Submission | None:
+        data = await self._get_one(
+            f"courses/{_seg(course_id)}/assignments/{_seg(assignment_id)}"
+            f"/submissions/{_seg(user_id)}"
+        )
+        return None if data is None else _submission(data)
+
+    async def list_submissions(
+        self, course_id: str, assignment_ids: Sequence[str]
+    ) -> list[Submission]:
+        # No assignment ids would mean every assignment to Canvas, so nothing is asked at all.
+        submissions: list[Submission] = []
+        for start in range(0, len(assignment_ids), ASSIGNMENT_IDS_PER_CALL):
+            chunk = assignment_ids[start : start + ASSIGNMENT_IDS_PER_CALL]
+            params = (("student_ids[]", "all"), *(("assignment_ids[]", a) for a in chunk))
+            items = await self._get_all(f"courses/{_seg(course_id)}/students/submissions", params)
+            submissions.extend(_submission(item) for item in items)
+        return submissions
+
+    async def send_conversation(
+        self, course_id: str, recipient_ids: Sequence[str], subject: str, body: str
+    ) -> None:
+        if not recipient_ids:
+            return
+        form = {
+            "recipients[]": list(recipient_ids),
+            "subject": subject,
+            "body": body,
+            "context_code": f"course_{course_id}",
+            "force_new": "true",  # a new thread per notice, not appended to an old one
+            "group_conversation": "false",  # one private conversation per teacher
+        }
+        # A POST is not idempotent: retried only when Canvas provably did not act on it.
+        response = await self._fetch(
+            "POST", f"{self._root()}/conversations", data=form, idempotent=False
+        )
+        _expect_success(response, self._token)
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _root(self) -> str:
+        if self._api is None or not self._token:
+            raise CanvasNotConfigured(
+                "gpb has no Canvas URL or API token (GPB_CANVAS_BASE_URL, GPB_CANVAS_TOKEN)"
+            )
+        return self._api
+
+    async def _enrollments(self, course_id: str, kind: str) -> list[Json]:
+        return await self._get_all(
+            f"courses/{_seg(course_id)}/enrollments", (("type[]", kind), ("state[]", "active"))
+        )
+
+    async def _get_one(self, path: str, params: Params | None = None) -> Json | None:
+        """One object; None when Canvas answers 404 (deleted or never existed)."""
+        response = await self._fetch("GET", f"{self._root()}/{path}", params=params)
+        if response.status_code == 404:
+            return None
+        body = _json(_expect_success(response, self._token))
+        if not isinstance(body, dict):
+            raise CanvasError(f"Canvas answered GET {_where(response)} with no object")
+        return body
+
+    async def _get_all(self, path: str, params: Params | None = None) -> list[Json]:
+        """Every page of a list. A 404 is an error here: an empty list would read as "no grades"."""
+        url: str | None = f"{self._root()}/{path}"
+        page_params: Params | None = (*(params or ()), ("per_page", str(PAGE_SIZE)))
+        items: list[Json] = []
+        while url is not None:
+            response = _expect_success(
+                await self._fetch("GET", url, params=page_params), self._token
+            )
+            page = _json(response)
+            if not isinstance(page, list):
+                raise CanvasError(f"Canvas answered GET {_where(response)} with no list")
+            items.extend(item for item in page if isinstance(item, dict))
+            # The next URL is absolute and already carries every parameter.
+            url = response.links.get("next", {}).get("url")
+            page_params = None
+            if url is not None and not _same_origin(url, self._root()):
+                # The bearer token goes with every request; never to a host it was not meant for.
+                raise CanvasError(f"Canvas paged GET {_where(response)} to another host")
+        return items
+
+    async def _fetch(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params | None = None,
+        data: dict[str, Any] | None = None,
+        idempotent: bool = True,
+    ) -> httpx.Response:
+        """Sends with retries; raises for auth failures and for what the retries could not cure."""
+        headers = {"Authorization": f"Bearer {self._token}"}
+
+        async def attempt() -> httpx.Response:
+            response = await self._http.request(
+                method, url, params=params, data=data, headers=headers
+            )
+            await self._pace(response)
+            return response
+
+        try:
+            response = await send_with_retry(
+                attempt,
+                self._retry,
+                retry_if=_transient if idempotent else _rate_limited,
+                retry_on=TRANSIENT_ERRORS if idempotent else NOT_SENT_ERRORS,
+            )
+        except httpx.HTTPError as exc:
+            where = urlsplit(url).path
+            raise CanvasUnavailable(
+                f"Canvas could not be reached for {method} {where}: {type(exc).__name__}"
+            ) from exc
+        status = response.status_code
+        if _rate_limited(response):
+            raise CanvasUnavailable(
+                f"Canvas kept rate-limiting {method} {_where(response)}", status=status
+            )
+        if status == 401 and "WWW-Authenticate" in response.headers:
+            raise CanvasAuthFailed(
+                "Canvas refused gpb's API token: it is invalid or expired", status=status
+            )
+        if status in (401, 403):
+            raise CanvasAuthFailed(
+                f"Canvas refused {method} {_where(response)}: the token's user lacks permission",
+                status=status,
+            )
+        if status >= 500:
+            raise CanvasUnavailable(
+                f"Canvas answered {status} to {method} {_where(response)}", status=status
+            )
+        return response
+
+    async def _pace(self, response: httpx.Response) -> None:
+        """Slows down before Canvas has to throttle: wait for the bucket to drain a little."""
+        try:
+            remaining = float(response.headers["X-Rate-Limit-Remaining"])
+        except (KeyError, ValueError):
+            return
+        if remaining < RATE_LIMIT_LOW_WATER:
+            wait = (RATE_LIMIT_LOW_WATER - remaining) / RATE_LIMIT_DRAIN_PER_SECOND
+            await self._retry.sleep(min(wait, self._retry.max_delay))
+
+
+_ASSIGNMENT_PARAMS: Params = (("include[]", "overrides"), ("override_assignment_dates", "false"))
+
+
+def _seg(value: str) -> str:
+    """A path segment: ids are digits, but `sis_course_id:...` forms must stay one segment."""
+    return quote(value, safe=":")
+
+
+def _same_origin(url: str, root: str) -> bool:
+    a, b = urlsplit(url), urlsplit(root)
+    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+
+def _rate_limited(response: httpx.Response) -> bool:
+    # Canvas documents 403 "Forbidden (Rate Limit Exceeded)"; newer docs say 429.
+    if response.status_code == 429:
+        return True
+    return response.status_code == 403 and "rate limit exceeded" in response.text.lower()
+
+
+def _transient(response: httpx.Response) -> bool:
+    return response.status_code >= 500 or _rate_limited(response)
+
+
+def _where(response: httpx.Response) -> str:
+    # The path only: query strings are Canvas's business and never needed to diagnose.
+    return response.request.url.path
+
+
+def _expect_success(response: httpx.Response, token: str | None) -> httpx.Response:
+    if not response.is_success:
+        text = redact(response.text.strip()[:300], [token])
+        raise CanvasError(
+            f"Canvas answered {response.status_code} to {response.request.method} "
+            f"{_where(response)}: {text}",
+            status=response.status_code,
+        )
+    return response
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise CanvasUnavailable(
+            f"Canvas answered {response.request.method} {_where(response)} with unreadable JSON"
+        ) from exc
+
+
+# -- JSON to domain values -----------------------------------------------------------------
+
+
+def _id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _datetime(value: Any) -> datetime | None:
+    """ISO-8601 as Canvas writes it (`2024-10-18T04:59:59Z`); anything unreadable is None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _number(value: Any) -> float | None:
+    # JSON numbers only: a bool is an int to Python but never a score.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _course(data: Json) -> Course:
+    return Course(
+        id=str(data["id"]),
+        name=str(data.get("name", "")),
+        workflow_state=str(data.get("workflow_state", "")),
+        sis_course_id=data.get("sis_course_id") or None,
+    )
+
+
+def _assignment(data: Json, course_id: str) -> Assignment:
+    published = data.get("published")
+    if not isinstance(published, bool):
+        published = data.get("workflow_state") == "published"
+    return Assignment(
+        id=str(data["id"]),
+        course_id=_id(data.get("course_id")) or course_id,
+        title=str(data.get("name", "")),
+        published=published,
+        # Present only when the SIS sync feature is on; absent means the assignment cannot sync.
+        post_to_sis=bool(data.get("post_to_sis")),
+        assignment_group_id=_id(data.get("assignment_group_id")),
+        due_at=_datetime(data.get("due_at")),
+        unlock_at=_datetime(data.get("unlock_at")),
+        created_at=_datetime(data.get("created_at")),
+        updated_at=_datetime(data.get("updated_at")),
+        points_possible=_number(data.get("points_possible")),
+        grading_type=str(data.get("grading_type") or "points"),
+        omit_from_final_grade=bool(data.get("omit_from_final_grade")),
+        only_visible_to_overrides=bool(data.get("only_visible_to_overrides")),
+        deleted=data.get("workflow_state") == "deleted",
+        overrides=tuple(_override(o) for o in data.get("overrides") or () if isinstance(o, dict)),
+    )
+
+
+def _override(data: Json) -> Override:
+    # One target per override; if Canvas sent several, the most specific wins.
+    student_ids = tuple(str(s) for s in data.get("student_ids") or ())
+    group_id = _id(data.get("group_id"))
+    section_id = _id(data.get("course_section_id"))
+    if student_ids:
+        target, group_id, section_id = OverrideTarget.STUDENTS, None, None
+    elif group_id is not None:
+        target, section_id = OverrideTarget.GROUP, None
+    elif section_id is not None:
+        target = OverrideTarget.SECTION
+    else:
+        # No known target (a Mastery Paths "noop" override): it assigns per student.
+        target = OverrideTarget.STUDENTS
+    return Override(
+        id=str(data["id"]),
+        target=target,
+        # A present `due_at: null` removes the date; an absent one leaves the base date.
+        due_at=_datetime(data.get("due_at")),
+        due_at_set="due_at" in data,
+        section_id=section_id,
+        student_ids=student_ids,
+        group_id=group_id,
+    )
+
+
+def _submission(data: Json) -> Submission:
+    grade = data.get("grade")
+    return Submission(
+        assignment_id=str(data["assignment_id"]),
+        user_id=str(data["user_id"]),
+        score=_number(data.get("score")),
+        grade=None if grade is None else str(grade),
+        excused=bool(data.get("excused")),
+        missing=bool(data.get("missing")),
+        late=bool(data.get("late")),
+        posted=data.get("posted_at") is not None,
+        graded_at=_datetime(data.get("graded_at")),
+    )

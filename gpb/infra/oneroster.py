@@ -1,0 +1,541 @@
+"""The OneRoster 1.2 adapter for Infinite Campus: rostering reads, gradebook reads and writes.
+
+reference/oneroster-ic.md is the source for every choice here: OAuth 2 client credentials, the
+`x-vendor-authorization` partner key on gradebook calls, at most a few requests in flight, retries
+with backoff for 429 and 5xx, and error bodies that vary from server to server. Every failure
+leaves here as a `SisError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+
+from gpb.handlers.errors import (
+    SisAuthFailed,
+    SisBusy,
+    SisNotConfigured,
+    SisRejected,
+    SisUnavailable,
+)
+from gpb.handlers.model import IcCategory, IcClass, IcTerm, LineItem, Result
+from gpb.infra.http_retry import RetryPolicy, redact, send_with_retry
+
+ROSTERING = "rostering/v1p2"
+GRADEBOOK = "gradebook/v1p2"
+PAGE_SIZE = 100
+
+# A token is renewed this long before IC says it expires, so no request carries one that lapses
+# in flight.
+TOKEN_REFRESH_MARGIN = 60.0
+
+# What IC may answer to a PUT or DELETE that took effect (the spec lists 201/204; providers differ).
+WRITE_OK = frozenset({200, 201, 204})
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ImsxStatus:
+    """What an error body says, read leniently: IC, the spec and other providers all differ."""
+
+    descriptions: tuple[str, ...]
+    code_minors: tuple[str, ...]
+    text: str
+
+    def summary(self) -> str:
+        if self.descriptions:
+            return "; ".join(self.descriptions)
+        if self.code_minors:
+            return ", ".join(self.code_minors)
+        return self.text[:300] or "no details"
+
+
+def parse_imsx(response: httpx.Response) -> ImsxStatus:
+    """Reads `imsx_StatusInfo` at the root, an array of them or a `statusInfoSet`; else raw text."""
+    try:
+        data: Any = response.json()
+    except ValueError:
+        data = None
+    descriptions: list[str] = []
+    code_minors: list[str] = []
+    for status in _status_infos(data):
+        description = status.get("imsx_description")
+        if isinstance(description, str) and description.strip():
+            descriptions.append(description.strip())
+        code_minor = status.get("imsx_CodeMinor") or status.get("imsx_codeMinor")
+        if isinstance(code_minor, dict):
+            fields = code_minor.get("imsx_codeMinorField")
+            for field in fields if isinstance(fields, list) else [fields]:
+                if isinstance(field, dict) and field.get("imsx_codeMinorFieldValue"):
+                    code_minors.append(str(field["imsx_codeMinorFieldValue"]))
+    return ImsxStatus(tuple(descriptions), tuple(code_minors), response.text.strip())
+
+
+def _status_infos(data: Any) -> list[Json]:
+    if isinstance(data, list):
+        return [status for item in data for status in _status_infos(item)]
+    if not isinstance(data, dict):
+        return []
+    return [data, *_status_infos(data.get("statusInfoSet"))]
+
+
+# -- wire format --------------------------------------------------------------------------
+
+
+def line_item_body(item: LineItem, base_url: str) -> Json:
+    """The `PUT /lineItems/{sourcedId}` body (gradebook schema `SingleLineItemDType`)."""
+    root = base_url.rstrip("/")
+    body: Json = {
+        "sourcedId": item.sourced_id,
+        "status": "active",
+        "dateLastModified": _utc_z(datetime.now(UTC)),
+        "title": item.title,
+        "assignDate": _utc_z(item.assign_date),
+        "dueDate": _utc_z(item.due_date),
+        "class": _ref(root, ROSTERING, "classes", item.class_id, "class"),
+        "school": _ref(root, ROSTERING, "schools", item.school_id, "org"),
+        "category": _ref(root, GRADEBOOK, "categories", item.category_id, "category"),
+        "resultValueMin": 0.0,
+    }
+    if item.result_value_max is not None:
+        body["resultValueMax"] = item.result_value_max
+    return {"lineItem": body}
+
+
+def result_body(result: Result, base_url: str) -> Json:
+    """The `PUT /results/{sourcedId}` body (gradebook schema `SingleResultDType`).
+
+    `late` and `missing` are the strings "true"/"false": the schema types them as strings.
+    """
+    root = base_url.rstrip("/")
+    body: Json = {
+        "sourcedId": result.sourced_id,
+        "status": "active",
+        "dateLastModified": _utc_z(datetime.now(UTC)),
+        "lineItem": _ref(root, GRADEBOOK, "lineItems", result.line_item_id, "lineItem"),
+        "student": _ref(root, ROSTERING, "users", result.student_sis_id, "user"),
+        "scoreStatus": result.score_status,
+        "scoreDate": result.score_date.isoformat(),
+        "late": _flag_text(result.late),
+        "missing": _flag_text(result.missing),
+    }
+    if result.score is not None:
+        body["score"] = result.score
+    return {"result": body}
+
+
+def _ref(root: str, service: str, collection: str, sourced_id: str, kind: str) -> Json:
+    return {
+        "href": f"{root}/{service}/{collection}/{_seg(sourced_id)}",
+        "sourcedId": sourced_id,
+        "type": kind,
+    }
+
+
+def _utc_z(value: datetime) -> str:
+    if value.tzinfo is None:  # gpb's datetimes are UTC; a naive one is taken as such
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _flag_text(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _seg(sourced_id: str) -> str:
+    return quote(sourced_id, safe="")
+
+
+# -- the client ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Token:
+    value: str
+    refresh_at: float  # on the client's clock
+
+
+@dataclass(frozen=True)
+class _Config:
+    root: str
+    token_url: str
+    auth: httpx.BasicAuth
+
+
+class OneRosterClient:
+    """Implements the `Sis` port over `{base_url}/rostering/v1p2` and `.../gradebook/v1p2`."""
+
+    def __init__(
+        self,
+        base_url: str | None,
+        token_url: str | None,
+        client_id: str | None,
+        client_secret: str | None,
+        vendor_authorization: str | None,
+        *,
+        max_concurrency: int = 1,
+        timeout: float = 15.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self._config = (
+            _Config(base_url.rstrip("/"), token_url, httpx.BasicAuth(client_id, client_secret))
+            if base_url and token_url and client_id and client_secret
+            else None
+        )
+        self._vendor_authorization = vendor_authorization
+        self._secrets = (client_secret, vendor_authorization)
+        self._retry = retry or RetryPolicy()
+        self._clock = clock
+        # IC asks for serial calls in school hours and at most 5 off-peak: the semaphore is the
+        # limit, the pool only needs as many connections.
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=timeout,
+            limits=httpx.Limits(
+                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+            ),
+        )
+        self._token: _Token | None = None
+        self._token_lock = asyncio.Lock()
+        self._terms: dict[str, IcTerm] = {}
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- the port ---------------------------------------------------------------------------
+
+    async def get_class(self, class_id: str) -> IcClass | None:
+        data = await self._get_object(f"{ROSTERING}/classes/{_seg(class_id)}", "class")
+        if data is None:
+            return None
+        terms: list[IcTerm] = []
+        for term_id in filter(None, map(_ref_id, data.get("terms") or ())):
+            term = await self._term(term_id)
+            if term is not None:
+                terms.append(term)
+        return IcClass(
+            sourced_id=str(data.get("sourcedId", class_id)),
+            title=str(data.get("title", "")),
+            school_id=str(_ref_id(data.get("school")) or ""),
+            terms=tuple(terms),
+        )
+
+    async def list_categories(self, class_id: str) -> list[IcCategory]:
+        """The class's active categories; none when IC does not know the class."""
+        path = f"{GRADEBOOK}/classes/{_seg(class_id)}/categories"
+        found: dict[str, IcCategory] = {}
+        offset = 0
+        while True:
+            params = {"limit": str(PAGE_SIZE), "offset": str(offset)}
+            response = await self._call("GET", path, params=params)
+            if response.status_code == 404:
+                return []
+            items = _json(self._expect_read(response), "categories").get("categories")
+            page = [c for c in items if isinstance(c, dict)] if isinstance(items, list) else []
+            before = len(found)
+            for item in page:
+                if item.get("status", "active") == "active" and item.get("sourcedId"):
+                    sourced_id = str(item["sourcedId"])
+                    found[sourced_id] = IcCategory(sourced_id, str(item.get("title", "")))
+            # A short page is the last; so is one with nothing new, from a server ignoring offset.
+            if len(page) < PAGE_SIZE or len(found) == before:
+                return list(found.values())
+            offset += len(page)
+
+    async def put_line_item(self, line_item: LineItem) -> None:
+        path = f"{GRADEBOOK}/lineItems/{_seg(line_item.sourced_id)}"
+        response = await self._call(
+            "PUT", path, json=line_item_body(line_item, self._configured().root)
+        )
+        if response.status_code not in WRITE_OK:
+            raise self._refusal(response, f"line item {line_item.sourced_id}", _line_item_code)
+
+    async def put_result(self, result: Result) -> None:
+        path = f"{GRADEBOOK}/results/{_seg(result.sourced_id)}"
+        response = await self._call("PUT", path, json=result_body(result, self._configured().root))
+        if response.status_code not in WRITE_OK:
+            raise self._refusal(response, f"result {result.sourced_id}", _result_code)
+
+    async def delete_result(self, sourced_id: str) -> None:
+        response = await self._call("DELETE", f"{GRADEBOOK}/results/{_seg(sourced_id)}")
+        # 404: already gone, which is what a delete wants.
+        if response.status_code not in WRITE_OK | {404}:
+            raise self._refusal(response, f"deletion of result {sourced_id}", _result_code)
+
+    async def get_result(self, sourced_id: str) -> Result | None:
+        data = await self._get_object(f"{GRADEBOOK}/results/{_seg(sourced_id)}", "result")
+        # `tobedeleted` is OneRoster's "safe to delete": for gpb the result is gone.
+        if data is None or data.get("status") == "tobedeleted":
+            return None
+        score_date = _date(data.get("scoreDate")) or _date(data.get("dateLastModified"))
+        if score_date is None:
+            raise SisUnavailable(f"IC answered result {sourced_id} without a readable scoreDate")
+        return Result(
+            sourced_id=str(data.get("sourcedId", sourced_id)),
+            line_item_id=str(_ref_id(data.get("lineItem")) or ""),
+            student_sis_id=str(_ref_id(data.get("student")) or ""),
+            score=_float(data.get("score")),
+            score_status=str(data.get("scoreStatus", "")),
+            score_date=score_date,
+            late=_flag(data.get("late")),
+            missing=_flag(data.get("missing")),
+        )
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def _get_object(self, path: str, key: str) -> Json | None:
+        """`{key: {...}}` from a single-object GET; None on 404."""
+        response = await self._call("GET", path)
+        if response.status_code == 404:
+            return None
+        obj = _json(self._expect_read(response), key).get(key)
+        if not isinstance(obj, dict):
+            raise SisUnavailable(f"IC answered GET /{path} without a {key!r} object")
+        return obj
+
+    async def _term(self, sourced_id: str) -> IcTerm | None:
+        """A term of a class, cached: terms hardly change within a school year.
+
+        One IC no longer has is skipped rather than failing the class: all it costs is the
+        due-date-in-term warning.
+        """
+        if sourced_id not in self._terms:
+            path = f"{ROSTERING}/academicSessions/{_seg(sourced_id)}"
+            data = await self._get_object(path, "academicSession")
+            if data is None:
+                return None
+            start, end = _date(data.get("startDate")), _date(data.get("endDate"))
+            if start is None or end is None:
+                raise SisUnavailable(f"IC answered term {sourced_id} without readable dates")
+            self._terms[sourced_id] = IcTerm(sourced_id, str(data.get("title", "")), start, end)
+        return self._terms[sourced_id]
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _configured(self) -> _Config:
+        if self._config is None:
+            raise SisNotConfigured(
+                "gpb has no OneRoster URL or client credentials (GPB_SIS_BASE_URL, "
+                "GPB_SIS_TOKEN_URL, GPB_SIS_CLIENT_ID, GPB_SIS_CLIENT_SECRET)"
+            )
+        return self._config
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Json | None = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """One authenticated call with retries; raises for what retries and a new token can't cure.
+
+        The answer may still be any other status: what a 404 or a 422 means depends on the call.
+        """
+        config = self._configured()
+        url = f"{config.root}/{path}"
+        gradebook = path.startswith(GRADEBOOK)
+        extra = {}
+        if gradebook and self._vendor_authorization:
+            extra["x-vendor-authorization"] = self._vendor_authorization
+
+        def build(token: str) -> httpx.Request:
+            headers = {**extra, "Authorization": f"Bearer {token}"}
+            return self._http.build_request(method, url, json=json, params=params, headers=headers)
+
+        async def attempt() -> httpx.Response:
+            token = await self._bearer(config)
+            response = await self._send(build(token))
+            if response.status_code == 401:
+                # Revoked or expired early: one new token, then IC's answer stands.
+                response = await self._send(build(await self._bearer(config, stale=token)))
+            return response
+
+        response = await self._with_retries(attempt, f"{method} /{path}")
+        if response.status_code in (401, 403):
+            hint = ""
+            if gradebook and not self._vendor_authorization:
+                hint = " (GPB_SIS_VENDOR_AUTHORIZATION is not set; IC requires it for gradebook)"
+            detail = self._detail(response)
+            raise SisAuthFailed(
+                f"IC refused gpb's credentials for {method} /{path}{hint}: {detail}",
+                status=response.status_code,
+            )
+        return response
+
+    async def _bearer(self, config: _Config, stale: str | None = None) -> str:
+        """The cached access token, fetched when missing, near expiry, or equal to `stale`.
+
+        The lock makes concurrent callers share one fetch; a caller whose token was refused passes
+        it as `stale`, so of several such callers only the first fetches a new one.
+        """
+        async with self._token_lock:
+            token = self._token
+            if token is None or token.value == stale or self._clock() >= token.refresh_at:
+                token = self._token = await self._fetch_token(config)
+            return token.value
+
+    async def _fetch_token(self, config: _Config) -> _Token:
+        async def attempt() -> httpx.Response:
+            form = {"grant_type": "client_credentials"}
+            request = self._http.build_request("POST", config.token_url, data=form)
+            return await self._send(request, auth=config.auth)
+
+        response = await self._with_retries(attempt, "the token request")
+        if response.status_code != 200:
+            raise SisAuthFailed(
+                f"IC's token endpoint refused the client credentials "
+                f"(HTTP {response.status_code}): {self._detail(response)}",
+                status=response.status_code,
+            )
+        data = _json(response, "token")
+        value = data.get("access_token")
+        if not isinstance(value, str) or not value:
+            raise SisAuthFailed("IC's token endpoint answered without an access_token")
+        lifetime = _float(data.get("expires_in"))
+        # Without expires_in the token is kept until IC refuses it (the 401 path renews it).
+        if lifetime is None:
+            return _Token(value, math.inf)
+        return _Token(value, self._clock() + lifetime - min(TOKEN_REFRESH_MARGIN, lifetime / 2))
+
+    async def _send(self, request: httpx.Request, auth: httpx.Auth | None = None) -> httpx.Response:
+        # The slot is held for one HTTP exchange only, never across a backoff sleep.
+        async with self._slots:
+            return await self._http.send(request, auth=auth)
+
+    async def _with_retries(
+        self, attempt: Callable[[], Awaitable[httpx.Response]], what: str
+    ) -> httpx.Response:
+        """Retries 429, 5xx and network failures; raises `SisBusy` / `SisUnavailable` when spent."""
+        try:
+            response = await send_with_retry(attempt, self._retry, retry_if=_transient)
+        except httpx.HTTPError as exc:
+            raise SisUnavailable(
+                f"IC could not be reached for {what}: {type(exc).__name__}"
+            ) from exc
+        if not _transient(response):
+            return response
+        status = response.status_code
+        if status == 429:
+            raise SisBusy(
+                f"IC stayed busy (429) for {what}: {self._detail(response)}", status=status
+            )
+        raise SisUnavailable(
+            f"IC answered {status} to {what}: {self._detail(response)}", status=status
+        )
+
+    def _expect_read(self, response: httpx.Response) -> httpx.Response:
+        if response.status_code != 200:
+            raise SisUnavailable(
+                f"IC answered {response.status_code} to GET {response.request.url.path}: "
+                f"{self._detail(response)}",
+                status=response.status_code,
+            )
+        return response
+
+    def _refusal(
+        self, response: httpx.Response, what: str, code: Callable[[int, ImsxStatus], str]
+    ) -> SisRejected | SisUnavailable:
+        """The error for a write IC did not confirm: a 4xx refused it, anything else is odd."""
+        status = response.status_code
+        if 400 <= status < 500:
+            message = f"IC refused {what} (HTTP {status}): {self._detail(response)}"
+            return SisRejected(code(status, parse_imsx(response)), message, status=status)
+        return SisUnavailable(
+            f"IC answered {status} to {what}: {self._detail(response)}", status=status
+        )
+
+    def _detail(self, response: httpx.Response) -> str:
+        """IC's own words about a failure, for an exception message: never with a credential."""
+        token = self._token.value if self._token else None
+        return redact(parse_imsx(response).summary(), [*self._secrets, token])
+
+
+def _transient(response: httpx.Response) -> bool:
+    return response.status_code == 429 or response.status_code >= 500
+
+
+# -- error mapping ------------------------------------------------------------------------
+
+_UNKNOWN = re.compile(r"not found|unknown|does not exist|no such|invalid guid", re.IGNORECASE)
+
+
+def _line_item_code(status: int, error: ImsxStatus) -> str:
+    """Which dictionary entry a refused line item gets: the unknown reference IC names, if any."""
+    text = " ".join(error.descriptions) or error.text
+    unknown = status == 404 or "unknownobject" in error.code_minors or _UNKNOWN.search(text)
+    if unknown and re.search(r"\bcategor", text, re.IGNORECASE):
+        return "SIS_CATEGORY_NOT_FOUND"
+    if unknown and re.search(r"\bclass", text, re.IGNORECASE):
+        return "SIS_CLASS_NOT_FOUND"
+    return "SIS_LINEITEM_REJECTED"
+
+
+def _result_code(status: int, error: ImsxStatus) -> str:
+    return "SIS_RESULT_REJECTED"
+
+
+# -- JSON to domain values ----------------------------------------------------------------
+
+
+def _json(response: httpx.Response, what: str) -> Json:
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise SisUnavailable(f"IC answered the {what} request with unreadable JSON")
+    return data
+
+
+def _ref_id(ref: Any) -> str | None:
+    return str(ref["sourcedId"]) if isinstance(ref, dict) and ref.get("sourcedId") else None
+
+
+def _date(value: Any) -> date | None:
+    """A `YYYY-MM-DD` date; a date-time is cut to its date."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return None if value is None or isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _flag(value: Any) -> bool:
+    # Sent as the strings "true"/"false"; a provider may answer with JSON booleans.
+    return value is True or (isinstance(value, str) and value.lower() == "true")

@@ -1,0 +1,46 @@
+"""The sandbox as one Starlette app: Canvas, OneRoster, the JWKS and the control API on one port.
+
+/api/v1/...            Canvas REST (canvas_api)
+/ims/oneroster/token   OAuth 2 token endpoint (outside fault injection)
+/ims/oneroster/...     OneRoster 1.2 rostering and gradebook (oneroster_api)
+/jwks.json             the public half of the key that signs sandbox events
+/_sandbox/...          the control API (control_api)
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from gpb.infra.sandbox.canvas_api import canvas_app
+from gpb.infra.sandbox.control_api import ControlApi
+from gpb.infra.sandbox.keys import public_jwks
+from gpb.infra.sandbox.oneroster_api import TokenEndpoint, oneroster_app
+from gpb.infra.sandbox.settings import (
+    CANVAS_PREFIX,
+    JWKS_PATH,
+    ONEROSTER_PREFIX,
+    TOKEN_PATH,
+    SandboxSettings,
+)
+from gpb.infra.sandbox.state import SandboxState
+
+
+def create_sandbox_app(state: SandboxState, settings: SandboxSettings) -> Starlette:
+    jwks = public_jwks(settings.signing_key)
+
+    async def serve_jwks(request: Request) -> Response:
+        return JSONResponse(jwks, headers={"Cache-Control": "max-age=300"})
+
+    routes = [
+        Route(JWKS_PATH, serve_jwks),
+        Mount(CANVAS_PREFIX, app=canvas_app(state, settings.canvas_token)),
+        Route(TOKEN_PATH, TokenEndpoint(state, settings).handle, methods=["POST"]),
+        Mount(ONEROSTER_PREFIX, app=oneroster_app(state, settings)),
+        Mount("/_sandbox", app=ControlApi(state).router()),
+    ]
+    app = Starlette(routes=routes)
+    app.state.sandbox = state
+    return app

@@ -1,0 +1,88 @@
+"""`gpb sandbox` and `gpb sandbox post`: the sandbox from the command line.
+
+`serve` prints the GPB_* settings that point gpb at the sandbox, then serves it. `post` signs an
+event file with the sandbox's key and posts it to gpb, as Canvas would. Both run as separate
+processes, so the key is kept in a file (GPB_SANDBOX_KEY_FILE, else `./.gpb-sandbox-key.json`),
+made on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from gpb.infra.sandbox.app import create_sandbox_app
+from gpb.infra.sandbox.keys import load_or_create_key, sign_event
+from gpb.infra.sandbox.settings import SandboxSettings, gpb_environment
+from gpb.infra.sandbox.state import SandboxState, load_seed
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8900
+DEFAULT_KEY_FILE = ".gpb-sandbox-key.json"
+KEY_FILE_VARIABLE = "GPB_SANDBOX_KEY_FILE"
+
+
+def resolve_key_path(key_path: str | Path | None = None) -> Path:
+    return Path(key_path or os.environ.get(KEY_FILE_VARIABLE) or DEFAULT_KEY_FILE)
+
+
+def _public_base_url(host: str, port: int) -> str:
+    """The URL to print: a wildcard bind address is reached through loopback."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def serve(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    seed_path: str | Path | None = None,
+    key_path: str | Path | None = None,
+) -> None:
+    """Prints the settings for gpb, then serves the sandbox until interrupted."""
+    seed = load_seed(seed_path)
+    settings = SandboxSettings(signing_key=load_or_create_key(resolve_key_path(key_path)))
+    app = create_sandbox_app(SandboxState(seed), settings)
+    base_url = _public_base_url(host, port)
+    print(f"# gpb sandbox: Canvas and Infinite Campus stand-ins at {base_url}")
+    print("# Point gpb at it (in a shell, or in .env without 'export'):")
+    for name, value in gpb_environment(base_url, settings).items():
+        print(f"export {name}={shlex.quote(value)}")
+    print(f"# State and controls: {base_url}/_sandbox/state")
+    print("# Send a signed event to gpb: gpb sandbox post EVENT.json [--to URL]", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def post(file_path: str | Path, to_url: str, key_path: str | Path | None = None) -> int:
+    """Signs the event in `file_path` and posts it to `to_url`; prints the answer.
+
+    Returns 0 when gpb accepted it (2xx), 1 when it answered otherwise or could not be reached,
+    2 when the file is not a JSON event.
+    """
+    try:
+        event = json.loads(Path(file_path).read_text("utf-8"))
+    except (OSError, ValueError) as error:
+        print(f"cannot read an event from {file_path}: {error}", file=sys.stderr)
+        return 2
+    if not isinstance(event, dict):
+        print(f"{file_path} does not hold a JSON object", file=sys.stderr)
+        return 2
+    token = sign_event(event, load_or_create_key(resolve_key_path(key_path)))
+    try:
+        response = httpx.post(
+            to_url, content=token, headers={"Content-Type": "application/jwt"}, timeout=20.0
+        )
+    except httpx.HTTPError as error:
+        print(f"could not post to {to_url}: {error}", file=sys.stderr)
+        return 1
+    print(f"{response.status_code} {response.reason_phrase}")
+    print(response.text)
+    return 0 if response.is_success else 1

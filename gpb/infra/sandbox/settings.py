@@ -1,0 +1,42 @@
+"""The credentials the sandbox expects, and the gpb settings that point gpb at it.
+
+They are demo values, printed on purpose by `gpb sandbox`: the sandbox guards nothing, but it checks
+credentials the way Canvas and IC do, so a gpb that forgets one fails here first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from joserfc.jwk import RSAKey
+
+from gpb.infra.sandbox.keys import new_signing_key
+
+CANVAS_PREFIX = "/api/v1"
+ONEROSTER_PREFIX = "/ims/oneroster"
+TOKEN_PATH = ONEROSTER_PREFIX + "/token"
+JWKS_PATH = "/jwks.json"
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    canvas_token: str = "sandbox-canvas-token"
+    sis_client_id: str = "sandbox-client"
+    sis_client_secret: str = "sandbox-client-secret"
+    sis_vendor_authorization: str = "sandbox-vendor-key:sandbox-vendor-secret"
+    signing_key: RSAKey = field(default_factory=new_signing_key)
+
+
+def gpb_environment(base_url: str, settings: SandboxSettings) -> dict[str, str]:
+    """The `GPB_*` settings (API.md) that make gpb use the sandbox at `base_url`."""
+    root = base_url.rstrip("/")
+    return {
+        "GPB_CANVAS_BASE_URL": root,
+        "GPB_CANVAS_TOKEN": settings.canvas_token,
+        "GPB_CANVAS_JWKS_URL": root + JWKS_PATH,
+        "GPB_SIS_BASE_URL": root + ONEROSTER_PREFIX,
+        "GPB_SIS_TOKEN_URL": root + TOKEN_PATH,
+        "GPB_SIS_CLIENT_ID": settings.sis_client_id,
+        "GPB_SIS_CLIENT_SECRET": settings.sis_client_secret,
+        "GPB_SIS_VENDOR_AUTHORIZATION": settings.sis_vendor_authorization,
+    }
