@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 
+from gpb.handlers.backoff import RetryPolicy
 from gpb.handlers.courses import note_course
+from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.ingest import EventDecoder, IngestPolicy, root_account
 from gpb.handlers.messagebus import Handler, MessageBus
-from gpb.handlers.worker import RetryPolicy, Worker
+from gpb.handlers.notices import CANVAS_INBOX, WEBHOOK, NoticeDispatcher, Notifier
+from gpb.handlers.rechecks import Rechecks, RecheckSettings
+from gpb.handlers.signals import Broadcast
+from gpb.handlers.worker import Worker
+from gpb.infra.canvas import CanvasClient
 from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder
+from gpb.infra.notifiers import CanvasInboxNotifier, WebhookNotifier
+from gpb.infra.oneroster import OneRosterClient
 from gpb.infra.settings import Settings
 from gpb.infra.sqlite.store import SqliteStore
 from gpb.listener.app import create_app as create_listener_app
@@ -21,28 +31,46 @@ from gpb.listener.context import AppContext, ListenerConfig
 
 log = logging.getLogger("gpb")
 
-# Families that gpb will act on; until their handlers exist, they only note their course.
-KNOWN_EVENTS = (
-    "assignment_created",
-    "assignment_updated",
-    "assignment_override_created",
-    "assignment_override_updated",
-    "assignment_group_created",
-    "assignment_group_updated",
-    "course_created",
-    "course_updated",
-    "course_section_created",
-    "course_section_updated",
-    "enrollment_created",
-    "enrollment_updated",
+# Families that gpb will act on but has no handler for yet: they only note their course.
+NOTED_EVENTS = (
     "grade_change",
     "submission_created",
     "submission_updated",
 )
 
 
-def handler_registry() -> dict[str, Handler]:
-    return {name: note_course for name in KNOWN_EVENTS}
+def handler_registry(rechecks: Rechecks) -> dict[str, Handler]:
+    return {name: note_course for name in NOTED_EVENTS} | rechecks.registry()
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def canvas_client(settings: Settings) -> CanvasClient:
+    return CanvasClient(settings.canvas_base_url, _secret(settings.canvas_token))
+
+
+def sis_client(settings: Settings) -> OneRosterClient:
+    return OneRosterClient(
+        settings.sis_base_url,
+        settings.sis_token_url,
+        settings.sis_client_id,
+        _secret(settings.sis_client_secret),
+        _secret(settings.sis_vendor_authorization),
+        max_concurrency=settings.sis_max_concurrency,
+    )
+
+
+def notifiers(settings: Settings, canvas: CanvasClient) -> dict[str, Notifier]:
+    channels: dict[str, Notifier] = {}
+    if settings.alert_webhook_url:
+        channels[WEBHOOK] = WebhookNotifier(
+            settings.alert_webhook_url, _secret(settings.alert_webhook_secret)
+        )
+    if settings.alert_canvas_inbox:
+        channels[CANVAS_INBOX] = CanvasInboxNotifier(canvas)
+    return channels
 
 
 def open_store(settings: Settings) -> SqliteStore:
@@ -78,36 +106,80 @@ async def _decoder(settings: Settings) -> AsyncIterator[EventDecoder]:
         await keys.close()
 
 
+def _background(coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    return asyncio.create_task(coroutine, name=name)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
+
+
 @asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[AppContext]:
-    """Starts the store, the key cache and the worker; stops them in reverse order."""
-    store = open_store(settings)
-    store.start()
-    worker = Worker(store.events, MessageBus(handler_registry()), retry_policy(settings))
-    worker_task = asyncio.create_task(worker.run(), name="gpb-worker")
-    try:
-        async with _decoder(settings) as decoder:
-            yield AppContext(
-                config=ListenerConfig(
-                    max_event_bytes=settings.max_event_bytes,
-                    admin_token=(
-                        settings.admin_token.get_secret_value() if settings.admin_token else None
-                    ),
-                ),
-                decoder=decoder,
-                ingest_policy=IngestPolicy(root_account(settings.canvas_root_account_id)),
-                events=store.events,
-                lag=store.events,
-                tokens=store.tokens,
-                courses=store.courses,
-                health=store,
-                worker=worker,
-            )
-    finally:
-        worker_task.cancel()
-        with suppress(asyncio.CancelledError):
-            await worker_task
-        await store.close()
+    """Starts the store, the clients and the background workers; stops them in reverse order."""
+    async with AsyncExitStack() as stack:
+        store = open_store(settings)
+        store.start()
+        stack.push_async_callback(store.close)
+        canvas = canvas_client(settings)
+        stack.push_async_callback(canvas.close)
+        sis = sis_client(settings)
+        stack.push_async_callback(sis.close)
+        channels = notifiers(settings, canvas)
+        for notifier in channels.values():
+            if isinstance(notifier, WebhookNotifier):
+                stack.push_async_callback(notifier.close)
+
+        rechecks = Rechecks(
+            canvas=canvas,
+            ic=IcDirectory(sis, ttl_seconds=settings.sis_category_cache_seconds),
+            state=store.course_state,
+            alerts=store.alerts,
+            settings=RecheckSettings(
+                name_max_length=settings.name_max_length,
+                time_zone=ZoneInfo(settings.time_zone),
+                notice_channels=tuple(channels),
+                coalesce_seconds=settings.alert_coalesce_seconds,
+            ),
+        )
+        alert_signal = Broadcast()
+        dispatcher = NoticeDispatcher(store.alerts, channels, retry_policy(settings))
+
+        def after_finish(finish: object) -> None:
+            alert_signal.fire()
+            dispatcher.notify()
+
+        worker = Worker(
+            store.events,
+            MessageBus(handler_registry(rechecks)),
+            retry_policy(settings),
+            after_finish=after_finish,
+        )
+        for task in (
+            _background(worker.run(), "gpb-worker"),
+            _background(dispatcher.run(), "gpb-notices"),
+        ):
+            stack.push_async_callback(_cancel, task)
+        decoder = await stack.enter_async_context(_decoder(settings))
+        yield AppContext(
+            config=ListenerConfig(
+                max_event_bytes=settings.max_event_bytes,
+                admin_token=_secret(settings.admin_token),
+            ),
+            decoder=decoder,
+            ingest_policy=IngestPolicy(root_account(settings.canvas_root_account_id)),
+            events=store.events,
+            lag=store.events,
+            tokens=store.tokens,
+            courses=store.courses,
+            health=store,
+            worker=worker,
+            course_state=store.course_state,
+            alerts=store.alerts,
+            alert_signal=alert_signal,
+        )
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from gpb.handlers.alerts import Alert, AlertOpened, AlertResolved, AlertUpdated
+from gpb.handlers.course_state import (
+    AssignmentStored,
+    CourseState,
+    CourseStored,
+    EnrollmentsStored,
+    GroupsStored,
+    SectionsStored,
+)
+from gpb.handlers.courses import CourseSeen
 from gpb.handlers.envelope import CanvasEvent
+from gpb.handlers.errors import SisUnavailable
 from gpb.handlers.eventlog import (
     Appended,
     EventPage,
@@ -16,6 +27,19 @@ from gpb.handlers.eventlog import (
     Rejection,
     StoredEvent,
 )
+from gpb.handlers.model import (
+    Assignment,
+    AssignmentGroup,
+    Course,
+    Enrollment,
+    IcCategory,
+    IcClass,
+    LineItem,
+    Result,
+    Section,
+    Submission,
+)
+from gpb.handlers.notices import NoticesQueued
 
 
 class FakeEventLog:
@@ -101,3 +125,181 @@ class FakeEventLog:
             event, status=EventStatus.ACCEPTED, attempts=0, error=None, next_attempt_at=None
         )
         return self.events[event_id]
+
+
+class FakeCourseStore:
+    """Course state and alerts in memory; `apply` plays the store's part for handler changes."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, CourseState] = {}
+        self.open: dict[str, Alert] = {}
+        self.resolved: list[Alert] = []
+        self.queued: list[NoticesQueued] = []
+        self._alert_ids = 0
+
+    async def course_state(self, course_id: str) -> CourseState:
+        return self.states.get(course_id, CourseState(course_id))
+
+    async def alerts(self, course_id: str, state: str | None = None) -> list[Alert]:
+        found = list(self.open.values()) if state != "resolved" else []
+        if state != "open":
+            found += self.resolved
+        return [a for a in found if a.course_id == course_id]
+
+    def _state(self, course_id: str) -> CourseState:
+        return self.states.get(course_id, CourseState(course_id))
+
+    def apply(self, changes: Iterable[object]) -> None:
+        now = datetime.now(UTC)
+        for change in changes:
+            match change:
+                case CourseStored(course=course, state_time_ms=ms):
+                    self.states[course.id] = replace(
+                        self._state(course.id), course=course, course_time_ms=ms, loaded=True
+                    )
+                case SectionsStored(course_id=cid, sections=sections):
+                    self.states[cid] = replace(self._state(cid), sections=sections)
+                case GroupsStored(course_id=cid, groups=groups):
+                    self.states[cid] = replace(self._state(cid), groups=groups)
+                case EnrollmentsStored(course_id=cid, enrollments=enrollments):
+                    self.states[cid] = replace(self._state(cid), enrollments=enrollments)
+                case AssignmentStored(record=record):
+                    state = self._state(record.assignment.course_id)
+                    records = {**state.assignments, record.assignment.id: record}
+                    self.states[state.course_id] = replace(state, assignments=records)
+                case AlertOpened():
+                    self._alert_ids += 1
+                    alert = Alert(
+                        str(self._alert_ids),
+                        change.course_id,
+                        change.assignment_id,
+                        change.code,
+                        change.severity,
+                        change.message,
+                        change.fix,
+                        "open",
+                        1,
+                        now,
+                        now,
+                    )
+                    self.open[alert.id] = alert
+                case AlertUpdated(alert_id=alert_id):
+                    old = self.open[alert_id]
+                    self.open[alert_id] = replace(
+                        old,
+                        severity=change.severity,
+                        message=change.message,
+                        fix=change.fix,
+                        version=old.version + 1,
+                    )
+                case AlertResolved(alert_id=alert_id):
+                    old = self.open.pop(alert_id)
+                    self.resolved.append(replace(old, state="resolved", version=old.version + 1))
+                case NoticesQueued():
+                    self.queued.append(change)
+                case CourseSeen():
+                    pass
+                case _:
+                    raise TypeError(f"no fake writer for {type(change).__name__}")
+
+
+class FakeCanvas:
+    """A Canvas that answers from dictionaries the test fills, counting what it is asked."""
+
+    def __init__(self, course: Course) -> None:
+        self.course: Course | None = course
+        self.sections: list[Section] = []
+        self.groups: list[AssignmentGroup] = []
+        self.enrollments: list[Enrollment] = []
+        self.teachers: list[str] = []
+        self.assignments: dict[str, Assignment] = {}
+        self.submissions: dict[tuple[str, str], Submission] = {}
+        self.sent: list[tuple[str, tuple[str, ...], str, str]] = []
+        self.calls: list[str] = []
+        self.failure: Exception | None = None
+
+    def _call(self, name: str) -> None:
+        self.calls.append(name)
+        if self.failure is not None:
+            raise self.failure
+
+    async def get_course(self, course_id: str) -> Course | None:
+        self._call("get_course")
+        return self.course
+
+    async def get_assignment(self, course_id: str, assignment_id: str) -> Assignment | None:
+        self._call("get_assignment")
+        return self.assignments.get(assignment_id)
+
+    async def list_assignments(self, course_id: str) -> list[Assignment]:
+        self._call("list_assignments")
+        return list(self.assignments.values())
+
+    async def list_assignment_groups(self, course_id: str) -> list[AssignmentGroup]:
+        self._call("list_assignment_groups")
+        return list(self.groups)
+
+    async def list_sections(self, course_id: str) -> list[Section]:
+        self._call("list_sections")
+        return list(self.sections)
+
+    async def list_student_enrollments(self, course_id: str) -> list[Enrollment]:
+        self._call("list_student_enrollments")
+        return list(self.enrollments)
+
+    async def list_teacher_ids(self, course_id: str) -> list[str]:
+        self._call("list_teacher_ids")
+        return list(self.teachers)
+
+    async def get_submission(
+        self, course_id: str, assignment_id: str, user_id: str
+    ) -> Submission | None:
+        self._call("get_submission")
+        return self.submissions.get((assignment_id, user_id))
+
+    async def list_submissions(
+        self, course_id: str, assignment_ids: Sequence[str]
+    ) -> list[Submission]:
+        self._call("list_submissions")
+        return [s for (a, _), s in self.submissions.items() if a in assignment_ids]
+
+    async def send_conversation(
+        self, course_id: str, recipient_ids: Sequence[str], subject: str, body: str
+    ) -> None:
+        self._call("send_conversation")
+        self.sent.append((course_id, tuple(recipient_ids), subject, body))
+
+
+class FakeSis:
+    """IC classes and categories the test sets up; `down` makes every call fail."""
+
+    def __init__(self) -> None:
+        self.classes: dict[str, IcClass] = {}
+        self.categories: dict[str, list[IcCategory]] = {}
+        self.down = False
+        self.calls = 0
+
+    def _check(self) -> None:
+        self.calls += 1
+        if self.down:
+            raise SisUnavailable("IC did not answer")
+
+    async def get_class(self, class_id: str) -> IcClass | None:
+        self._check()
+        return self.classes.get(class_id)
+
+    async def list_categories(self, class_id: str) -> list[IcCategory]:
+        self._check()
+        return list(self.categories.get(class_id, []))
+
+    async def put_line_item(self, line_item: LineItem) -> None:
+        raise NotImplementedError
+
+    async def put_result(self, result: Result) -> None:
+        raise NotImplementedError
+
+    async def delete_result(self, sourced_id: str) -> None:
+        raise NotImplementedError
+
+    async def get_result(self, sourced_id: str) -> Result | None:
+        raise NotImplementedError

@@ -20,6 +20,8 @@ class Handled:
     status: EventStatus = EventStatus.PROCESSED
     outcome: dict[str, Any] = field(default_factory=dict)
     changes: tuple[object, ...] = ()
+    # Handled as far as possible, with a problem worth recording that retrying would not fix.
+    error: dict[str, Any] | None = None
 
 
 class Unusable(Exception):

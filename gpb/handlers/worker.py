@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from collections.abc import Callable
-from contextlib import suppress
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from gpb.handlers.backoff import RetryPolicy
 from gpb.handlers.eventlog import EventLog, EventStatus, Finish, StoredEvent
 from gpb.handlers.messagebus import MessageBus, Unusable
+from gpb.handlers.signals import Wakeup
 from gpb.handlers.timefmt import utcnow
 
 log = logging.getLogger("gpb.worker")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 8
-    base_seconds: float = 5.0
-    max_seconds: float = 3600.0
-
-    def delay(self, attempts: int, rand: Callable[[], float] = random.random) -> float:
-        """Exponential backoff with jitter: half fixed, half random, so retries spread out."""
-        ceiling = min(self.max_seconds, self.base_seconds * 2 ** (attempts - 1))
-        return ceiling / 2 + rand() * ceiling / 2
 
 
 class Worker:
@@ -39,6 +25,7 @@ class Worker:
         clock: Callable[[], datetime] = utcnow,
         batch_size: int = 100,
         idle_poll_seconds: float = 1.0,
+        after_finish: Callable[[Finish], None] | None = None,
     ) -> None:
         self._log = log
         self._bus = bus
@@ -46,23 +33,22 @@ class Worker:
         self._clock = clock
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
-        self._wake = asyncio.Event()
+        self._after_finish = after_finish
+        self._wakeup = Wakeup()
 
     def notify(self) -> None:
         """New events are stored: drain now rather than at the next poll."""
-        self._wake.set()
+        self._wakeup.set()
 
     async def run(self) -> None:
         while True:
-            self._wake.clear()
             try:
                 handled = await self.drain()
             except Exception:
                 log.exception("draining the event log failed; trying again shortly")
                 handled = 0
             if handled == 0:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._idle_poll)
+                await self._wakeup.sleep(self._idle_poll)
 
     async def drain(self) -> int:
         """Handles every event that is due now; returns how many it handled."""
@@ -72,7 +58,10 @@ class Worker:
         return len(events)
 
     async def handle(self, event: StoredEvent) -> None:
-        await self._log.finish(event.id, await self._attempt(event))
+        finish = await self._attempt(event)
+        await self._log.finish(event.id, finish)
+        if self._after_finish is not None and finish.changes:
+            self._after_finish(finish)
 
     async def _attempt(self, event: StoredEvent) -> Finish:
         attempts = event.attempts + 1
@@ -82,7 +71,13 @@ class Worker:
             return Finish(EventStatus.IGNORED, attempts, outcome={"reason": str(exc)})
         except Exception as exc:
             return self._failure(event, attempts, exc)
-        return Finish(handled.status, attempts, outcome=handled.outcome, changes=handled.changes)
+        return Finish(
+            handled.status,
+            attempts,
+            outcome=handled.outcome,
+            error=handled.error,
+            changes=handled.changes,
+        )
 
     def _failure(self, event: StoredEvent, attempts: int, exc: Exception) -> Finish:
         error = {"code": getattr(exc, "code", "HANDLER_ERROR"), "message": str(exc)}

@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from gpb.listener import api_courses, api_events, ingress, metrics, ops
+from gpb.listener import api_assignments, api_courses, api_events, ingress, metrics, ops
 from gpb.listener.context import AppContext
 from gpb.listener.errors import EXCEPTION_HANDLERS
 
@@ -19,6 +19,11 @@ ROUTES = [
     Route("/healthz", ops.healthz, methods=["GET"]),
     Route("/metrics", metrics.metrics, methods=["GET"]),
     Route("/api/courses", api_courses.list_courses, methods=["GET"]),
+    Route(
+        "/api/courses/{course_id}/assignments", api_assignments.list_assignments, methods=["GET"]
+    ),
+    Route("/api/courses/{course_id}/alerts", api_assignments.list_alerts, methods=["GET"]),
+    Route("/api/courses/{course_id}/alerts/stream", api_assignments.alert_stream, methods=["GET"]),
     Route("/api/events", api_events.list_events, methods=["GET"]),
     Route("/api/events/export", api_events.export_events, methods=["GET"]),
     Route("/api/events/{event_id}", api_events.get_event, methods=["GET"]),

@@ -6,9 +6,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from gpb.handlers.alerts import AlertStore
+from gpb.handlers.course_state import CourseStateStore
 from gpb.handlers.courses import CourseDirectory
 from gpb.handlers.eventlog import EventLog
 from gpb.handlers.ingest import EventDecoder, IngestPolicy
+from gpb.handlers.signals import Broadcast
 from gpb.handlers.tokens import TokenStore
 
 
@@ -41,6 +44,9 @@ class AppContext:
     courses: CourseDirectory
     health: Health
     worker: WorkerHandle
+    course_state: CourseStateStore
+    alerts: AlertStore
+    alert_signal: Broadcast
 
     @staticmethod
     def now() -> datetime:

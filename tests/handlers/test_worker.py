@@ -4,11 +4,12 @@ from datetime import UTC, datetime, timedelta
 from canvas_events import sample
 from fakes import FakeEventLog
 
+from gpb.handlers.backoff import RetryPolicy
 from gpb.handlers.courses import CourseSeen, note_course
 from gpb.handlers.eventlog import EventStatus, StoredEvent
 from gpb.handlers.ingest import IngestPolicy, ingest
 from gpb.handlers.messagebus import Handled, MessageBus, Unusable
-from gpb.handlers.worker import RetryPolicy, Worker
+from gpb.handlers.worker import Worker
 
 
 class JsonDecoder:

@@ -10,13 +10,13 @@ import pytest_asyncio
 from canvas_events import jwks_document, make_key
 from joserfc.jwk import RSAKey
 from running_gpb import Gpb, gpb_settings
-from servers import serve
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from gpb.bootstrap import create_app
+from gpb.infra.sandbox.server import serve_on_loopback as serve
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ import httpx
 import pytest
 from canvas_events import sample, variant
 from running_gpb import ADMIN_TOKEN, Gpb, auth, gpb_settings
-from servers import serve
 
 from gpb.bootstrap import create_app
 from gpb.cli import main as gpb_cli
 from gpb.handlers.envelope import parse_event
+from gpb.infra.sandbox.server import serve_on_loopback as serve
 from gpb.infra.sqlite.store import SqliteStore
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from canvas_events import canvas_examples, make_key, sample, sign, variant
 from running_gpb import Gpb, gpb_settings
-from servers import serve
 
 from gpb.bootstrap import create_app
+from gpb.infra.sandbox.server import serve_on_loopback as serve
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from gpb.handlers.courses import CourseSeen
 from gpb.handlers.timefmt import format_time
+from gpb.infra.sqlite import alerts, course_state
 
 ChangeWriter = Callable[[sqlite3.Connection, Any], None]
 
@@ -26,11 +27,9 @@ def _course_seen(conn: sqlite3.Connection, change: CourseSeen) -> None:
 
 WRITERS: dict[type, ChangeWriter] = {
     CourseSeen: _course_seen,
+    **course_state.WRITERS,
+    **alerts.WRITERS,
 }
-
-
-def register(change_type: type, writer: ChangeWriter) -> None:
-    WRITERS[change_type] = writer
 
 
 def apply_changes(conn: sqlite3.Connection, changes: Iterable[object]) -> None:

@@ -17,7 +17,10 @@ class SqliteCourses:
         """Every known course, or those of `only` that gpb knows of."""
 
         def read(conn: sqlite3.Connection) -> list[CourseSummary]:
-            sql = "SELECT id, name FROM courses"
+            sql = (
+                "SELECT id, name, (SELECT count(*) FROM alerts WHERE alerts.course_id = courses.id"
+                " AND state = 'open') AS open_alerts FROM courses"
+            )
             params: tuple[str, ...] = ()
             if only is not None:
                 ids = tuple(only)
@@ -26,6 +29,8 @@ class SqliteCourses:
                 sql += f" WHERE id IN ({','.join('?' * len(ids))})"
                 params = ids
             rows = conn.execute(sql + " ORDER BY CAST(id AS INTEGER)", params).fetchall()
-            return [CourseSummary(row["id"], row["name"], 0, 0, None) for row in rows]
+            return [
+                CourseSummary(row["id"], row["name"], row["open_alerts"], 0, None) for row in rows
+            ]
 
         return await self._db.read(read)

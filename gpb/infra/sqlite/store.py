@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sqlite3
 
+from gpb.infra.sqlite.alerts import SqliteAlerts
+from gpb.infra.sqlite.course_state import SqliteCourseState
 from gpb.infra.sqlite.courses import SqliteCourses
 from gpb.infra.sqlite.database import Database, connect
 from gpb.infra.sqlite.eventlog import SqliteEventLog
@@ -19,6 +21,8 @@ class SqliteStore:
         self.events = SqliteEventLog(self.db, keep_raw_bytes=keep_raw_bytes)
         self.tokens = SqliteTokens(self.db)
         self.courses = SqliteCourses(self.db)
+        self.course_state = SqliteCourseState(self.db)
+        self.alerts = SqliteAlerts(self.db)
 
     def migrate(self) -> list[str]:
         directory = os.path.dirname(os.path.abspath(self.path))

@@ -1,0 +1,302 @@
+"""Handlers that re-check a course's assignments against the passback rules on every relevant event.
+
+Each handler refreshes from Canvas what its event is about (live events lack `post_to_sis`,
+overrides, `grading_type` and SIS ids), then evaluates every assignment of the course — cheap, in
+memory — because one change can move another assignment's verdict (a renamed twin, a course
+unpublished, a section that lost its SIS id). Alerts follow the verdicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from gpb.handlers.alerts import (
+    Alert,
+    AlertChange,
+    AlertOpened,
+    AlertResolved,
+    AlertStore,
+    AlertUpdated,
+    alert_changes,
+)
+from gpb.handlers.course_state import (
+    AssignmentRecord,
+    AssignmentStored,
+    CourseState,
+    CourseStateStore,
+    CourseStored,
+    EnrollmentsStored,
+    GroupsStored,
+    SectionsStored,
+)
+from gpb.handlers.courses import CourseSeen
+from gpb.handlers.eligibility import CourseView, IcKnowledge, evaluate, is_eligible
+from gpb.handlers.errors import CanvasNotConfigured
+from gpb.handlers.eventlog import StoredEvent
+from gpb.handlers.ic_directory import IcDirectory
+from gpb.handlers.ids import local_id_or_none
+from gpb.handlers.messagebus import Handled, Handler, Unusable
+from gpb.handlers.model import Assignment
+from gpb.handlers.notices import NoticesQueued
+from gpb.handlers.ports import Canvas
+from gpb.handlers.timefmt import utcnow
+
+Refresh = Callable[[CourseState, StoredEvent], Awaitable[tuple[CourseState, list[object]]]]
+
+
+@dataclass(frozen=True)
+class RecheckSettings:
+    name_max_length: int
+    time_zone: tzinfo
+    notice_channels: tuple[str, ...] = ()
+    coalesce_seconds: float = 60.0
+
+
+class Stale(Exception):
+    """The event is older than what gpb already holds of its object."""
+
+
+@dataclass
+class Rechecks:
+    canvas: Canvas
+    ic: IcDirectory
+    state: CourseStateStore
+    alerts: AlertStore
+    settings: RecheckSettings
+    clock: Callable[[], datetime] = utcnow
+
+    def registry(self) -> dict[str, Handler]:
+        by_family: dict[str, Refresh] = {
+            "assignment": self._refresh_assignment,
+            "assignment_override": self._refresh_assignment,
+            "assignment_group": self._refresh_groups,
+            "course": self._refresh_course,
+            "course_section": self._refresh_sections,
+            "enrollment": self._refresh_enrollments,
+        }
+        return {
+            f"{family}_{verb}": self._handler(refresh)
+            for family, refresh in by_family.items()
+            for verb in ("created", "updated")
+        }
+
+    def _handler(self, refresh: Refresh) -> Handler:
+        async def handle(event: StoredEvent) -> Handled:
+            return await self.recheck(event, refresh)
+
+        return handle
+
+    async def recheck(self, event: StoredEvent, refresh: Refresh) -> Handled:
+        if event.course_id is None:
+            raise Unusable("the event names no course")
+        stored = await self.state.course_state(event.course_id)
+        try:
+            state, changes = await self._load(stored, event)
+            state, refreshed = await refresh(state, event)
+        except Stale as stale:
+            return Handled(outcome={"stale": True, "reason": str(stale)})
+        except CanvasNotConfigured as exc:
+            # Nothing to read what the event lacks with: record it, do not retry forever.
+            return Handled(
+                outcome={"rechecked": 0},
+                error={"code": exc.code, "message": exc.message},
+                changes=(CourseSeen(event.course_id, event.shard),),
+            )
+        changes += refreshed
+        verdicts, outcome = await self._reevaluate(state, stored)
+        return Handled(outcome=outcome, changes=tuple(changes + verdicts))
+
+    async def _load(
+        self, state: CourseState, event: StoredEvent
+    ) -> tuple[CourseState, list[object]]:
+        """The whole course, read once: later events refresh only what they are about."""
+        if state.loaded:
+            return state, []
+        course_id = state.course_id
+        course = await self.canvas.get_course(course_id)
+        if course is None:
+            raise Unusable(f"Canvas has no course {course_id}")
+        sections = tuple(await self.canvas.list_sections(course_id))
+        groups = tuple(await self.canvas.list_assignment_groups(course_id))
+        enrollments = tuple(await self.canvas.list_student_enrollments(course_id))
+        records = dict(state.assignments)
+        for assignment in await self.canvas.list_assignments(course_id):
+            records[assignment.id] = _record(assignment, records.get(assignment.id), 0)
+        loaded = replace(
+            state,
+            course=course,
+            sections=sections,
+            groups=groups,
+            enrollments=enrollments,
+            assignments=records,
+            loaded=True,
+        )
+        return loaded, [
+            CourseStored(course, event.shard, state.course_time_ms),
+            SectionsStored(course_id, sections),
+            GroupsStored(course_id, groups),
+            EnrollmentsStored(course_id, enrollments),
+        ]
+
+    async def _refresh_assignment(
+        self, state: CourseState, event: StoredEvent
+    ) -> tuple[CourseState, list[object]]:
+        assignment_id = local_id_or_none(event.body.get("assignment_id"))
+        if assignment_id is None:
+            raise Unusable("the event body has no assignment_id")
+        previous = state.assignments.get(assignment_id)
+        event_ms = _event_ms(event)
+        if previous is not None and previous.state_time_ms > event_ms:
+            raise Stale(f"assignment {assignment_id} holds newer state than this event")
+        fresh = await self.canvas.get_assignment(state.course_id, assignment_id)
+        if fresh is None or event.body.get("workflow_state") == "deleted":
+            fresh = _deleted(previous, assignment_id, state.course_id, event)
+        records = {**state.assignments, assignment_id: _record(fresh, previous, event_ms)}
+        return replace(state, assignments=records), []
+
+    async def _refresh_groups(
+        self, state: CourseState, event: StoredEvent
+    ) -> tuple[CourseState, list[object]]:
+        groups = tuple(await self.canvas.list_assignment_groups(state.course_id))
+        return replace(state, groups=groups), [GroupsStored(state.course_id, groups)]
+
+    async def _refresh_course(
+        self, state: CourseState, event: StoredEvent
+    ) -> tuple[CourseState, list[object]]:
+        event_ms = _event_ms(event)
+        if state.course_time_ms > event_ms:
+            raise Stale(f"course {state.course_id} holds newer state than this event")
+        course = await self.canvas.get_course(state.course_id)
+        if course is None:
+            raise Unusable(f"Canvas has no course {state.course_id}")
+        return (
+            replace(state, course=course, course_time_ms=event_ms),
+            [CourseStored(course, event.shard, event_ms)],
+        )
+
+    async def _refresh_sections(
+        self, state: CourseState, event: StoredEvent
+    ) -> tuple[CourseState, list[object]]:
+        sections = tuple(await self.canvas.list_sections(state.course_id))
+        return replace(state, sections=sections), [SectionsStored(state.course_id, sections)]
+
+    async def _refresh_enrollments(
+        self, state: CourseState, event: StoredEvent
+    ) -> tuple[CourseState, list[object]]:
+        if event.body.get("type", "StudentEnrollment") != "StudentEnrollment":
+            return state, []  # teachers and observers move no grades
+        state, changes = await self._refresh_sections(state, event)
+        enrollments = tuple(await self.canvas.list_student_enrollments(state.course_id))
+        changes.append(EnrollmentsStored(state.course_id, enrollments))
+        return replace(state, enrollments=enrollments), changes
+
+    async def _reevaluate(
+        self, state: CourseState, stored: CourseState
+    ) -> tuple[list[object], dict[str, Any]]:
+        """Judges every assignment of `state`; stores the records that differ from `stored`."""
+        course = state.course
+        assert course is not None, "a loaded course state has its course"
+        records = state.assignments
+        syncing = any(r.sync_enabled for r in records.values())
+        view = CourseView(
+            course=course,
+            sections=state.sections,
+            group_names={g.id: g.name for g in state.groups},
+            assignments=tuple(r.assignment for r in records.values()),
+            ic=await self._ic_knowledge(state) if syncing else {},
+        )
+        changes: list[object] = []
+        violations_by_assignment = {}
+        for record in records.values():
+            violations = tuple(
+                evaluate(
+                    record.assignment,
+                    view,
+                    name_max_length=self.settings.name_max_length,
+                    tz=self.settings.time_zone,
+                )
+            )
+            judged = replace(
+                record, violations=violations, eligible=is_eligible(record.assignment, violations)
+            )
+            if judged != stored.assignments.get(record.assignment.id):
+                changes.append(AssignmentStored(judged))
+            if judged.sync_enabled:
+                violations_by_assignment[record.assignment.id] = violations
+        open_alerts = await self.alerts.alerts(state.course_id, "open")
+        alerts = alert_changes(state.course_id, open_alerts, violations_by_assignment)
+        changes.extend(alerts)
+        changes.extend(self._notices(state.course_id, alerts, open_alerts))
+        return changes, _summary(len(records), alerts)
+
+    async def _ic_knowledge(self, state: CourseState) -> dict[str, IcKnowledge]:
+        class_ids = [
+            s.sis_section_id for s in state.sections if s.sis_section_id and s.student_count
+        ]
+        return await self.ic.knowledge(class_ids)
+
+    def _notices(
+        self, course_id: str, alerts: Sequence[AlertChange], open_alerts: Sequence[Alert]
+    ) -> list[object]:
+        if not alerts or not self.settings.notice_channels:
+            return []
+        by_id = {a.id: a.assignment_id for a in open_alerts}
+        assignment_ids: dict[str, None] = {}
+        for change in alerts:
+            if isinstance(change, AlertOpened):
+                assignment_ids[change.assignment_id] = None
+            elif isinstance(change, AlertUpdated | AlertResolved):
+                assignment_ids[by_id[change.alert_id]] = None
+        send_after = self.clock() + timedelta(seconds=self.settings.coalesce_seconds)
+        return [
+            NoticesQueued(
+                course_id, tuple(assignment_ids), self.settings.notice_channels, send_after
+            )
+        ]
+
+
+def _event_ms(event: StoredEvent) -> int:
+    return int(event.event_time.timestamp() * 1000) if event.event_time else 0
+
+
+def _record(
+    assignment: Assignment, previous: AssignmentRecord | None, event_ms: int
+) -> AssignmentRecord:
+    if previous is None:
+        return AssignmentRecord(assignment, (), False, event_ms)
+    return replace(
+        previous, assignment=assignment, state_time_ms=max(previous.state_time_ms, event_ms)
+    )
+
+
+def _deleted(
+    previous: AssignmentRecord | None, assignment_id: str, course_id: str, event: StoredEvent
+) -> Assignment:
+    """Canvas answers 404 for a deleted assignment: keep what gpb knew, marked deleted."""
+    if previous is not None:
+        return replace(previous.assignment, deleted=True)
+    return Assignment(
+        id=assignment_id,
+        course_id=course_id,
+        title=str(event.body.get("title") or ""),
+        published=False,
+        post_to_sis=False,
+        assignment_group_id=None,
+        deleted=True,
+    )
+
+
+def _summary(rechecked: int, alerts: Sequence[AlertChange]) -> dict[str, Any]:
+    return {
+        "rechecked": rechecked,
+        "alerts_opened": [
+            {"assignment_id": a.assignment_id, "code": a.code}
+            for a in alerts
+            if isinstance(a, AlertOpened)
+        ],
+        "alerts_updated": sum(isinstance(a, AlertUpdated) for a in alerts),
+        "alerts_resolved": sum(isinstance(a, AlertResolved) for a in alerts),
+    }

@@ -1,0 +1,46 @@
+"""In-process wake-ups between the tasks of one gpb: new work stored, alerts changed."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+
+
+class Wakeup:
+    """Wakes one loop that sleeps between rounds of work; a wake-up during a round is kept."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def sleep(self, seconds: float) -> None:
+        """Returns when woken (at once if woken since the last sleep) or after `seconds`."""
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout=seconds)
+        self._event.clear()
+
+
+class Broadcast:
+    """Wakes every waiter. Take `ticket()` before reading state, then `wait(ticket)`: a change
+    between the read and the wait still wakes the waiter."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    def ticket(self) -> asyncio.Event:
+        return self._event
+
+    @staticmethod
+    async def wait(ticket: asyncio.Event, seconds: float) -> bool:
+        """True when fired, False when `seconds` passed first."""
+        try:
+            await asyncio.wait_for(ticket.wait(), timeout=seconds)
+        except TimeoutError:
+            return False
+        return True

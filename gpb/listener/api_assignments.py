@@ -1,0 +1,85 @@
+"""A course's assignments with their verdicts, its alerts, and the live alert stream (SSE)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from gpb.handlers.alerts import FeedEntry
+from gpb.handlers.course_state import AssignmentRecord, CourseState
+from gpb.handlers.timefmt import iso
+from gpb.listener.auth import context, course_access
+from gpb.listener.errors import ApiError
+
+KEEP_ALIVE_SECONDS = 15.0
+
+
+def assignment_json(record: AssignmentRecord, state: CourseState) -> dict[str, Any]:
+    assignment = record.assignment
+    groups = {g.id: g.name for g in state.groups}
+    return {
+        "id": assignment.id,
+        "title": assignment.title,
+        "due_at": iso(assignment.due_at),
+        "assignment_group": groups.get(assignment.assignment_group_id or ""),
+        "sync_enabled": record.sync_enabled,
+        "eligible": record.eligible,
+        "violations": [asdict(v) for v in record.violations],
+        "pending_changes": 0,
+        "last_synced_at": None,
+    }
+
+
+async def list_assignments(request: Request) -> Response:
+    _, course_id = await course_access(request)
+    state = await context(request).course_state.course_state(course_id)
+    records = sorted(
+        (r for r in state.assignments.values() if not r.assignment.deleted),
+        key=lambda r: int(r.assignment.id),
+    )
+    return JSONResponse({"assignments": [assignment_json(r, state) for r in records]})
+
+
+async def list_alerts(request: Request) -> Response:
+    _, course_id = await course_access(request)
+    state = request.query_params.get("state") or None
+    if state not in (None, "open", "resolved"):
+        raise ApiError(400, "INVALID_QUERY", "state must be open or resolved")
+    alerts = await context(request).alerts.alerts(course_id, state)
+    return JSONResponse({"alerts": [alert.as_json() for alert in alerts]})
+
+
+def _sse(entry: FeedEntry) -> str:
+    data = json.dumps(entry.alert.as_json(), separators=(",", ":"))
+    return f"event: alert\nid: {entry.event_id}\ndata: {data}\n\n"
+
+
+async def alert_stream(request: Request) -> Response:
+    _, course_id = await course_access(request)
+    ctx = context(request)
+    position = await ctx.alerts.feed_position(course_id, request.headers.get("last-event-id"))
+
+    async def messages() -> AsyncIterator[str]:
+        after = position
+        yield ": connected\n\n"
+        while True:
+            ticket = ctx.alert_signal.ticket()
+            entries = await ctx.alerts.feed_after(course_id, after)
+            for entry in entries:
+                yield _sse(entry)
+                after = entry.seq
+            if entries:
+                continue
+            if not await ctx.alert_signal.wait(ticket, KEEP_ALIVE_SECONDS):
+                yield ": keep-alive\n\n"
+
+    return StreamingResponse(
+        messages(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
