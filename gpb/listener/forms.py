@@ -1,0 +1,35 @@
+"""The small url-encoded forms the pages post (a token, a CSRF token, a return path)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+from gpb.listener.errors import ApiError
+
+MAX_FORM_BYTES = 16_384
+URLENCODED = "application/x-www-form-urlencoded"
+
+
+def is_form(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "")
+    return content_type.split(";")[0].strip().lower() == URLENCODED
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The fields of a url-encoded body (empty for any other body); the body is read once and
+    kept by Starlette, so auth and the page can both read it. Browsers always send a length."""
+    if not is_form(request):
+        return {}
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit():
+        raise ApiError(411, "LENGTH_REQUIRED", "send a form with a Content-Length")
+    if int(declared) > MAX_FORM_BYTES:
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"a form is at most {MAX_FORM_BYTES} bytes")
+    body = (await request.body())[:MAX_FORM_BYTES]
+    try:
+        pairs = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=50)
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, "INVALID_BODY", "the form could not be read") from None
+    return dict(pairs)

@@ -1,0 +1,38 @@
+"""The web pages: server-rendered, read through the same ports as the API, logged in by session.
+
+Route names are part of the layout: the course tabs show a page once a route of its name exists
+(see `courses.COURSE_TABS`).
+"""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from gpb.listener.pages import admin, courses, dictionary, login
+from gpb.listener.pages.render import STATIC_DIR
+
+ROUTES: list[BaseRoute] = [
+    Route("/login", login.login_form, methods=["GET"], name="login"),
+    Route("/login", login.log_in, methods=["POST"]),
+    Route("/logout", login.log_out, methods=["POST"], name="logout"),
+    Route("/", courses.home, methods=["GET"], name="home"),
+    Route("/courses/{course_id}", courses.course, methods=["GET"], name="course"),
+    Route(
+        "/courses/{course_id}/assignment-rows",
+        courses.assignment_rows,
+        methods=["GET"],
+        name="course_assignment_rows",
+    ),
+    Route("/errors", dictionary.errors_page, methods=["GET"], name="errors"),
+    Route("/admin", admin.overview, methods=["GET"], name="admin"),
+    Route("/admin/events", admin.event_log, methods=["GET"], name="admin_events"),
+    Route("/admin/events/{event_id}", admin.event_page, methods=["GET"], name="admin_event"),
+    Route(
+        "/admin/events/{event_id}/replay",
+        admin.replay_event,
+        methods=["POST"],
+        name="admin_event_replay",
+    ),
+    Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+]

@@ -1,0 +1,139 @@
+"""The admin's pages: the district overview, the event log with its filters, and one event."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from gpb.handlers.eventlog import EventPage, EventStatus, TimeBucket
+from gpb.handlers.timefmt import iso
+from gpb.listener.api_courses import courses_json
+from gpb.listener.api_events import (
+    event_detail,
+    event_summary,
+    parse_query,
+    replay,
+    replayable,
+    stored_event,
+)
+from gpb.listener.auth import context, require_admin
+from gpb.listener.errors import ApiError
+from gpb.listener.pages.charts import build_chart, window_start
+from gpb.listener.pages.render import page, render
+
+FILTERS = ("course_id", "event_name", "status", "since", "until")
+TIME_FILTERS = ("since", "until")
+CHARTS: tuple[tuple[str, TimeBucket, int], ...] = (
+    ("Events per minute, last hour", "minute", 60),
+    ("Events per hour, last 24 hours", "hour", 24),
+)
+
+
+def _utc(value: str, zone: ZoneInfo) -> str:
+    """A time typed in the district's zone (a datetime-local field) as the API takes it."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value  # parse_query says what is wrong with it
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return iso(parsed) or value
+
+
+def api_filters(form: Mapping[str, str], zone: ZoneInfo) -> dict[str, str]:
+    """The filters filled in on the page, as `GET /api/events` and its export take them."""
+    filters = {}
+    for name in FILTERS:
+        value = form.get(name, "").strip()
+        if value:
+            filters[name] = _utc(value, zone) if name in TIME_FILTERS else value
+    return filters
+
+
+def _pretty(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, indent=2, ensure_ascii=False)
+
+
+@page
+async def overview(request: Request) -> Response:
+    principal = await require_admin(request)
+    ctx = context(request)
+    now, zone = ctx.now(), ctx.config.time_zone
+    charts = []
+    for title, bucket, buckets in CHARTS:
+        start = window_start(now, bucket, buckets)
+        counts = await ctx.events.counts_by_time(start, bucket)
+        charts.append(
+            build_chart(title, counts, start=start, bucket=bucket, buckets=buckets, zone=zone)
+        )
+    alerted = [c for c in await courses_json(ctx, principal) if c["open_alerts"]]
+    return render(request, "admin.html", principal, nav="admin", courses=alerted, charts=charts)
+
+
+@page
+async def event_log(request: Request) -> Response:
+    principal = await require_admin(request)
+    ctx = context(request)
+    form = {name: request.query_params.get(name, "").strip() for name in FILTERS}
+    filters = api_filters(form, ctx.config.time_zone)
+    cursor = request.query_params.get("cursor", "")
+    problem = None
+    found = EventPage([], None)
+    try:
+        query = parse_query(filters | ({"cursor": cursor} if cursor else {}))
+    except ApiError as error:
+        problem = f"Check the filters: {error.message}."
+    else:
+        found = await ctx.events.search(query)
+    chosen = {name: value for name, value in form.items() if value}
+    return render(
+        request,
+        "events.html",
+        principal,
+        status=400 if problem else 200,
+        nav="events",
+        form=form,
+        statuses=[s.value for s in EventStatus],
+        problem=problem,
+        events=[event_summary(e) for e in found.events],
+        newest_url="?" + urlencode(chosen) if cursor else None,
+        older_url="?" + urlencode(chosen | {"cursor": found.next_cursor})
+        if found.next_cursor
+        else None,
+        export_urls={
+            fmt: "/api/events/export?" + urlencode(filters | {"format": fmt})
+            for fmt in ("csv", "ndjson")
+        },
+    )
+
+
+@page
+async def event_page(request: Request) -> Response:
+    principal = await require_admin(request)
+    event = await stored_event(context(request), request.path_params["event_id"])
+    detail = event_detail(event)
+    return render(
+        request,
+        "event.html",
+        principal,
+        nav="events",
+        event=detail,
+        payload=_pretty(detail["payload"]),
+        outcome=_pretty(detail["outcome"]),
+        replayable=replayable(event),
+        replayed="replayed" in request.query_params,
+    )
+
+
+@page
+async def replay_event(request: Request) -> Response:
+    await require_admin(request)  # from a page: the form carries the session's CSRF token
+    requeued = await replay(context(request), request.path_params["event_id"])
+    return RedirectResponse(f"/admin/events/{requeued.id}?replayed=1", status_code=303)

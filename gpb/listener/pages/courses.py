@@ -1,0 +1,83 @@
+"""The instructor's pages: the courses one may see, and a course's assignments with live alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import NoMatchFound
+
+from gpb.listener.api_assignments import course_assignments
+from gpb.listener.api_courses import courses_json
+from gpb.listener.auth import authenticate, context, course_access
+from gpb.listener.pages.render import page, render
+
+# A course's tabs, by route name. Pending, Sync and History belong to the sync feature: a tab shows
+# once a page route of its name is registered (taking `course_id`), so that feature adds its pages
+# without editing this list; they render `_course_header.html` with `course_header()` on top.
+COURSE_TABS = (
+    ("Assignments", "course"),
+    ("Pending", "course_pending"),
+    ("Sync", "course_sync"),
+    ("History", "course_history"),
+)
+
+
+@dataclass(frozen=True)
+class Tab:
+    label: str
+    url: str
+    current: bool
+
+
+def course_tabs(request: Request, course_id: str, current: str) -> list[Tab]:
+    tabs = []
+    for label, name in COURSE_TABS:
+        try:
+            url = request.app.url_path_for(name, course_id=course_id)
+        except NoMatchFound:
+            continue
+        tabs.append(Tab(label, str(url), name == current))
+    return tabs
+
+
+@page
+async def home(request: Request) -> Response:
+    principal = await authenticate(request)
+    courses = await courses_json(context(request), principal)
+    return render(request, "home.html", principal, nav="courses", courses=courses)
+
+
+async def course_header(request: Request, course_id: str, current: str) -> dict[str, Any]:
+    """What `_course_header.html` shows above every page of a course: its name and its tabs,
+    with `current` (a route name) marked."""
+    state = await context(request).course_state.course_state(course_id)
+    return {
+        "course_id": course_id,
+        "course_name": state.course.name if state.course else None,
+        "tabs": course_tabs(request, course_id, current),
+    }
+
+
+@page
+async def course(request: Request) -> Response:
+    principal, course_id = await course_access(request)
+    return render(
+        request,
+        "course.html",
+        principal,
+        nav="courses",
+        assignments=await course_assignments(context(request), course_id),
+        **await course_header(request, course_id, "course"),
+    )
+
+
+@page
+async def assignment_rows(request: Request) -> Response:
+    """The rows of the course page alone: its script fetches them again when an alert arrives,
+    so rows are rendered by one template whether the page is loaded or updated live."""
+    principal, course_id = await course_access(request)
+    assignments = await course_assignments(context(request), course_id)
+    return render(request, "_assignment_rows.html", principal, assignments=assignments)
