@@ -1,0 +1,56 @@
+"""Purging old events from the SQLite event log, a batch per write job.
+
+Each batch is one job on the writer thread, so ingest keeps committing between batches: a purge of a
+year of events never holds the write lock for long.
+
+An event is kept, however old, while gpb still needs it: `accepted` (waiting for its handler),
+`failed` with a retry scheduled, or the first copy of an event that a duplicate still points at
+(`duplicate_of`). Old duplicates go first; their first copy follows in a later batch, so the
+foreign key holds at every commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+from gpb.handlers.retention import Purge
+from gpb.handlers.timefmt import format_time
+from gpb.infra.sqlite.database import Database
+
+BATCH_SIZE = 1000
+
+_PURGEABLE = """
+    received_at < :cutoff
+    AND status != 'accepted'
+    AND NOT (status = 'failed' AND next_attempt_at IS NOT NULL)
+    AND NOT EXISTS (SELECT 1 FROM events AS d WHERE d.duplicate_of = events.id)
+"""
+
+
+class SqliteRetention:
+    def __init__(self, db: Database, *, batch_size: int = BATCH_SIZE) -> None:
+        self._db = db
+        self._batch_size = batch_size
+
+    async def purge_events(self, before: datetime) -> Purge:
+        params = {"cutoff": format_time(before), "batch": self._batch_size}
+
+        def purge_batch(conn: sqlite3.Connection) -> int:
+            # Oldest first along the received_at index: LIMIT stops the scan, nothing is sorted.
+            cursor = conn.execute(
+                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE"
+                f" {_PURGEABLE} ORDER BY received_at LIMIT :batch)",
+                params,
+            )
+            return cursor.rowcount
+
+        def count_kept(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT count(*) FROM events WHERE received_at < :cutoff", params)
+            return int(row.fetchone()[0])
+
+        purged = 0
+        # Until a batch finds nothing: removing duplicates can free their first copies.
+        while deleted := await self._db.write(purge_batch):
+            purged += deleted
+        return Purge(purged=purged, kept=await self._db.read(count_kept))

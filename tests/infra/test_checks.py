@@ -1,0 +1,69 @@
+"""The connection checks' own logic: the database probe, redaction, and what counts as failing."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+
+from gpb.infra.canvas import CanvasClient
+from gpb.infra.checks import ConnectionChecks, check_database
+from gpb.infra.oneroster import OneRosterClient
+from gpb.infra.settings import Settings
+from gpb.infra.sqlite.store import SqliteStore
+
+TOKEN = "7~canvas-token-that-must-never-leak"
+
+
+def test_a_migrated_database_takes_a_write_that_leaves_no_trace(tmp_path: Path) -> None:
+    path = str(tmp_path / "gpb.db")
+    SqliteStore(path).migrate()
+    check = check_database(path)
+    assert check.ok is True and "rolled back" in check.detail
+    with closing(sqlite3.connect(path)) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "gpb_check_probe" not in tables
+
+
+def test_a_missing_or_foreign_database_fails_with_the_fix(tmp_path: Path) -> None:
+    missing = check_database(str(tmp_path / "nowhere.db"))
+    assert missing.ok is False and missing.fix and "gpb migrate" in missing.fix
+    assert not (tmp_path / "nowhere.db").exists()  # the check creates nothing
+    foreign = tmp_path / "other.db"
+    with closing(sqlite3.connect(foreign)) as conn:
+        conn.execute("CREATE TABLE notes (text)")
+    check = check_database(str(foreign))
+    assert check.ok is False and "not a gpb database" in check.detail
+
+
+async def test_whatever_a_probe_raises_is_its_line_with_secrets_removed(tmp_path: Path) -> None:
+    path = tmp_path / "gpb.db"
+    SqliteStore(str(path)).migrate()
+
+    def leaky(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError(f"proxy said: bad header Bearer {TOKEN}")
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url=f"sqlite:///{path}",
+        events_auth="none",
+        canvas_base_url="https://canvas.test",
+        canvas_token=TOKEN,
+    )
+    checks = ConnectionChecks(
+        settings,
+        lambda: CanvasClient("https://canvas.test", TOKEN, transport=httpx.MockTransport(leaky)),
+        lambda: OneRosterClient(None, None, None, None, None),
+    )
+    report = await checks.report(None, None)
+    by_name = {check["name"]: check for check in report["checks"]}
+    canvas = by_name["canvas_token"]
+    assert canvas["ok"] is False
+    assert canvas["detail"] == "RuntimeError: proxy said: bad header Bearer [redacted]"
+    assert by_name["jwks"]["ok"] is False and "GPB_EVENTS_AUTH" in by_name["jwks"]["fix"]
+    assert by_name["ic_token"]["ok"] is False and "GPB_SIS_BASE_URL" in by_name["ic_token"]["fix"]
+    assert by_name["ic_class"]["ok"] is None
+    assert report["ok"] is False
+    assert TOKEN not in str(report)

@@ -1,0 +1,152 @@
+"""Purging old events: what is still needed stays, the rest goes by date, a batch per write."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gpb.cli import main as gpb_cli
+from gpb.handlers.timefmt import format_time
+from gpb.infra.sqlite.retention import SqliteRetention
+from gpb.infra.sqlite.store import SqliteStore
+
+OLD = datetime(2024, 1, 10, tzinfo=UTC)
+CUTOFF = datetime(2025, 1, 1, tzinfo=UTC)
+RECENT = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    store = SqliteStore(str(tmp_path / "gpb.db"))
+    store.migrate()
+    store.start()
+    yield store
+    await store.close()
+
+
+class Log:
+    """Rows written straight into the events table, oldest first, as the single writer would."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+
+    async def add(
+        self,
+        received: datetime,
+        status: str,
+        *,
+        duplicate_of: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> str:
+        def write(conn: sqlite3.Connection) -> str:
+            cursor = conn.execute(
+                "INSERT INTO events (received_at, status, duplicate_of, next_attempt_at)"
+                " VALUES (?, ?, ?, ?)",
+                (
+                    format_time(received),
+                    status,
+                    int(duplicate_of) if duplicate_of else None,
+                    format_time(retry_at) if retry_at else None,
+                ),
+            )
+            return str(cursor.lastrowid)
+
+        return await self.store.db.write(write)
+
+    async def ids(self) -> set[str]:
+        def read(conn: sqlite3.Connection) -> set[str]:
+            return {str(row[0]) for row in conn.execute("SELECT id FROM events")}
+
+        return await self.store.db.read(read)
+
+
+async def test_purge_keeps_what_is_still_needed_and_removes_the_rest(store: SqliteStore) -> None:
+    log = Log(store)
+    processed = await log.add(OLD, "processed")
+    ignored = await log.add(OLD, "ignored")
+    rejected = await log.add(OLD, "rejected")
+    gave_up = await log.add(OLD, "failed")  # attempts spent: nothing more will happen to it
+    waiting = await log.add(OLD, "accepted")
+    retrying = await log.add(OLD, "failed", retry_at=RECENT)
+    first_of_old_twin = await log.add(OLD, "processed")
+    first_of_new_twin = await log.add(OLD, "processed")
+    old_twin = await log.add(OLD, "duplicate", duplicate_of=first_of_old_twin)
+    twin_of_waiting = await log.add(OLD, "duplicate", duplicate_of=waiting)
+    recent = await log.add(RECENT, "processed")
+    new_twin = await log.add(RECENT, "duplicate", duplicate_of=first_of_new_twin)
+
+    result = await SqliteRetention(store.db, batch_size=2).purge_events(CUTOFF)
+
+    kept = {waiting, retrying, first_of_new_twin, recent, new_twin}
+    purged = {
+        processed,
+        ignored,
+        rejected,
+        gave_up,
+        first_of_old_twin,
+        old_twin,
+        twin_of_waiting,
+    }
+    assert await log.ids() == kept
+    assert result.purged == len(purged)
+    assert result.kept == 3  # the waiting, the retrying, and the first copy of a newer twin
+
+    def foreign_key_problems(conn: sqlite3.Connection) -> list[Any]:
+        return conn.execute("PRAGMA foreign_key_check(events)").fetchall()
+
+    assert await store.db.read(foreign_key_problems) == []
+
+
+async def test_each_batch_is_its_own_short_write(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = Log(store)
+    for _ in range(7):
+        await log.add(OLD, "processed")
+    deleted_per_write: list[int] = []
+    write = store.db.write
+
+    async def counting(fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        result = await write(fn)
+        deleted_per_write.append(result)
+        return result
+
+    monkeypatch.setattr(store.db, "write", counting)
+    result = await SqliteRetention(store.db, batch_size=3).purge_events(CUTOFF)
+    assert result.purged == 7
+    assert deleted_per_write == [3, 3, 1, 0]
+
+
+async def test_nothing_received_after_the_cutoff_is_purged(store: SqliteStore) -> None:
+    log = Log(store)
+    ids = {await log.add(RECENT, "processed") for _ in range(3)}
+    result = await store.retention.purge_events(CUTOFF)
+    assert (result.purged, result.kept) == (0, 0)
+    assert await log.ids() == ids
+
+
+async def test_the_command_purges_by_date_and_says_how_many(
+    store: SqliteStore,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    log = Log(store)
+    await log.add(OLD, "processed")
+    waiting = await log.add(OLD, "accepted")
+    recent = await log.add(RECENT, "processed")
+    monkeypatch.setenv("GPB_DATABASE_URL", f"sqlite:///{store.path}")
+
+    async def purge(before: str) -> int:
+        return await asyncio.to_thread(gpb_cli, ["events", "purge", "--before", before])
+
+    assert await purge("2025-01-01") == 0
+    out = capsys.readouterr().out
+    assert "purged 1 events received before 2025-01-01T00:00:00.000Z; kept 1" in out
+    assert await log.ids() == {waiting, recent}
+    assert await purge("someday") == 2
