@@ -1,0 +1,344 @@
+"""Carrying out a sync or remaster run against IC, and resuming one that was interrupted.
+
+A result counts as sent only once IC confirmed it and the confirmation is stored; the pending delta
+shrinks by exactly those. A resumed run skips what IC confirmed earlier in it, so nothing confirmed
+is written twice. IC refusing the credentials, or Canvas failing a remaster's re-read, stops the
+run as `failed`; other failures fail the grades they concern and the run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from gpb.handlers.course_state import CourseStateStore
+from gpb.handlers.delta import ConfirmedStore, PendingEntry
+from gpb.handlers.dictionary import entry
+from gpb.handlers.errors import ExternalError, SisAuthFailed, SisError
+from gpb.handlers.grades import GradeStore, GradeStored, SentValue, grade_from_submission
+from gpb.handlers.ic_directory import IcDirectory
+from gpb.handlers.ports import Canvas, Sis
+from gpb.handlers.sync_plan import Delete, Plan, PlanInput, SectionWork, Write, make_plan
+from gpb.handlers.syncs import (
+    ChangeSink,
+    GradeOutcome,
+    LineItemConfirmed,
+    Outcome,
+    ResultConfirmed,
+    ResultDeleted,
+    RunError,
+    RunKind,
+    RunReport,
+    RunStatus,
+    SyncRun,
+    SyncStore,
+)
+from gpb.handlers.timefmt import utcnow
+
+log = logging.getLogger("gpb.sync")
+
+DELETED = "deleted"
+
+
+class Interrupted(Exception):
+    """The run outlived its time budget."""
+
+
+def value_key(value: SentValue) -> str:
+    return json.dumps(value.as_json(), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    time_zone: tzinfo
+    time_budget_seconds: float
+    concurrency: int
+
+
+ReloadCourse = Callable[[str], Awaitable[list[object]]]
+
+
+@dataclass
+class SyncRunner:
+    canvas: Canvas
+    sis: Sis
+    ic: IcDirectory
+    courses: CourseStateStore
+    grades: GradeStore
+    confirmed: ConfirmedStore
+    runs: SyncStore
+    changes: ChangeSink
+    reload_course: ReloadCourse  # reads the course from Canvas; returns the state changes
+    settings: SyncSettings
+    clock: Callable[[], datetime] = utcnow
+    monotonic: Callable[[], float] = time.monotonic
+
+    async def execute(self, run: SyncRun) -> RunStatus:
+        deadline = self.monotonic() + self.settings.time_budget_seconds
+        await self.runs.set_status(run.id, RunStatus.RUNNING, self.clock())
+        report = RunReport()
+        try:
+            plan = await self._plan(run, report)
+            await self._carry_out(run, plan, report, deadline)
+            status = report.status()
+        except* Interrupted:
+            report.errors.append(_error("SYNC_TIMED_OUT", "the run outlived its time budget"))
+            status = RunStatus.INTERRUPTED
+        except* ExternalError as group:
+            failure = group.exceptions[0]
+            assert isinstance(failure, ExternalError)
+            report.errors.append(_error(failure.code, failure.message))
+            status = RunStatus.FAILED
+        await self.runs.finish(run.id, status, report.as_json(), self.clock())
+        log.info("run %s of course %s: %s", run.id, run.course_id, status.value)
+        return status
+
+    async def _plan(self, run: SyncRun, report: RunReport) -> Plan:
+        state = await self.courses.course_state(run.course_id)
+        if run.kind is RunKind.REMASTER or not state.loaded:
+            await self.changes.apply(await self.reload_course(run.course_id))
+            state = await self.courses.course_state(run.course_id)
+        if run.kind is RunKind.REMASTER:
+            await self._reread_grades(run.course_id)
+        class_ids = [s.sis_section_id for s in state.sections if s.sis_section_id]
+        written = await self.runs.written_line_items(run.course_id)
+        plan = make_plan(
+            PlanInput(
+                state=state,
+                grades=await self.grades.grades(run.course_id),
+                confirmed=await self.confirmed.confirmed(run.course_id),
+                ic=await self.ic.knowledge(class_ids),
+                kind=run.kind,
+                assignment_ids=run.assignment_ids,
+                time_zone=self.settings.time_zone,
+                today=self.clock().astimezone(self.settings.time_zone).date(),
+                written_assignment_ids=tuple(item.assignment_id for item in written),
+            )
+        )
+        report.grades.extend(plan.filtered)
+        report.warnings.extend(plan.warnings)
+        report.section_sis_ids.update({s.id: s.sis_section_id for s in state.sections})
+        report.assignment_titles.update(
+            {a: r.assignment.title for a, r in state.assignments.items()}
+        )
+        return plan
+
+    async def _reread_grades(self, course_id: str) -> None:
+        """A remaster trusts no event: every grade of every eligible assignment, from Canvas."""
+        state = await self.courses.course_state(course_id)
+        eligible = [a for a, r in state.assignments.items() if r.eligible]
+        if not eligible:
+            return
+        sis_ids = {e.user_id: e.sis_user_id for e in state.enrollments}
+        read_at = int(self.clock().timestamp() * 1000)
+        submissions = await self.canvas.list_submissions(course_id, eligible)
+        await self.changes.apply(
+            [
+                GradeStored(grade_from_submission(course_id, s, sis_ids.get(s.user_id), read_at))
+                for s in submissions
+            ]
+        )
+
+    async def _carry_out(
+        self, run: SyncRun, plan: Plan, report: RunReport, deadline: float
+    ) -> None:
+        confirmed = await self.runs.confirmed_in_run(run.id)
+        slots = asyncio.Semaphore(self.settings.concurrency)
+        done = 0
+        await self.runs.progress(run.id, 0, plan.total)
+        for work in plan.work:
+            if self.monotonic() > deadline:
+                raise Interrupted()
+            writable = await self._line_item(run, work, report)
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(self._write(run, w, writable, confirmed, slots, deadline))
+                    for w in work.writes
+                ] + [
+                    group.create_task(self._delete(run, d, confirmed, slots, deadline))
+                    for d in work.deletes
+                ]
+            for task in tasks:
+                outcome, error = task.result()
+                report.grades.append(outcome)
+                if error is not None:
+                    report.errors.append(error)
+            done += len(tasks)
+            await self.runs.progress(run.id, done, plan.total)
+
+    async def _line_item(self, run: SyncRun, work: SectionWork, report: RunReport) -> str | None:
+        """Upserts the section's line item; returns None when results can be written, else the
+        code that fails them."""
+        if not work.writes:
+            return None
+        if work.problem is not None:
+            code, message = work.problem
+            report.errors.append(_error(code, message, work.assignment_id, None, work.section_id))
+            return code
+        if run.dry_run:
+            return None
+        assert work.line_item is not None
+        try:
+            await self.sis.put_line_item(work.line_item)
+        except SisAuthFailed:
+            raise
+        except SisError as exc:
+            report.errors.append(
+                _error(exc.code, exc.message, work.assignment_id, None, work.section_id)
+            )
+            return exc.code
+        await self.changes.apply(
+            [
+                LineItemConfirmed(
+                    run.course_id, work.assignment_id, work.section_id, work.line_item.sourced_id
+                )
+            ]
+        )
+        return None
+
+    async def _write(
+        self,
+        run: SyncRun,
+        write: Write,
+        failed_code: str | None,
+        confirmed: dict[str, str],
+        slots: asyncio.Semaphore,
+        deadline: float,
+    ) -> tuple[GradeOutcome, RunError | None]:
+        pending = write.entry
+        if failed_code is not None:
+            return _outcome(pending, Outcome.FAILED, failed_code), None
+        change = ResultConfirmed(
+            run.id,
+            run.course_id,
+            pending.assignment_id,
+            pending.section_id,
+            pending.student_id,
+            write.result.sourced_id,
+            write.value,
+        )
+        step = _Step(pending, write.result.sourced_id, value_key(write.value), Outcome.SENT, change)
+        return await self._apply(
+            run, step, lambda: self.sis.put_result(write.result), confirmed, slots, deadline
+        )
+
+    async def _delete(
+        self,
+        run: SyncRun,
+        delete: Delete,
+        confirmed: dict[str, str],
+        slots: asyncio.Semaphore,
+        deadline: float,
+    ) -> tuple[GradeOutcome, RunError | None]:
+        pending = delete.entry
+        change = ResultDeleted(
+            run.id,
+            run.course_id,
+            pending.assignment_id,
+            pending.section_id,
+            pending.student_id,
+            delete.sourced_id,
+        )
+        step = _Step(pending, delete.sourced_id, DELETED, Outcome.DELETED, change)
+        return await self._apply(
+            run, step, lambda: self.sis.delete_result(delete.sourced_id), confirmed, slots, deadline
+        )
+
+    async def _apply(
+        self,
+        run: SyncRun,
+        step: _Step,
+        call: Callable[[], Awaitable[None]],
+        confirmed: dict[str, str],
+        slots: asyncio.Semaphore,
+        deadline: float,
+    ) -> tuple[GradeOutcome, RunError | None]:
+        """One result: skipped when IC confirmed it earlier in this run, previewed in a dry run,
+        else written and its confirmation stored before it counts."""
+        pending = step.pending
+        if confirmed.get(step.sourced_id) == step.key:
+            return _outcome(pending, step.success, sis=step.sis), None
+        async with slots:
+            if run.dry_run:
+                current = await self._current(step.sourced_id)
+                same = step.success is Outcome.SENT and current == step.sis
+                return _outcome(
+                    pending, Outcome.UNCHANGED if same else step.success, sis=current
+                ), None
+            if self.monotonic() > deadline:
+                raise Interrupted()
+            try:
+                await call()
+            except SisAuthFailed:
+                raise
+            except SisError as exc:
+                error = _error(
+                    exc.code,
+                    exc.message,
+                    pending.assignment_id,
+                    pending.student_id,
+                    pending.section_id,
+                )
+                return _outcome(pending, Outcome.FAILED, exc.code), error
+        await self.changes.apply([step.change])
+        return _outcome(pending, step.success, sis=step.sis), None
+
+    async def _current(self, sourced_id: str) -> dict[str, object] | None:
+        """IC's value of a result, for a dry run's preview; None when it has none or cannot say."""
+        try:
+            result = await self.sis.get_result(sourced_id)
+        except SisError:
+            return None
+        if result is None:
+            return None
+        return SentValue(
+            result.score, result.score_status == "exempt", result.missing, result.late
+        ).as_json()
+
+
+def _error(
+    code: str,
+    message: str,
+    assignment_id: str | None = None,
+    student_id: str | None = None,
+    section_id: str | None = None,
+) -> RunError:
+    return RunError(code, message, entry(code).fix, assignment_id, student_id, section_id)
+
+
+@dataclass(frozen=True)
+class _Step:
+    pending: PendingEntry
+    sourced_id: str
+    key: str  # what `confirmed_in_run` holds once this step is done
+    success: Outcome
+    change: ResultConfirmed | ResultDeleted
+
+    @property
+    def sis(self) -> dict[str, object] | None:
+        """What IC holds once the step is done."""
+        if isinstance(self.change, ResultConfirmed):
+            return self.change.value.as_json()
+        return None
+
+
+def _outcome(
+    pending: PendingEntry,
+    kind: Outcome,
+    code: str | None = None,
+    sis: dict[str, object] | None = None,
+) -> GradeOutcome:
+    return GradeOutcome(
+        pending.assignment_id,
+        pending.student_id,
+        pending.section_id,
+        kind,
+        code,
+        pending.canvas.as_json(),
+        sis,
+    )

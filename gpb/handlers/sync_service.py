@@ -1,0 +1,137 @@
+"""Taking sync and remaster requests, and running them: real runs one at a time in the background,
+dry runs at once beside them (they write nothing to IC and never wait)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from gpb.handlers.course_state import CourseStateStore
+from gpb.handlers.delta import ConfirmedStore, PendingEntry, pending_entries
+from gpb.handlers.grades import GradeStore
+from gpb.handlers.signals import Wakeup
+from gpb.handlers.sync_runner import SyncRunner
+from gpb.handlers.syncs import (
+    RunError,
+    RunKind,
+    RunReport,
+    RunStatus,
+    SyncRequest,
+    SyncRun,
+    SyncStore,
+)
+from gpb.handlers.timefmt import utcnow
+
+log = logging.getLogger("gpb.sync")
+
+
+class InvalidRequest(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Pending:
+    """The pending delta of a course, as the API and pages show it."""
+
+    courses: CourseStateStore
+    grades: GradeStore
+    confirmed: ConfirmedStore
+
+    async def entries(self, course_id: str) -> list[PendingEntry]:
+        state = await self.courses.course_state(course_id)
+        return pending_entries(
+            state, await self.grades.grades(course_id), await self.confirmed.confirmed(course_id)
+        )
+
+    async def counts(self, course_id: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for entry in await self.entries(course_id):
+            counts[entry.assignment_id] = counts.get(entry.assignment_id, 0) + 1
+        return counts
+
+
+class SyncService:
+    def __init__(
+        self,
+        runs: SyncStore,
+        runner: SyncRunner,
+        courses: CourseStateStore,
+        *,
+        idle_poll_seconds: float = 2.0,
+    ) -> None:
+        self._runs = runs
+        self._runner = runner
+        self._courses = courses
+        self._wakeup = Wakeup()
+        self._idle_poll = idle_poll_seconds
+        self._dry_runs: set[asyncio.Task[None]] = set()
+
+    async def request(self, request: SyncRequest) -> SyncRun:
+        """Queues a run after checking the request; raises InvalidRequest or RunInProgress."""
+        await self._validate(request)
+        run = await self._runs.create_run(request, utcnow())
+        if run.dry_run:
+            task = asyncio.create_task(self._execute(run), name=f"gpb-dry-run-{run.id}")
+            self._dry_runs.add(task)
+            task.add_done_callback(self._dry_runs.discard)
+        else:
+            self._wakeup.set()
+        return run
+
+    async def resume(self, run: SyncRun) -> SyncRun:
+        if run.status is not RunStatus.INTERRUPTED:
+            raise InvalidRequest(
+                "NOT_RESUMABLE", f"only an interrupted run can be resumed; this one is {run.status}"
+            )
+        resumed = await self._runs.resume(run.id)
+        assert resumed is not None
+        self._wakeup.set()
+        return resumed
+
+    async def _validate(self, request: SyncRequest) -> None:
+        ids = request.assignment_ids
+        if request.kind is RunKind.REMASTER and ids is not None:
+            raise InvalidRequest(
+                "ASSIGNMENTS_NOT_ALLOWED", "a remaster sends every eligible assignment"
+            )
+        if ids is None:
+            return
+        if not ids:
+            raise InvalidRequest("NO_ASSIGNMENTS", "choose at least one assignment")
+        known = (await self._courses.course_state(request.course_id)).assignments
+        unknown = [a for a in ids if a not in known or known[a].assignment.deleted]
+        if unknown:
+            raise InvalidRequest(
+                "UNKNOWN_ASSIGNMENT",
+                f"gpb knows no assignment {', '.join(unknown)} in course {request.course_id}",
+            )
+
+    async def run_forever(self) -> None:
+        """Runs queued real runs in order; a run left `running` by a stopped process was
+        marked `interrupted` at start-up and waits for someone to resume it."""
+        await self._runs.interrupt_unfinished(utcnow())
+        while True:
+            queued = [r for r in await self._runs.runs_in([RunStatus.QUEUED]) if not r.dry_run]
+            for run in queued:
+                await self._execute(run)
+            if not queued:
+                await self._wakeup.sleep(self._idle_poll)
+
+    async def _execute(self, run: SyncRun) -> None:
+        try:
+            await self._runner.execute(run)
+        except Exception as exc:  # a defect, not an outside failure: say so, keep serving
+            log.exception("run %s failed unexpectedly", run.id)
+            report = RunReport()
+            report.errors.append(
+                RunError(
+                    "INTERNAL_ERROR",
+                    f"the run stopped on an unexpected error ({type(exc).__name__})",
+                    "Start the run again; if it recurs, report it with gpb's log.",
+                )
+            )
+            await self._runs.finish(run.id, RunStatus.FAILED, report.as_json(), utcnow())

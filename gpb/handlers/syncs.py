@@ -1,0 +1,270 @@
+"""Sync and remaster runs: what was asked, how it went, and the port that keeps them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from gpb.handlers.grades import SentValue
+from gpb.handlers.timefmt import iso
+
+
+class RunKind(StrEnum):
+    SYNC = "sync"
+    REMASTER = "remaster"
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    DELETED = "deleted"
+    FAILED = "failed"
+    FILTERED = "filtered"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    course_id: str
+    kind: RunKind
+    dry_run: bool
+    assignment_ids: tuple[str, ...] | None
+    requested_by: str | None
+
+
+@dataclass(frozen=True)
+class GradeOutcome:
+    assignment_id: str
+    student_id: str
+    section_id: str
+    outcome: Outcome
+    code: str | None = None
+    canvas: dict[str, Any] | None = None
+    sis: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "assignment_id": self.assignment_id,
+            "student_id": self.student_id,
+            "section_id": self.section_id,
+            "outcome": self.outcome.value,
+            "code": self.code,
+            "canvas": self.canvas,
+            "sis": self.sis,
+        }
+
+
+@dataclass(frozen=True)
+class RunError:
+    code: str
+    message: str
+    fix: str
+    assignment_id: str | None = None
+    student_id: str | None = None
+    section_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RunWarning:
+    code: str
+    message: str
+    assignment_id: str | None = None
+
+
+@dataclass
+class RunReport:
+    """What a run did, grade by grade, with the tallies API.md lists."""
+
+    grades: list[GradeOutcome] = field(default_factory=list)
+    errors: list[RunError] = field(default_factory=list)
+    warnings: list[RunWarning] = field(default_factory=list)
+    section_sis_ids: dict[str, str | None] = field(default_factory=dict)
+    assignment_titles: dict[str, str] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        tally = Counter(g.outcome for g in self.grades)
+        counts = {outcome.value: tally.get(outcome, 0) for outcome in Outcome}
+        return {"extracted": len(self.grades), **counts}
+
+    def filtered(self) -> list[dict[str, Any]]:
+        reasons = Counter(g.code for g in self.grades if g.outcome is Outcome.FILTERED)
+        return [{"reason": reason, "count": count} for reason, count in sorted(reasons.items())]
+
+    def status(self) -> RunStatus:
+        counts = self.counts()
+        failed = counts["failed"] > 0 or bool(self.errors)
+        if not failed:
+            return RunStatus.SUCCEEDED
+        if counts["sent"] + counts["deleted"] > 0:
+            return RunStatus.PARTIAL
+        return RunStatus.FAILED
+
+    def _tally_by(self, key: str) -> dict[str, Counter[Outcome]]:
+        tallies: dict[str, Counter[Outcome]] = {}
+        for grade in self.grades:
+            tallies.setdefault(getattr(grade, key), Counter())[grade.outcome] += 1
+        return tallies
+
+    def as_json(self) -> dict[str, Any]:
+        by_section = self._tally_by("section_id")
+        by_assignment = self._tally_by("assignment_id")
+        return {
+            "counts": self.counts(),
+            "filtered": self.filtered(),
+            "errors": [vars(e) for e in self.errors],
+            "warnings": [vars(w) for w in self.warnings],
+            "sections": [
+                {
+                    "id": section_id,
+                    "sis_id": self.section_sis_ids.get(section_id),
+                    "sent": tally[Outcome.SENT] + tally[Outcome.DELETED],
+                    "failed": tally[Outcome.FAILED],
+                }
+                for section_id, tally in sorted(by_section.items(), key=lambda i: int(i[0]))
+            ],
+            "assignments": [
+                {
+                    "id": assignment_id,
+                    "title": self.assignment_titles.get(assignment_id),
+                    "sent": tally[Outcome.SENT] + tally[Outcome.DELETED],
+                    "failed": tally[Outcome.FAILED],
+                }
+                for assignment_id, tally in sorted(by_assignment.items(), key=lambda i: int(i[0]))
+            ],
+            "grades": [g.as_json() for g in self.grades],
+        }
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    id: str
+    course_id: str
+    kind: RunKind
+    dry_run: bool
+    status: RunStatus
+    requested_by: str | None
+    assignment_ids: tuple[str, ...] | None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    progress_done: int = 0
+    progress_total: int = 0
+    report: dict[str, Any] | None = None
+
+    def as_json(self, *, full: bool = True) -> dict[str, Any]:
+        report = self.report or RunReport().as_json()
+        summary = {
+            "id": self.id,
+            "course_id": self.course_id,
+            "kind": self.kind.value,
+            "dry_run": self.dry_run,
+            "status": self.status.value,
+            "requested_by": self.requested_by,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "progress": {"done": self.progress_done, "total": self.progress_total},
+            "counts": report["counts"],
+        }
+        if not full:
+            return summary
+        return summary | {key: report[key] for key in report if key != "counts"}
+
+
+class RunInProgress(Exception):
+    def __init__(self, sync_id: str) -> None:
+        super().__init__(f"a run is already queued or running for this course: {sync_id}")
+        self.sync_id = sync_id
+
+
+@dataclass(frozen=True)
+class ResultConfirmed:
+    """A change: IC confirmed this value for one result, in this run."""
+
+    run_id: str
+    course_id: str
+    assignment_id: str
+    section_id: str
+    user_id: str
+    sourced_id: str
+    value: SentValue
+
+
+@dataclass(frozen=True)
+class ResultDeleted:
+    """A change: IC no longer holds this result (deleted, or it never had it)."""
+
+    run_id: str
+    course_id: str
+    assignment_id: str
+    section_id: str
+    user_id: str
+    sourced_id: str
+
+
+@dataclass(frozen=True)
+class LineItemConfirmed:
+    course_id: str
+    assignment_id: str
+    section_id: str
+    sourced_id: str
+
+
+class SyncStore(Protocol):
+    async def create_run(self, request: SyncRequest, now: datetime) -> SyncRun:
+        """Queues a run; raises RunInProgress for a real run while another is queued or running."""
+        ...
+
+    async def run(self, sync_id: str) -> SyncRun | None: ...
+
+    async def runs(self, course_id: str, before_id: str | None, limit: int) -> list[SyncRun]: ...
+
+    async def runs_in(self, statuses: Sequence[RunStatus]) -> list[SyncRun]: ...
+
+    async def set_status(self, sync_id: str, status: RunStatus, now: datetime) -> None: ...
+
+    async def resume(self, sync_id: str) -> SyncRun | None:
+        """Queues an interrupted run again; RunInProgress while another real run is active."""
+        ...
+
+    async def interrupt_unfinished(self, now: datetime) -> list[str]:
+        """At start-up: runs a stopped process left running (and dry runs it left queued) become
+        `interrupted`."""
+        ...
+
+    async def progress(self, sync_id: str, done: int, total: int) -> None: ...
+
+    async def finish(
+        self, sync_id: str, status: RunStatus, report: dict[str, Any], now: datetime
+    ) -> None: ...
+
+    async def confirmed_in_run(self, sync_id: str) -> dict[str, str]:
+        """sourcedId -> the value (as text) IC confirmed for it earlier in this run."""
+        ...
+
+    async def written_line_items(self, course_id: str) -> list[LineItemConfirmed]: ...
+
+    async def last_synced(self, course_id: str) -> dict[str, datetime]:
+        """When IC last confirmed a result of each assignment of the course."""
+        ...
+
+
+class ChangeSink(Protocol):
+    async def apply(self, changes: Sequence[object]) -> None:
+        """Applies state changes in one transaction (the same writers as event handling)."""
+        ...

@@ -1,0 +1,368 @@
+"""Grades, IC confirmations and sync runs on SQLite."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from gpb.handlers.delta import Confirmed
+from gpb.handlers.grades import Grade, GradeStored, GradeValue, SentValue
+from gpb.handlers.sync_runner import DELETED, value_key
+from gpb.handlers.syncs import (
+    LineItemConfirmed,
+    ResultConfirmed,
+    ResultDeleted,
+    RunInProgress,
+    RunKind,
+    RunStatus,
+    SyncRequest,
+    SyncRun,
+)
+from gpb.handlers.timefmt import format_time, parse_time, utcnow
+from gpb.infra.sqlite.database import Database
+
+
+def _time_or_none(text: str | None) -> datetime | None:
+    return parse_time(text) if text else None
+
+
+def _grade(row: sqlite3.Row) -> Grade:
+    return Grade(
+        course_id=row["course_id"],
+        assignment_id=row["assignment_id"],
+        user_id=row["user_id"],
+        value=GradeValue(
+            score=row["score"],
+            grade=row["grade"],
+            excused=bool(row["excused"]),
+            missing=bool(row["missing"]),
+            late=bool(row["late"]),
+            posted=bool(row["posted"]),
+        ),
+        student_sis_id=row["student_sis_id"],
+        graded_at=_time_or_none(row["graded_at"]),
+        state_time_ms=row["state_time_ms"],
+    )
+
+
+def _run(row: sqlite3.Row) -> SyncRun:
+    return SyncRun(
+        id=str(row["id"]),
+        course_id=row["course_id"],
+        kind=RunKind(row["kind"]),
+        dry_run=bool(row["dry_run"]),
+        status=RunStatus(row["status"]),
+        requested_by=row["requested_by"],
+        assignment_ids=tuple(json.loads(row["assignment_ids"])) if row["assignment_ids"] else None,
+        created_at=parse_time(row["created_at"]),
+        started_at=_time_or_none(row["started_at"]),
+        finished_at=_time_or_none(row["finished_at"]),
+        progress_done=row["progress_done"],
+        progress_total=row["progress_total"],
+        report=json.loads(row["report"]) if row["report"] else None,
+    )
+
+
+class SqliteSyncs:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def grade(self, course_id: str, assignment_id: str, user_id: str) -> Grade | None:
+        def read(conn: sqlite3.Connection) -> Grade | None:
+            row = conn.execute(
+                "SELECT * FROM grades WHERE course_id = ? AND assignment_id = ? AND user_id = ?",
+                (course_id, assignment_id, user_id),
+            ).fetchone()
+            return _grade(row) if row else None
+
+        return await self._db.read(read)
+
+    async def grades(self, course_id: str) -> list[Grade]:
+        rows = await self._db.read(
+            lambda conn: conn.execute(
+                "SELECT * FROM grades WHERE course_id = ?", (course_id,)
+            ).fetchall()
+        )
+        return [_grade(row) for row in rows]
+
+    async def confirmed(self, course_id: str) -> list[Confirmed]:
+        rows = await self._db.read(
+            lambda conn: conn.execute(
+                "SELECT * FROM confirmed WHERE course_id = ?", (course_id,)
+            ).fetchall()
+        )
+        return [
+            Confirmed(
+                row["assignment_id"],
+                row["section_id"],
+                row["user_id"],
+                SentValue(
+                    row["score"], bool(row["excused"]), bool(row["missing"]), bool(row["late"])
+                ),
+                parse_time(row["confirmed_at"]),
+            )
+            for row in rows
+        ]
+
+    async def create_run(self, request: SyncRequest, now: datetime) -> SyncRun:
+        def write(conn: sqlite3.Connection) -> SyncRun | str:
+            ids = json.dumps(list(request.assignment_ids)) if request.assignment_ids else None
+            try:
+                cursor = conn.execute(
+                    "INSERT INTO sync_runs (course_id, kind, dry_run, status, requested_by,"
+                    " assignment_ids, created_at) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+                    (
+                        request.course_id,
+                        request.kind.value,
+                        int(request.dry_run),
+                        request.requested_by,
+                        ids,
+                        format_time(now),
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                active = conn.execute(
+                    "SELECT id FROM sync_runs WHERE course_id = ? AND dry_run = 0"
+                    " AND status IN ('queued', 'running')",
+                    (request.course_id,),
+                ).fetchone()
+                return str(active[0])
+            row = conn.execute("SELECT * FROM sync_runs WHERE id = ?", (cursor.lastrowid,))
+            return _run(row.fetchone())
+
+        created = await self._db.write(write)
+        if isinstance(created, str):
+            raise RunInProgress(created)
+        return created
+
+    async def run(self, sync_id: str) -> SyncRun | None:
+        if not sync_id.isdigit():
+            return None
+        row = await self._db.read(
+            lambda conn: conn.execute(
+                "SELECT * FROM sync_runs WHERE id = ?", (int(sync_id),)
+            ).fetchone()
+        )
+        return _run(row) if row else None
+
+    async def runs(self, course_id: str, before_id: str | None, limit: int) -> list[SyncRun]:
+        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            if before_id is None:
+                return conn.execute(
+                    "SELECT * FROM sync_runs WHERE course_id = ? ORDER BY id DESC LIMIT ?",
+                    (course_id, limit),
+                ).fetchall()
+            return conn.execute(
+                "SELECT * FROM sync_runs WHERE course_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+                (course_id, int(before_id), limit),
+            ).fetchall()
+
+        return [_run(row) for row in await self._db.read(read)]
+
+    async def runs_in(self, statuses: Sequence[RunStatus]) -> list[SyncRun]:
+        marks = ",".join("?" * len(statuses))
+        rows = await self._db.read(
+            lambda conn: conn.execute(
+                f"SELECT * FROM sync_runs WHERE status IN ({marks}) ORDER BY id",
+                tuple(s.value for s in statuses),
+            ).fetchall()
+        )
+        return [_run(row) for row in rows]
+
+    async def set_status(self, sync_id: str, status: RunStatus, now: datetime) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            started = format_time(now) if status is RunStatus.RUNNING else None
+            conn.execute(
+                "UPDATE sync_runs SET status = ?, started_at = coalesce(started_at, ?)"
+                " WHERE id = ?",
+                (status.value, started, int(sync_id)),
+            )
+
+        await self._db.write(write)
+
+    async def resume(self, sync_id: str) -> SyncRun | None:
+        """Queues an interrupted run again; raises RunInProgress when another real run is active."""
+
+        def write(conn: sqlite3.Connection) -> str | None:
+            try:
+                conn.execute(
+                    "UPDATE sync_runs SET status = 'queued', finished_at = NULL"
+                    " WHERE id = ? AND status = 'interrupted'",
+                    (int(sync_id),),
+                )
+            except sqlite3.IntegrityError:
+                row = conn.execute(
+                    "SELECT b.id FROM sync_runs a JOIN sync_runs b ON b.course_id = a.course_id"
+                    " WHERE a.id = ? AND b.dry_run = 0 AND b.status IN ('queued', 'running')",
+                    (int(sync_id),),
+                ).fetchone()
+                return str(row[0])
+            return None
+
+        busy = await self._db.write(write)
+        if busy is not None:
+            raise RunInProgress(busy)
+        return await self.run(sync_id)
+
+    async def progress(self, sync_id: str, done: int, total: int) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE sync_runs SET progress_done = ?, progress_total = ? WHERE id = ?",
+                (done, total, int(sync_id)),
+            )
+
+        await self._db.write(write)
+
+    async def finish(
+        self, sync_id: str, status: RunStatus, report: dict[str, Any], now: datetime
+    ) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE sync_runs SET status = ?, finished_at = ?, report = ? WHERE id = ?",
+                (status.value, format_time(now), json.dumps(report), int(sync_id)),
+            )
+
+        await self._db.write(write)
+
+    async def interrupt_unfinished(self, now: datetime) -> list[str]:
+        unfinished = "status = 'running' OR (dry_run = 1 AND status = 'queued')"
+
+        def write(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(f"SELECT id FROM sync_runs WHERE {unfinished}").fetchall()
+            conn.execute(
+                f"UPDATE sync_runs SET status = 'interrupted', finished_at = ? WHERE {unfinished}",
+                (format_time(now),),
+            )
+            return [str(row[0]) for row in rows]
+
+        return await self._db.write(write)
+
+    async def confirmed_in_run(self, sync_id: str) -> dict[str, str]:
+        rows = await self._db.read(
+            lambda conn: conn.execute(
+                "SELECT sourced_id, value FROM run_confirmations WHERE run_id = ?", (int(sync_id),)
+            ).fetchall()
+        )
+        return {row[0]: row[1] for row in rows}
+
+    async def written_line_items(self, course_id: str) -> list[LineItemConfirmed]:
+        rows = await self._db.read(
+            lambda conn: conn.execute(
+                "SELECT * FROM line_items WHERE course_id = ?", (course_id,)
+            ).fetchall()
+        )
+        return [
+            LineItemConfirmed(r["course_id"], r["assignment_id"], r["section_id"], r["sourced_id"])
+            for r in rows
+        ]
+
+    async def last_synced(self, course_id: str) -> dict[str, datetime]:
+        """When IC last confirmed a result of each assignment of the course."""
+
+        def read(conn: sqlite3.Connection) -> dict[str, datetime]:
+            rows = conn.execute(
+                "SELECT assignment_id, max(confirmed_at) FROM confirmed WHERE course_id = ?"
+                " GROUP BY assignment_id",
+                (course_id,),
+            )
+            return {r[0]: parse_time(r[1]) for r in rows}
+
+        return await self._db.read(read)
+
+
+def _grade_stored(conn: sqlite3.Connection, change: GradeStored) -> None:
+    grade = change.grade
+    value = grade.value
+    # The newer state wins; a tie is applied again, which changes nothing.
+    conn.execute(
+        "INSERT INTO grades (course_id, assignment_id, user_id, score, grade, excused, missing,"
+        " late, posted, student_sis_id, graded_at, state_time_ms)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (course_id, assignment_id, user_id) DO UPDATE SET"
+        " score = excluded.score, grade = excluded.grade, excused = excluded.excused,"
+        " missing = excluded.missing, late = excluded.late, posted = excluded.posted,"
+        " student_sis_id = coalesce(excluded.student_sis_id, grades.student_sis_id),"
+        " graded_at = excluded.graded_at, state_time_ms = excluded.state_time_ms"
+        " WHERE excluded.state_time_ms >= grades.state_time_ms",
+        (
+            grade.course_id,
+            grade.assignment_id,
+            grade.user_id,
+            value.score,
+            value.grade,
+            int(value.excused),
+            int(value.missing),
+            int(value.late),
+            int(value.posted),
+            grade.student_sis_id,
+            format_time(grade.graded_at) if grade.graded_at else None,
+            grade.state_time_ms,
+        ),
+    )
+
+
+def _result_confirmed(conn: sqlite3.Connection, change: ResultConfirmed) -> None:
+    value = change.value
+    conn.execute(
+        "INSERT INTO confirmed (course_id, assignment_id, section_id, user_id, score, excused,"
+        " missing, late, confirmed_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (course_id, assignment_id, section_id, user_id) DO UPDATE SET"
+        " score = excluded.score, excused = excluded.excused, missing = excluded.missing,"
+        " late = excluded.late, confirmed_at = excluded.confirmed_at, run_id = excluded.run_id",
+        (
+            change.course_id,
+            change.assignment_id,
+            change.section_id,
+            change.user_id,
+            value.score,
+            int(value.excused),
+            int(value.missing),
+            int(value.late),
+            format_time(utcnow()),
+            int(change.run_id),
+        ),
+    )
+    _remember(conn, change.run_id, change.sourced_id, value_key(value))
+
+
+def _result_deleted(conn: sqlite3.Connection, change: ResultDeleted) -> None:
+    conn.execute(
+        "DELETE FROM confirmed WHERE course_id = ? AND assignment_id = ? AND section_id = ?"
+        " AND user_id = ?",
+        (change.course_id, change.assignment_id, change.section_id, change.user_id),
+    )
+    _remember(conn, change.run_id, change.sourced_id, DELETED)
+
+
+def _remember(conn: sqlite3.Connection, run_id: str, sourced_id: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO run_confirmations (run_id, sourced_id, value) VALUES (?, ?, ?)"
+        " ON CONFLICT (run_id, sourced_id) DO UPDATE SET value = excluded.value",
+        (int(run_id), sourced_id, value),
+    )
+
+
+def _line_item_confirmed(conn: sqlite3.Connection, change: LineItemConfirmed) -> None:
+    conn.execute(
+        "INSERT INTO line_items (course_id, assignment_id, section_id, sourced_id, confirmed_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (course_id, assignment_id, section_id)"
+        " DO UPDATE SET confirmed_at = excluded.confirmed_at",
+        (
+            change.course_id,
+            change.assignment_id,
+            change.section_id,
+            change.sourced_id,
+            format_time(datetime.now(UTC)),
+        ),
+    )
+
+
+WRITERS: dict[type, Callable[[sqlite3.Connection, Any], None]] = {
+    GradeStored: _grade_stored,
+    ResultConfirmed: _result_confirmed,
+    ResultDeleted: _result_deleted,
+    LineItemConfirmed: _line_item_confirmed,
+}

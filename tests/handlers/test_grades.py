@@ -1,0 +1,157 @@
+"""The grade snapshot kept by grade events: order, duplicates, excused versus removed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from canvas_events import sample
+from fakes import FakeCanvas
+
+from gpb.handlers.envelope import parse_event
+from gpb.handlers.eventlog import EventStatus, StoredEvent
+from gpb.handlers.grades import Grade, GradeEvents, GradeStored, GradeValue, SentValue, sent_value
+from gpb.handlers.model import Course, Submission
+
+
+class Grades:
+    def __init__(self) -> None:
+        self.stored: dict[tuple[str, str, str], Grade] = {}
+
+    async def grade(self, course_id: str, assignment_id: str, user_id: str) -> Grade | None:
+        return self.stored.get((course_id, assignment_id, user_id))
+
+    async def grades(self, course_id: str) -> list[Grade]:
+        return [g for (c, _, _), g in self.stored.items() if c == course_id]
+
+    def apply(self, changes: tuple[object, ...]) -> None:
+        for change in changes:
+            if isinstance(change, GradeStored):
+                g = change.grade
+                key = (g.course_id, g.assignment_id, g.user_id)
+                old = self.stored.get(key)
+                if old is None or g.state_time_ms >= old.state_time_ms:
+                    self.stored[key] = g
+
+
+class World:
+    def __init__(self) -> None:
+        self.canvas = FakeCanvas(Course("456", "Algebra I", "available"))
+        self.grades = Grades()
+        self.handlers = GradeEvents(self.canvas, self.grades).registry()
+
+    async def post(self, name: str, at: str, **body: Any) -> Any:
+        payload = sample(name)
+        payload["body"].update(body)
+        payload["metadata"]["event_time"] = at
+        event = parse_event(payload)
+        stored = StoredEvent(
+            "1",
+            datetime.now(UTC),
+            EventStatus.ACCEPTED,
+            event.event_name,
+            event.event_time,
+            event.course_id,
+            event.user_id,
+            event.shard,
+            payload=event.payload,
+        )
+        handled = await self.handlers[event.event_name](stored)
+        self.grades.apply(handled.changes)
+        return handled
+
+    def value(self) -> GradeValue:
+        return self.grades.stored[("456", "123", "1201")].value
+
+
+async def test_a_regrade_is_stored_with_the_sis_id() -> None:
+    world = World()
+    await world.post("grade_change_8_to_9_5", "2024-10-21T13:05:52.640Z")
+    grade = world.grades.stored[("456", "123", "1201")]
+    assert (grade.value.score, grade.value.grade, grade.student_sis_id) == (9.5, "9.5", "S-102938")
+    assert grade.value.posted is True
+
+
+async def test_an_older_event_does_not_overwrite_a_newer_grade() -> None:
+    world = World()
+    await world.post("grade_change_8_to_9_5", "2024-10-21T13:05:52.640Z")
+    stale = await world.post(
+        "grade_change_8_to_9_5", "2024-10-21T13:00:00.000Z", score=3.0, grade="3"
+    )
+    assert stale.changes == () and stale.outcome == {"stale": True}
+    assert world.value().score == 9.5
+
+
+async def test_a_duplicate_changes_nothing() -> None:
+    world = World()
+    await world.post("grade_change_8_to_9_5", "2024-10-21T13:05:52.640Z")
+    before = dict(world.grades.stored)
+    await world.post("grade_change_8_to_9_5", "2024-10-21T13:05:52.640Z")
+    assert world.grades.stored == before
+
+
+async def test_null_grade_and_score_asks_canvas_excused_or_removed() -> None:
+    world = World()
+    await world.post("grade_change_8_to_9_5", "2024-10-21T13:05:52.640Z")
+    world.canvas.submissions[("123", "1201")] = Submission(
+        "123", "1201", None, None, True, False, False, True
+    )
+    await world.post("grade_change_excused", "2024-10-22T09:31:18.007Z")
+    assert world.value().excused is True
+    assert sent_value(world.value()) == SentValue(None, True, False, False)
+
+    world.canvas.submissions[("123", "1201")] = Submission(
+        "123", "1201", None, None, False, False, False, True
+    )
+    await world.post("grade_change_excused", "2024-10-22T09:40:00.000Z", grading_complete=False)
+    assert world.value().excused is False and world.value().score is None
+    assert sent_value(world.value()) is None  # removed: nothing to send, IC's copy is deleted
+    assert world.canvas.calls.count("get_submission") == 2
+
+
+async def test_without_canvas_the_hint_decides_and_the_problem_is_recorded() -> None:
+    from gpb.handlers.errors import CanvasNotConfigured
+
+    world = World()
+    world.canvas.failure = CanvasNotConfigured("GPB_CANVAS_BASE_URL is not set")
+    handled = await world.post("grade_change_excused", "2024-10-22T09:31:18.007Z")
+    assert world.value().excused is True
+    assert handled.error["code"] == "CANVAS_NOT_CONFIGURED"
+
+
+async def test_submission_events_bring_late_missing_and_posting_but_keep_excused() -> None:
+    world = World()
+    world.canvas.submissions[("123", "1201")] = Submission(
+        "123", "1201", None, None, True, False, False, True
+    )
+    await world.post("grade_change_excused", "2024-10-22T09:31:18.007Z")
+    await world.post(
+        "submission_updated",
+        "2024-10-22T09:31:19.000Z",
+        score=None,
+        grade=None,
+        late=True,
+        missing=False,
+        posted_at=None,
+    )
+    value = world.value()
+    assert (value.excused, value.late, value.posted) == (True, True, False)
+
+
+async def test_a_missing_submission_without_score_is_sent_as_not_submitted() -> None:
+    world = World()
+    await world.post(
+        "submission_updated",
+        "2024-10-22T09:31:19.000Z",
+        score=None,
+        grade=None,
+        missing=True,
+        late=False,
+    )
+    assert sent_value(world.value()) == SentValue(None, False, True, False)
+
+
+async def test_a_hidden_grade_is_kept_with_posted_false() -> None:
+    world = World()
+    await world.post("grade_change_8_to_9_5", "2024-10-21T13:05:52.640Z", muted=True)
+    assert world.value().posted is False and sent_value(world.value()) is not None

@@ -1,0 +1,296 @@
+"""Grades from events to IC over real HTTP: the pending delta, sync, remaster, dry runs, faults,
+interruption and resume — against the sandbox's strict OneRoster stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from running_gpb import SandboxedGpb, sandboxed_gpb
+
+from gpb.infra.sandbox.faults import FaultConfig
+
+# Seed: assignment 124 "Homework 3.3: Slope" (10 points, group Homework) is eligible; sections 7
+# (SEC-7) and 8 (SEC-8); student 1201 is S-102938 in section 7.
+FINE = "124"
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[SandboxedGpb]:
+    async with sandboxed_gpb(tmp_path) as env:
+        await env.handled(await env.post("assignment_created", assignment_id="10000000000124"))
+        yield env
+
+
+def grade_event(
+    assignment_id: str, user_id: str, score: float | None, **extra: Any
+) -> dict[str, Any]:
+    from canvas_events import sample
+
+    event = sample("grade_change_8_to_9_5")
+    event["body"].update(
+        assignment_id=f"1000000000{assignment_id:0>4}",
+        student_id=f"1000000000{user_id:0>4}",
+        user_id=f"1000000000{user_id:0>4}",
+        score=score,
+        grade=None if score is None else str(score),
+        **extra,
+    )
+    return event
+
+
+async def grade(
+    env: SandboxedGpb, assignment_id: str, user_id: str, score: float | None, at: str, **extra: Any
+) -> None:
+    """The teacher grades in Canvas: the sandbox holds the grade, and the event is posted."""
+    control = f"/_sandbox/canvas/submissions/{assignment_id}/{user_id}"
+    body: dict[str, Any] = {"score": score} if score is not None else {"score": None}
+    body.update({k: v for k, v in extra.items() if k in ("excused",)})
+    async with env_client(env) as sandbox:
+        answer = await sandbox.post(control, json=body)
+        assert answer.status_code == 200, answer.text
+    event = grade_event(assignment_id, user_id, score)
+    event["metadata"]["event_time"] = at
+    await env.handled(await env.post_event(event))
+
+
+def env_client(env: SandboxedGpb) -> Any:
+    import httpx
+
+    return httpx.AsyncClient(base_url=env.sandbox.base_url)
+
+
+async def finished(env: SandboxedGpb, sync_id: str) -> dict[str, Any]:
+    for _ in range(1000):
+        run: dict[str, Any] = (await env.get(f"/api/syncs/{sync_id}")).json()
+        if run["status"] not in ("queued", "running"):
+            return run
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"run {sync_id} did not finish")
+
+
+async def start(env: SandboxedGpb, **body: Any) -> dict[str, Any]:
+    response = await env.post_json("/api/courses/456/syncs", body)
+    assert response.status_code == 202, response.text
+    return await finished(env, response.json()["id"])
+
+
+def ic_results(env: SandboxedGpb) -> dict[str, dict[str, Any]]:
+    return dict(env.sandbox.state.ic.results)
+
+
+def result_puts(env: SandboxedGpb) -> Counter[str]:
+    return Counter(
+        w.sourced_id
+        for w in env.sandbox.state.ic.writes
+        if w.kind == "result" and w.method == "PUT"
+    )
+
+
+async def test_a_grade_change_is_pending_until_a_sync_sends_it(env: SandboxedGpb) -> None:
+    await grade(env, FINE, "1201", 9.5, "2026-11-02T10:00:00.000Z")
+    pending = (await env.get("/api/courses/456/pending")).json()["changes"]
+    mine = [c for c in pending if (c["assignment_id"], c["student_id"]) == (FINE, "1201")]
+    assert len(mine) == 1
+    assert mine[0]["canvas"]["score"] == 9.5 and mine[0]["synced"] is None
+    assert mine[0]["section_id"] == "7" and mine[0]["student_sis_id"] == "S-102938"
+    assert mine[0]["blocked_by"] == []
+
+    run = await start(env, kind="sync", assignment_ids=[FINE])
+    assert run["status"] == "succeeded", run["errors"]
+    assert run["counts"]["sent"] >= 1 and run["counts"]["failed"] == 0
+    assert run["counts"]["extracted"] == sum(
+        run["counts"][k] for k in ("filtered", "unchanged", "sent", "deleted", "failed")
+    )
+    result = ic_results(env)[f"canvas-a{FINE}-s7-u1201"]
+    assert result["score"] == 9.5 and result["scoreStatus"] == "fully graded"
+    assert result["student"]["sourcedId"] == "S-102938"
+    line_item = env.sandbox.state.ic.line_items[f"canvas-a{FINE}-s7"]
+    assert (
+        line_item["title"] == "Homework 3.3: Slope" and line_item["class"]["sourcedId"] == "SEC-7"
+    )
+
+    after = (await env.get("/api/courses/456/pending")).json()["changes"]
+    assert not [c for c in after if (c["assignment_id"], c["student_id"]) == (FINE, "1201")]
+    assignments = {
+        a["id"]: a for a in (await env.get("/api/courses/456/assignments")).json()["assignments"]
+    }
+    assert assignments[FINE]["last_synced_at"] is not None
+    (course,) = (await env.get("/api/courses")).json()["courses"]
+    assert course["last_sync"] is not None
+
+    # back to the value IC holds: nothing pending; a new value: pending again
+    await grade(env, FINE, "1201", 7.0, "2026-11-02T10:05:00.000Z")
+    assert any(
+        c["student_id"] == "1201"
+        for c in (await env.get("/api/courses/456/pending")).json()["changes"]
+    )
+    await grade(env, FINE, "1201", 9.5, "2026-11-02T10:06:00.000Z")
+    assert not any(
+        c["student_id"] == "1201" and c["assignment_id"] == FINE
+        for c in (await env.get("/api/courses/456/pending")).json()["changes"]
+    )
+
+
+async def test_a_removed_grade_is_deleted_from_ic_by_a_sync(env: SandboxedGpb) -> None:
+    await grade(env, FINE, "1202", 8.0, "2026-11-02T10:00:00.000Z")
+    await start(env, kind="sync", assignment_ids=[FINE])
+    assert f"canvas-a{FINE}-s7-u1202" in ic_results(env)
+    await grade(env, FINE, "1202", None, "2026-11-02T11:00:00.000Z")  # the teacher clears the cell
+    (entry,) = [
+        c
+        for c in (await env.get("/api/courses/456/pending")).json()["changes"]
+        if c["student_id"] == "1202" and c["assignment_id"] == FINE
+    ]
+    assert entry["canvas"]["score"] is None and entry["canvas"]["excused"] is False
+    run = await start(env, kind="sync")
+    assert run["counts"]["deleted"] == 1
+    assert f"canvas-a{FINE}-s7-u1202" not in ic_results(env)
+
+
+async def test_an_excused_grade_goes_as_exempt(env: SandboxedGpb) -> None:
+    await grade(env, FINE, "1204", None, "2026-11-02T10:00:00.000Z", excused=True)
+    await start(env, kind="sync", assignment_ids=[FINE])
+    assert ic_results(env)[f"canvas-a{FINE}-s7-u1204"]["scoreStatus"] == "exempt"
+
+
+async def test_a_dry_run_writes_nothing_and_shows_what_ic_holds(env: SandboxedGpb) -> None:
+    await grade(env, FINE, "1201", 9.5, "2026-11-02T10:00:00.000Z")
+    writes = len(env.sandbox.state.ic.writes)
+    run = await start(env, kind="sync", dry_run=True)
+    assert run["dry_run"] is True and run["status"] == "succeeded"
+    assert len(env.sandbox.state.ic.writes) == writes
+    (mine,) = [g for g in run["grades"] if (g["assignment_id"], g["student_id"]) == (FINE, "1201")]
+    assert mine["outcome"] == "sent" and mine["sis"] is None and mine["canvas"]["score"] == 9.5
+    assert (await env.get("/api/courses/456/pending")).json()["changes"]  # still pending
+
+
+async def test_remaster_catches_a_change_no_event_announced(env: SandboxedGpb) -> None:
+    await grade(env, FINE, "1201", 9.5, "2026-11-02T10:00:00.000Z")
+    await start(env, kind="sync")
+    async with env_client(env) as sandbox:  # a grade changed while gpb heard nothing
+        await sandbox.post(f"/_sandbox/canvas/submissions/{FINE}/1201", json={"score": 4.0})
+    run = await start(env, kind="remaster")
+    assert run["status"] in ("succeeded", "partial"), run["errors"]
+    assert ic_results(env)[f"canvas-a{FINE}-s7-u1201"]["score"] == 4.0
+
+
+async def test_remaster_deletes_the_results_of_a_student_who_left(env: SandboxedGpb) -> None:
+    await grade(env, FINE, "1203", 6.0, "2026-11-02T10:00:00.000Z")
+    await start(env, kind="sync")
+    enrollment = next(
+        e
+        for e in env.sandbox.state.canvas.enrollments.values()
+        if e.user_id == "1203" and e.type == "StudentEnrollment"
+    )
+    async with env_client(env) as sandbox:
+        answer = await sandbox.post(
+            f"/_sandbox/canvas/enrollments/{enrollment.id}", json={"enrollment_state": "deleted"}
+        )
+        assert answer.status_code == 200, answer.text
+    run = await start(env, kind="remaster")
+    assert f"canvas-a{FINE}-s7-u1203" not in ic_results(env)
+    assert any(g["student_id"] == "1203" and g["outcome"] == "deleted" for g in run["grades"])
+
+
+async def test_injected_429_and_500_still_end_with_ic_equal_to_canvas(env: SandboxedGpb) -> None:
+    for user_id, score in (("1201", 9.0), ("1202", 8.0), ("1205", 7.0), ("1206", 6.0)):
+        await grade(env, FINE, user_id, score, "2026-11-02T10:00:00.000Z")
+    env.sandbox.state.sis_faults.configure(
+        FaultConfig(rates={"rate_limit": 0.15, "server_error": 0.15}, seed=7, retry_after_seconds=0)
+    )
+    run = await start(env, kind="remaster")
+    env.sandbox.state.sis_faults.configure(FaultConfig())
+    assert run["status"] == "succeeded", run["errors"]
+    submissions = env.sandbox.state.canvas.submissions
+    for (assignment_id, user_id), submission in submissions.items():
+        if assignment_id != FINE or submission.score is None:
+            continue
+        section = "7" if user_id in {"1201", "1202", "1203", "1204", "1205", "1206"} else "8"
+        key = f"canvas-a{FINE}-s{section}-u{user_id}"
+        assert ic_results(env)[key]["score"] == submission.score
+    # each result written once for the value it carries: retries of a refused PUT don't count
+    applied = Counter(
+        w.sourced_id for w in env.sandbox.state.ic.writes if w.kind == "result" and w.applied
+    )
+    assert set(applied.values()) == {1}
+
+
+async def test_a_second_run_while_one_is_queued_is_409(env: SandboxedGpb) -> None:
+    env.sandbox.state.sis_faults.configure(FaultConfig(latency_seconds=0.3))
+    await grade(env, FINE, "1201", 9.5, "2026-11-02T10:00:00.000Z")
+    first = await env.post_json("/api/courses/456/syncs", {"kind": "sync"})
+    second = await env.post_json("/api/courses/456/syncs", {"kind": "remaster"})
+    assert second.status_code == 409
+    assert second.json()["error"]["code"] == "SYNC_IN_PROGRESS"
+    assert second.json()["sync_id"] == first.json()["id"]
+    dry = await env.post_json("/api/courses/456/syncs", {"kind": "sync", "dry_run": True})
+    assert dry.status_code == 202  # dry runs never wait and never block
+    await finished(env, first.json()["id"])
+    env.sandbox.state.sis_faults.configure(FaultConfig())
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"kind": "sync", "assignment_ids": []}, "NO_ASSIGNMENTS"),
+        ({"kind": "sync", "assignment_ids": ["999"]}, "UNKNOWN_ASSIGNMENT"),
+        ({"kind": "remaster", "assignment_ids": ["124"]}, "ASSIGNMENTS_NOT_ALLOWED"),
+        ({"kind": "everything"}, "INVALID_BODY"),
+        ({"kind": "sync", "surprise": 1}, "INVALID_BODY"),
+    ],
+)
+async def test_bad_requests_are_400(env: SandboxedGpb, body: dict[str, Any], code: str) -> None:
+    response = await env.post_json("/api/courses/456/syncs", body)
+    assert (response.status_code, response.json()["error"]["code"]) == (400, code)
+
+
+async def test_an_ineligible_assignment_is_accepted_and_its_grades_filtered(
+    env: SandboxedGpb,
+) -> None:
+    await grade(env, "123", "1201", 5.0, "2026-11-02T10:00:00.000Z")  # its title is too long
+    run = await start(env, kind="sync", assignment_ids=["123"])
+    assert run["status"] == "succeeded"
+    assert {"reason": "ASSIGNMENT_INELIGIBLE", "count": 1} in run["filtered"]
+    assert run["counts"]["sent"] == 0
+
+
+async def test_nothing_to_send_still_makes_a_successful_run(env: SandboxedGpb) -> None:
+    run = await start(env, kind="sync")
+    assert run["status"] == "succeeded" and run["counts"]["extracted"] == 0
+    history = (await env.get("/api/courses/456/syncs")).json()
+    assert history["syncs"][0]["id"] == run["id"]
+
+
+async def test_an_interrupted_run_resumes_without_sending_twice(tmp_path: Path) -> None:
+    async with sandboxed_gpb(tmp_path, sync_time_budget_seconds=0.4) as env:
+        await env.handled(await env.post("assignment_created", assignment_id="10000000000124"))
+        for user_id in ("1201", "1202", "1205", "1206", "1207", "1208"):
+            await grade(env, FINE, user_id, 5.0, "2026-11-02T10:00:00.000Z")
+        env.sandbox.state.sis_faults.configure(FaultConfig(latency_seconds=0.15))
+        run = await start(env, kind="remaster")
+        assert run["status"] == "interrupted"
+        assert run["errors"][0]["code"] == "SYNC_TIMED_OUT"
+        env.sandbox.state.sis_faults.configure(FaultConfig())
+        before = result_puts(env)
+        resumed = await env.client.post(
+            f"/api/syncs/{run['id']}/resume",
+            headers={"Authorization": "Bearer admin-bootstrap-secret-token"},
+        )
+        assert resumed.status_code == 202
+        done = await finished(env, run["id"])
+        assert done["status"] == "succeeded", done["errors"]
+        after = result_puts(env)
+        assert all(count == 1 for count in after.values()), after
+        assert set(before) < set(after)
+
+
+async def test_the_error_dictionary(env: SandboxedGpb) -> None:
+    errors = {e["code"]: e for e in (await env.get("/api/errors")).json()["errors"]}
+    assert errors["SIS_AUTH_FAILED"]["canvas_title"] == "Exchange Error"
+    assert errors["NAME_TOO_LONG"]["fix"] and errors["STUDENT_WITHOUT_SIS_ID"]["meaning"]
+    assert (await env.client.get("/api/errors")).status_code == 401
