@@ -7,6 +7,7 @@ import asyncio
 import csv
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -18,6 +19,8 @@ from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.timefmt import iso, utcnow
 from gpb.handlers.tokens import Role, new_token
 from gpb.infra.settings import Settings
+from gpb.infra.sqlite.backup import BackupError, backup_database, restore_database
+from gpb.infra.sqlite.lock import DatabaseInUse
 from gpb.infra.sqlite.store import SqliteStore
 
 T = TypeVar("T")
@@ -136,6 +139,83 @@ def cmd_events_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_events_purge(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        before = parse_canvas_time(args.before)
+    except ValueError:
+        print(f"not a date: {args.before} (say 2025-07-01)", file=sys.stderr)
+        return 2
+    result = _with_store(settings, lambda store: store.retention.purge_events(before))
+    print(
+        f"purged {result.purged} events received before {iso(before)}; kept {result.kept} older"
+        " ones still needed (waiting to be handled or retried, or first copies of newer duplicates)"
+    )
+    return 0
+
+
+CHECK_MARKS = {True: "PASS", False: "FAIL", None: "SKIP"}
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from gpb.bootstrap import connection_checks
+    from gpb.infra.checks import all_ok
+
+    course_id = local_id_or_none(args.course) if args.course else None
+    if args.course and course_id is None:
+        print(f"not a Canvas course id: {args.course}", file=sys.stderr)
+        return 2
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per check, not per request
+    checks = asyncio.run(connection_checks(settings).run(course_id, args.class_id))
+    for check in checks:
+        line = f"{CHECK_MARKS[check.ok]}  {check.name}: {check.detail}"
+        if check.fix:
+            line += f" -- {'fix' if check.ok is False else 'to check it'}: {check.fix}"
+        print(line)
+    return 0 if all_ok(checks) else 1
+
+
+def _sqlite_path(settings: Settings) -> str | None:
+    try:
+        return settings.sqlite_path
+    except ValueError as exc:
+        print(f"{exc}; for PostgreSQL use pg_dump and pg_restore (README)", file=sys.stderr)
+        return None
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    database = _sqlite_path(settings)
+    if database is None:
+        return 2
+    try:
+        copied = backup_database(database, args.path)
+    except (BackupError, sqlite3.Error, OSError) as exc:
+        print(f"backup failed: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"backed up {database} to {copied.path}: {copied.events} events,"
+        f" {copied.size_bytes} bytes, integrity ok"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    database = _sqlite_path(settings)
+    if database is None:
+        return 2
+    try:
+        restored = restore_database(args.path, database)
+    except DatabaseInUse as exc:
+        print(f"refusing to restore: {exc}; stop gpb first", file=sys.stderr)
+        return 1
+    except (BackupError, sqlite3.Error, OSError) as exc:
+        print(f"restore failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {database} from {args.path}: {restored.events} events, integrity ok")
+    if restored.replaced:
+        print(f"the database it replaced is kept at {restored.replaced}")
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     from gpb.infra.sandbox import cli as sandbox_cli
 
@@ -183,6 +263,20 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--since")
     export.add_argument("--format", choices=["ndjson", "csv"], default="ndjson")
     export.set_defaults(run=cmd_events_export)
+    purge = events.add_parser("purge", help="delete old events that are no longer needed")
+    purge.add_argument("--before", required=True, metavar="DATE", help="received before (UTC)")
+    purge.set_defaults(run=cmd_events_purge)
+
+    check = commands.add_parser("check", help="try every outside connection, one line each")
+    check.add_argument("--course", help="a Canvas course to read assignments and SIS ids of")
+    check.add_argument("--class", dest="class_id", metavar="SIS_SECTION_ID", help="an IC class")
+    check.set_defaults(run=cmd_check)
+    backup = commands.add_parser("backup", help="copy the live SQLite database and verify it")
+    backup.add_argument("path", help="the backup file, or a folder for a dated one")
+    backup.set_defaults(run=cmd_backup)
+    restore = commands.add_parser("restore", help="put a backup in place while gpb is stopped")
+    restore.add_argument("path", help="the backup file")
+    restore.set_defaults(run=cmd_restore)
 
     sandbox = commands.add_parser("sandbox", help="stand-ins for Canvas and IC on one port")
     sandbox.add_argument("--host", default="127.0.0.1")

@@ -1,13 +1,10 @@
-"""The courses gpb has heard of, and the handler that notes them for families not yet handled."""
+"""The courses gpb has heard of."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
-
-from gpb.handlers.eventlog import StoredEvent
-from gpb.handlers.messagebus import Handled
 
 
 @dataclass(frozen=True)
@@ -25,13 +22,6 @@ class CourseSummary:
     open_alerts: int
     pending_changes: int
     last_sync: str | None
-
-
-async def note_course(event: StoredEvent) -> Handled:
-    changes: tuple[object, ...] = ()
-    if event.course_id is not None:
-        changes = (CourseSeen(event.course_id, event.shard),)
-    return Handled(outcome={"course_id": event.course_id}, changes=changes)
 
 
 class CourseDirectory(Protocol):

@@ -82,6 +82,7 @@ class CanvasEvent:
     user_id: str | None
     payload: dict[str, Any]
     content_hash: str
+    payload_json: str  # the payload as canonical JSON: what the log stores, and what is hashed
 
     @property
     def event_time_ms(self) -> int:
@@ -93,10 +94,19 @@ class CanvasEvent:
         return body if isinstance(body, dict) else {}
 
 
+def canonical_json(event: dict[str, Any]) -> str:
+    """The event's metadata and body as JSON with sorted keys and no spaces: the same event
+    re-signed or re-serialised gives the same text."""
+    canonical = {"metadata": event.get("metadata"), "body": event.get("body")}
+    return json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def content_hash(event: dict[str, Any]) -> str:
     """A hash of the canonical event: the same event re-signed or re-serialised hashes the same."""
-    canonical = {"metadata": event.get("metadata"), "body": event.get("body")}
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _sha256(canonical_json(event))
+
+
+def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -110,6 +120,8 @@ def parse_event(claims: object) -> CanvasEvent:
         raise InvalidEnvelope(_describe(exc)) from None
     meta = envelope.metadata
     body = envelope.body or {}
+    # One serialisation serves both the hash and the stored payload.
+    payload_json = canonical_json(claims)
     return CanvasEvent(
         event_name=meta.event_name,
         event_time=meta.event_time,
@@ -118,7 +130,8 @@ def parse_event(claims: object) -> CanvasEvent:
         course_id=_course_id(meta, body),
         user_id=local_id_or_none(meta.user_id),
         payload={"metadata": claims["metadata"], "body": claims.get("body")},
-        content_hash=content_hash(claims),
+        content_hash=_sha256(payload_json),
+        payload_json=payload_json,
     )
 
 

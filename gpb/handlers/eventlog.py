@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from gpb.handlers.envelope import CanvasEvent
 
@@ -82,6 +82,27 @@ class EventPage:
     next_cursor: str | None
 
 
+# How finely `EventLog.counts_by_time` buckets: by minute for the last hour, by hour for the day.
+TimeBucket = Literal["minute", "hour"]
+BUCKET_STEP: dict[TimeBucket, timedelta] = {
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+}
+
+
+def bucket_start(value: datetime, bucket: TimeBucket) -> datetime:
+    """The start of the calendar minute or hour (UTC) that `value` falls in."""
+    start = value.astimezone(UTC).replace(second=0, microsecond=0)
+    return start.replace(minute=0) if bucket == "hour" else start
+
+
+@dataclass(frozen=True)
+class BucketCount:
+    start: datetime  # the bucket's first instant (UTC)
+    status: EventStatus  # what became of the events so far
+    count: int
+
+
 @dataclass(frozen=True)
 class Finish:
     """How handling one event ended, and the state changes to apply with it in one transaction."""
@@ -115,4 +136,9 @@ class EventLog(Protocol):
 
     async def requeue(self, event_id: str) -> StoredEvent | None:
         """Marks a stored event to be handled again (admin replay); None if there is none."""
+        ...
+
+    async def counts_by_time(self, since: datetime, bucket: TimeBucket) -> list[BucketCount]:
+        """Events received since `since`, counted per calendar `bucket` of received_at and per
+        status; buckets without events are left out."""
         ...

@@ -94,7 +94,7 @@ class Rechecks:
             raise Unusable("the event names no course")
         stored = await self.state.course_state(event.course_id)
         try:
-            state, changes = await self._load(stored, event)
+            state, changes = await self._load(stored, event.shard)
             state, refreshed = await refresh(state, event)
         except Stale as stale:
             return Handled(outcome={"stale": True, "reason": str(stale)})
@@ -109,8 +109,16 @@ class Rechecks:
         verdicts, outcome = await self._reevaluate(state, stored)
         return Handled(outcome=outcome, changes=tuple(changes + verdicts))
 
+    async def reload(self, course_id: str) -> list[object]:
+        """Reads the whole course from Canvas again and re-judges it (a remaster trusts no event).
+        Returns the changes to apply."""
+        stored = await self.state.course_state(course_id)
+        fresh, changes = await self._load(replace(stored, loaded=False), None)
+        verdicts, _ = await self._reevaluate(fresh, stored)
+        return changes + verdicts
+
     async def _load(
-        self, state: CourseState, event: StoredEvent
+        self, state: CourseState, shard: int | None
     ) -> tuple[CourseState, list[object]]:
         """The whole course, read once: later events refresh only what they are about."""
         if state.loaded:
@@ -122,9 +130,15 @@ class Rechecks:
         sections = tuple(await self.canvas.list_sections(course_id))
         groups = tuple(await self.canvas.list_assignment_groups(course_id))
         enrollments = tuple(await self.canvas.list_student_enrollments(course_id))
-        records = dict(state.assignments)
-        for assignment in await self.canvas.list_assignments(course_id):
-            records[assignment.id] = _record(assignment, records.get(assignment.id), 0)
+        listed = {a.id: a for a in await self.canvas.list_assignments(course_id)}
+        records = {
+            # Canvas lists no deleted assignment: one gpb knew and Canvas no longer lists is gone.
+            aid: replace(r, assignment=replace(r.assignment, deleted=True))
+            for aid, r in state.assignments.items()
+            if aid not in listed
+        }
+        for assignment in listed.values():
+            records[assignment.id] = _record(assignment, state.assignments.get(assignment.id), 0)
         loaded = replace(
             state,
             course=course,
@@ -135,7 +149,7 @@ class Rechecks:
             loaded=True,
         )
         return loaded, [
-            CourseStored(course, event.shard, state.course_time_ms),
+            CourseStored(course, shard, state.course_time_ms),
             SectionsStored(course_id, sections),
             GroupsStored(course_id, groups),
             EnrollmentsStored(course_id, enrollments),

@@ -69,8 +69,9 @@ class TokenStore(Protocol):
         expires_at: datetime | None,
     ) -> TokenInfo: ...
 
-    async def find(self, token: str, now: datetime) -> TokenInfo | None:
-        """The live token (not revoked, not expired) with this value, if any."""
+    async def find_by_hash(self, digest: str, now: datetime) -> TokenInfo | None:
+        """The live token (not revoked, not expired) whose `token_hash` this is, if any: bearer
+        calls hash the token they carry, page sessions keep only the hash."""
         ...
 
     async def revoke(self, prefix: str, now: datetime) -> int:

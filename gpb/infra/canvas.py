@@ -7,6 +7,7 @@ leaky bucket (reference/canvas-rest.md section 1). Every failure leaves here as 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -50,6 +51,14 @@ RATE_LIMIT_DRAIN_PER_SECOND = 10.0
 
 Params = tuple[tuple[str, str], ...]
 Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ApiUser:
+    """The Canvas user an API token acts as."""
+
+    id: str
+    name: str
 
 
 class CanvasClient:
@@ -180,6 +189,13 @@ class CanvasClient:
             "POST", f"{self._root()}/conversations", data=form, idempotent=False
         )
         _expect_success(response, self._token)
+
+    # -- beyond the port: `gpb check` -------------------------------------------------------
+
+    async def whoami(self) -> ApiUser | None:
+        """The user the token acts as; None when the base URL has no Canvas API behind it."""
+        data = await self._get_one("users/self")
+        return None if data is None else ApiUser(str(data.get("id")), str(data.get("name", "")))
 
     # -- HTTP -------------------------------------------------------------------------------
 

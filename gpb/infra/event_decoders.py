@@ -25,6 +25,8 @@ from gpb.handlers.ingest import Refusal
 log = logging.getLogger("gpb.jwks")
 
 ACCEPTED_ALGORITHMS = ["RS256"]
+# Built once: joserfc would build one per token from `algorithms=`.
+_REGISTRY = jws.JWSRegistry(algorithms=ACCEPTED_ALGORITHMS)
 KEYS_RETRY_AFTER_SECONDS = 30
 
 
@@ -114,9 +116,7 @@ class JwksCache:
     async def _fetch(self) -> None:
         self._last_fetch = self._clock()
         try:
-            response = await self._client.get(self._url)
-            response.raise_for_status()
-            keys = _parse_jwks(response.json())
+            keys = await fetch_jwks(self._client, self._url)
         except (httpx.HTTPError, ValueError) as exc:
             self._last_fetch_ok = False
             log.error("fetching the JWKS from %s failed: %s", self._url, exc)
@@ -124,6 +124,16 @@ class JwksCache:
         self._keys = keys
         self._last_fetch_ok = True
         log.info("loaded %d signing keys from %s", len(keys), self._url)
+
+
+async def fetch_jwks(client: httpx.AsyncClient, url: str) -> dict[str, RSAKey]:
+    """The RSA keys with a `kid` that the JWKS at `url` holds, by kid.
+
+    Raises httpx.HTTPError when the JWKS cannot be fetched, ValueError when it is no JWKS.
+    """
+    response = await client.get(url)
+    response.raise_for_status()
+    return _parse_jwks(response.json())
 
 
 def _parse_jwks(document: object) -> dict[str, RSAKey]:
@@ -156,7 +166,7 @@ class JwtDecoder:
             raise Refusal(401, "UNKNOWN_KEY", "the token's header names no kid")
         key = await self._keys.key(kid)
         try:
-            verified = jws.deserialize_compact(body, key, algorithms=ACCEPTED_ALGORITHMS)
+            verified = jws.deserialize_compact(body, key, registry=_REGISTRY)
         except JoseError:
             raise _bad_signature("the signature does not verify") from None
         claims = _json_object(verified.payload, "token's payload")

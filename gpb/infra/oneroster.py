@@ -308,6 +308,18 @@ class OneRosterClient:
             missing=_flag(data.get("missing")),
         )
 
+    # -- beyond the port: `gpb check` -------------------------------------------------------
+
+    async def authenticate(self) -> None:
+        """Gets an access token from the token endpoint now; raises what the port's calls would."""
+        await self._bearer(self._configured())
+
+    async def read_gradebook(self) -> None:
+        """One gradebook read that needs no class (a page of one category): IC answers it only
+        with a token and vendor key it accepts."""
+        response = await self._call("GET", f"{GRADEBOOK}/categories", params={"limit": "1"})
+        self._expect_read(response)
+
     # -- reads ------------------------------------------------------------------------------
 
     async def _get_object(self, path: str, key: str) -> Json | None:

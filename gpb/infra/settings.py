@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     handler_max_attempts: int = Field(default=8, ge=1)
     handler_retry_base_seconds: float = 5.0
     handler_retry_max_seconds: float = 3600.0
+    # Events received longer ago than this are purged daily (those still being handled are kept).
+    event_retention_days: int = Field(default=400, ge=1)
 
     name_max_length: int = 30
     time_zone: str = "UTC"

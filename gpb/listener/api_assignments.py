@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -14,12 +15,18 @@ from gpb.handlers.alerts import FeedEntry
 from gpb.handlers.course_state import AssignmentRecord, CourseState
 from gpb.handlers.timefmt import iso
 from gpb.listener.auth import context, course_access
+from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError
 
 KEEP_ALIVE_SECONDS = 15.0
 
 
-def assignment_json(record: AssignmentRecord, state: CourseState) -> dict[str, Any]:
+def assignment_json(
+    record: AssignmentRecord,
+    state: CourseState,
+    pending: Mapping[str, int],
+    last_synced: Mapping[str, datetime],
+) -> dict[str, Any]:
     assignment = record.assignment
     groups = {g.id: g.name for g in state.groups}
     return {
@@ -30,19 +37,27 @@ def assignment_json(record: AssignmentRecord, state: CourseState) -> dict[str, A
         "sync_enabled": record.sync_enabled,
         "eligible": record.eligible,
         "violations": [asdict(v) for v in record.violations],
-        "pending_changes": 0,
-        "last_synced_at": None,
+        "pending_changes": pending.get(assignment.id, 0),
+        "last_synced_at": iso(last_synced.get(assignment.id)),
     }
 
 
-async def list_assignments(request: Request) -> Response:
-    _, course_id = await course_access(request)
-    state = await context(request).course_state.course_state(course_id)
+async def course_assignments(ctx: AppContext, course_id: str) -> list[dict[str, Any]]:
+    """The course's assignments as the API lists them (and the pages show them): undeleted, in
+    Canvas's id order, with their pending counts and last sync."""
+    state = await ctx.course_state.course_state(course_id)
+    pending = await ctx.pending.counts(course_id)
+    last_synced = await ctx.sync_runs.last_synced(course_id)
     records = sorted(
         (r for r in state.assignments.values() if not r.assignment.deleted),
         key=lambda r: int(r.assignment.id),
     )
-    return JSONResponse({"assignments": [assignment_json(r, state) for r in records]})
+    return [assignment_json(r, state, pending, last_synced) for r in records]
+
+
+async def list_assignments(request: Request) -> Response:
+    _, course_id = await course_access(request)
+    return JSONResponse({"assignments": await course_assignments(context(request), course_id)})
 
 
 async def list_alerts(request: Request) -> Response:

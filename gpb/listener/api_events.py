@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from gpb.handlers.eventlog import EventQuery, EventStatus, StoredEvent
 from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.timefmt import iso
 from gpb.listener.auth import context, require_admin
+from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError, not_found
 
 MAX_LIMIT = 500
@@ -68,8 +69,8 @@ def _bad_query(message: str) -> ApiError:
     return ApiError(400, "INVALID_QUERY", message)
 
 
-def _time_param(request: Request, name: str) -> datetime | None:
-    value = request.query_params.get(name)
+def _time_param(params: Mapping[str, str], name: str) -> datetime | None:
+    value = params.get(name)
     if not value:
         return None
     try:
@@ -78,8 +79,7 @@ def _time_param(request: Request, name: str) -> datetime | None:
         raise _bad_query(f"{name} must be an ISO-8601 time") from None
 
 
-def parse_query(request: Request, *, default_limit: int = 50) -> EventQuery:
-    params = request.query_params
+def parse_query(params: Mapping[str, str], *, default_limit: int = 50) -> EventQuery:
     status = params.get("status") or None
     if status is not None and status not in EventStatus._value2member_map_:
         allowed = ", ".join(s.value for s in EventStatus)
@@ -98,8 +98,8 @@ def parse_query(request: Request, *, default_limit: int = 50) -> EventQuery:
         course_id=course_id,
         event_name=params.get("event_name") or None,
         status=EventStatus(status) if status else None,
-        since=_time_param(request, "since"),
-        until=_time_param(request, "until"),
+        since=_time_param(params, "since"),
+        until=_time_param(params, "until"),
         before_id=cursor,
         limit=int(limit_text),
     )
@@ -107,35 +107,46 @@ def parse_query(request: Request, *, default_limit: int = 50) -> EventQuery:
 
 async def list_events(request: Request) -> Response:
     await require_admin(request)
-    page = await context(request).events.search(parse_query(request))
+    page = await context(request).events.search(parse_query(request.query_params))
     return JSONResponse(
         {"events": [event_summary(e) for e in page.events], "next_cursor": page.next_cursor}
     )
 
 
-async def _stored_event(request: Request) -> StoredEvent:
-    event = await context(request).events.get(request.path_params["event_id"])
+async def stored_event(ctx: AppContext, event_id: str) -> StoredEvent:
+    event = await ctx.events.get(event_id)
     if event is None:
         raise not_found("no such event")
     return event
 
 
+def replayable(event: StoredEvent) -> bool:
+    """A refused or duplicate delivery stored no event of its own to handle."""
+    return event.status not in (EventStatus.REJECTED, EventStatus.DUPLICATE)
+
+
+async def replay(ctx: AppContext, event_id: str) -> StoredEvent:
+    """Queues the stored event to be handled again, and wakes the worker."""
+    event = await stored_event(ctx, event_id)
+    if not replayable(event):
+        raise ApiError(
+            409, "NOT_REPLAYABLE", f"a {event.status.value} delivery has no event to handle"
+        )
+    requeued = await ctx.events.requeue(event.id)
+    ctx.worker.notify()
+    assert requeued is not None
+    return requeued
+
+
 async def get_event(request: Request) -> Response:
     await require_admin(request)
-    return JSONResponse(event_detail(await _stored_event(request)))
+    event = await stored_event(context(request), request.path_params["event_id"])
+    return JSONResponse(event_detail(event))
 
 
 async def replay_event(request: Request) -> Response:
     await require_admin(request)
-    event = await _stored_event(request)
-    if event.status in (EventStatus.REJECTED, EventStatus.DUPLICATE):
-        raise ApiError(
-            409, "NOT_REPLAYABLE", f"a {event.status.value} delivery has no event to handle"
-        )
-    ctx = context(request)
-    requeued = await ctx.events.requeue(event.id)
-    ctx.worker.notify()
-    assert requeued is not None
+    requeued = await replay(context(request), request.path_params["event_id"])
     return JSONResponse(event_summary(requeued), status_code=202)
 
 
@@ -144,7 +155,7 @@ async def export_events(request: Request) -> Response:
     fmt = request.query_params.get("format", "ndjson")
     if fmt not in ("ndjson", "csv"):
         raise _bad_query("format must be ndjson or csv")
-    query = parse_query(request, default_limit=MAX_LIMIT)
+    query = parse_query(request.query_params, default_limit=MAX_LIMIT)
     events = context(request).events.export(query)
     if fmt == "csv":
         return StreamingResponse(

@@ -8,9 +8,19 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from gpb.listener import api_assignments, api_courses, api_events, ingress, metrics, ops
+from gpb.listener import (
+    api_admin,
+    api_assignments,
+    api_courses,
+    api_events,
+    api_syncs,
+    ingress,
+    metrics,
+    ops,
+)
 from gpb.listener.context import AppContext
 from gpb.listener.errors import EXCEPTION_HANDLERS
+from gpb.listener.pages import ROUTES as PAGE_ROUTES
 
 ContextFactory = Callable[[], AbstractAsyncContextManager[AppContext]]
 
@@ -24,10 +34,18 @@ ROUTES = [
     ),
     Route("/api/courses/{course_id}/alerts", api_assignments.list_alerts, methods=["GET"]),
     Route("/api/courses/{course_id}/alerts/stream", api_assignments.alert_stream, methods=["GET"]),
+    Route("/api/courses/{course_id}/pending", api_syncs.pending, methods=["GET"]),
+    Route("/api/courses/{course_id}/syncs", api_syncs.start_run, methods=["POST"]),
+    Route("/api/courses/{course_id}/syncs", api_syncs.list_runs, methods=["GET"]),
+    Route("/api/syncs/{sync_id}", api_syncs.get_run, methods=["GET"]),
+    Route("/api/syncs/{sync_id}/resume", api_syncs.resume_run, methods=["POST"]),
+    Route("/api/errors", api_syncs.errors, methods=["GET"]),
     Route("/api/events", api_events.list_events, methods=["GET"]),
     Route("/api/events/export", api_events.export_events, methods=["GET"]),
     Route("/api/events/{event_id}", api_events.get_event, methods=["GET"]),
     Route("/api/events/{event_id}/replay", api_events.replay_event, methods=["POST"]),
+    Route("/api/admin/check", api_admin.check_connections, methods=["GET"]),
+    *PAGE_ROUTES,
 ]
 
 

@@ -1,4 +1,5 @@
-"""Who is calling: a bearer token (hashed in the store), or the bootstrap admin token."""
+"""Who is calling: a bearer token (hashed in the store), the bootstrap admin token, or a page
+session naming one of them (then a state-changing call must also carry the session's CSRF token)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import hmac
 from starlette.requests import Request
 
 from gpb.handlers.ids import local_id_or_none
-from gpb.handlers.tokens import Principal, Role
+from gpb.handlers.tokens import Principal, Role, token_hash
+from gpb.listener import sessions
 from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError, not_found
+from gpb.listener.forms import read_form
 
 _BOOTSTRAP_ADMIN = Principal(Role.ADMIN, frozenset(), name="GPB_ADMIN_TOKEN")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def context(request: Request) -> AppContext:
@@ -28,17 +32,45 @@ def _bearer(request: Request) -> str | None:
 
 
 async def authenticate(request: Request) -> Principal:
-    token = _bearer(request)
-    if token is None:
-        raise ApiError(401, "UNAUTHENTICATED", "send Authorization: Bearer <token>")
+    """The bearer token when there is one (a wrong one is never rescued by a cookie), else the
+    page session."""
     ctx = context(request)
+    token = _bearer(request)
+    if token is not None:
+        principal = await principal_for(ctx, token_hash(token))
+        if principal is None:
+            raise ApiError(401, "UNAUTHENTICATED", "the token is unknown, revoked or expired")
+        return principal
+    session = sessions.from_request(request, ctx.config.session_secret, ctx.now())
+    if session is None or session.token_hash is None:
+        raise ApiError(401, "UNAUTHENTICATED", "send Authorization: Bearer <token>")
+    if request.method not in SAFE_METHODS:
+        await require_csrf(request, session)
+    principal = await principal_for(ctx, session.token_hash)
+    if principal is None:
+        raise ApiError(401, "UNAUTHENTICATED", "the session's token was revoked or has expired")
+    return principal
+
+
+async def principal_for(ctx: AppContext, digest: str) -> Principal | None:
+    """Who holds the token with this hash: the bootstrap admin, a live stored token, or nobody."""
     admin_token = ctx.config.admin_token
-    if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
+    if admin_token and hmac.compare_digest(digest, token_hash(admin_token)):
         return _BOOTSTRAP_ADMIN
-    info = await ctx.tokens.find(token, ctx.now())
+    info = await ctx.tokens.find_by_hash(digest, ctx.now())
     if info is None:
-        raise ApiError(401, "UNAUTHENTICATED", "the token is unknown, revoked or expired")
+        return None
     return Principal(info.role, frozenset(info.course_ids), info.name, info.prefix)
+
+
+async def require_csrf(request: Request, session: sessions.Session) -> None:
+    """A cookie goes along on any request the browser makes, a cross-site one included; only a
+    page of ours knows the session's CSRF token, sent as a header (scripts) or a form field."""
+    submitted = request.headers.get(sessions.CSRF_HEADER)
+    if submitted is None:
+        submitted = (await read_form(request)).get(sessions.CSRF_FIELD)
+    if not session.accepts(submitted):
+        raise ApiError(403, "CSRF_FAILED", "this call needs the session's CSRF token")
 
 
 async def require_admin(request: Request) -> Principal:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from gpb.handlers.alerts import AlertStore
 from gpb.handlers.course_state import CourseStateStore
@@ -12,6 +14,8 @@ from gpb.handlers.courses import CourseDirectory
 from gpb.handlers.eventlog import EventLog
 from gpb.handlers.ingest import EventDecoder, IngestPolicy
 from gpb.handlers.signals import Broadcast
+from gpb.handlers.sync_service import Pending, SyncService
+from gpb.handlers.syncs import SyncStore
 from gpb.handlers.tokens import TokenStore
 
 
@@ -27,10 +31,20 @@ class Lag(Protocol):
     async def oldest_waiting(self) -> datetime | None: ...
 
 
+class ConnectionChecks(Protocol):
+    async def report(self, course_id: str | None, class_id: str | None) -> dict[str, Any]:
+        """`gpb check` as JSON: `{"checks": [{"name", "ok", "detail", "fix"}], "ok"}`."""
+        ...
+
+
 @dataclass
 class ListenerConfig:
     max_event_bytes: int = 1_048_576
     admin_token: str | None = None
+    # Signs page session cookies; a random one unless GPB_SESSION_SECRET sets it (the bootstrap
+    # warns), so sessions end with the process.
+    session_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    time_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # for dates on pages
 
 
 @dataclass
@@ -47,6 +61,10 @@ class AppContext:
     course_state: CourseStateStore
     alerts: AlertStore
     alert_signal: Broadcast
+    pending: Pending
+    syncs: SyncService
+    sync_runs: SyncStore
+    checks: ConnectionChecks
 
     @staticmethod
     def now() -> datetime:

@@ -536,3 +536,20 @@ async def test_a_throttled_conversation_is_retried() -> None:
     canvas = Canvas(answers(throttled, httpx.Response(201, json=[])))
     await canvas.client().send_conversation("7", ["5"], "s", "b")
     assert len(canvas.requests) == 2
+
+
+# -- for gpb check -------------------------------------------------------------------------
+
+
+async def test_whoami_names_the_tokens_user() -> None:
+    canvas = Canvas(lambda request: ok({"id": 1, "name": "gpb integration", "login_id": "gpb"}))
+    user = await canvas.client().whoami()
+    assert user is not None and (user.id, user.name) == ("1", "gpb integration")
+    (request,) = canvas.requests
+    assert request.url.path == "/api/v1/users/self"
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+async def test_whoami_without_a_canvas_api_is_none() -> None:
+    canvas = Canvas(lambda request: httpx.Response(404, text="Not Found"))
+    assert await canvas.client().whoami() is None

@@ -10,7 +10,7 @@ from canvas_events import jwks_document, make_key, sample, sign
 from joserfc import jws
 
 from gpb.handlers.ingest import Refusal
-from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder
+from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder, fetch_jwks
 
 KEY = make_key("k-current")
 
@@ -181,3 +181,29 @@ async def test_plain_json_mode() -> None:
     with pytest.raises(Refusal) as caught:
         await PlainJsonDecoder().decode(b"[1]")
     assert caught.value.code == "INVALID_BODY"
+
+
+async def test_fetch_jwks_keeps_rsa_keys_with_a_kid() -> None:
+    document = jwks_document(KEY)
+    document["keys"] += [{"kty": "EC", "kid": "ec-1"}, {"kty": "RSA", "n": "x", "e": "AQAB"}]
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=document))
+    async with httpx.AsyncClient(transport=transport) as client:
+        keys = await fetch_jwks(client, "https://keys.example/jwks")
+    assert list(keys) == ["k-current"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (httpx.Response(502), httpx.HTTPStatusError),
+        (httpx.Response(200, json={"no": "keys"}), ValueError),
+        (httpx.Response(200, text="<html>"), ValueError),
+    ],
+)
+async def test_fetch_jwks_raises_what_went_wrong(
+    answer: httpx.Response, error: type[Exception]
+) -> None:
+    transport = httpx.MockTransport(lambda request: answer)
+    async with httpx.AsyncClient(transport=transport) as client:
+        with pytest.raises(error):
+            await fetch_jwks(client, "https://keys.example/jwks")

@@ -839,3 +839,38 @@ def test_the_schema_check_has_teeth() -> None:
     line_item = line_item_body(LINE_ITEM, BASE)
     line_item["lineItem"]["dueDate"] = "2024-10-18 04:59"
     assert problems(line_item_validator(), line_item)
+
+
+# -- for gpb check -------------------------------------------------------------------------
+
+
+async def test_authenticate_fetches_a_token_and_calls_nothing_else() -> None:
+    ic = Ic(always(500))
+    await ic.client().authenticate()
+    assert len(ic.token_requests) == 1 and ic.requests == []
+
+
+async def test_authenticate_with_wrong_credentials_is_auth_failed() -> None:
+    ic = Ic(always(200))
+    ic.token_answers.append(httpx.Response(401, json={"error": "invalid_client"}))
+    with pytest.raises(SisAuthFailed, match="refused the client credentials"):
+        await ic.client().authenticate()
+
+
+async def test_read_gradebook_reads_one_category_with_the_vendor_key() -> None:
+    ic = Ic(always(200, json={"categories": []}))
+    await ic.client().read_gradebook()
+    (request,) = ic.requests
+    assert request.url.path.endswith("/gradebook/v1p2/categories")
+    assert request.url.params["limit"] == "1"
+    assert request.headers["x-vendor-authorization"] == VENDOR
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(401, SisAuthFailed), (403, SisAuthFailed), (404, SisUnavailable)]
+)
+async def test_read_gradebook_refused(status: int, error: type[Exception]) -> None:
+    ic = Ic(always(status, json=imsx("Missing or wrong x-vendor-authorization header")))
+    with pytest.raises(error) as caught:
+        await ic.client().read_gradebook()
+    assert VENDOR not in str(caught.value) and SECRET not in str(caught.value)

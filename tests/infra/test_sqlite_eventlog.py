@@ -1,4 +1,5 @@
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -187,3 +188,49 @@ async def test_refused_bodies_are_kept_only_up_to_the_bound(tmp_path: Path) -> N
         assert event is not None and event.raw == "x" * 10
     finally:
         await store.close()
+
+
+async def test_counts_by_time_buckets_each_status_by_minute_and_hour(store: SqliteStore) -> None:
+    ids = [(await store.events.append(grade(i), None)).id for i in range(5)]
+    rejected = await store.events.append_rejected(Rejection("BAD_SIGNATURE", "no", b"x", None))
+    await store.events.finish(ids[1], Finish(EventStatus.FAILED, attempts=1))
+    for event_id in (ids[2], ids[3], ids[4]):
+        await store.events.finish(event_id, Finish(EventStatus.PROCESSED, attempts=1))
+    # received_at rises with the id: spread the events over two hours and three minutes
+    stamps = {
+        ids[0]: "2024-10-22T08:59:59.000000Z",
+        ids[1]: "2024-10-22T09:30:05.000000Z",
+        ids[2]: "2024-10-22T09:30:40.000000Z",
+        ids[3]: "2024-10-22T09:31:00.000000Z",
+        ids[4]: "2024-10-22T09:31:30.000000Z",
+        rejected: "2024-10-22T10:02:00.000000Z",
+    }
+
+    def restamp(conn: sqlite3.Connection) -> None:
+        for event_id, stamp in stamps.items():
+            conn.execute("UPDATE events SET received_at = ? WHERE id = ?", (stamp, int(event_id)))
+
+    await store.db.write(restamp)
+    since = datetime(2024, 10, 22, 9, 0, tzinfo=UTC)
+
+    def at(hour: int, minute: int) -> datetime:
+        return datetime(2024, 10, 22, hour, minute, tzinfo=UTC)
+
+    by_minute = {
+        (c.start, c.status): c.count for c in await store.events.counts_by_time(since, "minute")
+    }
+    assert by_minute == {
+        (at(9, 30), EventStatus.FAILED): 1,
+        (at(9, 30), EventStatus.PROCESSED): 1,
+        (at(9, 31), EventStatus.PROCESSED): 2,
+        (at(10, 2), EventStatus.REJECTED): 1,
+    }
+    by_hour = {
+        (c.start, c.status): c.count for c in await store.events.counts_by_time(since, "hour")
+    }
+    assert by_hour == {
+        (at(9, 0), EventStatus.FAILED): 1,
+        (at(9, 0), EventStatus.PROCESSED): 3,
+        (at(10, 0), EventStatus.REJECTED): 1,
+    }
+    assert await store.events.counts_by_time(at(11, 0), "hour") == []

@@ -23,13 +23,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gpb.infra.sandbox import canvas_json as cj
 from gpb.infra.sandbox.faults import FaultInjector
-from gpb.infra.sandbox.state import Assignment, Course, Roster, SandboxState, Submission
+from gpb.infra.sandbox.state import (
+    Assignment,
+    Course,
+    Roster,
+    SandboxState,
+    Submission,
+    User,
+)
 
 SHARD_SIZE = 10**13
 STRING_IDS = "application/json+canvas-string-ids"
 DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 100
 MAX_IDS = 100
+# The account admin the sandbox's API token belongs to (`GET /users/self`).
+API_USER = User(id="1", name="Sandbox API User", login_id="gpb-api")
 
 T = TypeVar("T")
 
@@ -173,6 +182,7 @@ class CanvasApi:
             Route("/sections/{section_id}/enrollments", self.list_enrollments),
             Route("/courses/{course_id}/students/submissions", self.student_submissions),
             Route("/conversations", self.create_conversation, methods=["POST"]),
+            Route("/users/self", self.whoami),
         ]
         return Router(routes, default=_not_found_app)
 
@@ -454,6 +464,11 @@ class CanvasApi:
         found = [(canvas.submission(assignment.id, user_id), assignment)]
         (data,) = self._submissions_json(request, found, canvas.roster(course.id))
         return self._answer(request, data)
+
+    # ------------------------------------------------------------ the token's user
+
+    async def whoami(self, request: Request) -> Response:
+        return self._answer(request, cj.user_json(API_USER))
 
     # ------------------------------------------------------------ conversations
 

@@ -167,6 +167,7 @@ class OneRosterApi:
             Route(roster + "/academicSessions/{sourced_id}", self.get_session),
             Route(roster + "/terms/{sourced_id}", self.get_session),
             Route(roster + "/schools/{sourced_id}", self.get_school),
+            Route(book + "/categories", self.all_categories),
             Route(book + "/classes/{sourced_id}/categories", self.class_categories),
             Route(book + "/classes/{sourced_id}/lineItems", self.class_line_items),
             Route(book + "/classes/{sourced_id}/results", self.class_results),
@@ -264,6 +265,10 @@ class OneRosterApi:
         return JSONResponse({"org": data})
 
     # ------------------------------------------------------------ gradebook reads
+
+    async def all_categories(self, request: Request) -> Response:
+        categories = [_category_json(c) for c in self.state.ic.categories.values()]
+        return _collection(request, "categories", categories)
 
     async def class_categories(self, request: Request) -> Response:
         ic_class = self._class(request)

@@ -11,19 +11,34 @@ from typing import Any
 
 from gpb.handlers.envelope import CanvasEvent
 from gpb.handlers.eventlog import (
+    BUCKET_STEP,
     Appended,
+    BucketCount,
     EventPage,
     EventQuery,
     EventStatus,
     Finish,
     Rejection,
     StoredEvent,
+    TimeBucket,
+    bucket_start,
 )
 from gpb.handlers.timefmt import format_time, parse_time
 from gpb.infra.sqlite.changes import apply_changes
 from gpb.infra.sqlite.database import Database
 
 EXPORT_PAGE = 500
+_INSERT_EVENT = (
+    "INSERT INTO events (received_at, status, event_name, event_time, event_time_ms, shard,"
+    " course_id, user_id, content_hash, duplicate_of, payload, source_ip)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# Storing a first copy is one statement: when the events_first_copy index holds the hash already,
+# the insert adds no row, and only then is the event looked up and filed as a duplicate.
+_INSERT_FIRST_COPY = (
+    _INSERT_EVENT + " ON CONFLICT (content_hash) WHERE content_hash IS NOT NULL"
+    " AND duplicate_of IS NULL DO NOTHING"
+)
 
 
 class SqliteEventLog:
@@ -39,23 +54,16 @@ class SqliteEventLog:
         return stamp
 
     async def append(self, event: CanvasEvent, source_ip: str | None) -> Appended:
-        payload = json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False)
+        payload = event.payload_json
         event_time = format_time(event.event_time)
 
         def write(conn: sqlite3.Connection) -> Appended:
-            first = conn.execute(
-                "SELECT id FROM events WHERE content_hash = ? AND content_hash IS NOT NULL"
-                " AND duplicate_of IS NULL",
-                (event.content_hash,),
-            ).fetchone()
-            duplicate_of = first[0] if first else None
-            cursor = conn.execute(
-                "INSERT INTO events (received_at, status, event_name, event_time, event_time_ms,"
-                " shard, course_id, user_id, content_hash, duplicate_of, payload, source_ip)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    self._stamp(),
-                    EventStatus.DUPLICATE.value if first else EventStatus.ACCEPTED.value,
+            received_at = self._stamp()
+
+            def row(status: EventStatus, duplicate_of: int | None) -> tuple[Any, ...]:
+                return (
+                    received_at,
+                    status.value,
                     event.event_name,
                     event_time,
                     event.event_time_ms,
@@ -64,13 +72,20 @@ class SqliteEventLog:
                     event.user_id,
                     event.content_hash,
                     duplicate_of,
-                    None if first else payload,
+                    payload if duplicate_of is None else None,
                     source_ip,
-                ),
-            )
-            return Appended(
-                str(cursor.lastrowid), str(duplicate_of) if duplicate_of is not None else None
-            )
+                )
+
+            cursor = conn.execute(_INSERT_FIRST_COPY, row(EventStatus.ACCEPTED, None))
+            if cursor.rowcount == 1:
+                return Appended(str(cursor.lastrowid), None)
+            first = conn.execute(
+                "SELECT id FROM events WHERE content_hash = ? AND content_hash IS NOT NULL"
+                " AND duplicate_of IS NULL",
+                (event.content_hash,),
+            ).fetchone()[0]
+            cursor = conn.execute(_INSERT_EVENT, row(EventStatus.DUPLICATE, first))
+            return Appended(str(cursor.lastrowid), str(first))
 
         return await self._db.write(write)
 
@@ -166,6 +181,9 @@ class SqliteEventLog:
 
         return await self._db.write(write)
 
+    async def counts_by_time(self, since: datetime, bucket: TimeBucket) -> list[BucketCount]:
+        return await self._db.read(lambda conn: _counts_by_time(conn, since, bucket))
+
     async def counts_by_status(self) -> dict[str, int]:
         def read(conn: sqlite3.Connection) -> dict[str, int]:
             return {
@@ -216,13 +234,18 @@ def _search(conn: sqlite3.Connection, query: EventQuery) -> EventPage:
     if query.before_id is not None:
         clauses.append("id < ?")
         params.append(int(query.before_id))
-    for column, value in (
-        ("course_id", query.course_id),
-        ("event_name", query.event_name),
-        ("status", query.status.value if query.status else None),
-    ):
+    status = query.status.value if query.status else None
+    filters = [("course_id", query.course_id), ("event_name", query.event_name), ("status", status)]
+    # Each pair of filters has its index. With all three, SQLite (which keeps no statistics on
+    # these columns) would walk (event_name, status, id) across every course; a unary + keeps one
+    # filter off the index so that it walks the course's: by status when the status is a rare
+    # one, else by name.
+    unindexed = None
+    if all(value is not None for _, value in filters):
+        unindexed = "status" if status == EventStatus.PROCESSED.value else "event_name"
+    for column, value in filters:
         if value is not None:
-            clauses.append(f"{column} = ?")
+            clauses.append(f"{'+' if column == unindexed else ''}{column} = ?")
             params.append(value)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = conn.execute(
@@ -231,6 +254,43 @@ def _search(conn: sqlite3.Connection, query: EventQuery) -> EventPage:
     events = [_event(row) for row in rows[: query.limit]]
     next_cursor = events[-1].id if len(rows) > query.limit else None
     return EventPage(events, next_cursor)
+
+
+def _counts_by_time(
+    conn: sqlite3.Connection, since: datetime, bucket: TimeBucket
+) -> list[BucketCount]:
+    """Bucket bounds become id bounds (ids and received_at rise together), then each (bucket,
+    status) is a count over the (status, id) index: index-only, and the cost follows the events
+    in the window, not the size of the log or of its payloads."""
+    newest = conn.execute("SELECT id, received_at FROM events ORDER BY id DESC LIMIT 1").fetchone()
+    if newest is None:
+        return []
+    starts = [since]
+    step = BUCKET_STEP[bucket]
+    boundary = bucket_start(since, bucket) + step
+    while format_time(boundary) <= newest["received_at"]:
+        starts.append(boundary)
+        boundary += step
+    first_ids = []
+    for start in starts:
+        row = conn.execute(
+            "SELECT id FROM events WHERE received_at >= ? ORDER BY received_at LIMIT 1",
+            (format_time(start),),
+        ).fetchone()
+        first_ids.append(row[0] if row else newest["id"] + 1)
+    first_ids.append(newest["id"] + 1)
+    counts = []
+    for start, low, high in zip(starts, first_ids[:-1], first_ids[1:], strict=True):
+        if low >= high:
+            continue  # no event in this bucket
+        for status in EventStatus:
+            (count,) = conn.execute(
+                "SELECT count(*) FROM events WHERE status = ? AND id >= ? AND id < ?",
+                (status.value, low, high),
+            ).fetchone()
+            if count:
+                counts.append(BucketCount(bucket_start(start, bucket), status, count))
+    return counts
 
 
 def _json_or_none(value: dict[str, Any] | None) -> str | None:

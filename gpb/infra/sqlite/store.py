@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Sequence
 
 from gpb.infra.sqlite.alerts import SqliteAlerts
+from gpb.infra.sqlite.changes import apply_changes
 from gpb.infra.sqlite.course_state import SqliteCourseState
 from gpb.infra.sqlite.courses import SqliteCourses
 from gpb.infra.sqlite.database import Database, connect
 from gpb.infra.sqlite.eventlog import SqliteEventLog
 from gpb.infra.sqlite.migrations import migrate
+from gpb.infra.sqlite.retention import SqliteRetention
+from gpb.infra.sqlite.syncs import SqliteSyncs
 from gpb.infra.sqlite.tokens import SqliteTokens
 
 
@@ -23,6 +27,8 @@ class SqliteStore:
         self.courses = SqliteCourses(self.db)
         self.course_state = SqliteCourseState(self.db)
         self.alerts = SqliteAlerts(self.db)
+        self.retention = SqliteRetention(self.db)
+        self.syncs = SqliteSyncs(self.db)
 
     def migrate(self) -> list[str]:
         directory = os.path.dirname(os.path.abspath(self.path))
@@ -38,6 +44,11 @@ class SqliteStore:
 
     async def close(self) -> None:
         await self.db.close()
+
+    async def apply(self, changes: Sequence[object]) -> None:
+        """State changes made outside event handling (a remaster's re-reads, its confirmations)."""
+        if changes:
+            await self.db.write(lambda conn: apply_changes(conn, changes))
 
     async def ping(self) -> bool:
         def read(conn: sqlite3.Connection) -> bool:

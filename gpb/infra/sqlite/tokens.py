@@ -43,9 +43,7 @@ class SqliteTokens:
         await self._db.write(write)
         return TokenInfo(token_prefix(token), role, name, course_ids, created, expires_at, None)
 
-    async def find(self, token: str, now: datetime) -> TokenInfo | None:
-        digest = token_hash(token)
-
+    async def find_by_hash(self, digest: str, now: datetime) -> TokenInfo | None:
         def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
             return conn.execute(
                 "SELECT * FROM tokens WHERE token_hash = ? AND revoked_at IS NULL"

@@ -23,9 +23,14 @@ CREATE TABLE events (
 -- One first copy per content hash; duplicates point at it.
 CREATE UNIQUE INDEX events_first_copy ON events (content_hash)
     WHERE content_hash IS NOT NULL AND duplicate_of IS NULL;
+-- The admin filters, newest first: each filter and each pair of them walks one index in id order,
+-- so a page costs the same in a log of any size.
 CREATE INDEX events_by_course ON events (course_id, id);
 CREATE INDEX events_by_name ON events (event_name, id);
 CREATE INDEX events_by_status ON events (status, id);
+CREATE INDEX events_by_course_name ON events (course_id, event_name, id);
+CREATE INDEX events_by_course_status ON events (course_id, status, id);
+CREATE INDEX events_by_name_status ON events (event_name, status, id);
 CREATE INDEX events_by_received ON events (received_at);
 CREATE INDEX events_retry_due ON events (next_attempt_at) WHERE status = 'failed';
 
