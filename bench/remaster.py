@@ -1,0 +1,282 @@
+"""A remaster of 40 assignments x 200 students, beside a bare httpx loop doing the same PUTs.
+
+Both talk to the same OneRoster stand-in (the sandbox, in its own process, strict: tokens, vendor
+header, the official schema) at the same concurrency. gpb runs whole in a process of its own: it
+re-reads the course and every grade from the sandbox's Canvas, plans, upserts 40 x 2 line items and
+8,000 results, and stores each confirmation before it counts. The bare loop only sends the PUTs.
+The sandbox is reseeded between the two, so both start from an empty IC gradebook.
+
+    /work/venv/bin/python bench/remaster.py [--assignments 40] [--students 200] [--concurrency 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gpb.handlers.model import LineItem, Result
+from gpb.handlers.sync_plan import line_item_id, result_id
+from gpb.infra.oneroster import line_item_body, result_body
+from gpb.infra.sandbox.state import load_seed
+
+ADMIN = "bench-admin-token"
+SECTIONS = ("7", "8")
+TARGET = 1.5
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def build_seed(assignments: int, students: int) -> dict[str, Any]:
+    """The shipped seed, grown to `assignments` eligible assignments graded for `students`."""
+    seed = load_seed().model_dump(mode="json")
+    canvas = seed["canvas"]
+    teacher = canvas["users"][0]
+    users = [teacher]
+    per_section: dict[str, list[str]] = {s: [] for s in SECTIONS}
+    for n in range(students):
+        user_id = str(5000 + n)
+        users.append(
+            {
+                "id": user_id,
+                "name": f"Student {n}",
+                "sortable_name": f"{n}, Student",
+                "sis_user_id": f"S-{user_id}",
+                "login_id": f"s{user_id}@example.edu",
+            }
+        )
+        per_section[SECTIONS[n % 2]].append(user_id)
+    canvas["users"] = users
+    for section in canvas["sections"]:
+        section["students"] = per_section[section["id"]]
+    canvas["enrollments"] = []
+    template = next(a for a in canvas["assignments"] if a["id"] == "124")
+    canvas["assignments"] = []
+    canvas["submissions"] = []
+    due = datetime(2026, 10, 16, 4, 59, 59, tzinfo=UTC)
+    for n in range(assignments):
+        assignment_id = str(3000 + n)
+        canvas["assignments"].append(
+            template
+            | {
+                "id": assignment_id,
+                "name": f"Homework {n + 1}",
+                "due_at": (due + timedelta(days=n)).isoformat(),
+                "overrides": [],
+            }
+        )
+        for k, user_id in enumerate(u for s in SECTIONS for u in per_section[s]):
+            canvas["submissions"].append(
+                {
+                    "id": f"{assignment_id}{k:04d}",
+                    "assignment_id": assignment_id,
+                    "user_id": user_id,
+                    "score": float((n + k) % 11),
+                    "grade": str((n + k) % 11),
+                    "workflow_state": "graded",
+                    "graded_at": "2026-10-20T14:00:00Z",
+                    "posted_at": "2026-10-20T14:00:00Z",
+                }
+            )
+    return seed
+
+
+@contextmanager
+def process(argv: list[str], env: dict[str, str], ready_url: str) -> Iterator[None]:
+    child = subprocess.Popen(
+        argv, env=os.environ | env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(ready_url, timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError(f"{argv[0]} did not start")
+        yield
+    finally:
+        child.terminate()
+        child.wait(10)
+
+
+def gpb_env(sandbox: str, folder: Path, concurrency: int) -> dict[str, str]:
+    return {
+        "GPB_DATABASE_URL": f"sqlite:///{folder / 'gpb.db'}",
+        "GPB_EVENTS_AUTH": "none",
+        "GPB_ADMIN_TOKEN": ADMIN,
+        "GPB_CANVAS_BASE_URL": sandbox,
+        "GPB_CANVAS_TOKEN": "sandbox-canvas-token",
+        "GPB_SIS_BASE_URL": f"{sandbox}/ims/oneroster",
+        "GPB_SIS_TOKEN_URL": f"{sandbox}/ims/oneroster/token",
+        "GPB_SIS_CLIENT_ID": "sandbox-client",
+        "GPB_SIS_CLIENT_SECRET": "sandbox-client-secret",
+        "GPB_SIS_VENDOR_AUTHORIZATION": "sandbox-vendor-key:sandbox-vendor-secret",
+        "GPB_SIS_MAX_CONCURRENCY": str(concurrency),
+    }
+
+
+def time_gpb(gpb: str) -> tuple[float, dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    event = json.loads(
+        (
+            Path(__file__).parents[1] / "tests/fixtures/events/course_updated_published.json"
+        ).read_text()
+    )
+    with httpx.Client(base_url=gpb, headers=headers, timeout=60) as client:
+        handled = client.post("/events/canvas", content=json.dumps(event)).json()["id"]
+        while client.get(f"/api/events/{handled}").json()["status"] == "accepted":
+            time.sleep(0.05)
+        started = time.perf_counter()
+        run_id = client.post("/api/courses/456/syncs", json={"kind": "remaster"}).json()["id"]
+        planned = None
+        while (run := client.get(f"/api/syncs/{run_id}").json())["status"] in ("queued", "running"):
+            if planned is None and run["progress"]["total"]:
+                planned = time.perf_counter() - started
+            time.sleep(0.02)
+        run["planned_after"] = planned
+        return time.perf_counter() - started, run
+
+
+async def bare_loop(sandbox: str, seed: dict[str, Any], concurrency: int) -> tuple[float, int]:
+    """The same line items and results, PUT with httpx and nothing else."""
+    root = f"{sandbox}/ims/oneroster"
+    canvas = seed["canvas"]
+    sis = {u["id"]: u["sis_user_id"] for u in canvas["users"]}
+    section_of = {u: s["id"] for s in canvas["sections"] for u in s["students"]}
+    async with httpx.AsyncClient(
+        timeout=30, limits=httpx.Limits(max_connections=concurrency)
+    ) as client:
+        started = time.perf_counter()
+        token = (
+            await client.post(
+                f"{root}/token",
+                data={"grant_type": "client_credentials"},
+                auth=("sandbox-client", "sandbox-client-secret"),
+            )
+        ).json()["access_token"]
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "x-vendor-authorization": "sandbox-vendor-key:sandbox-vendor-secret",
+        }
+        slots = asyncio.Semaphore(concurrency)
+        count = 0
+
+        async def put(path: str, body: dict[str, Any]) -> None:
+            nonlocal count
+            async with slots:
+                response = await client.put(
+                    f"{root}/gradebook/v1p2/{path}", json=body, headers=headers
+                )
+                response.raise_for_status()
+                count += 1
+
+        for assignment in canvas["assignments"]:
+            for section in SECTIONS:
+                item = LineItem(
+                    line_item_id(assignment["id"], section),
+                    assignment["name"],
+                    datetime.fromisoformat(assignment["unlock_at"]),
+                    datetime.fromisoformat(assignment["due_at"]),
+                    f"SEC-{section}",
+                    "SCH-1",
+                    "CAT-3" if section == "7" else "CAT-6",
+                    10.0,
+                )
+                await put(f"lineItems/{item.sourced_id}", line_item_body(item, root))
+            results = []
+            for submission in canvas["submissions"]:
+                if submission["assignment_id"] != assignment["id"]:
+                    continue
+                user, section = submission["user_id"], section_of[submission["user_id"]]
+                result = Result(
+                    result_id(assignment["id"], section, user),
+                    line_item_id(assignment["id"], section),
+                    sis[user],
+                    submission["score"],
+                    "fully graded",
+                    date(2026, 10, 20),
+                    False,
+                    False,
+                )
+                results.append(put(f"results/{result.sourced_id}", result_body(result, root)))
+            await asyncio.gather(*results)
+        return time.perf_counter() - started, count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--assignments", type=int, default=40)
+    parser.add_argument("--students", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+
+    seed = build_seed(args.assignments, args.students)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        seed_file = folder / "seed.json"
+        seed_file.write_text(json.dumps(seed))
+        sandbox_port, gpb_port = free_port(), free_port()
+        sandbox = f"http://127.0.0.1:{sandbox_port}"
+        gpb = f"http://127.0.0.1:{gpb_port}"
+        gpb_cli = [sys.executable, "-m", "gpb"]
+        with process(
+            [
+                *gpb_cli,
+                "sandbox",
+                "--port",
+                str(sandbox_port),
+                "--seed",
+                str(seed_file),
+                "--key",
+                str(folder / "key.json"),
+            ],
+            {},
+            f"{sandbox}/_sandbox/state",
+        ):
+            bare_seconds, puts = asyncio.run(bare_loop(sandbox, seed, args.concurrency))
+            httpx.post(
+                f"{sandbox}/_sandbox/reset", json={"seed": seed}, timeout=60
+            ).raise_for_status()
+            with process(
+                [*gpb_cli, "serve", "--port", str(gpb_port)],
+                gpb_env(sandbox, folder, args.concurrency),
+                f"{gpb}/healthz",
+            ):
+                gpb_seconds, run = time_gpb(gpb)
+    counts = run["counts"]
+    ratio = gpb_seconds / bare_seconds
+    verdict = "OK" if ratio <= TARGET else "MISSED"
+    print(f"remaster of {args.assignments} assignments x {args.students} students")
+    print(f"  concurrency {args.concurrency} for both")
+    print(f"  bare httpx loop : {bare_seconds:7.2f} s  ({puts} PUTs, {puts / bare_seconds:,.0f}/s)")
+    print(f"  gpb remaster    : {gpb_seconds:7.2f} s  (status {run['status']})")
+    print(f"    sent {counts['sent']}, failed {counts['failed']}")
+    print(f"    reading Canvas and planning took {run['planned_after'] or 0:.2f} s of it")
+    print(f"  ratio gpb/bare  : {ratio:7.2f}  (target <= {TARGET})  {verdict}")
+    return 0 if run["status"] == "succeeded" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
