@@ -51,9 +51,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from gpb.bootstrap import open_store
-
-    applied = open_store(settings).migrate()
+    applied = SqliteStore(settings.sqlite_path).migrate()
     print(f"applied {len(applied)} migrations" + (f": {', '.join(applied)}" if applied else ""))
     return 0
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from gpb.handlers.alerts import Alert
 from gpb.handlers.backoff import RetryPolicy
-from gpb.handlers.signals import Wakeup
+from gpb.handlers.signals import Wakeup, drain_forever
 from gpb.handlers.timefmt import utcnow
 
 log = logging.getLogger("gpb.notices")
@@ -112,12 +112,7 @@ class NoticeDispatcher:
         self._wakeup.set()
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.dispatch_due()
-            except Exception:
-                log.exception("dispatching notices failed; trying again shortly")
-            await self._wakeup.sleep(self._poll)
+        await drain_forever(self.dispatch_due, self._wakeup, self._poll, "dispatching notices")
 
     async def dispatch_due(self) -> int:
         notices = await self._store.due_notices(self._clock(), 50)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
+
+log = logging.getLogger("gpb")
 
 
 class Wakeup:
@@ -44,3 +48,19 @@ class Broadcast:
         except TimeoutError:
             return False
         return True
+
+
+async def drain_forever(
+    step: Callable[[], Awaitable[int]], wakeup: Wakeup, idle_seconds: float, what: str
+) -> None:
+    """Runs `step` again and again: at once while it finds work (it returns how much it did),
+    else after a wake-up or `idle_seconds`. A failing round is logged and tried again after the
+    pause, so one bad round never stops a background task."""
+    while True:
+        try:
+            done = await step()
+        except Exception:
+            log.exception("%s failed; trying again shortly", what)
+            done = 0
+        if done == 0:
+            await wakeup.sleep(idle_seconds)

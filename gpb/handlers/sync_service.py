@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from gpb.handlers.course_state import CourseStateStore
 from gpb.handlers.delta import ConfirmedStore, PendingEntry, pending_entries
 from gpb.handlers.grades import GradeStore
-from gpb.handlers.signals import Wakeup
+from gpb.handlers.signals import Wakeup, drain_forever
 from gpb.handlers.sync_runner import SyncRunner
 from gpb.handlers.syncs import (
     RunError,
@@ -114,12 +114,13 @@ class SyncService:
         """Runs queued real runs in order; a run left `running` by a stopped process was
         marked `interrupted` at start-up and waits for someone to resume it."""
         await self._runs.interrupt_unfinished(utcnow())
-        while True:
-            queued = [r for r in await self._runs.runs_in([RunStatus.QUEUED]) if not r.dry_run]
-            for run in queued:
-                await self._execute(run)
-            if not queued:
-                await self._wakeup.sleep(self._idle_poll)
+        await drain_forever(self._run_queued, self._wakeup, self._idle_poll, "running queued runs")
+
+    async def _run_queued(self) -> int:
+        queued = [r for r in await self._runs.runs_in([RunStatus.QUEUED]) if not r.dry_run]
+        for run in queued:
+            await self._execute(run)
+        return len(queued)
 
     async def _execute(self, run: SyncRun) -> None:
         try:

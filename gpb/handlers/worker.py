@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from gpb.handlers.backoff import RetryPolicy
 from gpb.handlers.eventlog import EventLog, EventStatus, Finish, StoredEvent
 from gpb.handlers.messagebus import MessageBus, Unusable
-from gpb.handlers.signals import Wakeup
+from gpb.handlers.signals import Wakeup, drain_forever
 from gpb.handlers.timefmt import utcnow
 
 log = logging.getLogger("gpb.worker")
@@ -41,14 +41,7 @@ class Worker:
         self._wakeup.set()
 
     async def run(self) -> None:
-        while True:
-            try:
-                handled = await self.drain()
-            except Exception:
-                log.exception("draining the event log failed; trying again shortly")
-                handled = 0
-            if handled == 0:
-                await self._wakeup.sleep(self._idle_poll)
+        await drain_forever(self.drain, self._wakeup, self._idle_poll, "draining the event log")
 
     async def drain(self) -> int:
         """Handles every event that is due now; returns how many it handled."""

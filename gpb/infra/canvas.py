@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -34,6 +33,7 @@ from gpb.handlers.model import (
 from gpb.infra.http_retry import (
     NOT_SENT_ERRORS,
     TRANSIENT_ERRORS,
+    HttpAdapter,
     RetryPolicy,
     redact,
     send_with_retry,
@@ -61,7 +61,7 @@ class ApiUser:
     name: str
 
 
-class CanvasClient:
+class CanvasClient(HttpAdapter):
     """Implements the `Canvas` port over `{base_url}/api/v1`, authenticated with a bearer token."""
 
     def __init__(
@@ -81,20 +81,6 @@ class CanvasClient:
             timeout=timeout,
             limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
         )
-
-    async def close(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- the port ---------------------------------------------------------------------------
 

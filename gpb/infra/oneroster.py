@@ -15,8 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -29,7 +28,7 @@ from gpb.handlers.errors import (
     SisUnavailable,
 )
 from gpb.handlers.model import IcCategory, IcClass, IcTerm, LineItem, Result
-from gpb.infra.http_retry import RetryPolicy, redact, send_with_retry
+from gpb.infra.http_retry import HttpAdapter, RetryPolicy, redact, send_with_retry
 
 ROSTERING = "rostering/v1p2"
 GRADEBOOK = "gradebook/v1p2"
@@ -173,7 +172,7 @@ class _Config:
     auth: httpx.BasicAuth
 
 
-class OneRosterClient:
+class OneRosterClient(HttpAdapter):
     """Implements the `Sis` port over `{base_url}/rostering/v1p2` and `.../gradebook/v1p2`."""
 
     def __init__(
@@ -214,20 +213,6 @@ class OneRosterClient:
         self._token: _Token | None = None
         self._token_lock = asyncio.Lock()
         self._terms: dict[str, IcTerm] = {}
-
-    async def close(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- the port ---------------------------------------------------------------------------
 

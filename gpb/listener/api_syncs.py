@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
@@ -64,13 +66,20 @@ async def start_run(request: Request) -> Response:
         else None,
         requested_by=principal.name or principal.role.value,
     )
-    try:
+    with _refusals(invalid_status=400):
         run = await context(request).syncs.request(sync_request)
+    return JSONResponse({"id": run.id, "status": run.status.value}, status_code=202)
+
+
+@contextmanager
+def _refusals(*, invalid_status: int) -> Iterator[None]:
+    """The service's refusals as API errors: a bad request, or a run already under way."""
+    try:
+        yield
     except InvalidRequest as invalid:
-        raise ApiError(400, invalid.code, invalid.message) from None
+        raise ApiError(invalid_status, invalid.code, invalid.message) from None
     except RunInProgress as busy:
         raise ApiError(409, "SYNC_IN_PROGRESS", str(busy), sync_id=busy.sync_id) from None
-    return JSONResponse({"id": run.id, "status": run.status.value}, status_code=202)
 
 
 async def _visible_run(request: Request) -> SyncRun:
@@ -87,12 +96,8 @@ async def get_run(request: Request) -> Response:
 
 async def resume_run(request: Request) -> Response:
     run = await _visible_run(request)
-    try:
+    with _refusals(invalid_status=409):
         resumed = await context(request).syncs.resume(run)
-    except InvalidRequest as invalid:
-        raise ApiError(409, invalid.code, invalid.message) from None
-    except RunInProgress as busy:
-        raise ApiError(409, "SYNC_IN_PROGRESS", str(busy), sync_id=busy.sync_id) from None
     return JSONResponse({"id": resumed.id, "status": resumed.status.value}, status_code=202)
 
 

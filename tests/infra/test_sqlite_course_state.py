@@ -1,8 +1,4 @@
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from gpb.handlers.alerts import AlertOpened, AlertResolved, AlertUpdated
 from gpb.handlers.course_state import (
@@ -48,15 +44,6 @@ ASSIGNMENT = Assignment(
         Override("6", OverrideTarget.STUDENTS, None, False, student_ids=("1201", "1202")),
     ),
 )
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(str(tmp_path / "gpb.db"))
-    store.migrate()
-    store.start()
-    yield store
-    await store.close()
 
 
 async def apply(store: SqliteStore, *changes: object) -> None:

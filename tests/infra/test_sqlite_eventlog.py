@@ -1,6 +1,5 @@
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,15 +10,6 @@ from gpb.handlers.courses import CourseSeen
 from gpb.handlers.envelope import parse_event
 from gpb.handlers.eventlog import EventQuery, EventStatus, Finish, Rejection
 from gpb.infra.sqlite.store import SqliteStore
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(str(tmp_path / "gpb.db"))
-    store.migrate()
-    store.start()
-    yield store
-    await store.close()
 
 
 def grade(score: float) -> object:

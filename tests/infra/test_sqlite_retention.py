@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,15 +18,6 @@ from gpb.infra.sqlite.store import SqliteStore
 OLD = datetime(2024, 1, 10, tzinfo=UTC)
 CUTOFF = datetime(2025, 1, 1, tzinfo=UTC)
 RECENT = datetime(2025, 3, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(str(tmp_path / "gpb.db"))
-    store.migrate()
-    store.start()
-    yield store
-    await store.close()
 
 
 class Log:
