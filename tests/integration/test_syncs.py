@@ -294,3 +294,65 @@ async def test_the_error_dictionary(env: SandboxedGpb) -> None:
     assert errors["SIS_AUTH_FAILED"]["canvas_title"] == "Exchange Error"
     assert errors["NAME_TOO_LONG"]["fix"] and errors["STUDENT_WITHOUT_SIS_ID"]["meaning"]
     assert (await env.client.get("/api/errors")).status_code == 401
+
+
+async def test_an_ic_token_that_expires_mid_run_is_refreshed(env: SandboxedGpb) -> None:
+    for user_id in ("1201", "1202", "1205", "1206"):
+        await grade(env, FINE, user_id, 6.0, "2026-11-02T10:00:00.000Z")
+    env.sandbox.state.sis_tokens.lifetime_seconds = 0.3  # tokens die while the run goes on
+    env.sandbox.state.sis_tokens.expire_all()
+    env.sandbox.state.sis_faults.configure(FaultConfig(latency_seconds=0.1))
+    run = await start(env, kind="remaster")
+    env.sandbox.state.sis_faults.configure(FaultConfig())
+    assert run["status"] == "succeeded", run["errors"]
+    assert all(count == 1 for count in result_puts(env).values())
+
+
+async def test_a_run_killed_with_its_process_is_resumed_after_the_restart(tmp_path: Path) -> None:
+    from running_gpb import ADMIN_TOKEN, auth, gpb_settings
+
+    from gpb.bootstrap import create_app
+    from gpb.infra.sandbox.server import run_sandbox
+    from gpb.infra.sandbox.server import serve_on_loopback as serve
+
+    async with run_sandbox() as sandbox:
+        environment = {
+            k.removeprefix("GPB_").lower(): v for k, v in sandbox.gpb_environment().items()
+        }
+        settings = gpb_settings(tmp_path, environment.pop("canvas_jwks_url"), **environment)
+        sandbox.state.sis_faults.configure(FaultConfig(latency_seconds=0.2))
+        async with serve(create_app(settings)) as url, httpx_client(url) as client:
+            first = SandboxedGpb(sandbox, settings, client)
+            await first.handled(
+                await first.post("assignment_created", assignment_id="10000000000124")
+            )
+            started = await first.post_json("/api/courses/456/syncs", {"kind": "remaster"})
+            sync_id = started.json()["id"]
+            while not any(w.applied for w in sandbox.state.ic.writes if w.kind == "result"):
+                await asyncio.sleep(0.02)
+        # gpb stopped mid-run (its tasks cancelled, as a killed process leaves them)
+        sandbox.state.sis_faults.configure(FaultConfig())
+        async with serve(create_app(settings)) as url, httpx_client(url) as client:
+            second = SandboxedGpb(sandbox, settings, client)
+            stopped = (await second.get(f"/api/syncs/{sync_id}")).json()
+            assert stopped["status"] == "interrupted"
+            resumed = await client.post(f"/api/syncs/{sync_id}/resume", headers=auth(ADMIN_TOKEN))
+            assert resumed.status_code == 202
+            done = await finished(second, sync_id)
+    assert done["status"] == "succeeded", done["errors"]
+    puts = Counter(
+        w.sourced_id
+        for w in sandbox.state.ic.writes
+        if w.kind == "result" and w.method == "PUT" and w.applied
+    )
+    # What IC confirmed before the stop is not sent again. The one PUT in flight at the stop (the
+    # SIS concurrency is 1) may have been applied with its answer lost: sending it again is a
+    # retry of a call that never returned, not a second write of a confirmed value.
+    assert puts and sum(count - 1 for count in puts.values()) <= 1, puts
+    assert set(puts) == {k for k in sandbox.state.ic.results if k.startswith("canvas-a")}
+
+
+def httpx_client(url: str) -> Any:
+    import httpx
+
+    return httpx.AsyncClient(base_url=url)
