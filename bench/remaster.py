@@ -99,7 +99,10 @@ def build_seed(assignments: int, students: int) -> dict[str, Any]:
 
 
 @contextmanager
-def process(argv: list[str], env: dict[str, str], ready_url: str) -> Iterator[None]:
+def process(
+    argv: list[str], env: dict[str, str], ready_url: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Runs `argv` until the block ends; yields the process once `ready_url` answers."""
     child = subprocess.Popen(
         argv, env=os.environ | env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -113,7 +116,7 @@ def process(argv: list[str], env: dict[str, str], ready_url: str) -> Iterator[No
                 time.sleep(0.1)
         else:
             raise RuntimeError(f"{argv[0]} did not start")
-        yield
+        yield child
     finally:
         child.terminate()
         child.wait(10)

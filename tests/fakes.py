@@ -214,7 +214,7 @@ class FakeCanvas:
         self.teachers: list[str] = []
         self.assignments: dict[str, Assignment] = {}
         self.submissions: dict[tuple[str, str], Submission] = {}
-        self.sent: list[tuple[str, tuple[str, ...], str, str]] = []
+        self.sent: list[tuple[str | None, tuple[str, ...], str, str]] = []
         self.calls: list[str] = []
         self.failure: Exception | None = None
 
@@ -264,7 +264,7 @@ class FakeCanvas:
         return [s for (a, _), s in self.submissions.items() if a in assignment_ids]
 
     async def send_conversation(
-        self, course_id: str, recipient_ids: Sequence[str], subject: str, body: str
+        self, course_id: str | None, recipient_ids: Sequence[str], subject: str, body: str
     ) -> None:
         self._call("send_conversation")
         self.sent.append((course_id, tuple(recipient_ids), subject, body))

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from canvas_events import sample, sign
@@ -62,6 +69,29 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def drained(client: httpx.AsyncClient, within: float = 120.0) -> None:
+    """Waits until the worker has handled every stored event: none waits for its handler or for
+    a retry (`client` reaches gpb; the admin token is sent)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        waiting = []
+        for status in ("accepted", "failed"):
+            answer = await client.get(
+                "/api/events", params={"status": status, "limit": 500}, headers=auth(ADMIN_TOKEN)
+            )
+            assert answer.status_code == 200, answer.text
+            waiting += [
+                e
+                for e in answer.json()["events"]
+                if e.get("next_attempt_at") or status == "accepted"
+            ]
+        if not waiting:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"events still waiting: {waiting[:5]}")
+        await asyncio.sleep(0.05)
+
+
 def gpb_settings(tmp: Path, jwks_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": f"sqlite:///{tmp / 'gpb.db'}",
@@ -69,6 +99,9 @@ def gpb_settings(tmp: Path, jwks_url: str, **overrides: Any) -> Settings:
         "admin_token": ADMIN_TOKEN,
         "max_event_bytes": 64 * 1024,
         "handler_retry_base_seconds": 0.05,
+        # The tests' gpb must not warn of the test machine's own disk.
+        "disk_min_free_percent": 0,
+        "disk_min_free_mb": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -105,8 +138,78 @@ class SandboxedGpb:
     async def get(self, path: str, **params: Any) -> httpx.Response:
         return await self.client.get(path, params=params, headers=auth(ADMIN_TOKEN))
 
+    async def drained(self) -> None:
+        await drained(self.client)
+
     async def post_json(self, path: str, body: Any) -> httpx.Response:
         return await self.client.post(path, json=body, headers=auth(ADMIN_TOKEN))
+
+
+# -- grading in the sandbox and running syncs ------------------------------------------------
+
+
+def grade_event(
+    assignment_id: str, user_id: str, score: float | None, **extra: Any
+) -> dict[str, Any]:
+    event = sample("grade_change_8_to_9_5")
+    event["body"].update(
+        assignment_id=f"1000000000{assignment_id:0>4}",
+        student_id=f"1000000000{user_id:0>4}",
+        user_id=f"1000000000{user_id:0>4}",
+        score=score,
+        grade=None if score is None else str(score),
+        **extra,
+    )
+    return event
+
+
+async def grade(
+    env: SandboxedGpb, assignment_id: str, user_id: str, score: float | None, at: str, **extra: Any
+) -> None:
+    """The teacher grades in Canvas: the sandbox holds the grade, and the event is posted."""
+    control = f"/_sandbox/canvas/submissions/{assignment_id}/{user_id}"
+    body: dict[str, Any] = {"score": score} if score is not None else {"score": None}
+    body.update({k: v for k, v in extra.items() if k in ("excused",)})
+    async with env_client(env) as sandbox:
+        answer = await sandbox.post(control, json=body)
+        assert answer.status_code == 200, answer.text
+    event = grade_event(assignment_id, user_id, score)
+    event["metadata"]["event_time"] = at
+    await env.handled(await env.post_event(event))
+
+
+def env_client(env: SandboxedGpb) -> httpx.AsyncClient:
+    """A client of the sandbox (its control API under /_sandbox)."""
+    return httpx.AsyncClient(base_url=env.sandbox.base_url)
+
+
+async def finished(env: SandboxedGpb, sync_id: str, within: float = 30.0) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        run: dict[str, Any] = (await env.get(f"/api/syncs/{sync_id}")).json()
+        if run["status"] not in ("queued", "running"):
+            return run
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"run {sync_id} did not finish")
+
+
+async def start(env: SandboxedGpb, within: float = 30.0, **body: Any) -> dict[str, Any]:
+    """Starts a run of course 456 and returns it finished."""
+    response = await env.post_json("/api/courses/456/syncs", body)
+    assert response.status_code == 202, response.text
+    return await finished(env, response.json()["id"], within)
+
+
+def ic_results(env: SandboxedGpb) -> dict[str, dict[str, Any]]:
+    return dict(env.sandbox.state.ic.results)
+
+
+def result_puts(env: SandboxedGpb) -> Counter[str]:
+    return Counter(
+        w.sourced_id
+        for w in env.sandbox.state.ic.writes
+        if w.kind == "result" and w.method == "PUT"
+    )
 
 
 @asynccontextmanager
@@ -120,3 +223,104 @@ async def sandboxed_gpb(tmp: Path, **overrides: Any) -> AsyncIterator[SandboxedG
         )
         async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
             yield SandboxedGpb(sandbox, settings, client)
+
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An event loop in a thread of its own, for tests that are not async themselves (hypothesis,
+    schemathesis): their blocking calls would stall a server running in the test's own loop."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="gpb-test-loop")
+        self._thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(30)
+        self.loop.close()
+
+
+@contextmanager
+def sandboxed_gpb_in_thread(tmp: Path, **overrides: Any) -> Iterator[SandboxedGpb]:
+    """`sandboxed_gpb` served from a LoopThread, for blocking clients of its URL
+    (`env.client.base_url`); `env.client` itself belongs to that thread's loop."""
+    thread = LoopThread()
+    running = sandboxed_gpb(tmp, **overrides)
+    try:
+        yield thread.run(running.__aenter__())
+    finally:
+        thread.run(running.__aexit__(None, None, None))
+        thread.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class GpbProcess:
+    """`gpb serve` as a real process (uvicorn), on one database and port across restarts; its
+    output is kept in `folder/gpb.log`. Started in `folder`, so no developer's .env is read."""
+
+    def __init__(self, folder: Path, environment: dict[str, str]) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = folder / "gpb.log"
+        self.environment = {
+            "GPB_DATABASE_URL": f"sqlite:///{folder / 'gpb.db'}",
+            "GPB_ADMIN_TOKEN": ADMIN_TOKEN,
+            **environment,
+        }
+        self._child: asyncio.subprocess.Process | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self._child is not None
+        return self._child.pid
+
+    async def start(self, within: float = 60.0) -> None:
+        """Starts gpb and returns once it answers /healthz."""
+        with self.log.open("ab") as log:
+            self._child = await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "gpb", "serve", "--port", str(self.port)),
+                cwd=self.folder,
+                env=os.environ | self.environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = asyncio.get_running_loop().time() + within
+        async with httpx.AsyncClient(base_url=self.url, timeout=2) as client:
+            while True:
+                if self._child.returncode is not None:
+                    raise AssertionError(
+                        f"gpb exited with {self._child.returncode}; see {self.log}"
+                    )
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"gpb did not start; see {self.log}")
+                await asyncio.sleep(0.05)
+
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush, nothing of gpb's own gets to run."""
+        await self._stop(signal.SIGKILL)
+
+    async def stop(self) -> None:
+        await self._stop(signal.SIGTERM)
+
+    async def _stop(self, how: signal.Signals) -> None:
+        if self._child is not None and self._child.returncode is None:
+            self._child.send_signal(how)
+            await asyncio.wait_for(self._child.wait(), 30)
+        self._child = None

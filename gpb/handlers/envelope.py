@@ -33,7 +33,10 @@ def parse_canvas_time(value: object) -> datetime:
         raise ValueError("a timestamp must be a string")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00:00+01:00" lies before the first datetime
+        raise ValueError(f"not a timestamp gpb can hold: {value!r}"[:80]) from None
 
 
 def _optional_id_text(value: object) -> str | None:
@@ -110,6 +113,16 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _is_unicode(text: str) -> bool:
+    """JSON may escape half a surrogate pair ("\\ud800"), which no UTF-8 text (the hash, the
+    database) can hold."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_event(claims: object) -> CanvasEvent:
     """Validates a decoded event; raises InvalidEnvelope with a reason a person can read."""
     if not isinstance(claims, dict):
@@ -122,6 +135,8 @@ def parse_event(claims: object) -> CanvasEvent:
     body = envelope.body or {}
     # One serialisation serves both the hash and the stored payload.
     payload_json = canonical_json(claims)
+    if not _is_unicode(payload_json):
+        raise InvalidEnvelope("the event holds half a surrogate pair, which is not Unicode text")
     return CanvasEvent(
         event_name=meta.event_name,
         event_time=meta.event_time,

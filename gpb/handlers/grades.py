@@ -4,22 +4,28 @@
 and posting but cannot tell an excused submission from an ungraded one. Each event updates the
 fields it knows and keeps the rest. A `grade_change` with grade and score both null is excused or
 removed: only the submission itself can say which, so it is read from Canvas.
+
+Events come out of order (Canvas sends the `grade_change` and the `submission_updated` of one
+grading milliseconds apart, over different connections), so each field keeps the event_time of
+the event that set it, and an event sets only the fields no newer event has set: whatever the
+order of arrival, each field ends with what the newest event about it said.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from gpb.handlers.course_state import CourseState
 from gpb.handlers.courses import CourseSeen
 from gpb.handlers.envelope import parse_canvas_time
 from gpb.handlers.errors import CanvasNotConfigured
 from gpb.handlers.eventlog import StoredEvent
 from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.messagebus import Handled, Handler, Unusable
-from gpb.handlers.model import Submission
+from gpb.handlers.model import Result, Submission
 from gpb.handlers.ports import Canvas
 
 
@@ -39,7 +45,7 @@ class GradeValue:
             "score": self.score,
             "grade": self.grade,
             "excused": self.excused,
-            "missing": self.missing,
+            "missing": self.missing and not self.excused,
             "late": self.late,
             "posted": self.posted,
         }
@@ -63,6 +69,11 @@ class SentValue:
         }
 
 
+def ic_value(result: Result) -> SentValue:
+    """What IC holds for a result, in the form gpb keeps its confirmations in."""
+    return SentValue(result.score, result.score_status == "exempt", result.missing, result.late)
+
+
 def sent_value(value: GradeValue | None) -> SentValue | None:
     """What IC should hold for this grade; None when nothing is to be sent (no score, and neither
     excused nor missing — an ungraded or removed grade)."""
@@ -84,6 +95,52 @@ class Grade:
     student_sis_id: str | None = None
     graded_at: datetime | None = None
     state_time_ms: int = 0  # event_time of the newest event applied (Canvas reads: read time)
+    # The event_time of the event that set each field, for those set before state_time_ms.
+    field_times: Mapping[str, int] = field(default_factory=dict)
+
+    def time_of(self, name: str) -> int:
+        return self.field_times.get(name, self.state_time_ms)
+
+    def get(self, name: str) -> object:
+        return getattr(self.value if name in VALUE_FIELDS else self, name)
+
+
+# What events set, field by field. `missing` is kept as Canvas says it: an excused grade is never
+# missing, which `GradeValue.as_json` and `sent_value` apply when they read it.
+VALUE_FIELDS = ("score", "grade", "excused", "missing", "late", "posted")
+FIELDS = (*VALUE_FIELDS, "graded_at", "student_sis_id")
+
+
+def with_fields(grade: Grade, fields: Mapping[str, tuple[object, int]]) -> Grade:
+    """`grade` with each field set to its (value, event time), unless a newer event set it."""
+    newer = {name: pair for name, pair in fields.items() if pair[1] >= grade.time_of(name)}
+    if not newer:
+        return grade
+    times = {name: grade.time_of(name) for name in FIELDS} | {n: t for n, (_, t) in newer.items()}
+    state_time = max(grade.state_time_ms, *times.values())
+    values = {name: value for name, (value, _) in newer.items() if name in VALUE_FIELDS}
+    others = {name: value for name, (value, _) in newer.items() if name not in VALUE_FIELDS}
+    return replace(
+        grade,
+        value=replace(grade.value, **values),  # type: ignore[arg-type]
+        **others,  # type: ignore[arg-type]
+        state_time_ms=state_time,
+        field_times={name: t for name, t in times.items() if t != state_time},
+    )
+
+
+def merge(held: Grade, incoming: Grade) -> Grade:
+    """What the store keeps of a grade it holds and a newer write of it: field by field, the value
+    of the newer event (`incoming` on a tie), so the order of writes does not matter. A SIS id is
+    never forgotten for want of one."""
+    return with_fields(
+        held,
+        {
+            name: (incoming.get(name), incoming.time_of(name))
+            for name in FIELDS
+            if not (name == "student_sis_id" and incoming.student_sis_id is None)
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -118,6 +175,20 @@ def grade_from_submission(
         graded_at=submission.graded_at,
         state_time_ms=state_time_ms,
     )
+
+
+async def read_grades(canvas: Canvas, state: CourseState, read_at_ms: int) -> list[Grade]:
+    """Every grade of every eligible assignment of the course, as Canvas holds it now: what a
+    remaster sends and a reconciliation compares, trusting no event."""
+    eligible = [a for a, r in state.assignments.items() if r.eligible]
+    if not eligible:
+        return []
+    sis_ids = {e.user_id: e.sis_user_id for e in state.enrollments}
+    submissions = await canvas.list_submissions(state.course_id, eligible)
+    return [
+        grade_from_submission(state.course_id, s, sis_ids.get(s.user_id), read_at_ms)
+        for s in submissions
+    ]
 
 
 def _time_ms(event: StoredEvent) -> int:
@@ -156,78 +227,60 @@ class GradeEvents:
             "submission_updated": self.on_submission,
         }
 
-    async def _current(self, event: StoredEvent, body: Mapping[str, Any]) -> tuple[Grade, bool]:
-        """The stored grade this event is about (or a blank one), and whether the event is stale."""
+    async def _current(self, event: StoredEvent, body: Mapping[str, Any]) -> Grade:
+        """The stored grade this event is about, or a blank one."""
         course_id = event.course_id
         assignment_id = local_id_or_none(body.get("assignment_id"))
         user_id = local_id_or_none(body.get("student_id") or body.get("user_id"))
         if course_id is None or assignment_id is None or user_id is None:
             raise Unusable("the event does not name its course, assignment and student")
         stored = await self.grades.grade(course_id, assignment_id, user_id)
-        if stored is None:
-            return Grade(course_id, assignment_id, user_id, GradeValue(posted=True)), False
-        return stored, stored.state_time_ms > _time_ms(event)
+        return stored or Grade(course_id, assignment_id, user_id, GradeValue(posted=True))
 
     async def on_grade_change(self, event: StoredEvent) -> Handled:
         body = event.body
-        current, stale = await self._current(event, body)
-        if stale:
-            return Handled(outcome={"stale": True})
+        current = await self._current(event, body)
         score, grade = _number(body.get("score")), _text(body.get("grade"))
+        fields: dict[str, object] = {"score": score, "grade": grade, "graded_at": event.event_time}
         error = None
         excused = False
-        if score is None and grade is None:
+        # Canvas is asked only while no newer event has said whether the grade is excused.
+        if score is None and grade is None and _time_ms(event) >= current.time_of("excused"):
             try:
                 excused = await self._excused(current)
             except CanvasNotConfigured as exc:
                 # Canvas's own hint: an excused submission counts as graded, a cleared one not.
                 excused = body.get("grading_complete") is True
                 error = {"code": exc.code, "message": exc.message}
-        value = replace(
-            current.value,
-            score=score,
-            grade=grade,
-            excused=excused,
-            missing=current.value.missing and not excused and score is None,
-            posted=(not body["muted"])
-            if isinstance(body.get("muted"), bool)
-            else current.value.posted,
-        )
-        updated = replace(
-            current,
-            value=value,
-            student_sis_id=_text(body.get("student_sis_id")) or current.student_sis_id,
-            graded_at=event.event_time or current.graded_at,
-            state_time_ms=_time_ms(event),
-        )
-        return _stored(event, current, updated, error)
+            fields["excused"] = excused
+        elif score is not None or grade is not None:
+            fields["excused"] = False
+        if excused or score is not None:
+            fields["missing"] = False
+        if isinstance(body.get("muted"), bool):
+            fields["posted"] = not body["muted"]
+        if sis_id := _text(body.get("student_sis_id")):
+            fields["student_sis_id"] = sis_id
+        return _stored(event, current, fields, error)
 
     async def on_submission(self, event: StoredEvent) -> Handled:
         body = event.body
-        current, stale = await self._current(event, body)
-        if stale:
-            return Handled(outcome={"stale": True})
+        current = await self._current(event, body)
         score, grade = _number(body.get("score")), _text(body.get("grade"))
+        fields: dict[str, object] = {
+            "score": score,
+            "grade": grade,
+            "missing": bool(body.get("missing")),
+            "late": bool(body.get("late")),
+        }
         # A null score here is "ungraded" or "excused"; only grade_change tells excused apart.
-        excused = current.value.excused and score is None and grade is None
-        value = replace(
-            current.value,
-            score=score,
-            grade=grade,
-            excused=excused,
-            missing=bool(body.get("missing")) and not excused,
-            late=bool(body.get("late")),
-            posted=body.get("posted_at") is not None
-            if "posted_at" in body
-            else current.value.posted,
-        )
-        updated = replace(
-            current,
-            value=value,
-            graded_at=_optional_time(body.get("graded_at")) or current.graded_at,
-            state_time_ms=_time_ms(event),
-        )
-        return _stored(event, current, updated, None)
+        if score is not None or grade is not None:
+            fields["excused"] = False
+        if "posted_at" in body:
+            fields["posted"] = body.get("posted_at") is not None
+        if graded_at := _optional_time(body.get("graded_at")):
+            fields["graded_at"] = graded_at
+        return _stored(event, current, fields, None)
 
     async def _excused(self, grade: Grade) -> bool:
         submission = await self.canvas.get_submission(
@@ -237,8 +290,12 @@ class GradeEvents:
 
 
 def _stored(
-    event: StoredEvent, before: Grade, after: Grade, error: dict[str, Any] | None
+    event: StoredEvent, before: Grade, fields: Mapping[str, object], error: dict[str, Any] | None
 ) -> Handled:
+    time = _time_ms(event)
+    if all(time < before.time_of(name) for name in fields):
+        return Handled(outcome={"stale": True})  # newer events said all this event says
+    after = with_fields(before, {name: (value, time) for name, value in fields.items()})
     outcome = {
         "assignment_id": after.assignment_id,
         "student_id": after.user_id,

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 SHARD_FACTOR = 10**13
+# Canvas ids, and the ids of gpb's own records, are 64-bit signed integers (SQLite's INTEGER).
+MAX_ID = 2**63 - 1
+
+
+def _digits(text: str) -> int | None:
+    """The number ASCII digits spell, when it fits in MAX_ID. `str.isdigit` alone also takes "²"
+    (which int() refuses) and "١٢" (which int() reads as 12)."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None
 
 
 def split_id(value: str | int) -> tuple[int | None, str]:
     """`"10000000000456"` -> `(1, "456")`; an id below 10^13 is local already: `(None, "456")`.
 
-    Raises ValueError for anything that is not a non-negative integer.
+    Raises ValueError for anything that is not a non-negative 64-bit integer.
     """
     text = str(value).strip()
-    if not text.isdigit():
+    number = _digits(text)
+    if number is None:
         raise ValueError(f"not a Canvas id: {text[:40]!r}")
-    shard, local = divmod(int(text), SHARD_FACTOR)
+    shard, local = divmod(number, SHARD_FACTOR)
     return (shard or None, str(local))
 
 
@@ -29,3 +41,9 @@ def local_id_or_none(value: object) -> str | None:
         return local_id(value)
     except ValueError:
         return None
+
+
+def record_id(value: str) -> int | None:
+    """The id of one of gpb's own records (an event, a sync run) as a path or query gives it;
+    None when it cannot be one, so a made-up id is "not found" rather than a database error."""
+    return _digits(value)

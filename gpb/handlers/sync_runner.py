@@ -19,8 +19,9 @@ from datetime import datetime, tzinfo
 from gpb.handlers.course_state import CourseStateStore
 from gpb.handlers.delta import ConfirmedStore, PendingEntry
 from gpb.handlers.dictionary import entry
+from gpb.handlers.eligibility import IcUnverified
 from gpb.handlers.errors import ExternalError, SisAuthFailed, SisError
-from gpb.handlers.grades import GradeStore, GradeStored, SentValue, grade_from_submission
+from gpb.handlers.grades import GradeStore, GradeStored, SentValue, ic_value, read_grades
 from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.ports import Canvas, Sis
 from gpb.handlers.sync_plan import Delete, Plan, PlanInput, SectionWork, Write, make_plan
@@ -106,13 +107,18 @@ class SyncRunner:
         if run.kind is RunKind.REMASTER:
             await self._reread_grades(run.course_id)
         class_ids = [s.sis_section_id for s in state.sections if s.sis_section_id]
+        ic = await self.ic.knowledge(class_ids)
+        for known in ic.values():
+            # Refused credentials fail every class alike: the run stops, saying so.
+            if isinstance(known, IcUnverified) and isinstance(known.failure, SisAuthFailed):
+                raise known.failure
         written = await self.runs.written_line_items(run.course_id)
         plan = make_plan(
             PlanInput(
                 state=state,
                 grades=await self.grades.grades(run.course_id),
                 confirmed=await self.confirmed.confirmed(run.course_id),
-                ic=await self.ic.knowledge(class_ids),
+                ic=ic,
                 kind=run.kind,
                 assignment_ids=run.assignment_ids,
                 time_zone=self.settings.time_zone,
@@ -131,18 +137,9 @@ class SyncRunner:
     async def _reread_grades(self, course_id: str) -> None:
         """A remaster trusts no event: every grade of every eligible assignment, from Canvas."""
         state = await self.courses.course_state(course_id)
-        eligible = [a for a, r in state.assignments.items() if r.eligible]
-        if not eligible:
-            return
-        sis_ids = {e.user_id: e.sis_user_id for e in state.enrollments}
         read_at = int(self.clock().timestamp() * 1000)
-        submissions = await self.canvas.list_submissions(course_id, eligible)
-        await self.changes.apply(
-            [
-                GradeStored(grade_from_submission(course_id, s, sis_ids.get(s.user_id), read_at))
-                for s in submissions
-            ]
-        )
+        grades = await read_grades(self.canvas, state, read_at)
+        await self.changes.apply([GradeStored(grade) for grade in grades])
 
     async def _carry_out(
         self, run: SyncRun, plan: Plan, report: RunReport, deadline: float
@@ -296,9 +293,7 @@ class SyncRunner:
             return None
         if result is None:
             return None
-        return SentValue(
-            result.score, result.score_status == "exempt", result.missing, result.late
-        ).as_json()
+        return ic_value(result).as_json()
 
 
 def _error(

@@ -158,7 +158,7 @@ class CanvasClient(HttpAdapter):
         return submissions
 
     async def send_conversation(
-        self, course_id: str, recipient_ids: Sequence[str], subject: str, body: str
+        self, course_id: str | None, recipient_ids: Sequence[str], subject: str, body: str
     ) -> None:
         if not recipient_ids:
             return
@@ -166,10 +166,11 @@ class CanvasClient(HttpAdapter):
             "recipients[]": list(recipient_ids),
             "subject": subject,
             "body": body,
-            "context_code": f"course_{course_id}",
             "force_new": "true",  # a new thread per notice, not appended to an old one
             "group_conversation": "false",  # one private conversation per teacher
         }
+        if course_id is not None:
+            form["context_code"] = f"course_{course_id}"
         # A POST is not idempotent: retried only when Canvas provably did not act on it.
         response = await self._fetch(
             "POST", f"{self._root()}/conversations", data=form, idempotent=False

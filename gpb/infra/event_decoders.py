@@ -47,6 +47,8 @@ def _json_object(data: bytes, what: str) -> dict[str, Any]:
         value = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise _invalid_body(f"the {what} is not JSON") from None
+    except RecursionError:  # "[[[[...": within the size limit, deeper than the parser goes
+        raise _invalid_body(f"the {what} nests too deeply") from None
     if not isinstance(value, dict):
         raise _invalid_body(f"the {what} is not a JSON object")
     return value

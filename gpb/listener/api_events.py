@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from gpb.handlers.envelope import parse_canvas_time
 from gpb.handlers.eventlog import EventQuery, EventStatus, StoredEvent
-from gpb.handlers.ids import local_id_or_none
+from gpb.handlers.ids import local_id_or_none, record_id
 from gpb.handlers.timefmt import iso
 from gpb.listener.auth import context, require_admin
 from gpb.listener.context import AppContext
@@ -89,10 +89,10 @@ def parse_query(params: Mapping[str, str], *, default_limit: int = 50) -> EventQ
     if course is not None and course_id is None:
         raise _bad_query("course_id must be a Canvas course id")
     cursor = params.get("cursor") or None
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and record_id(cursor) is None:
         raise _bad_query("cursor is not one this API gave")
-    limit_text = params.get("limit") or str(default_limit)
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
+    limit = record_id(params.get("limit") or str(default_limit))
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise _bad_query(f"limit must be a whole number from 1 to {MAX_LIMIT}")
     return EventQuery(
         course_id=course_id,
@@ -101,7 +101,7 @@ def parse_query(params: Mapping[str, str], *, default_limit: int = 50) -> EventQ
         since=_time_param(params, "since"),
         until=_time_param(params, "until"),
         before_id=cursor,
-        limit=int(limit_text),
+        limit=limit,
     )
 
 

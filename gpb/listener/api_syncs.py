@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gpb.handlers.dictionary import ENTRIES
-from gpb.handlers.ids import local_id_or_none
+from gpb.handlers.ids import local_id_or_none, record_id
 from gpb.handlers.sync_service import InvalidRequest
 from gpb.handlers.syncs import RunInProgress, RunKind, SyncRequest, SyncRun
 from gpb.listener.auth import authenticate, context, course_access
@@ -43,7 +43,7 @@ async def _body(request: Request) -> SyncBody:
     raw = await request.body()
     try:
         return SyncBody.model_validate(json.loads(raw or b"null"))
-    except (ValueError, ValidationError) as exc:
+    except (ValueError, RecursionError, ValidationError) as exc:
         detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else "not JSON"
         raise ApiError(400, "INVALID_BODY", f"the body is not a sync request: {detail}") from None
 
@@ -104,7 +104,7 @@ async def resume_run(request: Request) -> Response:
 async def list_runs(request: Request) -> Response:
     _, course_id = await course_access(request)
     cursor = request.query_params.get("cursor") or None
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and record_id(cursor) is None:
         raise ApiError(400, "INVALID_QUERY", "cursor is not one this API gave")
     runs = await context(request).sync_runs.runs(course_id, cursor, HISTORY_PAGE + 1)
     page = runs[:HISTORY_PAGE]

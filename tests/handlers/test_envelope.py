@@ -64,6 +64,15 @@ def test_course_comes_from_the_body_when_the_context_is_not_a_course() -> None:
         ),
         ({"metadata": {"event_name": 5, "event_time": "2024-10-22T09:31:18Z"}}, "event_name"),
         ([1, 2], "JSON object"),
+        # Before the first datetime once in UTC; a lone surrogate no UTF-8 text can hold.
+        ({"metadata": {"event_name": "x", "event_time": "0001-01-01T00:00:00+01:00"}}, "hold"),
+        (
+            {
+                "metadata": {"event_name": "x", "event_time": "2024-10-22T09:31:18Z"},
+                "body": {"t": "\ud800"},
+            },
+            "surrogate",
+        ),
     ],
 )
 def test_invalid_envelopes_say_why(claims: Any, reason: str) -> None:

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from datetime import UTC, datetime
 from typing import Any
 
 from canvas_events import sample
 from fakes import FakeCanvas
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gpb.handlers.envelope import parse_event
 from gpb.handlers.eventlog import EventStatus, StoredEvent
-from gpb.handlers.grades import Grade, GradeEvents, GradeStored, GradeValue, SentValue, sent_value
+from gpb.handlers.grades import (
+    Grade,
+    GradeEvents,
+    GradeStored,
+    GradeValue,
+    SentValue,
+    merge,
+    sent_value,
+)
 from gpb.handlers.model import Course, Submission
 
 
@@ -30,8 +42,7 @@ class Grades:
                 g = change.grade
                 key = (g.course_id, g.assignment_id, g.user_id)
                 old = self.stored.get(key)
-                if old is None or g.state_time_ms >= old.state_time_ms:
-                    self.stored[key] = g
+                self.stored[key] = g if old is None else merge(old, g)
 
 
 class World:
@@ -155,3 +166,60 @@ async def test_a_hidden_grade_is_kept_with_posted_false() -> None:
     world = World()
     await world.post("grade_change_8_to_9_5", "2024-10-21T13:05:52.640Z", muted=True)
     assert world.value().posted is False and sent_value(world.value()) is not None
+
+
+async def test_a_late_submission_event_still_brings_what_no_newer_event_said() -> None:
+    world = World()
+    # The grading's grade_change and submission_updated, delivered in the wrong order.
+    await world.post("submission_updated", "2024-10-21T13:05:52.655Z", late=True, posted_at=None)
+    await world.post("grade_change_8_to_9_5", "2024-10-21T13:05:52.640Z", muted=True)
+    value = world.value()
+    assert (value.score, value.late, value.posted) == (9.5, True, False)
+    assert world.grades.stored[("456", "123", "1201")].student_sis_id == "S-102938"
+
+
+def _grade_event(kind: str, score: float | None, flag: bool) -> tuple[str, dict[str, Any]]:
+    """A grade_change (`flag`: muted) or a submission_updated (`flag`: late) of one student."""
+    if kind == "grade_change":
+        grade = None if score is None else f"{score:g}"
+        return "grade_change_8_to_9_5", {
+            "score": score,
+            "grade": grade or "incomplete",
+            "muted": flag,
+        }
+    return "submission_updated", {
+        "score": score,
+        "grade": None if score is None else f"{score:g}",
+        "late": flag,
+        "missing": score is None and not flag,
+        "posted_at": None if flag else "2024-10-21T13:05:52Z",
+    }
+
+
+GRADE_EVENTS = st.lists(
+    st.tuples(
+        st.sampled_from(["grade_change", "submission_updated"]),
+        st.none() | st.integers(0, 20).map(lambda n: n / 2),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=GRADE_EVENTS, order=st.randoms(use_true_random=False), data=st.data())
+def test_any_order_and_any_duplicates_give_the_in_order_grade(
+    events: list[tuple[str, float | None, bool]], order: random.Random, data: st.DataObject
+) -> None:
+    timed = [(f"2024-10-21T13:05:{n:02d}.000Z", *_grade_event(*e)) for n, e in enumerate(events)]
+    arrivals = timed + data.draw(st.lists(st.sampled_from(timed), max_size=4))  # redeliveries
+    order.shuffle(arrivals)
+
+    async def final(deliveries: list[tuple[str, str, dict[str, Any]]]) -> Grade:
+        world = World()
+        for at, name, body in deliveries:
+            await world.post(name, at, **body)
+        return world.grades.stored[("456", "123", "1201")]
+
+    assert asyncio.run(final(arrivals)) == asyncio.run(final(timed))

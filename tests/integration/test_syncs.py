@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from running_gpb import SandboxedGpb, sandboxed_gpb
+from running_gpb import (
+    SandboxedGpb,
+    env_client,
+    finished,
+    grade,
+    ic_results,
+    result_puts,
+    sandboxed_gpb,
+    start,
+)
 
 from gpb.infra.sandbox.faults import FaultConfig
 
@@ -24,71 +33,6 @@ async def env(tmp_path: Path) -> AsyncIterator[SandboxedGpb]:
     async with sandboxed_gpb(tmp_path) as env:
         await env.handled(await env.post("assignment_created", assignment_id="10000000000124"))
         yield env
-
-
-def grade_event(
-    assignment_id: str, user_id: str, score: float | None, **extra: Any
-) -> dict[str, Any]:
-    from canvas_events import sample
-
-    event = sample("grade_change_8_to_9_5")
-    event["body"].update(
-        assignment_id=f"1000000000{assignment_id:0>4}",
-        student_id=f"1000000000{user_id:0>4}",
-        user_id=f"1000000000{user_id:0>4}",
-        score=score,
-        grade=None if score is None else str(score),
-        **extra,
-    )
-    return event
-
-
-async def grade(
-    env: SandboxedGpb, assignment_id: str, user_id: str, score: float | None, at: str, **extra: Any
-) -> None:
-    """The teacher grades in Canvas: the sandbox holds the grade, and the event is posted."""
-    control = f"/_sandbox/canvas/submissions/{assignment_id}/{user_id}"
-    body: dict[str, Any] = {"score": score} if score is not None else {"score": None}
-    body.update({k: v for k, v in extra.items() if k in ("excused",)})
-    async with env_client(env) as sandbox:
-        answer = await sandbox.post(control, json=body)
-        assert answer.status_code == 200, answer.text
-    event = grade_event(assignment_id, user_id, score)
-    event["metadata"]["event_time"] = at
-    await env.handled(await env.post_event(event))
-
-
-def env_client(env: SandboxedGpb) -> Any:
-    import httpx
-
-    return httpx.AsyncClient(base_url=env.sandbox.base_url)
-
-
-async def finished(env: SandboxedGpb, sync_id: str) -> dict[str, Any]:
-    for _ in range(1000):
-        run: dict[str, Any] = (await env.get(f"/api/syncs/{sync_id}")).json()
-        if run["status"] not in ("queued", "running"):
-            return run
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"run {sync_id} did not finish")
-
-
-async def start(env: SandboxedGpb, **body: Any) -> dict[str, Any]:
-    response = await env.post_json("/api/courses/456/syncs", body)
-    assert response.status_code == 202, response.text
-    return await finished(env, response.json()["id"])
-
-
-def ic_results(env: SandboxedGpb) -> dict[str, dict[str, Any]]:
-    return dict(env.sandbox.state.ic.results)
-
-
-def result_puts(env: SandboxedGpb) -> Counter[str]:
-    return Counter(
-        w.sourced_id
-        for w in env.sandbox.state.ic.writes
-        if w.kind == "result" and w.method == "PUT"
-    )
 
 
 async def test_a_grade_change_is_pending_until_a_sync_sends_it(env: SandboxedGpb) -> None:
@@ -328,7 +272,9 @@ async def test_a_run_killed_with_its_process_is_resumed_after_the_restart(tmp_pa
             )
             started = await first.post_json("/api/courses/456/syncs", {"kind": "remaster"})
             sync_id = started.json()["id"]
-            while not any(w.applied for w in sandbox.state.ic.writes if w.kind == "result"):
+            for _ in range(500):  # until IC applied a first result, so the stop falls mid-run
+                if any(w.applied for w in sandbox.state.ic.writes if w.kind == "result"):
+                    break
                 await asyncio.sleep(0.02)
         # gpb stopped mid-run (its tasks cancelled, as a killed process leaves them)
         sandbox.state.sis_faults.configure(FaultConfig())

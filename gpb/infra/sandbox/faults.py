@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 FaultKind = Literal[
     "rate_limit",  # Canvas: 403 Rate Limit Exceeded; OneRoster: 429 (Retry-After sometimes)
     "server_error",  # 500, nothing applied
-    "timeout",  # stall `timeout_seconds`, then handle normally (the write may land late)
+    "timeout",  # stall `timeout_seconds`, then handle (the client may have given up: lands late)
     "drop",  # headers, a few bytes, then the connection closes; nothing applied
     "error_after_apply",  # the request is handled and stored, then the client gets a 500
     "drop_after_apply",  # the request is handled and stored, then the connection drops
@@ -32,8 +32,8 @@ FaultKind = Literal[
 Method = Literal["GET", "POST", "PUT", "DELETE"]
 METHODS: tuple[Method, ...] = ("GET", "POST", "PUT", "DELETE")
 
-# Set in the ASGI scope when the request is handled under an after-apply fault, so the gradebook
-# can note in its write log that the client never saw the real answer.
+# Set in the ASGI scope when the request is handled under an after-apply fault or after a timeout
+# stall, so the gradebook can note in its write log that the client may never have seen the answer.
 FAULT_SCOPE_KEY = "gpb.sandbox.fault"
 
 
@@ -45,9 +45,10 @@ class FaultConfig(BaseModel):
     rates: dict[FaultKind, float] = Field(
         default_factory=dict, description="probability per request of each fault; sum <= 1"
     )
-    script: list[FaultKind] = Field(
+    script: list[FaultKind | None] = Field(
         default_factory=list,
-        description="faults for the next matching requests, in order, before any random draw",
+        description="faults for the next matching requests, in order, before any random draw;"
+        " null lets that request through",
     )
     methods: list[Method] = Field(
         default_factory=lambda: list(METHODS),
@@ -187,6 +188,7 @@ class FaultInjector:
                 await self.app(scope, receive, send)
             elif kind == "timeout":
                 await asyncio.sleep(config.timeout_seconds)
+                scope[FAULT_SCOPE_KEY] = kind
                 await self.app(scope, receive, send)
             elif kind == "rate_limit":
                 answer = self.rate_limited(faults.retry_after(), config.rate_limit_status)

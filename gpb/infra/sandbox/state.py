@@ -231,7 +231,8 @@ class WriteRecord(Record):
 
     `applied` says whether it changed what IC stores; `status` is what the gradebook answered, and
     `fault` names an injected fault that replaced that answer on the wire (`error_after_apply`,
-    `drop_after_apply`), so a test can tell "stored but the client saw a failure" apart.
+    `drop_after_apply`) or held the request back (`timeout`: the client may have given up and
+    retried before it landed), so a test can tell "stored but the client saw a failure" apart.
     """
 
     seq: int

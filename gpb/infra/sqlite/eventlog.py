@@ -23,6 +23,7 @@ from gpb.handlers.eventlog import (
     TimeBucket,
     bucket_start,
 )
+from gpb.handlers.ids import record_id
 from gpb.handlers.timefmt import format_time, parse_time
 from gpb.infra.sqlite.changes import apply_changes
 from gpb.infra.sqlite.database import Database
@@ -144,11 +145,12 @@ class SqliteEventLog:
         await self._db.write(write)
 
     async def get(self, event_id: str) -> StoredEvent | None:
-        if not event_id.isdigit():
+        row_id = record_id(event_id)
+        if row_id is None:
             return None
 
         def read(conn: sqlite3.Connection) -> StoredEvent | None:
-            row = conn.execute("SELECT * FROM events WHERE id = ?", (int(event_id),)).fetchone()
+            row = conn.execute("SELECT * FROM events WHERE id = ?", (row_id,)).fetchone()
             return _event(row) if row else None
 
         return await self._db.read(read)
@@ -167,16 +169,17 @@ class SqliteEventLog:
             page_query = replace(page_query, before_id=page.next_cursor)
 
     async def requeue(self, event_id: str) -> StoredEvent | None:
-        if not event_id.isdigit():
+        row_id = record_id(event_id)
+        if row_id is None:
             return None
 
         def write(conn: sqlite3.Connection) -> StoredEvent | None:
             conn.execute(
                 "UPDATE events SET status = 'accepted', attempts = 0, next_attempt_at = NULL,"
                 " error = NULL WHERE id = ? AND status NOT IN ('rejected', 'duplicate')",
-                (int(event_id),),
+                (row_id,),
             )
-            row = conn.execute("SELECT * FROM events WHERE id = ?", (int(event_id),)).fetchone()
+            row = conn.execute("SELECT * FROM events WHERE id = ?", (row_id,)).fetchone()
             return _event(row) if row else None
 
         return await self._db.write(write)

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gpb.handlers.delta import Confirmed
-from gpb.handlers.grades import Grade, GradeStored, GradeValue, SentValue
+from gpb.handlers.grades import Grade, GradeStored, GradeValue, SentValue, merge
+from gpb.handlers.ids import record_id
 from gpb.handlers.sync_runner import DELETED, value_key
 from gpb.handlers.syncs import (
     LineItemConfirmed,
@@ -45,6 +46,7 @@ def _grade(row: sqlite3.Row) -> Grade:
         student_sis_id=row["student_sis_id"],
         graded_at=_time_or_none(row["graded_at"]),
         state_time_ms=row["state_time_ms"],
+        field_times=json.loads(row["field_times"]),
     )
 
 
@@ -139,12 +141,11 @@ class SqliteSyncs:
         return created
 
     async def run(self, sync_id: str) -> SyncRun | None:
-        if not sync_id.isdigit():
+        row_id = record_id(sync_id)
+        if row_id is None:
             return None
         row = await self._db.read(
-            lambda conn: conn.execute(
-                "SELECT * FROM sync_runs WHERE id = ?", (int(sync_id),)
-            ).fetchone()
+            lambda conn: conn.execute("SELECT * FROM sync_runs WHERE id = ?", (row_id,)).fetchone()
         )
         return _run(row) if row else None
 
@@ -274,19 +275,18 @@ class SqliteSyncs:
 
 
 def _grade_stored(conn: sqlite3.Connection, change: GradeStored) -> None:
-    grade = change.grade
+    # Merged with what is held, field by field, inside the transaction: a remaster's re-read and
+    # an event handled meanwhile each keep what is newer, whichever is written last.
+    held = conn.execute(
+        "SELECT * FROM grades WHERE course_id = ? AND assignment_id = ? AND user_id = ?",
+        (change.grade.course_id, change.grade.assignment_id, change.grade.user_id),
+    ).fetchone()
+    grade = merge(_grade(held), change.grade) if held else change.grade
     value = grade.value
-    # The newer state wins; a tie is applied again, which changes nothing.
     conn.execute(
-        "INSERT INTO grades (course_id, assignment_id, user_id, score, grade, excused, missing,"
-        " late, posted, student_sis_id, graded_at, state_time_ms)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (course_id, assignment_id, user_id) DO UPDATE SET"
-        " score = excluded.score, grade = excluded.grade, excused = excluded.excused,"
-        " missing = excluded.missing, late = excluded.late, posted = excluded.posted,"
-        " student_sis_id = coalesce(excluded.student_sis_id, grades.student_sis_id),"
-        " graded_at = excluded.graded_at, state_time_ms = excluded.state_time_ms"
-        " WHERE excluded.state_time_ms >= grades.state_time_ms",
+        "INSERT OR REPLACE INTO grades (course_id, assignment_id, user_id, score, grade, excused,"
+        " missing, late, posted, student_sis_id, graded_at, state_time_ms, field_times)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             grade.course_id,
             grade.assignment_id,
@@ -300,6 +300,7 @@ def _grade_stored(conn: sqlite3.Connection, change: GradeStored) -> None:
             grade.student_sis_id,
             format_time(grade.graded_at) if grade.graded_at else None,
             grade.state_time_ms,
+            json.dumps(grade.field_times, sort_keys=True),
         ),
     )
 

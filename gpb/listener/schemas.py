@@ -1,0 +1,278 @@
+"""The shapes of the API's answers (API.md), as pydantic models for the OpenAPI document.
+
+The handlers build their JSON directly; these models describe it. The fuzzing tests check every
+answer against them, so a model that drifts from what a route sends fails there. Keys that API.md
+lists are required; further keys are allowed, as API.md lets answers grow.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Time = str | None  # ISO-8601 UTC with a Z, or null
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx; a 409 adds `sync_id`."""
+
+    error: ErrorDetail
+
+
+class Stored(BaseModel):
+    """A delivery stored (202), or recognised as a duplicate of the event `id` (200)."""
+
+    id: str
+    duplicate: bool
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class CourseSummary(BaseModel):
+    id: str
+    name: str | None
+    open_alerts: int
+    pending_changes: int
+    last_sync: Time
+
+
+class CourseList(BaseModel):
+    courses: list[CourseSummary]
+
+
+class Violation(BaseModel):
+    code: str
+    severity: Literal["error", "warning"]
+    message: str
+    fix: str
+    section_id: str | None
+
+
+class AssignmentSummary(BaseModel):
+    id: str
+    title: str
+    due_at: Time
+    assignment_group: str | None
+    sync_enabled: bool
+    eligible: bool
+    violations: list[Violation]
+    pending_changes: int
+    last_synced_at: Time
+
+
+class AssignmentList(BaseModel):
+    assignments: list[AssignmentSummary]
+
+
+class Alert(BaseModel):
+    id: str
+    assignment_id: str
+    code: str
+    severity: Literal["error", "warning"]
+    message: str
+    fix: str
+    state: Literal["open", "resolved"]
+    created_at: Time
+    updated_at: Time
+    resolved_at: Time
+
+
+class AlertList(BaseModel):
+    alerts: list[Alert]
+
+
+class CanvasGrade(BaseModel):
+    score: float | None
+    grade: str | None
+    excused: bool
+    missing: bool
+    late: bool
+    posted: bool
+
+
+class SentGrade(BaseModel):
+    score: float | None
+    excused: bool
+    missing: bool
+    late: bool
+
+
+class PendingChange(BaseModel):
+    assignment_id: str
+    student_id: str
+    student_sis_id: str | None
+    section_id: str
+    canvas: CanvasGrade
+    synced: SentGrade | None
+    changed_at: Time
+    blocked_by: list[str]
+
+
+class PendingList(BaseModel):
+    changes: list[PendingChange]
+
+
+class Queued(BaseModel):
+    id: str
+    status: Literal["queued"]
+
+
+class Progress(BaseModel):
+    done: int
+    total: int
+
+
+class Counts(BaseModel):
+    extracted: int
+    filtered: int
+    unchanged: int
+    sent: int
+    deleted: int
+    failed: int
+
+
+class SyncSummary(BaseModel):
+    id: str
+    course_id: str
+    kind: Literal["sync", "remaster"]
+    dry_run: bool
+    status: Literal["queued", "running", "succeeded", "partial", "failed", "interrupted"]
+    requested_by: str | None
+    created_at: Time
+    started_at: Time
+    finished_at: Time
+    progress: Progress
+    counts: Counts
+
+
+class SyncList(BaseModel):
+    syncs: list[SyncSummary]
+    next_cursor: str | None
+
+
+class FilterCount(BaseModel):
+    reason: str
+    count: int
+
+
+class RunError(BaseModel):
+    code: str
+    message: str
+    fix: str
+    assignment_id: str | None
+    student_id: str | None
+    section_id: str | None
+
+
+class RunWarning(BaseModel):
+    code: str
+    message: str
+    assignment_id: str | None
+
+
+class SectionTally(BaseModel):
+    id: str
+    sis_id: str | None
+    sent: int
+    failed: int
+
+
+class AssignmentTally(BaseModel):
+    id: str
+    title: str | None
+    sent: int
+    failed: int
+
+
+class GradeOutcome(BaseModel):
+    assignment_id: str
+    student_id: str
+    section_id: str
+    outcome: Literal["sent", "deleted", "failed", "filtered", "unchanged"]
+    code: str | None
+    canvas: dict[str, Any] | None
+    sis: dict[str, Any] | None
+
+
+class SyncRun(SyncSummary):
+    filtered: list[FilterCount]
+    errors: list[RunError]
+    warnings: list[RunWarning]
+    sections: list[SectionTally]
+    assignments: list[AssignmentTally]
+    grades: list[GradeOutcome]
+
+
+EventStatusName = Literal["accepted", "processed", "ignored", "failed", "rejected", "duplicate"]
+
+
+class EventSummary(BaseModel):
+    id: str
+    received_at: Time
+    event_name: str | None
+    event_time: Time
+    course_id: str | None
+    user_id: str | None
+    status: EventStatusName
+    error: dict[str, Any] | None
+    attempts: int
+    next_attempt_at: Time = Field(default=None, description="a failed event waiting for a retry")
+    duplicate_of: str | None = Field(default=None, description="a duplicate's first copy")
+
+
+class EventList(BaseModel):
+    events: list[EventSummary]
+    next_cursor: str | None
+
+
+class EventDetail(EventSummary):
+    payload: dict[str, Any] | None
+    outcome: dict[str, Any] | None
+    source_ip: str | None
+    raw: str | None = Field(default=None, description="the start of a refused body")
+
+
+class DictionaryEntry(BaseModel):
+    code: str
+    title: str
+    meaning: str
+    fix: str
+    canvas_title: str | None
+
+
+class Dictionary(BaseModel):
+    errors: list[DictionaryEntry]
+
+
+class Check(BaseModel):
+    name: str
+    ok: bool | None
+    detail: str
+    fix: str | None
+
+
+class CheckReport(BaseModel):
+    checks: list[Check]
+    ok: bool
+
+
+class LoginForm(BaseModel):
+    """The login page's form (url-encoded)."""
+
+    token: str
+    csrf_token: str
+    next: str = "/"
+
+
+class CsrfForm(BaseModel):
+    """A page's form that changes state (url-encoded): the session's CSRF token."""
+
+    csrf_token: str
