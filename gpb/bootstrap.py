@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from datetime import time, timedelta
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 
+from gpb.handlers.alerts import ALERT_CHANGES
 from gpb.handlers.backoff import RetryPolicy
+from gpb.handlers.eventlog import Finish
 from gpb.handlers.grades import GradeEvents
+from gpb.handlers.health import HealthJob, HealthSettings
 from gpb.handlers.ic_directory import IcDirectory
+from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.ingest import EventDecoder, IngestPolicy, root_account
 from gpb.handlers.messagebus import Handler, MessageBus
-from gpb.handlers.notices import CANVAS_INBOX, WEBHOOK, NoticeDispatcher, Notifier
+from gpb.handlers.notices import CANVAS_INBOX, WEBHOOK, NoticeDispatcher, NoticesQueued
 from gpb.handlers.rechecks import Rechecks, RecheckSettings
+from gpb.handlers.reconcile import ReconcileJob, Reconciler, ReconcileSettings
 from gpb.handlers.retention import RetentionJob
+from gpb.handlers.school_hours import SchoolHours
 from gpb.handlers.signals import Broadcast
 from gpb.handlers.sync_runner import SyncRunner, SyncSettings
 from gpb.handlers.sync_service import Pending, SyncService
@@ -27,9 +34,10 @@ from gpb.handlers.worker import Worker
 from gpb.infra.canvas import CanvasClient
 from gpb.infra.checks import ConnectionChecks
 from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder
-from gpb.infra.notifiers import CanvasInboxNotifier, WebhookNotifier
+from gpb.infra.notifiers import CanvasInboxNotifier, Channel, WebhookNotifier
 from gpb.infra.oneroster import OneRosterClient
 from gpb.infra.settings import Settings
+from gpb.infra.sqlite.health import disk_space
 from gpb.infra.sqlite.lock import serving_lock
 from gpb.infra.sqlite.store import SqliteStore
 from gpb.listener.app import create_app as create_listener_app
@@ -75,6 +83,7 @@ def sis_client(settings: Settings) -> OneRosterClient:
         _secret(settings.sis_client_secret),
         _secret(settings.sis_vendor_authorization),
         max_concurrency=settings.sis_max_concurrency,
+        timeout=settings.sis_timeout_seconds,
     )
 
 
@@ -84,8 +93,8 @@ def connection_checks(settings: Settings) -> ConnectionChecks:
     )
 
 
-def notifiers(settings: Settings, canvas: CanvasClient) -> dict[str, Notifier]:
-    channels: dict[str, Notifier] = {}
+def notifiers(settings: Settings, canvas: CanvasClient) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {}
     if settings.alert_webhook_url:
         channels[WEBHOOK] = WebhookNotifier(
             settings.alert_webhook_url, _secret(settings.alert_webhook_secret)
@@ -93,6 +102,168 @@ def notifiers(settings: Settings, canvas: CanvasClient) -> dict[str, Notifier]:
     if settings.alert_canvas_inbox:
         channels[CANVAS_INBOX] = CanvasInboxNotifier(canvas)
     return channels
+
+
+def _notifiers_closed_with(
+    stack: AsyncExitStack, settings: Settings, canvas: CanvasClient
+) -> dict[str, Channel]:
+    channels = notifiers(settings, canvas)
+    for notifier in channels.values():
+        if isinstance(notifier, WebhookNotifier):
+            stack.push_async_callback(notifier.close)
+    return channels
+
+
+def admin_canvas_user_ids(settings: Settings) -> tuple[str, ...]:
+    ids = []
+    for value in settings.admin_canvas_user_ids.split(","):
+        if value.strip():
+            local = local_id_or_none(value.strip())
+            if local is None:
+                raise ValueError(f"GPB_ADMIN_CANVAS_USER_IDS holds {value.strip()!r}, not an id")
+            ids.append(local)
+    return tuple(ids)
+
+
+def admin_notifiers(
+    settings: Settings, canvas: CanvasClient, channels: dict[str, Channel]
+) -> dict[str, Channel]:
+    """Admin alerts go to the teachers' webhook (with their own payload type) and to the admins'
+    Canvas inboxes."""
+    admin = {WEBHOOK: channels[WEBHOOK]} if WEBHOOK in channels else {}
+    admin_ids = admin_canvas_user_ids(settings)
+    if admin_ids:
+        admin[CANVAS_INBOX] = CanvasInboxNotifier(canvas, admin_ids)
+    return admin
+
+
+def health_job(
+    settings: Settings,
+    store: SqliteStore,
+    channels: Collection[str],
+    on_change: Callable[[], None],
+) -> HealthJob:
+    return HealthJob(
+        store.health,
+        store.health,
+        store,
+        partial(disk_space, settings.sqlite_path),
+        HealthSettings(
+            school=SchoolHours.parse(
+                settings.school_days, settings.school_hours, ZoneInfo(settings.time_zone)
+            ),
+            silence=timedelta(minutes=settings.events_silence_minutes),
+            failures_threshold=settings.event_failures_alert_count,
+            failures_window=timedelta(minutes=settings.event_failures_window_minutes),
+            auth_window=timedelta(minutes=settings.auth_failures_window_minutes),
+            failed_run_courses=settings.failed_run_courses_alert,
+            failed_runs_window=timedelta(hours=settings.failed_runs_window_hours),
+            disk_min_free_percent=settings.disk_min_free_percent,
+            disk_min_free_bytes=settings.disk_min_free_mb * 1024 * 1024,
+            channels=tuple(channels),
+        ),
+        on_change=on_change,
+        every_seconds=settings.health_check_seconds,
+    )
+
+
+def rechecks_for(
+    settings: Settings,
+    store: SqliteStore,
+    canvas: CanvasClient,
+    ic: IcDirectory,
+    channels: Collection[str],
+) -> Rechecks:
+    return Rechecks(
+        canvas=canvas,
+        ic=ic,
+        state=store.course_state,
+        alerts=store.alerts,
+        settings=RecheckSettings(
+            name_max_length=settings.name_max_length,
+            time_zone=ZoneInfo(settings.time_zone),
+            notice_channels=tuple(channels),
+            coalesce_seconds=settings.alert_coalesce_seconds,
+        ),
+    )
+
+
+def sync_service(
+    settings: Settings,
+    store: SqliteStore,
+    canvas: CanvasClient,
+    sis: OneRosterClient,
+    ic: IcDirectory,
+    rechecks: Rechecks,
+) -> SyncService:
+    runner = SyncRunner(
+        canvas=canvas,
+        sis=sis,
+        ic=ic,
+        courses=store.course_state,
+        grades=store.syncs,
+        confirmed=store.syncs,
+        runs=store.syncs,
+        changes=store,
+        reload_course=rechecks.reload,
+        settings=SyncSettings(
+            time_zone=ZoneInfo(settings.time_zone),
+            time_budget_seconds=settings.sync_time_budget_seconds,
+            concurrency=settings.sis_max_concurrency,
+        ),
+    )
+    return SyncService(store.syncs, runner, store.course_state)
+
+
+def reconciler(
+    settings: Settings,
+    store: SqliteStore,
+    canvas: CanvasClient,
+    sis: OneRosterClient,
+    rechecks: Rechecks,
+    syncs: SyncService,
+) -> Reconciler:
+    return Reconciler(
+        canvas=canvas,
+        sis=sis,
+        courses=store.course_state,
+        grades=store.syncs,
+        confirmed=store.syncs,
+        changes=store,
+        reload_course=rechecks.reload,
+        remasters=syncs,
+        store=store.reconciliations,
+        settings=ReconcileSettings(
+            concurrency=settings.sis_max_concurrency,
+            active_days=settings.reconcile_active_days,
+        ),
+    )
+
+
+def reconcile_job(settings: Settings, reconciler: Reconciler) -> ReconcileJob | None:
+    if settings.reconcile_at == "off":
+        return None
+    at = time.fromisoformat(settings.reconcile_at)
+    return ReconcileJob(reconciler, at, ZoneInfo(settings.time_zone))
+
+
+@asynccontextmanager
+async def reconciling(settings: Settings) -> AsyncIterator[Reconciler]:
+    """What `gpb reconcile` needs beside a running gpb: the store and the clients, no workers. A
+    remaster it queues is run by `gpb serve`."""
+    async with AsyncExitStack() as stack:
+        store = open_store(settings)
+        store.start()
+        stack.push_async_callback(store.close)
+        canvas = canvas_client(settings)
+        stack.push_async_callback(canvas.close)
+        sis = sis_client(settings)
+        stack.push_async_callback(sis.close)
+        channels = _notifiers_closed_with(stack, settings, canvas)
+        ic = IcDirectory(sis, ttl_seconds=settings.sis_category_cache_seconds)
+        rechecks = rechecks_for(settings, store, canvas, ic, channels)
+        syncs = sync_service(settings, store, canvas, sis, ic, rechecks)
+        yield reconciler(settings, store, canvas, sis, rechecks, syncs)
 
 
 def open_store(settings: Settings) -> SqliteStore:
@@ -151,31 +322,19 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
         stack.push_async_callback(canvas.close)
         sis = sis_client(settings)
         stack.push_async_callback(sis.close)
-        channels = notifiers(settings, canvas)
-        for notifier in channels.values():
-            if isinstance(notifier, WebhookNotifier):
-                stack.push_async_callback(notifier.close)
+        channels = _notifiers_closed_with(stack, settings, canvas)
 
         ic = IcDirectory(sis, ttl_seconds=settings.sis_category_cache_seconds)
-        time_zone = ZoneInfo(settings.time_zone)
-        rechecks = Rechecks(
-            canvas=canvas,
-            ic=ic,
-            state=store.course_state,
-            alerts=store.alerts,
-            settings=RecheckSettings(
-                name_max_length=settings.name_max_length,
-                time_zone=time_zone,
-                notice_channels=tuple(channels),
-                coalesce_seconds=settings.alert_coalesce_seconds,
-            ),
-        )
+        rechecks = rechecks_for(settings, store, canvas, ic, channels)
         alert_signal = Broadcast()
         dispatcher = NoticeDispatcher(store.alerts, channels, retry_policy(settings))
 
-        def after_finish(finish: object) -> None:
-            alert_signal.fire()
-            dispatcher.notify()
+        def after_finish(finish: Finish) -> None:
+            # Wake the SSE streams and the notice outbox only when there is news for them.
+            if any(isinstance(c, ALERT_CHANGES) for c in finish.changes):
+                alert_signal.fire()
+            if any(isinstance(c, NoticesQueued) for c in finish.changes):
+                dispatcher.notify()
 
         worker = Worker(
             store.events,
@@ -183,23 +342,11 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             retry_policy(settings),
             after_finish=after_finish,
         )
-        runner = SyncRunner(
-            canvas=canvas,
-            sis=sis,
-            ic=ic,
-            courses=store.course_state,
-            grades=store.syncs,
-            confirmed=store.syncs,
-            runs=store.syncs,
-            changes=store,
-            reload_course=rechecks.reload,
-            settings=SyncSettings(
-                time_zone=time_zone,
-                time_budget_seconds=settings.sync_time_budget_seconds,
-                concurrency=settings.sis_max_concurrency,
-            ),
-        )
-        syncs = SyncService(store.syncs, runner, store.course_state)
+        syncs = sync_service(settings, store, canvas, sis, ic, rechecks)
+        admin_channels = admin_notifiers(settings, canvas, channels)
+        admin_dispatcher = NoticeDispatcher(store.health, admin_channels, retry_policy(settings))
+        health = health_job(settings, store, admin_channels, admin_dispatcher.notify)
+        nightly = reconcile_job(settings, reconciler(settings, store, canvas, sis, rechecks, syncs))
         for task in (
             _background(worker.run(), "gpb-worker"),
             _background(dispatcher.run(), "gpb-notices"),
@@ -207,6 +354,9 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             _background(
                 RetentionJob(store.retention, settings.event_retention_days).run(), "gpb-retention"
             ),
+            _background(admin_dispatcher.run(), "gpb-admin-notices"),
+            _background(health.run(), "gpb-health"),
+            *([_background(nightly.run(), "gpb-reconcile")] if nightly else []),
         ):
             stack.push_async_callback(_cancel, task)
         decoder = await stack.enter_async_context(_decoder(settings))
@@ -227,6 +377,8 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             syncs=syncs,
             sync_runs=store.syncs,
             checks=connection_checks(settings),
+            admin_alerts=store.health,
+            reconciliations=store.reconciliations,
         )
 
 

@@ -11,11 +11,12 @@ import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from gpb.handlers.envelope import parse_canvas_time
 from gpb.handlers.eventlog import EventQuery, EventStatus
 from gpb.handlers.ids import local_id_or_none
+from gpb.handlers.reconcile import ReconcileStatus, Reconciliation
 from gpb.handlers.timefmt import iso, utcnow
 from gpb.handlers.tokens import Role, new_token
 from gpb.infra.settings import Settings
@@ -214,6 +215,67 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _value_text(value: dict[str, Any] | None) -> str:
+    if value is None:
+        return "nothing"
+    if value["excused"]:
+        return "excused"
+    text = "no score" if value["score"] is None else f"{value['score']:g}"
+    flags = [flag for flag in ("missing", "late") if value[flag]]
+    return text + (f" ({', '.join(flags)})" if flags else "")
+
+
+def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from gpb.bootstrap import reconciling
+
+    course_ids = [local_id_or_none(value) for value in args.course or []]
+    if None in course_ids:
+        print("not a Canvas course id: " + " ".join(args.course), file=sys.stderr)
+        return 2
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one report per course, not per call
+
+    async def reconcile() -> list[Reconciliation]:
+        async with reconciling(settings) as reconciler:
+            return await reconciler.run("command", [c for c in course_ids if c] or None)
+
+    reconciled = asyncio.run(reconcile())
+    for done in reconciled:
+        report = done.report
+        print(
+            f"course {done.course_id}: {done.status.value}, {done.repaired_grades} grades repaired"
+            f" from Canvas, {done.drift_count} drifted in IC ({report['ic_checked']} IC results"
+            f" read) -- reconciliation {done.id}"
+        )
+        for drift in report["drift"]:
+            print(
+                f"  {drift['kind'].replace('_', ' ')}: assignment {drift['assignment_id']},"
+                f" section {drift['section_id']}, student {drift['student_id']}:"
+                f" IC confirmed {_value_text(drift['confirmed'])}, holds"
+                f" {_value_text(drift['ic'])}; Canvas has {_value_text(drift['canvas'])}"
+            )
+        for error in report["errors"]:
+            print(f"  {error['code']}: {error['message']} -- fix: {error['fix']}")
+    if not reconciled:
+        print("no course to reconcile: gpb has heard of none lately")
+    return 0 if all(r.status is ReconcileStatus.SUCCEEDED for r in reconciled) else 1
+
+
+def cmd_reconcile_opt_in(args: argparse.Namespace, settings: Settings) -> int:
+    course_id = local_id_or_none(args.course_id)
+    if course_id is None:
+        print(f"not a Canvas course id: {args.course_id}", file=sys.stderr)
+        return 2
+    enabled = args.state == "on"
+    known = _with_store(
+        settings, lambda store: store.reconciliations.set_nightly_remaster(course_id, enabled)
+    )
+    if not known:
+        print(f"gpb knows no course {course_id}", file=sys.stderr)
+        return 1
+    print(f"course {course_id}: nightly remaster {args.state}")
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     from gpb.infra.sandbox import cli as sandbox_cli
 
@@ -275,6 +337,20 @@ def build_parser() -> argparse.ArgumentParser:
     restore = commands.add_parser("restore", help="put a backup in place while gpb is stopped")
     restore.add_argument("path", help="the backup file")
     restore.set_defaults(run=cmd_restore)
+
+    reconcile = commands.add_parser(
+        "reconcile", help="repair from Canvas what events missed, report what drifted in IC"
+    )
+    reconcile.add_argument(
+        "--course", action="append", help="this course (default: those active lately)"
+    )
+    reconcile.set_defaults(run=cmd_reconcile)
+    opt_in = reconcile.add_subparsers(dest="reconcile_command").add_parser(
+        "nightly-remaster", help="turn a course's remaster after the nightly run on or off"
+    )
+    opt_in.add_argument("course_id")
+    opt_in.add_argument("state", choices=["on", "off"])
+    opt_in.set_defaults(run=cmd_reconcile_opt_in)
 
     sandbox = commands.add_parser("sandbox", help="stand-ins for Canvas and IC on one port")
     sandbox.add_argument("--host", default="127.0.0.1")

@@ -70,6 +70,7 @@ class AlertResolved:
 
 
 AlertChange = AlertOpened | AlertUpdated | AlertResolved
+ALERT_CHANGES = (AlertOpened, AlertUpdated, AlertResolved)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from functools import cached_property
 from typing import TypeAlias
 
 from gpb.handlers.dictionary import ENTRIES, Entry, Severity
+from gpb.handlers.errors import SisError
 from gpb.handlers.model import (
     Assignment,
     Course,
@@ -61,6 +62,8 @@ class IcClassMissing:
 @dataclass(frozen=True)
 class IcUnverified:
     """IC could not be asked (not configured, unreachable, refused): nothing is known."""
+
+    failure: SisError | None = None  # why, when IC was asked
 
 
 IcKnowledge: TypeAlias = IcClassFound | IcClassMissing | IcUnverified

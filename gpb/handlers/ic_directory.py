@@ -55,5 +55,5 @@ class IcDirectory:
             categories = await self._sis.list_categories(class_id)
         except SisError as exc:
             log.warning("IC could not be asked about class %s: %s", class_id, exc)
-            return IcUnverified()
+            return IcUnverified(exc)
         return IcClassFound(ic_class, tuple(categories))

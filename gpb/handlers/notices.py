@@ -4,6 +4,8 @@ Teachers save in bursts, so a notice waits `GPB_ALERT_COALESCE_SECONDS` after th
 then tells the assignment's state as it is: its open alerts and those resolved meanwhile. A notice
 that fails is retried with backoff and, when attempts run out, stays `failed` with its error.
 Nothing here runs inside event handling: a notifier that hangs delays only other notices.
+The admins' alerts (`health`) go out through the same dispatcher and notifiers, from their own
+outbox.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from gpb.handlers.alerts import Alert
 from gpb.handlers.backoff import RetryPolicy
@@ -46,6 +48,11 @@ class Notice:
     attempts: int
     alerts: tuple[Alert, ...]  # open ones, and those resolved since the notice was queued
 
+    @property
+    def message_id(self) -> str:
+        """The same on every retry of the notice, so that receivers can de-duplicate."""
+        return f"gpb-notice-{self.id}"
+
     def as_json(self) -> dict[str, Any]:
         return {
             "type": "gpb.assignment_alerts",
@@ -73,8 +80,27 @@ class Notice:
         return "\n".join(lines)
 
 
-class NoticeStore(Protocol):
-    async def due_notices(self, now: datetime, limit: int) -> list[Notice]: ...
+class Outgoing(Protocol):
+    """A notice waiting in an outbox, as the dispatcher handles it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def channel(self) -> str: ...
+
+    @property
+    def attempts(self) -> int: ...
+
+    def as_json(self) -> dict[str, Any]: ...
+
+
+N = TypeVar("N", bound=Outgoing)
+N_contra = TypeVar("N_contra", bound=Outgoing, contravariant=True)
+
+
+class NoticeStore(Protocol[N]):
+    async def due_notices(self, now: datetime, limit: int) -> list[N]: ...
 
     async def notice_sent(self, notice_id: str, sent: dict[str, Any], now: datetime) -> None: ...
 
@@ -85,17 +111,17 @@ class NoticeStore(Protocol):
         ...
 
 
-class Notifier(Protocol):
-    async def send(self, notice: Notice) -> None:
+class Sender(Protocol[N_contra]):
+    async def send(self, notice: N_contra) -> None:
         """Delivers the notice or raises; its own retries, if any, are spent."""
         ...
 
 
-class NoticeDispatcher:
+class NoticeDispatcher(Generic[N]):
     def __init__(
         self,
-        store: NoticeStore,
-        notifiers: Mapping[str, Notifier],
+        store: NoticeStore[N],
+        notifiers: Mapping[str, Sender[N]],
         retry: RetryPolicy,
         *,
         clock: Callable[[], datetime] = utcnow,
@@ -120,7 +146,7 @@ class NoticeDispatcher:
             await self._dispatch(notice)
         return len(notices)
 
-    async def _dispatch(self, notice: Notice) -> None:
+    async def _dispatch(self, notice: N) -> None:
         notifier = self._notifiers.get(notice.channel)
         now = self._clock()
         if notifier is None:

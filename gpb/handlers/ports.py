@@ -50,8 +50,10 @@ class Canvas(Protocol):
     ) -> list[Submission]: ...
 
     async def send_conversation(
-        self, course_id: str, recipient_ids: Sequence[str], subject: str, body: str
-    ) -> None: ...
+        self, course_id: str | None, recipient_ids: Sequence[str], subject: str, body: str
+    ) -> None:
+        """A private message to each recipient, in the course's context when one is given."""
+        ...
 
 
 class Sis(Protocol):

@@ -1,4 +1,7 @@
-"""Where alert notices go: a webhook signed per Standard Webhooks, and the Canvas inbox."""
+"""Where alert notices go: a webhook signed per Standard Webhooks, and the Canvas inbox.
+
+Both carry the teachers' notices and the admins' alerts alike.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,11 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import httpx
 
+from gpb.handlers.health import AdminNotice
 from gpb.handlers.notices import Notice
 from gpb.handlers.ports import Canvas
 
@@ -50,10 +54,10 @@ class WebhookNotifier:
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def send(self, notice: Notice) -> None:
+    async def send(self, notice: Notice | AdminNotice) -> None:
         body = json.dumps(notice.as_json(), separators=(",", ":")).encode()
         # The id stays the same across retries of one notice, so receivers can de-duplicate.
-        message_id = f"gpb-notice-{notice.id}"
+        message_id = notice.message_id
         timestamp = int(self._clock())
         headers = {
             "content-type": "application/json",
@@ -71,15 +75,26 @@ class WebhookNotifier:
 
 
 class CanvasInboxNotifier:
-    """Sends the notice to the course's teachers as a Canvas conversation."""
+    """Sends a notice to the course's teachers, and an admin alert to the admins
+    (`GPB_ADMIN_CANVAS_USER_IDS`), as Canvas conversations."""
 
-    def __init__(self, canvas: Canvas) -> None:
+    def __init__(self, canvas: Canvas, admin_ids: Sequence[str] = ()) -> None:
         self._canvas = canvas
+        self._admin_ids = tuple(admin_ids)
 
-    async def send(self, notice: Notice) -> None:
+    async def send(self, notice: Notice | AdminNotice) -> None:
+        if isinstance(notice, AdminNotice):
+            if not self._admin_ids:
+                raise NoticeRefused("no admin to write to: set GPB_ADMIN_CANVAS_USER_IDS")
+            await self._canvas.send_conversation(None, self._admin_ids, notice.subject, notice.text)
+            return
         teachers = await self._canvas.list_teacher_ids(notice.course_id)
         if not teachers:
             raise NoticeRefused(f"course {notice.course_id} has no active teacher to write to")
         await self._canvas.send_conversation(
             notice.course_id, teachers, notice.subject, notice.text
         )
+
+
+# Each takes teachers' notices and admins' alerts alike, so one instance serves both outboxes.
+Channel = WebhookNotifier | CanvasInboxNotifier

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     sis_vendor_authorization: SecretStr | None = None
     sis_max_concurrency: int = Field(default=1, ge=1, le=16)
     sis_category_cache_seconds: float = 300.0
+    # How long one call to IC may take before it is given up and retried.
+    sis_timeout_seconds: float = Field(default=15.0, gt=0)
 
     sync_time_budget_seconds: float = 3600.0
     handler_max_attempts: int = Field(default=8, ge=1)
@@ -48,6 +50,25 @@ class Settings(BaseSettings):
     alert_webhook_secret: SecretStr | None = None
     alert_canvas_inbox: bool = False
     alert_coalesce_seconds: float = 60.0
+
+    # Admin alerts: the Canvas users to message (comma-separated ids), the school hours (in
+    # GPB_TIME_ZONE) outside which silence is normal, and the thresholds of the other conditions.
+    admin_canvas_user_ids: str = ""
+    school_days: str = "mon-fri"
+    school_hours: str = Field(default="07:00-17:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    events_silence_minutes: int = Field(default=60, ge=1)
+    event_failures_alert_count: int = Field(default=20, ge=1)
+    event_failures_window_minutes: int = Field(default=15, ge=1)
+    auth_failures_window_minutes: int = Field(default=60, ge=1)
+    failed_run_courses_alert: int = Field(default=3, ge=1)
+    failed_runs_window_hours: int = Field(default=24, ge=1)
+    disk_min_free_percent: float = Field(default=10.0, ge=0, le=100)
+    disk_min_free_mb: int = Field(default=1024, ge=0)
+    health_check_seconds: float = Field(default=60.0, gt=0)
+    # Reconciliation: daily at this local time ("off": never), over the courses with an event or
+    # a run in the last so many days (0: every known course).
+    reconcile_at: str = Field(default="02:30", pattern=r"^(off|\d{2}:\d{2})$")
+    reconcile_active_days: int = Field(default=30, ge=0)
 
     @property
     def sqlite_path(self) -> str:

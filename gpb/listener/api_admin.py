@@ -1,13 +1,21 @@
-"""Admin operations over HTTP: the connection checks of `gpb check`."""
+"""Admin operations over HTTP: the connection checks of `gpb check`, the admin alerts, and the
+reconciliations with each course's nightly-remaster opt-in."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gpb.handlers.ids import local_id_or_none
 from gpb.listener.auth import context, require_admin
-from gpb.listener.errors import ApiError
+from gpb.listener.context import AppContext
+from gpb.listener.errors import ApiError, not_found
+
+RECONCILIATIONS_PAGE = 50
 
 
 async def check_connections(request: Request) -> Response:
@@ -19,3 +27,87 @@ async def check_connections(request: Request) -> Response:
         raise ApiError(400, "INVALID_QUERY", "course_id must be a Canvas course id")
     class_id = request.query_params.get("class_id") or None
     return JSONResponse(await context(request).checks.report(course_id, class_id))
+
+
+async def list_admin_alerts(request: Request) -> Response:
+    """`GET /api/admin/alerts[?state=open|resolved]`: newest first."""
+    await require_admin(request)
+    state = request.query_params.get("state") or None
+    if state not in (None, "open", "resolved"):
+        raise ApiError(400, "INVALID_QUERY", "state is open or resolved")
+    alerts = await context(request).admin_alerts.admin_alerts(state)
+    return JSONResponse({"alerts": [alert.as_json() for alert in alerts]})
+
+
+async def list_reconciliations(request: Request) -> Response:
+    """`GET /api/admin/reconciliations[?course_id=&cursor=]`: summaries, newest first."""
+    await require_admin(request)
+    query = request.query_params
+    course = query.get("course_id") or None
+    course_id = local_id_or_none(course) if course else None
+    if course is not None and course_id is None:
+        raise ApiError(400, "INVALID_QUERY", "course_id must be a Canvas course id")
+    cursor = query.get("cursor") or None
+    if cursor is not None and not cursor.isdigit():
+        raise ApiError(400, "INVALID_QUERY", "cursor is not one this API gave")
+    found = await context(request).reconciliations.reconciliations(
+        course_id, cursor, RECONCILIATIONS_PAGE + 1
+    )
+    page = found[:RECONCILIATIONS_PAGE]
+    next_cursor = page[-1].id if len(found) > RECONCILIATIONS_PAGE else None
+    return JSONResponse(
+        {"reconciliations": [r.as_json(full=False) for r in page], "next_cursor": next_cursor}
+    )
+
+
+async def get_reconciliation(request: Request) -> Response:
+    """`GET /api/admin/reconciliations/{id}`: with its repaired grades and drift list."""
+    await require_admin(request)
+    found = await context(request).reconciliations.reconciliation(
+        request.path_params["reconciliation_id"]
+    )
+    if found is None:
+        raise not_found("no such reconciliation")
+    return JSONResponse(found.as_json())
+
+
+class ReconcileOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    nightly_remaster: StrictBool
+
+
+async def course_reconciliation(request: Request) -> Response:
+    """`GET /api/admin/courses/{course_id}/reconciliation`: the opt-in and the latest report;
+    `PUT` with `{"nightly_remaster": true|false}` sets the opt-in."""
+    await require_admin(request)
+    ctx = context(request)
+    course_id = local_id_or_none(request.path_params["course_id"])
+    if course_id is None:
+        raise not_found("no such course")
+    if request.method == "PUT":
+        options = await _options(request)
+        if not await ctx.reconciliations.set_nightly_remaster(course_id, options.nightly_remaster):
+            raise not_found("gpb knows no such course")
+    return JSONResponse(await _course_reconciliation_json(ctx, course_id))
+
+
+async def _course_reconciliation_json(ctx: AppContext, course_id: str) -> dict[str, Any]:
+    course = await ctx.reconciliations.reconcile_course(course_id)
+    if course is None:
+        raise not_found("gpb knows no such course")
+    latest = await ctx.reconciliations.reconciliations(course_id, None, 1)
+    return {
+        "course_id": course_id,
+        "nightly_remaster": course.nightly_remaster,
+        "latest": latest[0].as_json() if latest else None,
+    }
+
+
+async def _options(request: Request) -> ReconcileOptions:
+    try:
+        return ReconcileOptions.model_validate(json.loads(await request.body() or b"null"))
+    except (ValueError, ValidationError):
+        raise ApiError(
+            400, "INVALID_BODY", 'send {"nightly_remaster": true} or {"nightly_remaster": false}'
+        ) from None

@@ -16,6 +16,7 @@ from gpb.listener import (
     api_syncs,
     ingress,
     metrics,
+    openapi,
     ops,
 )
 from gpb.listener.context import AppContext
@@ -28,6 +29,7 @@ ROUTES = [
     Route("/events/canvas", ingress.receive_event, methods=["POST"]),
     Route("/healthz", ops.healthz, methods=["GET"]),
     Route("/metrics", metrics.metrics, methods=["GET"]),
+    Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
     Route("/api/courses", api_courses.list_courses, methods=["GET"]),
     Route(
         "/api/courses/{course_id}/assignments", api_assignments.list_assignments, methods=["GET"]
@@ -45,6 +47,18 @@ ROUTES = [
     Route("/api/events/{event_id}", api_events.get_event, methods=["GET"]),
     Route("/api/events/{event_id}/replay", api_events.replay_event, methods=["POST"]),
     Route("/api/admin/check", api_admin.check_connections, methods=["GET"]),
+    Route("/api/admin/alerts", api_admin.list_admin_alerts, methods=["GET"]),
+    Route("/api/admin/reconciliations", api_admin.list_reconciliations, methods=["GET"]),
+    Route(
+        "/api/admin/reconciliations/{reconciliation_id}",
+        api_admin.get_reconciliation,
+        methods=["GET"],
+    ),
+    Route(
+        "/api/admin/courses/{course_id}/reconciliation",
+        api_admin.course_reconciliation,
+        methods=["GET", "PUT"],
+    ),
     *PAGE_ROUTES,
 ]
 

@@ -12,7 +12,9 @@ from gpb.handlers.alerts import AlertStore
 from gpb.handlers.course_state import CourseStateStore
 from gpb.handlers.courses import CourseDirectory
 from gpb.handlers.eventlog import EventLog
+from gpb.handlers.health import AdminAlertStore
 from gpb.handlers.ingest import EventDecoder, IngestPolicy
+from gpb.handlers.reconcile import ReconcileStore
 from gpb.handlers.signals import Broadcast
 from gpb.handlers.sync_service import Pending, SyncService
 from gpb.handlers.syncs import SyncStore
@@ -65,6 +67,8 @@ class AppContext:
     syncs: SyncService
     sync_runs: SyncStore
     checks: ConnectionChecks
+    admin_alerts: AdminAlertStore
+    reconciliations: ReconcileStore
 
     @staticmethod
     def now() -> datetime:

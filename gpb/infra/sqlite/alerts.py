@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from gpb.handlers.alerts import Alert, AlertOpened, AlertResolved, AlertUpdated, FeedEntry
+from gpb.handlers.ids import record_id
 from gpb.handlers.notices import Notice, NoticesQueued
 from gpb.handlers.timefmt import format_time, parse_time, utcnow
 from gpb.infra.sqlite.database import Database
@@ -82,12 +83,13 @@ class SqliteAlerts:
     async def feed_position(self, course_id: str, event_id: str | None) -> int:
         def read(conn: sqlite3.Connection) -> int:
             if event_id is not None:
-                alert_id, _, version = event_id.partition(".")
-                if alert_id.isdigit() and version.isdigit():
+                alert_text, _, version_text = event_id.partition(".")
+                alert_id, version = record_id(alert_text), record_id(version_text)
+                if alert_id is not None and version is not None:
                     row = conn.execute(
                         "SELECT seq FROM alert_feed WHERE alert_id = ? AND version = ?"
                         " AND course_id = ?",
-                        (int(alert_id), int(version), course_id),
+                        (alert_id, version, course_id),
                     ).fetchone()
                     if row is not None:
                         return int(row[0])

@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from gpb.infra.sqlite import alerts, course_state, courses, syncs
+from gpb.infra.sqlite import alerts, course_state, courses, health, syncs
 
 ChangeWriter = Callable[[sqlite3.Connection, Any], None]
 
@@ -19,6 +19,7 @@ WRITERS: dict[type, ChangeWriter] = {
     **course_state.WRITERS,
     **alerts.WRITERS,
     **syncs.WRITERS,
+    **health.WRITERS,
 }
 
 

@@ -12,7 +12,9 @@ from gpb.infra.sqlite.course_state import SqliteCourseState
 from gpb.infra.sqlite.courses import SqliteCourses
 from gpb.infra.sqlite.database import Database, connect
 from gpb.infra.sqlite.eventlog import SqliteEventLog
+from gpb.infra.sqlite.health import SqliteHealth
 from gpb.infra.sqlite.migrations import migrate
+from gpb.infra.sqlite.reconcile import SqliteReconciliations
 from gpb.infra.sqlite.retention import SqliteRetention
 from gpb.infra.sqlite.syncs import SqliteSyncs
 from gpb.infra.sqlite.tokens import SqliteTokens
@@ -29,6 +31,8 @@ class SqliteStore:
         self.alerts = SqliteAlerts(self.db)
         self.retention = SqliteRetention(self.db)
         self.syncs = SqliteSyncs(self.db)
+        self.health = SqliteHealth(self.db)
+        self.reconciliations = SqliteReconciliations(self.db)
 
     def migrate(self) -> list[str]:
         directory = os.path.dirname(os.path.abspath(self.path))

@@ -30,6 +30,7 @@ from gpb.listener.pages.render import page, render
 
 FILTERS = ("course_id", "event_name", "status", "since", "until")
 TIME_FILTERS = ("since", "until")
+RECENT_RECONCILIATIONS = 20  # the overview's table; the API has them all
 CHARTS: tuple[tuple[str, TimeBucket, int], ...] = (
     ("Events per minute, last hour", "minute", 60),
     ("Events per hour, last 24 hours", "hour", 24),
@@ -74,7 +75,17 @@ async def overview(request: Request) -> Response:
             build_chart(title, counts, start=start, bucket=bucket, buckets=buckets, zone=zone)
         )
     alerted = [c for c in await courses_json(ctx, principal) if c["open_alerts"]]
-    return render(request, "admin.html", principal, nav="admin", courses=alerted, charts=charts)
+    reconciled = await ctx.reconciliations.reconciliations(None, None, RECENT_RECONCILIATIONS)
+    return render(
+        request,
+        "admin.html",
+        principal,
+        nav="admin",
+        courses=alerted,
+        charts=charts,
+        admin_alerts=[a.as_json() for a in await ctx.admin_alerts.admin_alerts("open")],
+        reconciliations=[r.as_json(full=False) for r in reconciled],
+    )
 
 
 @page

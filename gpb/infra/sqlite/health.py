@@ -1,0 +1,273 @@
+"""What the health job reads (the event log, the runs, the disk), and the admin alerts with their
+outbox of notices, on SQLite."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from gpb.handlers.health import (
+    AdminAlert,
+    AdminAlertOpened,
+    AdminAlertResolved,
+    AdminAlertUpdated,
+    AdminNotice,
+    DiskSpace,
+    FinishedRun,
+)
+from gpb.handlers.syncs import RunStatus
+from gpb.handlers.timefmt import format_time, parse_time
+from gpb.infra.sqlite.database import Database
+
+_FINISHED = tuple(s.value for s in (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED))
+
+
+def disk_space(database_path: str) -> DiskSpace | None:
+    """The free space of the file system the database lives on; None when it cannot be read."""
+    try:
+        usage = shutil.disk_usage(os.path.dirname(os.path.abspath(database_path)))
+    except OSError:
+        return None
+    return DiskSpace(total_bytes=usage.total, free_bytes=usage.free)
+
+
+def first_id_since(conn: sqlite3.Connection, since: datetime) -> int:
+    """The first event received at or after `since`, or one past the newest. Ids and received_at
+    rise together, so a time bound becomes an id bound, and the counts walk a (status, id) index
+    rather than the log."""
+    row = conn.execute(
+        "SELECT id FROM events WHERE received_at >= ? ORDER BY received_at LIMIT 1",
+        (format_time(since),),
+    ).fetchone()
+    if row is not None:
+        return int(row[0])
+    return int(conn.execute("SELECT coalesce(max(id), 0) + 1 FROM events").fetchone()[0])
+
+
+def _admin_alert(row: sqlite3.Row) -> AdminAlert:
+    return AdminAlert(
+        id=str(row["id"]),
+        code=row["code"],
+        message=row["message"],
+        fix=row["fix"],
+        details=json.loads(row["details"]),
+        state=row["state"],
+        opened_at=parse_time(row["opened_at"]),
+        updated_at=parse_time(row["updated_at"]),
+        resolved_at=parse_time(row["resolved_at"]) if row["resolved_at"] else None,
+    )
+
+
+def _alert_from_json(data: dict[str, Any]) -> AdminAlert:
+    return AdminAlert(
+        id=data["id"],
+        code=data["code"],
+        message=data["message"],
+        fix=data["fix"],
+        details=data["details"],
+        state=data["state"],
+        opened_at=parse_time(data["opened_at"]),
+        updated_at=parse_time(data["updated_at"]),
+        resolved_at=parse_time(data["resolved_at"]) if data["resolved_at"] else None,
+    )
+
+
+class SqliteHealth:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- readings ---------------------------------------------------------------------------
+
+    async def last_event_received(self) -> datetime | None:
+        def read(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(
+                "SELECT received_at FROM events WHERE status != 'rejected' ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+            return row[0] if row else None
+
+        stamp = await self._db.read(read)
+        return parse_time(stamp) if stamp else None
+
+    async def failed_event_count(self, since: datetime) -> int:
+        def read(conn: sqlite3.Connection) -> int:
+            first = first_id_since(conn, since)
+            return sum(
+                conn.execute(
+                    "SELECT count(*) FROM events WHERE status = ? AND id >= ?", (status, first)
+                ).fetchone()[0]
+                for status in ("failed", "rejected")
+            )
+
+        return await self._db.read(read)
+
+    async def failing_event_codes(self, since: datetime) -> dict[str, int]:
+        def read(conn: sqlite3.Connection) -> dict[str, int]:
+            # Two index ranges: the failed events received since, and older ones still retried.
+            rows = conn.execute(
+                "SELECT code, count(*) FROM ("
+                " SELECT json_extract(error, '$.code') AS code FROM events"
+                " WHERE status = 'failed' AND id >= :first"
+                " UNION ALL"
+                " SELECT json_extract(error, '$.code') FROM events"
+                " WHERE status = 'failed' AND next_attempt_at IS NOT NULL AND id < :first"
+                ") WHERE code IS NOT NULL GROUP BY code",
+                {"first": first_id_since(conn, since)},
+            ).fetchall()
+            return {row[0]: row[1] for row in rows}
+
+        return await self._db.read(read)
+
+    async def finished_runs(self, since: datetime) -> list[FinishedRun]:
+        def read(conn: sqlite3.Connection) -> list[FinishedRun]:
+            marks = ",".join("?" * len(_FINISHED))
+            # Only a failed run's errors are read: a refused credential stops a run as failed,
+            # and the reports of big runs that went through are not worth parsing every minute.
+            rows = conn.execute(
+                "SELECT course_id, status, finished_at, CASE WHEN status = 'failed' THEN"
+                " (SELECT json_group_array(json_extract(e.value, '$.code'))"
+                "  FROM json_each(sync_runs.report, '$.errors') AS e) ELSE '[]' END AS codes"
+                f" FROM sync_runs WHERE finished_at >= ? AND dry_run = 0 AND status IN ({marks})"
+                " ORDER BY finished_at, id",
+                (format_time(since), *_FINISHED),
+            ).fetchall()
+            return [
+                FinishedRun(
+                    row["course_id"],
+                    RunStatus(row["status"]),
+                    frozenset(json.loads(row["codes"])),
+                    parse_time(row["finished_at"]),
+                )
+                for row in rows
+            ]
+
+        return await self._db.read(read)
+
+    # -- admin alerts -----------------------------------------------------------------------
+
+    async def admin_alerts(self, state: str | None = None, limit: int = 100) -> list[AdminAlert]:
+        def read(conn: sqlite3.Connection) -> list[AdminAlert]:
+            if state is None:
+                rows = conn.execute("SELECT * FROM admin_alerts ORDER BY id DESC LIMIT ?", (limit,))
+            else:
+                rows = conn.execute(
+                    "SELECT * FROM admin_alerts WHERE state = ? ORDER BY id DESC LIMIT ?",
+                    (state, limit),
+                )
+            return [_admin_alert(row) for row in rows]
+
+        return await self._db.read(read)
+
+    # -- the outbox -------------------------------------------------------------------------
+
+    async def due_notices(self, now: datetime, limit: int) -> list[AdminNotice]:
+        def read(conn: sqlite3.Connection) -> list[AdminNotice]:
+            rows = conn.execute(
+                "SELECT * FROM admin_notices WHERE status = 'pending' AND send_after <= ?"
+                " ORDER BY send_after, id LIMIT ?",
+                (format_time(now), limit),
+            )
+            return [
+                AdminNotice(
+                    id=str(row["id"]),
+                    channel=row["channel"],
+                    attempts=row["attempts"],
+                    change=row["change"],
+                    alert=_alert_from_json(json.loads(row["alert"])),
+                )
+                for row in rows
+            ]
+
+        return await self._db.read(read)
+
+    async def notice_sent(self, notice_id: str, sent: dict[str, Any], now: datetime) -> None:
+        # What went out is the row's own alert snapshot: nothing more to keep.
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE admin_notices SET status = 'sent', sent_at = ?, attempts = attempts + 1"
+                " WHERE id = ?",
+                (format_time(now), int(notice_id)),
+            )
+
+        await self._db.write(write)
+
+    async def notice_failed(
+        self, notice_id: str, error: str, retry_at: datetime | None, now: datetime
+    ) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE admin_notices SET status = ?, send_after = coalesce(?, send_after),"
+                " last_error = ?, attempts = attempts + 1 WHERE id = ?",
+                (
+                    "failed" if retry_at is None else "pending",
+                    format_time(retry_at) if retry_at else None,
+                    error,
+                    int(notice_id),
+                ),
+            )
+
+        await self._db.write(write)
+
+
+def _queue_notices(
+    conn: sqlite3.Connection, alert_id: int, change: str, channels: tuple[str, ...], at: datetime
+) -> None:
+    row = conn.execute("SELECT * FROM admin_alerts WHERE id = ?", (alert_id,)).fetchone()
+    snapshot = json.dumps(_admin_alert(row).as_json())
+    conn.executemany(
+        "INSERT INTO admin_notices (alert_id, channel, change, alert, status, send_after,"
+        " created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+        [
+            (alert_id, channel, change, snapshot, format_time(at), format_time(at))
+            for channel in channels
+        ],
+    )
+
+
+def _opened(conn: sqlite3.Connection, change: AdminAlertOpened) -> None:
+    at = format_time(change.at)
+    # One open alert per code: a second gpb process judging the same database opens none.
+    cursor = conn.execute(
+        "INSERT INTO admin_alerts (code, message, fix, details, state, opened_at, updated_at)"
+        " VALUES (?, ?, ?, ?, 'open', ?, ?)"
+        " ON CONFLICT (code) WHERE state = 'open' DO NOTHING",
+        (change.code, change.message, change.fix, json.dumps(change.details), at, at),
+    )
+    if cursor.rowcount == 1 and cursor.lastrowid is not None:
+        _queue_notices(conn, cursor.lastrowid, "opened", change.channels, change.at)
+
+
+def _updated(conn: sqlite3.Connection, change: AdminAlertUpdated) -> None:
+    conn.execute(
+        "UPDATE admin_alerts SET message = ?, fix = ?, details = ?, updated_at = ?"
+        " WHERE id = ? AND state = 'open'",
+        (
+            change.message,
+            change.fix,
+            json.dumps(change.details),
+            format_time(change.at),
+            int(change.alert_id),
+        ),
+    )
+
+
+def _resolved(conn: sqlite3.Connection, change: AdminAlertResolved) -> None:
+    at = format_time(change.at)
+    cursor = conn.execute(
+        "UPDATE admin_alerts SET state = 'resolved', updated_at = ?, resolved_at = ?"
+        " WHERE id = ? AND state = 'open'",
+        (at, at, int(change.alert_id)),
+    )
+    if cursor.rowcount == 1:
+        _queue_notices(conn, int(change.alert_id), "resolved", change.channels, change.at)
+
+
+WRITERS: dict[type, Callable[[sqlite3.Connection, Any], None]] = {
+    AdminAlertOpened: _opened,
+    AdminAlertUpdated: _updated,
+    AdminAlertResolved: _resolved,
+}

@@ -1,0 +1,126 @@
+"""Reconciliations, and the courses to reconcile with their nightly-remaster opt-in, on SQLite."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import replace
+from datetime import datetime
+
+from gpb.handlers.reconcile import ReconcileCourse, ReconcileStatus, Reconciliation
+from gpb.handlers.timefmt import format_time, parse_time
+from gpb.infra.sqlite.database import Database
+from gpb.infra.sqlite.health import first_id_since
+
+
+def _reconciliation(row: sqlite3.Row) -> Reconciliation:
+    return Reconciliation(
+        course_id=row["course_id"],
+        trigger=row["started_by"],
+        status=ReconcileStatus(row["status"]),
+        started_at=parse_time(row["started_at"]),
+        finished_at=parse_time(row["finished_at"]),
+        repaired_grades=row["repaired_grades"],
+        drift_count=row["drift_count"],
+        report=json.loads(row["report"]),
+        id=str(row["id"]),
+    )
+
+
+def _course(row: sqlite3.Row) -> ReconcileCourse:
+    return ReconcileCourse(row["id"], bool(row["nightly_remaster"]))
+
+
+class SqliteReconciliations:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def courses_to_reconcile(self, active_since: datetime | None) -> list[ReconcileCourse]:
+        def read(conn: sqlite3.Connection) -> list[ReconcileCourse]:
+            order = " ORDER BY CAST(id AS INTEGER)"
+            if active_since is None:
+                return [_course(r) for r in conn.execute("SELECT * FROM courses" + order)]
+            rows = conn.execute(
+                "SELECT * FROM courses WHERE nightly_remaster = 1"
+                " OR EXISTS (SELECT 1 FROM events"
+                "  WHERE events.course_id = courses.id AND events.id >= :first)"
+                " OR EXISTS (SELECT 1 FROM sync_runs"
+                "  WHERE sync_runs.course_id = courses.id AND sync_runs.created_at >= :since)"
+                + order,
+                {"first": first_id_since(conn, active_since), "since": format_time(active_since)},
+            )
+            return [_course(r) for r in rows]
+
+        return await self._db.read(read)
+
+    async def reconcile_course(self, course_id: str) -> ReconcileCourse | None:
+        def read(conn: sqlite3.Connection) -> ReconcileCourse | None:
+            row = conn.execute("SELECT * FROM courses WHERE id = ?", (course_id,)).fetchone()
+            return _course(row) if row else None
+
+        return await self._db.read(read)
+
+    async def set_nightly_remaster(self, course_id: str, enabled: bool) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE courses SET nightly_remaster = ? WHERE id = ?", (int(enabled), course_id)
+            )
+            return cursor.rowcount == 1
+
+        return await self._db.write(write)
+
+    async def save_reconciliation(self, reconciliation: Reconciliation) -> Reconciliation:
+        r = reconciliation
+
+        def write(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(
+                "INSERT INTO reconciliations (course_id, started_by, status, started_at,"
+                " finished_at, repaired_grades, drift_count, report)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    r.course_id,
+                    r.trigger,
+                    r.status.value,
+                    format_time(r.started_at),
+                    format_time(r.finished_at),
+                    r.repaired_grades,
+                    r.drift_count,
+                    json.dumps(r.report),
+                ),
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+        return replace(r, id=str(await self._db.write(write)))
+
+    async def reconciliations(
+        self, course_id: str | None, before_id: str | None, limit: int
+    ) -> list[Reconciliation]:
+        def read(conn: sqlite3.Connection) -> list[Reconciliation]:
+            clauses: list[str] = []
+            params: list[str | int] = []
+            if course_id is not None:
+                clauses.append("course_id = ?")
+                params.append(course_id)
+            if before_id is not None:
+                clauses.append("id < ?")
+                params.append(int(before_id))
+            where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+            rows = conn.execute(
+                f"SELECT * FROM reconciliations{where} ORDER BY id DESC LIMIT ?", (*params, limit)
+            )
+            return [_reconciliation(row) for row in rows]
+
+        return await self._db.read(read)
+
+    async def reconciliation(self, reconciliation_id: str) -> Reconciliation | None:
+        if not reconciliation_id.isdigit():
+            return None
+
+        def read(conn: sqlite3.Connection) -> Reconciliation | None:
+            row = conn.execute(
+                "SELECT * FROM reconciliations WHERE id = ?", (int(reconciliation_id),)
+            ).fetchone()
+            return _reconciliation(row) if row else None
+
+        return await self._db.read(read)
