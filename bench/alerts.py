@@ -6,7 +6,7 @@ timed part is: post the signed `assignment_updated` event, gpb verifies and stor
 re-reads the assignment from Canvas, re-checks the course, opens or resolves the alert, and the
 SSE client reads it.
 
-    /work/venv/bin/python bench/alerts.py [--rounds 300]
+    .venv/bin/python bench/alerts.py [--rounds 300]
 """
 
 from __future__ import annotations

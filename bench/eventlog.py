@@ -12,7 +12,7 @@ costs more for that alone; grows() tells that apart from a query that scans more
 --reuse keeps both logs in bench/.cache/ (about 2 GB) for the next run, as long as gpb's
 migrations are unchanged.
 
-    /work/venv/bin/python bench/eventlog.py [--rows 1000000] [--reps 30] [--reuse]
+    .venv/bin/python bench/eventlog.py [--rows 1000000] [--reps 30] [--reuse]
 """
 
 from __future__ import annotations

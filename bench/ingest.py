@@ -20,7 +20,7 @@ Last, where gpb's CPU time per event goes: its stages timed in this process on c
 worker's share (its cost per event, measured as it catches up alone after the run, times the
 share of events it handled during the run), and what is left: HTTP and the rest.
 
-    /work/venv/bin/python bench/ingest.py [--mode signed|unsigned|both] [--duration 10]
+    .venv/bin/python bench/ingest.py [--mode signed|unsigned|both] [--duration 10]
         [--rounds 5] [--connections 32] [--pool 200000]
 """
 

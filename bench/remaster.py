@@ -6,7 +6,7 @@ re-reads the course and every grade from the sandbox's Canvas, plans, upserts 40
 8,000 results, and stores each confirmation before it counts. The bare loop only sends the PUTs.
 The sandbox is reseeded between the two, so both start from an empty IC gradebook.
 
-    /work/venv/bin/python bench/remaster.py [--assignments 40] [--students 200] [--concurrency 4]
+    .venv/bin/python bench/remaster.py [--assignments 40] [--students 200] [--concurrency 4]
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ handler lag (GET /metrics) and the database's size; at the end it reports throug
 whether memory grew with time: the RSS of the last fifth of the run against the first fifth after
 warm-up (a leak grows with the events handled; a steady load must level off).
 
-    /work/venv/bin/python bench/soak.py [--seconds 180] [--rate 150] [--connections 4]
-    /work/venv/bin/python bench/soak.py --short        # 20 s, to see that it runs
+    .venv/bin/python bench/soak.py [--seconds 180] [--rate 150] [--connections 4]
+    .venv/bin/python bench/soak.py --short        # 20 s, to see that it runs
 """
 
 from __future__ import annotations
