@@ -163,7 +163,6 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     if args.course and course_id is None:
         print(f"not a Canvas course id: {args.course}", file=sys.stderr)
         return 2
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per check, not per request
     checks = asyncio.run(connection_checks(settings).run(course_id, args.class_id))
     for check in checks:
         line = f"{CHECK_MARKS[check.ok]}  {check.name}: {check.detail}"
@@ -232,7 +231,6 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     if None in course_ids:
         print("not a Canvas course id: " + " ".join(args.course), file=sys.stderr)
         return 2
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one report per course, not per call
 
     async def reconcile() -> list[Reconciliation]:
         async with reconciling(settings) as reconciler:
@@ -368,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # gpb logs what its calls to Canvas and IC mean: failures, checks, run reports. A line per
+    # request would bury those (a remaster makes thousands) and costs time on every call.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     result: int = args.run(args, Settings())
     return result
