@@ -4,7 +4,7 @@ Fills a log (gpb's own migrations, bulk insert) as a year of a district's Canvas
 about 2000 courses of very different sizes, the 15 event names gpb handles, mostly processed with
 some failed, ignored, rejected and duplicate deliveries, arriving at a steady rate. The log as it
 stood at a tenth of the rows (its first five weeks) is kept too. Each query then runs through
-gpb's own SqliteEventLog.search and export on both logs in turn, with the same draws, and the
+gpb's own SqlEventLog.search and export on both logs in turn, with the same draws, and the
 table gives p50/p95 at both sizes and their ratio. Time windows are taken from the newest month,
 so they hold as many events at both sizes. A query that returns more rows in the larger log
 costs more for that alone; grows() tells that apart from a query that scans more.
@@ -45,12 +45,12 @@ from sample_events import (
 
 from gpb.handlers.eventlog import EventQuery, EventStatus
 from gpb.handlers.timefmt import format_time
-from gpb.infra.sqlite.database import connect
-from gpb.infra.sqlite.migrations import migrate
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.infra.store.sqlite import connect
+from gpb.infra.store.migrations import migrate
+from gpb.infra.store.store import SqlStore
 
 CACHE = Path(__file__).resolve().parent / ".cache"
-MIGRATIONS = resources.files("gpb.infra.sqlite") / "migrations"
+MIGRATIONS = resources.files("gpb.infra.store") / "migrations"
 LAYOUT_VERSION = 2  # bump when the fill changes, so that --reuse rebuilds
 YEAR = timedelta(days=365)
 FILL_CHUNK = 50_000
@@ -370,7 +370,7 @@ EXPORTS: dict[str, QueryMaker] = {
 
 
 Sample = tuple[float, int]  # milliseconds, rows returned
-Runner = Callable[[SqliteStore, EventQuery], Awaitable[list[Sample]]]
+Runner = Callable[[SqlStore, EventQuery], Awaitable[list[Sample]]]
 
 
 async def _timed(run: Callable[[EventQuery], Awaitable[T]], query: EventQuery) -> tuple[float, T]:
@@ -379,12 +379,12 @@ async def _timed(run: Callable[[EventQuery], Awaitable[T]], query: EventQuery) -
     return (time.perf_counter() - started) * 1000, result
 
 
-async def page(store: SqliteStore, query: EventQuery) -> list[Sample]:
+async def page(store: SqlStore, query: EventQuery) -> list[Sample]:
     elapsed, found = await _timed(store.events.search, query)
     return [(elapsed, len(found.events))]
 
 
-async def export(store: SqliteStore, query: EventQuery) -> list[Sample]:
+async def export(store: SqlStore, query: EventQuery) -> list[Sample]:
     async def rows(query: EventQuery) -> int:
         return sum([1 async for _ in store.events.export(query)])
 
@@ -392,7 +392,7 @@ async def export(store: SqliteStore, query: EventQuery) -> list[Sample]:
     return [(elapsed, count)]
 
 
-async def walk(store: SqliteStore, query: EventQuery) -> list[Sample]:
+async def walk(store: SqlStore, query: EventQuery) -> list[Sample]:
     """Follows the cursor 50 pages deep; each page is one sample."""
     samples = []
     for _ in range(50):
@@ -432,14 +432,14 @@ class Timings:
 
 @dataclass(frozen=True)
 class OpenLog:
-    store: SqliteStore
+    store: SqlStore
     facts: LogFacts
 
 
 async def measure(paths: tuple[Path, Path], reps: int) -> tuple[dict[str, Timings], ...]:
     """Every query on both logs in turn, repetition by repetition, with the same draws, so that
     whatever else the machine is doing weighs on both alike."""
-    logs = [OpenLog(SqliteStore(str(path)), LogFacts.read(path)) for path in paths]
+    logs = [OpenLog(SqlStore(str(path)), LogFacts.read(path)) for path in paths]
     for log in logs:
         log.store.start()
     results: tuple[dict[str, Timings], ...] = tuple({} for _ in logs)

@@ -59,7 +59,7 @@ from gpb.handlers.envelope import CanvasEvent, content_hash, parse_event
 from gpb.handlers.eventlog import EventLog
 from gpb.handlers.ingest import EventDecoder
 from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.infra.store.store import SqlStore
 
 BENCH = Path(__file__).resolve().parent
 CACHE = BENCH / ".cache"
@@ -466,7 +466,7 @@ async def measure_stages(mode: str, pool: Pool, connections: int) -> Stages:
         content_hash(claim)  # type: ignore[arg-type]
     hashing = _cpu_us_per_item(started, len(claims))
     with tempfile.TemporaryDirectory(dir=CACHE, prefix="ingest-stages-") as run_dir:
-        store = SqliteStore(str(Path(run_dir) / "gpb.db"))
+        store = SqlStore(str(Path(run_dir) / "gpb.db"))
         store.migrate()
         store.start()
         try:

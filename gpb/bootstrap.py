@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from datetime import time, timedelta
@@ -17,7 +19,7 @@ from gpb.handlers.alerts import ALERT_CHANGES
 from gpb.handlers.backoff import RetryPolicy
 from gpb.handlers.eventlog import Finish
 from gpb.handlers.grades import GradeEvents
-from gpb.handlers.health import HealthJob, HealthSettings
+from gpb.handlers.health import DiskProbe, HealthJob, HealthSettings
 from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.ingest import EventDecoder, IngestPolicy, root_account
@@ -37,9 +39,9 @@ from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder
 from gpb.infra.notifiers import CanvasInboxNotifier, Channel, WebhookNotifier
 from gpb.infra.oneroster import OneRosterClient
 from gpb.infra.settings import Settings
-from gpb.infra.sqlite.health import disk_space
-from gpb.infra.sqlite.lock import serving_lock
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.infra.store.health import disk_space
+from gpb.infra.store.sqlite_lock import serving_lock
+from gpb.infra.store.store import PoolSettings, SqlStore, open_database
 from gpb.listener.app import create_app as create_listener_app
 from gpb.listener.context import AppContext, ListenerConfig
 
@@ -139,7 +141,7 @@ def admin_notifiers(
 
 def health_job(
     settings: Settings,
-    store: SqliteStore,
+    store: SqlStore,
     channels: Collection[str],
     on_change: Callable[[], None],
 ) -> HealthJob:
@@ -147,7 +149,7 @@ def health_job(
         store.health,
         store.health,
         store,
-        partial(disk_space, settings.sqlite_path),
+        disk_probe(settings),
         HealthSettings(
             school=SchoolHours.parse(
                 settings.school_days, settings.school_hours, ZoneInfo(settings.time_zone)
@@ -169,7 +171,7 @@ def health_job(
 
 def rechecks_for(
     settings: Settings,
-    store: SqliteStore,
+    store: SqlStore,
     canvas: CanvasClient,
     ic: IcDirectory,
     channels: Collection[str],
@@ -190,7 +192,7 @@ def rechecks_for(
 
 def sync_service(
     settings: Settings,
-    store: SqliteStore,
+    store: SqlStore,
     canvas: CanvasClient,
     sis: OneRosterClient,
     ic: IcDirectory,
@@ -217,7 +219,7 @@ def sync_service(
 
 def reconciler(
     settings: Settings,
-    store: SqliteStore,
+    store: SqlStore,
     canvas: CanvasClient,
     sis: OneRosterClient,
     rechecks: Rechecks,
@@ -266,10 +268,29 @@ async def reconciling(settings: Settings) -> AsyncIterator[Reconciler]:
         yield reconciler(settings, store, canvas, sis, rechecks, syncs)
 
 
-def open_store(settings: Settings) -> SqliteStore:
-    store = SqliteStore(settings.sqlite_path, keep_raw_bytes=settings.rejected_body_keep_bytes)
+def open_store(settings: Settings) -> SqlStore:
+    pool = PoolSettings(
+        size=settings.database_pool_size,
+        statement_timeout_seconds=settings.database_statement_timeout_seconds,
+    )
+    store = SqlStore(
+        open_database(settings.database_url, pool),
+        keep_raw_bytes=settings.rejected_body_keep_bytes,
+    )
     store.migrate()
     return store
+
+
+def disk_probe(settings: Settings) -> DiskProbe:
+    """The free space under a SQLite database. PostgreSQL's disk is the database server's, out of
+    sight of a replica: its own monitoring watches it."""
+    if settings.is_postgres:
+        return lambda: None
+    return partial(disk_space, settings.sqlite_path)
+
+
+def replica_name(settings: Settings) -> str:
+    return settings.replica_name or f"{socket.gethostname()}-{os.getpid()}"
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -313,8 +334,10 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 async def running(settings: Settings) -> AsyncIterator[AppContext]:
     """Starts the store, the clients and the background workers; stops them in reverse order."""
     async with AsyncExitStack() as stack:
-        # Held while serving: `gpb restore` refuses to replace the database under a running gpb.
-        stack.enter_context(serving_lock(settings.sqlite_path, "gpb serve"))
+        if not settings.is_postgres:
+            # Held while serving: `gpb restore` refuses to replace the database under a running
+            # gpb, and a second gpb on one SQLite file is refused (PostgreSQL takes replicas).
+            stack.enter_context(serving_lock(settings.sqlite_path, "gpb serve"))
         store = open_store(settings)
         store.start()
         stack.push_async_callback(store.close)
@@ -336,10 +359,17 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             if any(isinstance(c, NoticesQueued) for c in finish.changes):
                 dispatcher.notify()
 
+        holder = replica_name(settings)
+        # A SQLite gpb is the only one on its database (it holds the serving lock): claims left
+        # by an earlier process are all dead. A replica ends only its own earlier claims; the
+        # others' run out unless their holders renew them.
+        await store.events.release_claims(holder if settings.is_postgres else None)
         worker = Worker(
             store.events,
             MessageBus(handler_registry(rechecks, GradeEvents(canvas, store.syncs))),
             retry_policy(settings),
+            holder=holder,
+            lease_seconds=settings.event_lease_seconds,
             after_finish=after_finish,
         )
         syncs = sync_service(settings, store, canvas, sis, ic, rechecks)

@@ -20,14 +20,14 @@ from gpb.handlers.reconcile import ReconcileStatus, Reconciliation
 from gpb.handlers.timefmt import iso, utcnow
 from gpb.handlers.tokens import Role, new_token
 from gpb.infra.settings import Settings
-from gpb.infra.sqlite.backup import BackupError, backup_database, restore_database
-from gpb.infra.sqlite.lock import DatabaseInUse
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.infra.store.sqlite_backup import BackupError, backup_database, restore_database
+from gpb.infra.store.sqlite_lock import DatabaseInUse
+from gpb.infra.store.store import SqlStore, open_database
 
 T = TypeVar("T")
 
 
-def _with_store(settings: Settings, work: Callable[[SqliteStore], Awaitable[T]]) -> T:
+def _with_store(settings: Settings, work: Callable[[SqlStore], Awaitable[T]]) -> T:
     async def run() -> T:
         from gpb.bootstrap import open_store
 
@@ -52,7 +52,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    applied = SqliteStore(settings.sqlite_path).migrate()
+    applied = open_database(settings.database_url).migrate()
     print(f"applied {len(applied)} migrations" + (f": {', '.join(applied)}" if applied else ""))
     return 0
 
@@ -98,7 +98,7 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_events_replay(args: argparse.Namespace, settings: Settings) -> int:
-    async def replay(store: SqliteStore) -> tuple[bool, str]:
+    async def replay(store: SqlStore) -> tuple[bool, str]:
         event = await store.events.get(args.event_id)
         if event is None:
             return False, f"no event {args.event_id}"
@@ -120,7 +120,7 @@ def cmd_events_export(args: argparse.Namespace, settings: Settings) -> int:
         since=parse_canvas_time(args.since) if args.since else None,
     )
 
-    async def export(store: SqliteStore) -> None:
+    async def export(store: SqlStore) -> None:
         writer = csv.writer(sys.stdout) if args.format == "csv" else None
         if writer:
             writer.writerow(CSV_COLUMNS)

@@ -11,10 +11,8 @@ from first principles: the newest event that speaks of it wins.
 from __future__ import annotations
 
 import random
-import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 
 import httpx
 from canvas_events import sample
+from databases import query
 from running_gpb import ADMIN_TOKEN, auth, drained, sandboxed_gpb
 
 SHARD = 10**13
@@ -135,13 +134,12 @@ GRADE_COLUMNS = (
 )
 
 
-def grade_rows(database: str) -> list[tuple[Any, ...]]:
-    """gpb's grade snapshot, read from its SQLite database (readable while gpb runs: WAL)."""
-    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
-        rows = conn.execute(
-            f"SELECT {GRADE_COLUMNS} FROM grades ORDER BY course_id, assignment_id, user_id"
-        )
-        return [tuple(row) for row in rows]
+def grade_rows(database_url: str) -> list[tuple[Any, ...]]:
+    """gpb's grade snapshot, read from its database."""
+    return query(
+        database_url,
+        f"SELECT {GRADE_COLUMNS} FROM grades ORDER BY course_id, assignment_id, user_id",
+    )
 
 
 def assert_newest_event_wins(rows: list[tuple[Any, ...]], sent: Iterable[dict[str, Any]]) -> None:
@@ -158,12 +156,12 @@ class Outcome:
     pending: dict[str, Any]
 
 
-async def outcome(client: httpx.AsyncClient, database: str) -> Outcome:
+async def outcome(client: httpx.AsyncClient, database_url: str) -> Outcome:
     """Once every stored event is handled."""
     await drained(client)
     pending = await client.get(f"/api/courses/{COURSE}/pending", headers=auth(ADMIN_TOKEN))
     assert pending.status_code == 200, pending.text
-    return Outcome(grade_rows(database), pending.json())
+    return Outcome(grade_rows(database_url), pending.json())
 
 
 async def in_order(folder: Path, events: Iterable[dict[str, Any]]) -> Outcome:
@@ -171,4 +169,4 @@ async def in_order(folder: Path, events: Iterable[dict[str, Any]]) -> Outcome:
     async with sandboxed_gpb(folder) as env:
         for payload in events:
             await env.post_event(payload)
-        return await outcome(env.client, env.settings.sqlite_path)
+        return await outcome(env.client, env.settings.database_url)

@@ -20,6 +20,7 @@ from gpb.handlers.envelope import CanvasEvent
 from gpb.handlers.errors import SisUnavailable
 from gpb.handlers.eventlog import (
     Appended,
+    Claim,
     EventPage,
     EventQuery,
     EventStatus,
@@ -46,6 +47,7 @@ class FakeEventLog:
     def __init__(self) -> None:
         self.events: dict[str, StoredEvent] = {}
         self.applied: list[object] = []
+        self.claims: dict[str, tuple[str, datetime]] = {}  # event id -> (holder, until)
         self._first_by_hash: dict[str, str] = {}
 
     def _next_id(self) -> str:
@@ -83,20 +85,43 @@ class FakeEventLog:
         )
         return event_id
 
-    async def due(self, now: datetime, limit: int) -> list[StoredEvent]:
+    async def claim_due(self, claim: Claim, limit: int) -> list[StoredEvent]:
+        def free(event: StoredEvent) -> bool:
+            holder, until = self.claims.get(event.id, (None, None))
+            return until is None or until < claim.now or holder == claim.holder
+
+        busy = {
+            self.events[i].course_id
+            for i, (holder, until) in self.claims.items()
+            if holder != claim.holder and until >= claim.now
+        }
         ready = [
             e
             for e in self.events.values()
-            if e.status is EventStatus.ACCEPTED
-            or (
-                e.status is EventStatus.FAILED
-                and e.next_attempt_at is not None
-                and e.next_attempt_at <= now
+            if (
+                e.status is EventStatus.ACCEPTED
+                or (
+                    e.status is EventStatus.FAILED
+                    and e.next_attempt_at is not None
+                    and e.next_attempt_at <= claim.now
+                )
             )
+            and free(e)
+            and (e.course_id is None or e.course_id not in busy)
         ]
-        return sorted(ready, key=lambda e: int(e.id))[:limit]
+        claimed = sorted(ready, key=lambda e: int(e.id))[:limit]
+        for event in claimed:
+            self.claims[event.id] = (claim.holder, claim.until)
+        return claimed
+
+    async def release_claims(self, holder: str | None) -> int:
+        released = [i for i, (h, _) in self.claims.items() if holder is None or h == holder]
+        for event_id in released:
+            del self.claims[event_id]
+        return len(released)
 
     async def finish(self, event_id: str, finish: Finish) -> None:
+        self.claims.pop(event_id, None)
         self.applied.extend(finish.changes)
         self.events[event_id] = replace(
             self.events[event_id],

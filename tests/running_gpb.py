@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import httpx
 from canvas_events import sample, sign
+from databases import database_url
 from joserfc.jwk import RSAKey
 
 from gpb.bootstrap import create_app
@@ -94,7 +95,7 @@ async def drained(client: httpx.AsyncClient, within: float = 120.0) -> None:
 
 def gpb_settings(tmp: Path, jwks_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "database_url": f"sqlite:///{tmp / 'gpb.db'}",
+        "database_url": database_url(tmp),
         "canvas_jwks_url": jwks_url,
         "admin_token": ADMIN_TOKEN,
         "max_event_bytes": 64 * 1024,
@@ -275,7 +276,7 @@ class GpbProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = folder / "gpb.log"
         self.environment = {
-            "GPB_DATABASE_URL": f"sqlite:///{folder / 'gpb.db'}",
+            "GPB_DATABASE_URL": database_url(folder),
             "GPB_ADMIN_TOKEN": ADMIN_TOKEN,
             **environment,
         }

@@ -104,6 +104,15 @@ class BucketCount:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """Who takes work, when, and until when the others keep off it."""
+
+    holder: str
+    now: datetime
+    until: datetime
+
+
+@dataclass(frozen=True)
 class Finish:
     """How handling one event ended, and the state changes to apply with it in one transaction."""
 
@@ -122,8 +131,16 @@ class EventLog(Protocol):
 
     async def append_rejected(self, rejection: Rejection) -> str: ...
 
-    async def due(self, now: datetime, limit: int) -> list[StoredEvent]:
-        """Events waiting for their handler, and failed ones due for a retry, oldest first."""
+    async def claim_due(self, claim: Claim, limit: int) -> list[StoredEvent]:
+        """Events waiting for their handler, and failed ones due for a retry, oldest first,
+        claimed for `claim.holder` until `claim.until`. Until then no other holder gets them,
+        nor any other event of their courses, so one course's events are handled in order even
+        by several replicas. `finish` ends the claim; a holder that dies lets it run out."""
+        ...
+
+    async def release_claims(self, holder: str | None) -> int:
+        """Ends the claims of `holder` (of every holder: None), as a process that starts knows
+        its earlier self is gone; returns how many it ended."""
         ...
 
     async def finish(self, event_id: str, finish: Finish) -> None: ...

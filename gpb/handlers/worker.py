@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from gpb.handlers.backoff import RetryPolicy
-from gpb.handlers.eventlog import EventLog, EventStatus, Finish, StoredEvent
+from gpb.handlers.eventlog import Claim, EventLog, EventStatus, Finish, StoredEvent
 from gpb.handlers.messagebus import MessageBus, Unusable
 from gpb.handlers.signals import Wakeup, drain_forever
 from gpb.handlers.timefmt import utcnow
@@ -22,6 +22,8 @@ class Worker:
         bus: MessageBus,
         retry: RetryPolicy,
         *,
+        holder: str = "gpb",
+        lease_seconds: float = 300.0,
         clock: Callable[[], datetime] = utcnow,
         batch_size: int = 100,
         idle_poll_seconds: float = 1.0,
@@ -30,6 +32,8 @@ class Worker:
         self._log = log
         self._bus = bus
         self._retry = retry
+        self._holder = holder
+        self._lease = timedelta(seconds=lease_seconds)
         self._clock = clock
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
@@ -44,11 +48,19 @@ class Worker:
         await drain_forever(self.drain, self._wakeup, self._idle_poll, "draining the event log")
 
     async def drain(self) -> int:
-        """Handles every event that is due now; returns how many it handled."""
-        events = await self._log.due(self._clock(), self._batch_size)
-        for event in events:
+        """Claims the events that are due now and handles them; returns how many it handled.
+        Past half its claim's time it stops, so that no claim runs out under a slow batch: the
+        rest stays claimed by this worker, which claims it again at once, for a new term."""
+        now = self._clock()
+        claim = Claim(self._holder, now, now + self._lease)
+        renew_at = now + self._lease / 2
+        handled = 0
+        for event in await self._log.claim_due(claim, self._batch_size):
+            if self._clock() >= renew_at:
+                break
             await self.handle(event)
-        return len(events)
+            handled += 1
+        return handled
 
     async def handle(self, event: StoredEvent) -> None:
         finish = await self._attempt(event)

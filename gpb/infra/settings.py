@@ -12,6 +12,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GPB_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///./gpb.db"
+    # PostgreSQL only: connections per replica, and how long one statement may run.
+    database_pool_size: int = Field(default=10, ge=2, le=200)
+    database_statement_timeout_seconds: float = Field(default=30.0, gt=0)
+    # How long a replica's claim on an event or a sync run holds before another replica may take
+    # the work over (the first one having died); claims are renewed while the work goes on.
+    event_lease_seconds: float = Field(default=300.0, ge=2)
+    # How this process names itself in claims and logs; unset: host name and process id.
+    replica_name: str | None = None
     events_auth: str = Field(default="jwt", pattern="^(jwt|none)$")
     canvas_jwks_url: str = INSTRUCTURE_JWKS_URL
     jwks_min_refetch_seconds: float = 10.0
@@ -71,10 +79,14 @@ class Settings(BaseSettings):
     reconcile_active_days: int = Field(default=30, ge=0)
 
     @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgres://"))
+
+    @property
     def sqlite_path(self) -> str:
         prefix = "sqlite:///"
         if not self.database_url.startswith(prefix):
             raise ValueError(
-                f"unsupported GPB_DATABASE_URL scheme: {self.database_url.split(':')[0]}"
+                f"GPB_DATABASE_URL is not a SQLite database ({self.database_url.split(':')[0]})"
             )
         return self.database_url[len(prefix) :]

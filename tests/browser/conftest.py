@@ -14,7 +14,7 @@ from headless import CHROMIUM, CHROMIUM_ARGS, COURSE, Site
 from running_gpb import sandboxed_gpb
 
 from gpb.handlers.tokens import Role, new_token
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.infra.store.store import SqlStore
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 async def _add_token(path: str, role: Role, courses: tuple[str, ...], name: str) -> str:
     token = new_token()
-    store = SqliteStore(path)
+    store = SqlStore(path)
     store.start()
     try:
         await store.tokens.add(token, role, courses, name, None)
@@ -35,7 +35,7 @@ async def _add_token(path: str, role: Role, courses: tuple[str, ...], name: str)
 async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
     async with sandboxed_gpb(Path(tmp_path_factory.mktemp("gpb"))) as gpb:
         await gpb.handled(await gpb.post("assignment_created"))  # gpb reads the whole course
-        path = gpb.settings.sqlite_path
+        path = gpb.settings.database_url
         teacher = await _add_token(path, Role.INSTRUCTOR, (COURSE,), "Ms. Rivera")
         stranger = await _add_token(path, Role.INSTRUCTOR, ("999",), "Mr. Elsewhere")
         async with httpx.AsyncClient(base_url=gpb.sandbox.base_url + "/_sandbox") as control:

@@ -2,14 +2,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from databases import database_url
 
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.infra.store.store import SqlStore
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    """A migrated, started SQLite store in a fresh folder."""
-    store = SqliteStore(str(tmp_path / "gpb.db"))
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    """A migrated, started store on a fresh database (SQLite, or PostgreSQL: see databases.py)."""
+    store = SqlStore(database_url(tmp_path))
     store.migrate()
     store.start()
     yield store

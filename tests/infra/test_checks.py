@@ -12,14 +12,14 @@ from gpb.infra.canvas import CanvasClient
 from gpb.infra.checks import ConnectionChecks, check_database
 from gpb.infra.oneroster import OneRosterClient
 from gpb.infra.settings import Settings
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.infra.store.store import SqlStore
 
 TOKEN = "7~canvas-token-that-must-never-leak"
 
 
 def test_a_migrated_database_takes_a_write_that_leaves_no_trace(tmp_path: Path) -> None:
     path = str(tmp_path / "gpb.db")
-    SqliteStore(path).migrate()
+    SqlStore(path).migrate()
     check = check_database(path)
     assert check.ok is True and "rolled back" in check.detail
     with closing(sqlite3.connect(path)) as conn:
@@ -40,7 +40,7 @@ def test_a_missing_or_foreign_database_fails_with_the_fix(tmp_path: Path) -> Non
 
 async def test_whatever_a_probe_raises_is_its_line_with_secrets_removed(tmp_path: Path) -> None:
     path = tmp_path / "gpb.db"
-    SqliteStore(str(path)).migrate()
+    SqlStore(str(path)).migrate()
 
     def leaky(request: httpx.Request) -> httpx.Response:
         raise RuntimeError(f"proxy said: bad header Bearer {TOKEN}")

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from gpb.infra.sqlite.backup import BackupError, backup_database, restore_database
-from gpb.infra.sqlite.lock import DatabaseInUse, serving_lock
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.infra.store.sqlite_backup import BackupError, backup_database, restore_database
+from gpb.infra.store.sqlite_lock import DatabaseInUse, serving_lock
+from gpb.infra.store.store import SqlStore
 
 
 def make_database(path: Path, events: int) -> str:
-    SqliteStore(str(path)).migrate()
+    SqlStore(str(path)).migrate()
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         for _ in range(events):
             conn.execute("INSERT INTO events (received_at, status) VALUES ('2026-01-01', 'x')")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from databases import sqlite_only
 from running_gpb import SandboxedGpb, auth, sandboxed_gpb
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -18,7 +19,7 @@ from starlette.routing import Route
 
 from gpb.handlers.tokens import Role, new_token
 from gpb.infra.sandbox.server import serve_on_loopback as serve
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.infra.store.store import SqlStore
 
 
 class Hook:
@@ -51,6 +52,7 @@ async def open_alerts(env: SandboxedGpb) -> dict[str, dict[str, Any]]:
     return {a["code"]: a for a in answer.json()["alerts"]}
 
 
+@sqlite_only  # the disk alert watches SQLite's file system; PostgreSQL's disk is the server's
 async def test_admin_alerts_are_listed_shown_and_sent(
     tmp_path: Path, hook: tuple[Hook, str]
 ) -> None:
@@ -99,7 +101,7 @@ async def test_admin_alerts_are_listed_shown_and_sent(
 
         assert (await env.get("/api/admin/alerts", state="closed")).status_code == 400
         token = new_token()
-        store = SqliteStore(env.settings.sqlite_path)
+        store = SqlStore(env.settings.database_url)
         store.start()
         try:
             await store.tokens.add(token, Role.INSTRUCTOR, ("456",), "teacher", None)

@@ -18,7 +18,7 @@ from gpb.bootstrap import create_app
 from gpb.cli import main as gpb_cli
 from gpb.handlers.envelope import parse_event
 from gpb.infra.sandbox.server import serve_on_loopback as serve
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.infra.store.store import SqlStore
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -104,7 +104,7 @@ async def test_an_expired_token_is_refused(gpb: Gpb) -> None:
 
     from gpb.handlers.tokens import Role, new_token
 
-    store = SqliteStore(gpb.settings.sqlite_path)
+    store = SqlStore(gpb.settings.database_url)
     store.start()
     token = new_token()
     try:
@@ -231,7 +231,7 @@ async def test_events_stored_before_a_stop_are_handled_after_the_restart(
     tmp_path: Path, jwks_url: str
 ) -> None:
     settings = gpb_settings(tmp_path, jwks_url)
-    store = SqliteStore(settings.sqlite_path)
+    store = SqlStore(settings.database_url)
     store.migrate()
     store.start()
     try:  # acknowledged, then the process died before its worker got to them

@@ -24,7 +24,7 @@ from gpb.handlers.tokens import Role, new_token
 from gpb.infra.sandbox.server import RunningSandbox, run_sandbox
 from gpb.infra.sandbox.server import serve_on_loopback as serve
 from gpb.infra.settings import Settings
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.infra.store.store import SqlStore
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ADMIN = auth(ADMIN_TOKEN)
@@ -210,7 +210,7 @@ async def test_ic_categories_decide_the_category_rule(env: Env) -> None:
 
 async def test_course_routes_follow_the_access_rules(env: Env) -> None:
     other, mine = new_token(), new_token()
-    store = SqliteStore(env.settings.sqlite_path)
+    store = SqlStore(env.settings.database_url)
     store.start()
     try:
         await store.tokens.add(other, Role.INSTRUCTOR, ("999",), "elsewhere", None)

@@ -16,7 +16,7 @@ from gpb.cli import main as gpb_cli
 from gpb.handlers.tokens import Role, new_token
 from gpb.infra.sandbox.server import RunningSandbox, run_sandbox
 from gpb.infra.sandbox.server import serve_on_loopback as serve
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.infra.store.store import SqlStore
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -43,9 +43,9 @@ async def sandbox() -> AsyncIterator[RunningSandbox]:
 
 @pytest.fixture
 def database(tmp_path: Path) -> str:
-    store = SqliteStore(str(tmp_path / "gpb.db"))
+    store = SqlStore(str(tmp_path / "gpb.db"))
     store.migrate()
-    return f"sqlite:///{store.path}"
+    return store.db.url
 
 
 def secrets_of(sandbox: RunningSandbox) -> list[str]:
@@ -196,7 +196,7 @@ async def test_the_admin_api_serves_the_same_checks(
     environment = {k.removeprefix("GPB_").lower(): v for k, v in sandbox.gpb_environment().items()}
     settings = gpb_settings(tmp_path, environment.pop("canvas_jwks_url"), **environment)
     teacher = new_token()
-    store = SqliteStore(settings.sqlite_path)
+    store = SqlStore(settings.database_url)
     store.migrate()
     store.start()
     try:

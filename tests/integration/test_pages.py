@@ -19,7 +19,7 @@ from gpb.handlers.timefmt import utcnow
 from gpb.handlers.tokens import Role, new_token, token_hash
 from gpb.infra.sandbox.server import serve_on_loopback as serve
 from gpb.infra.settings import Settings
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.infra.store.store import SqlStore
 from gpb.listener import sessions
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -39,7 +39,7 @@ class Site:
 
     async def add_token(self, role: Role, *courses: str) -> str:
         token = new_token()
-        store = SqliteStore(self.settings.sqlite_path)
+        store = SqlStore(self.settings.database_url)
         store.start()
         try:
             await store.tokens.add(token, role, courses, "Ms. Rivera", None)
@@ -48,7 +48,7 @@ class Site:
         return token
 
     async def revoke(self, token: str) -> None:
-        store = SqliteStore(self.settings.sqlite_path)
+        store = SqlStore(self.settings.database_url)
         store.start()
         try:
             await store.tokens.revoke(token[:12], utcnow())

@@ -27,7 +27,7 @@ from running_gpb import ADMIN_TOKEN, GpbProcess, SandboxedGpb, auth, sandboxed_g
 
 from gpb.handlers.tokens import Role, new_token
 from gpb.infra.sandbox.server import run_sandbox
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.infra.store.store import SqlStore
 from gpb.listener.app import ROUTES
 from gpb.listener.openapi import OPERATIONS, documented_routes
 
@@ -78,7 +78,7 @@ class World:
 
 
 async def instructor(database: str, course: str) -> str:
-    store = SqliteStore(database)
+    store = SqlStore(database)
     store.start()
     try:
         token = new_token()
@@ -94,7 +94,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         for payload in event_stream.events(3, 30):
             await env.post_event(payload)
         run = await start(env, kind="sync", dry_run=True)
-        database = env.settings.sqlite_path
+        database = env.settings.database_url
         callers = Callers(await instructor(database, "456"), await instructor(database, "999"))
         (event,) = (await env.get("/api/events", limit=1)).json()["events"]
         params = {

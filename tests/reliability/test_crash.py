@@ -139,7 +139,7 @@ async def test_killed_at_random_it_loses_no_acknowledged_event_and_applies_none_
             delivery = Delivery(gpb, sandbox, events)
             await asyncio.gather(delivery.send_all(), kill_at_random(gpb, delivery, kills, count))
             async with httpx.AsyncClient(base_url=gpb.url, timeout=60) as client:
-                got = await event_stream.outcome(client, str(folder / "gpb.db"))
+                got = await event_stream.outcome(client, gpb.environment["GPB_DATABASE_URL"])
             stored = await stored_events(gpb)
         finally:
             await gpb.stop()

@@ -89,7 +89,7 @@ async def test_duplicates_disorder_and_retries_end_where_in_order_delivery_does(
     deliveries = chaotic(events, random.Random(SEED))
     async with sandboxed_gpb(tmp_path / "chaos") as chaos:
         await deliver(chaos, deliveries)
-        got = await event_stream.outcome(chaos.client, chaos.settings.sqlite_path)
+        got = await event_stream.outcome(chaos.client, chaos.settings.database_url)
         stored = await stored_events(chaos)
 
     first_copies = [e for e in stored if e["status"] not in ("duplicate", "rejected")]

@@ -22,8 +22,8 @@ from gpb.handlers.model import (
     Section,
 )
 from gpb.handlers.notices import NoticesQueued
-from gpb.infra.sqlite.course_state import assignment_from_json, assignment_to_json
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.infra.store.course_state import assignment_from_json, assignment_to_json
+from gpb.infra.store.store import SqlStore
 
 DUE = datetime(2024, 10, 18, 4, 59, tzinfo=UTC)
 ASSIGNMENT = Assignment(
@@ -46,7 +46,7 @@ ASSIGNMENT = Assignment(
 )
 
 
-async def apply(store: SqliteStore, *changes: object) -> None:
+async def apply(store: SqlStore, *changes: object) -> None:
     """Changes ride on an event's finish, as the worker applies them."""
     from canvas_events import sample
 
@@ -62,7 +62,7 @@ def test_assignments_round_trip_through_json() -> None:
     assert assignment_from_json(assignment_to_json(ASSIGNMENT)) == ASSIGNMENT
 
 
-async def test_course_state_is_stored_and_loaded_whole(store: SqliteStore) -> None:
+async def test_course_state_is_stored_and_loaded_whole(store: SqlStore) -> None:
     assert (await store.course_state.course_state("456")).loaded is False
     violation = Violation("POINTS_MISSING", "warning", "No points.", "Set the points.", None)
     await apply(
@@ -86,7 +86,7 @@ async def test_course_state_is_stored_and_loaded_whole(store: SqliteStore) -> No
     assert [s.student_count for s in (await store.course_state.course_state("456")).sections] == [6]
 
 
-async def test_alerts_open_update_resolve_and_feed_in_order(store: SqliteStore) -> None:
+async def test_alerts_open_update_resolve_and_feed_in_order(store: SqlStore) -> None:
     await apply(
         store, AlertOpened("456", "123", "NAME_TOO_LONG", "error", "35 characters", "Cut 5")
     )
@@ -127,7 +127,7 @@ async def test_alerts_open_update_resolve_and_feed_in_order(store: SqliteStore) 
     assert course.open_alerts == 1
 
 
-async def test_notices_coalesce_per_assignment_and_channel(store: SqliteStore) -> None:
+async def test_notices_coalesce_per_assignment_and_channel(store: SqlStore) -> None:
     now = datetime.now(UTC)
     await apply(store, AlertOpened("456", "123", "NAME_TOO_LONG", "error", "long", "cut"))
     await apply(

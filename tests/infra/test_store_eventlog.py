@@ -5,18 +5,27 @@ from pathlib import Path
 
 import pytest
 from canvas_events import sample, variant
+from databases import database_url
 
 from gpb.handlers.courses import CourseSeen
 from gpb.handlers.envelope import parse_event
-from gpb.handlers.eventlog import EventQuery, EventStatus, Finish, Rejection
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.handlers.eventlog import Claim, EventQuery, EventStatus, Finish, Rejection
+from gpb.infra.store.store import SqlStore
 
 
-def grade(score: float) -> object:
-    return parse_event(variant(sample("grade_change_8_to_9_5"), score=score))
+def grade(score: float, course_id: str | None = None) -> object:
+    event = variant(sample("grade_change_8_to_9_5"), score=score)
+    if course_id is not None:
+        event["metadata"]["context_id"] = course_id
+    return parse_event(event)
 
 
-async def test_append_then_duplicate_then_a_different_event(store: SqliteStore) -> None:
+def claim(holder: str = "one", at: datetime | None = None, seconds: float = 60) -> Claim:
+    now = at or datetime.now(UTC)
+    return Claim(holder, now, now + timedelta(seconds=seconds))
+
+
+async def test_append_then_duplicate_then_a_different_event(store: SqlStore) -> None:
     first = await store.events.append(grade(9.5), "10.0.0.1")
     again = await store.events.append(grade(9.5), "10.0.0.1")
     other = await store.events.append(grade(7), "10.0.0.1")
@@ -27,7 +36,7 @@ async def test_append_then_duplicate_then_a_different_event(store: SqliteStore) 
 
 
 async def test_concurrent_appends_share_commits_and_each_gets_its_own_id(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     results = await asyncio.gather(*(store.events.append(grade(i), None) for i in range(300)))
     assert len({r.id for r in results}) == 300
@@ -39,23 +48,23 @@ async def test_concurrent_appends_share_commits_and_each_gets_its_own_id(
 
 
 async def test_acknowledged_events_survive_a_reopen(tmp_path: Path) -> None:
-    path = str(tmp_path / "gpb.db")
-    store = SqliteStore(path)
+    path = database_url(tmp_path)
+    store = SqlStore(path)
     store.migrate()
     store.start()
     appended = await store.events.append(grade(3), None)
     await store.close()
-    reopened = SqliteStore(path)
+    reopened = SqlStore(path)
     reopened.start()
     try:
-        due = await reopened.events.due(datetime.now(UTC), 10)
+        due = await reopened.events.claim_due(claim(), 10)
         assert [e.id for e in due] == [appended.id]
         assert due[0].payload == sample("grade_change_8_to_9_5") | {"body": due[0].payload["body"]}
     finally:
         await reopened.close()
 
 
-async def test_finish_applies_changes_with_the_status(store: SqliteStore) -> None:
+async def test_finish_applies_changes_with_the_status(store: SqlStore) -> None:
     appended = await store.events.append(grade(5), None)
     await store.events.finish(
         appended.id,
@@ -69,10 +78,52 @@ async def test_finish_applies_changes_with_the_status(store: SqliteStore) -> Non
     )
     (course,) = await store.courses.summaries(None)
     assert course.id == "456"
-    assert await store.events.due(datetime.now(UTC), 10) == []
+    assert await store.events.claim_due(claim(), 10) == []
 
 
-async def test_a_failing_change_rolls_back_the_finish(store: SqliteStore) -> None:
+async def test_a_claim_keeps_other_holders_off_the_event_and_its_course(store: SqlStore) -> None:
+    first = await store.events.append(grade(1, course_id="456"), None)
+    same_course = await store.events.append(grade(2, course_id="456"), None)
+    other_course = await store.events.append(grade(3, course_id="789"), None)
+
+    mine = await store.events.claim_due(claim("one"), 1)
+    assert [e.id for e in mine] == [first.id]
+    # Course 456 is being handled by "one": "two" gets only the other course's event.
+    theirs = await store.events.claim_due(claim("two"), 10)
+    assert [e.id for e in theirs] == [other_course.id]
+    # "one" may claim its own course's next event; nobody gets an event twice.
+    again = await store.events.claim_due(claim("one"), 10)
+    assert [e.id for e in again] == [first.id, same_course.id]
+    assert await store.events.claim_due(claim("three"), 10) == []
+
+    await store.events.finish(first.id, Finish(EventStatus.PROCESSED, 1))
+    await store.events.finish(same_course.id, Finish(EventStatus.PROCESSED, 1))
+    assert await store.events.claim_due(claim("three"), 10) == []  # "two" still holds 789
+
+
+async def test_a_claim_whose_holder_died_runs_out_and_another_takes_the_event(
+    store: SqlStore,
+) -> None:
+    appended = await store.events.append(grade(4), None)
+    now = datetime.now(UTC)
+    assert len(await store.events.claim_due(claim("dead", at=now, seconds=30), 10)) == 1
+    assert await store.events.claim_due(claim("alive", at=now + timedelta(seconds=29)), 10) == []
+    taken = await store.events.claim_due(claim("alive", at=now + timedelta(seconds=31)), 10)
+    assert [e.id for e in taken] == [appended.id]
+
+
+async def test_a_restarted_holder_releases_its_own_claims_only(store: SqlStore) -> None:
+    mine = await store.events.append(grade(5, course_id="456"), None)
+    theirs = await store.events.append(grade(6, course_id="789"), None)
+    await store.events.claim_due(claim("me"), 1)
+    await store.events.claim_due(claim("them"), 10)
+    assert await store.events.release_claims("me") == 1
+    assert [e.id for e in await store.events.claim_due(claim("new"), 10)] == [mine.id]
+    assert await store.events.release_claims(None) == 2  # "new" and "them"
+    assert [e.id for e in await store.events.claim_due(claim("x"), 10)] == [mine.id, theirs.id]
+
+
+async def test_a_failing_change_rolls_back_the_finish(store: SqlStore) -> None:
     appended = await store.events.append(grade(5), None)
     with pytest.raises(TypeError):
         await store.events.finish(
@@ -82,7 +133,7 @@ async def test_a_failing_change_rolls_back_the_finish(store: SqliteStore) -> Non
     assert event is not None and event.status is EventStatus.ACCEPTED
 
 
-async def test_failed_events_come_due_at_their_retry_time(store: SqliteStore) -> None:
+async def test_failed_events_come_due_at_their_retry_time(store: SqlStore) -> None:
     appended = await store.events.append(grade(5), None)
     retry_at = datetime.now(UTC) + timedelta(minutes=5)
     await store.events.finish(
@@ -91,8 +142,8 @@ async def test_failed_events_come_due_at_their_retry_time(store: SqliteStore) ->
             EventStatus.FAILED, 1, error={"code": "X", "message": "m"}, next_attempt_at=retry_at
         ),
     )
-    assert await store.events.due(datetime.now(UTC), 10) == []
-    due = await store.events.due(retry_at + timedelta(seconds=1), 10)
+    assert await store.events.claim_due(claim(), 10) == []
+    due = await store.events.claim_due(claim(at=retry_at + timedelta(seconds=1)), 10)
     assert [e.id for e in due] == [appended.id]
     requeued = await store.events.requeue(appended.id)
     assert requeued is not None and (requeued.status, requeued.attempts) == (
@@ -101,7 +152,7 @@ async def test_failed_events_come_due_at_their_retry_time(store: SqliteStore) ->
     )
 
 
-async def test_search_filters_and_pages_newest_first(store: SqliteStore) -> None:
+async def test_search_filters_and_pages_newest_first(store: SqlStore) -> None:
     ids = [(await store.events.append(grade(i), None)).id for i in range(7)]
     other = parse_event(
         sample("assignment_created")
@@ -135,7 +186,7 @@ async def test_search_filters_and_pages_newest_first(store: SqliteStore) -> None
     assert rejected[0].raw == "junk" and rejected[0].source_ip == "10.0.0.9"
 
 
-async def test_search_by_time_range(store: SqliteStore) -> None:
+async def test_search_by_time_range(store: SqlStore) -> None:
     before = datetime.now(UTC)
     await asyncio.sleep(0.01)
     inside = (await store.events.append(grade(1), None)).id
@@ -152,7 +203,7 @@ async def test_search_by_time_range(store: SqliteStore) -> None:
     ).events == []
 
 
-async def test_export_streams_every_matching_event(store: SqliteStore) -> None:
+async def test_export_streams_every_matching_event(store: SqlStore) -> None:
     await asyncio.gather(*(store.events.append(grade(i), None) for i in range(1204)))
     await store.events.append(
         parse_event(
@@ -167,7 +218,7 @@ async def test_export_streams_every_matching_event(store: SqliteStore) -> None:
 
 
 async def test_refused_bodies_are_kept_only_up_to_the_bound(tmp_path: Path) -> None:
-    store = SqliteStore(str(tmp_path / "gpb.db"), keep_raw_bytes=10)
+    store = SqlStore(str(tmp_path / "gpb.db"), keep_raw_bytes=10)
     store.migrate()
     store.start()
     try:
@@ -180,7 +231,7 @@ async def test_refused_bodies_are_kept_only_up_to_the_bound(tmp_path: Path) -> N
         await store.close()
 
 
-async def test_counts_by_time_buckets_each_status_by_minute_and_hour(store: SqliteStore) -> None:
+async def test_counts_by_time_buckets_each_status_by_minute_and_hour(store: SqlStore) -> None:
     ids = [(await store.events.append(grade(i), None)).id for i in range(5)]
     rejected = await store.events.append_rejected(Rejection("BAD_SIGNATURE", "no", b"x", None))
     await store.events.finish(ids[1], Finish(EventStatus.FAILED, attempts=1))

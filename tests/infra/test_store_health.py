@@ -26,8 +26,8 @@ from gpb.handlers.health import (
 from gpb.handlers.notices import NoticeDispatcher
 from gpb.handlers.school_hours import SchoolHours
 from gpb.handlers.syncs import RunError, RunKind, RunReport, RunStatus, SyncRequest
-from gpb.infra.sqlite.health import disk_space
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.infra.store.health import disk_space
+from gpb.infra.store.store import SqlStore
 
 GB = 1024**3
 
@@ -36,7 +36,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-async def event(store: SqliteStore, score: float, finish: Finish) -> None:
+async def event(store: SqlStore, score: float, finish: Finish) -> None:
     appended = await store.events.append(
         parse_event(variant(sample("grade_change_8_to_9_5"), score=score)), None
     )
@@ -44,7 +44,7 @@ async def event(store: SqliteStore, score: float, finish: Finish) -> None:
 
 
 async def run(
-    store: SqliteStore, course_id: str, status: RunStatus, *codes: str, dry: bool = False
+    store: SqlStore, course_id: str, status: RunStatus, *codes: str, dry: bool = False
 ) -> None:
     request = SyncRequest(course_id, RunKind.SYNC, dry, None, "test")
     created = await store.syncs.create_run(request, now())
@@ -52,7 +52,7 @@ async def run(
     await store.syncs.finish(created.id, status, report.as_json(), now())
 
 
-async def test_the_readings_of_the_event_log_and_the_runs(store: SqliteStore) -> None:
+async def test_the_readings_of_the_event_log_and_the_runs(store: SqlStore) -> None:
     health = store.health
     assert await health.last_event_received() is None
     assert await health.failed_event_count(now() - timedelta(hours=1)) == 0
@@ -90,7 +90,7 @@ async def test_the_readings_of_the_event_log_and_the_runs(store: SqliteStore) ->
 
 
 async def test_an_admin_alert_opens_once_and_queues_a_notice_per_channel(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     at = now()
     opened = AdminAlertOpened(
@@ -138,7 +138,7 @@ class Recorder:
         self.got.append(notice)
 
 
-async def test_the_notifiers_hear_of_the_opening_and_the_resolution(store: SqliteStore) -> None:
+async def test_the_notifiers_hear_of_the_opening_and_the_resolution(store: SqlStore) -> None:
     disk = [DiskSpace(100 * GB, 3 * GB)]
     hook, inbox = Recorder(), Recorder()
     dispatcher = NoticeDispatcher(

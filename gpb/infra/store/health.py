@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ from gpb.handlers.health import (
 )
 from gpb.handlers.syncs import RunStatus
 from gpb.handlers.timefmt import format_time, parse_time
-from gpb.infra.sqlite.database import Database
+from gpb.infra.store.database import Connection, Database, Row
 
 _FINISHED = tuple(s.value for s in (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED))
 
@@ -36,7 +36,7 @@ def disk_space(database_path: str) -> DiskSpace | None:
     return DiskSpace(total_bytes=usage.total, free_bytes=usage.free)
 
 
-def first_id_since(conn: sqlite3.Connection, since: datetime) -> int:
+def first_id_since(conn: Connection, since: datetime) -> int:
     """The first event received at or after `since`, or one past the newest. Ids and received_at
     rise together, so a time bound becomes an id bound, and the counts walk a (status, id) index
     rather than the log."""
@@ -49,7 +49,12 @@ def first_id_since(conn: sqlite3.Connection, since: datetime) -> int:
     return int(conn.execute("SELECT coalesce(max(id), 0) + 1 FROM events").fetchone()[0])
 
 
-def _admin_alert(row: sqlite3.Row) -> AdminAlert:
+def _error_codes(report: str | None) -> frozenset[str]:
+    errors = json.loads(report).get("errors", []) if report else []
+    return frozenset(error["code"] for error in errors if error.get("code"))
+
+
+def _admin_alert(row: Row) -> AdminAlert:
     return AdminAlert(
         id=str(row["id"]),
         code=row["code"],
@@ -77,14 +82,14 @@ def _alert_from_json(data: dict[str, Any]) -> AdminAlert:
     )
 
 
-class SqliteHealth:
+class SqlHealth:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     # -- readings ---------------------------------------------------------------------------
 
     async def last_event_received(self) -> datetime | None:
-        def read(conn: sqlite3.Connection) -> str | None:
+        def read(conn: Connection) -> str | None:
             row = conn.execute(
                 "SELECT received_at FROM events WHERE status != 'rejected' ORDER BY id DESC LIMIT 1"
             ).fetchone()
@@ -94,7 +99,7 @@ class SqliteHealth:
         return parse_time(stamp) if stamp else None
 
     async def failed_event_count(self, since: datetime) -> int:
-        def read(conn: sqlite3.Connection) -> int:
+        def read(conn: Connection) -> int:
             first = first_id_since(conn, since)
             return sum(
                 conn.execute(
@@ -106,31 +111,28 @@ class SqliteHealth:
         return await self._db.read(read)
 
     async def failing_event_codes(self, since: datetime) -> dict[str, int]:
-        def read(conn: sqlite3.Connection) -> dict[str, int]:
+        def read(conn: Connection) -> dict[str, int]:
             # Two index ranges: the failed events received since, and older ones still retried.
             rows = conn.execute(
-                "SELECT code, count(*) FROM ("
-                " SELECT json_extract(error, '$.code') AS code FROM events"
-                " WHERE status = 'failed' AND id >= :first"
+                "SELECT error FROM events WHERE status = 'failed' AND id >= :first"
                 " UNION ALL"
-                " SELECT json_extract(error, '$.code') FROM events"
-                " WHERE status = 'failed' AND next_attempt_at IS NOT NULL AND id < :first"
-                ") WHERE code IS NOT NULL GROUP BY code",
+                " SELECT error FROM events"
+                " WHERE status = 'failed' AND next_attempt_at IS NOT NULL AND id < :first",
                 {"first": first_id_since(conn, since)},
             ).fetchall()
-            return {row[0]: row[1] for row in rows}
+            codes = Counter(json.loads(row[0]).get("code") for row in rows if row[0])
+            return {code: count for code, count in codes.items() if code is not None}
 
         return await self._db.read(read)
 
     async def finished_runs(self, since: datetime) -> list[FinishedRun]:
-        def read(conn: sqlite3.Connection) -> list[FinishedRun]:
+        def read(conn: Connection) -> list[FinishedRun]:
             marks = ",".join("?" * len(_FINISHED))
             # Only a failed run's errors are read: a refused credential stops a run as failed,
             # and the reports of big runs that went through are not worth parsing every minute.
             rows = conn.execute(
-                "SELECT course_id, status, finished_at, CASE WHEN status = 'failed' THEN"
-                " (SELECT json_group_array(json_extract(e.value, '$.code'))"
-                "  FROM json_each(sync_runs.report, '$.errors') AS e) ELSE '[]' END AS codes"
+                "SELECT course_id, status, finished_at,"
+                " CASE WHEN status = 'failed' THEN report END AS report"
                 f" FROM sync_runs WHERE finished_at >= ? AND dry_run = 0 AND status IN ({marks})"
                 " ORDER BY finished_at, id",
                 (format_time(since), *_FINISHED),
@@ -139,7 +141,7 @@ class SqliteHealth:
                 FinishedRun(
                     row["course_id"],
                     RunStatus(row["status"]),
-                    frozenset(json.loads(row["codes"])),
+                    _error_codes(row["report"]),
                     parse_time(row["finished_at"]),
                 )
                 for row in rows
@@ -150,7 +152,7 @@ class SqliteHealth:
     # -- admin alerts -----------------------------------------------------------------------
 
     async def admin_alerts(self, state: str | None = None, limit: int = 100) -> list[AdminAlert]:
-        def read(conn: sqlite3.Connection) -> list[AdminAlert]:
+        def read(conn: Connection) -> list[AdminAlert]:
             if state is None:
                 rows = conn.execute("SELECT * FROM admin_alerts ORDER BY id DESC LIMIT ?", (limit,))
             else:
@@ -165,7 +167,7 @@ class SqliteHealth:
     # -- the outbox -------------------------------------------------------------------------
 
     async def due_notices(self, now: datetime, limit: int) -> list[AdminNotice]:
-        def read(conn: sqlite3.Connection) -> list[AdminNotice]:
+        def read(conn: Connection) -> list[AdminNotice]:
             rows = conn.execute(
                 "SELECT * FROM admin_notices WHERE status = 'pending' AND send_after <= ?"
                 " ORDER BY send_after, id LIMIT ?",
@@ -186,7 +188,7 @@ class SqliteHealth:
 
     async def notice_sent(self, notice_id: str, sent: dict[str, Any], now: datetime) -> None:
         # What went out is the row's own alert snapshot: nothing more to keep.
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 "UPDATE admin_notices SET status = 'sent', sent_at = ?, attempts = attempts + 1"
                 " WHERE id = ?",
@@ -198,7 +200,7 @@ class SqliteHealth:
     async def notice_failed(
         self, notice_id: str, error: str, retry_at: datetime | None, now: datetime
     ) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 "UPDATE admin_notices SET status = ?, send_after = coalesce(?, send_after),"
                 " last_error = ?, attempts = attempts + 1 WHERE id = ?",
@@ -214,7 +216,7 @@ class SqliteHealth:
 
 
 def _queue_notices(
-    conn: sqlite3.Connection, alert_id: int, change: str, channels: tuple[str, ...], at: datetime
+    conn: Connection, alert_id: int, change: str, channels: tuple[str, ...], at: datetime
 ) -> None:
     row = conn.execute("SELECT * FROM admin_alerts WHERE id = ?", (alert_id,)).fetchone()
     snapshot = json.dumps(_admin_alert(row).as_json())
@@ -228,20 +230,21 @@ def _queue_notices(
     )
 
 
-def _opened(conn: sqlite3.Connection, change: AdminAlertOpened) -> None:
+def _opened(conn: Connection, change: AdminAlertOpened) -> None:
     at = format_time(change.at)
     # One open alert per code: a second gpb process judging the same database opens none.
     cursor = conn.execute(
         "INSERT INTO admin_alerts (code, message, fix, details, state, opened_at, updated_at)"
         " VALUES (?, ?, ?, ?, 'open', ?, ?)"
-        " ON CONFLICT (code) WHERE state = 'open' DO NOTHING",
+        " ON CONFLICT (code) WHERE state = 'open' DO NOTHING RETURNING id",
         (change.code, change.message, change.fix, json.dumps(change.details), at, at),
     )
-    if cursor.rowcount == 1 and cursor.lastrowid is not None:
-        _queue_notices(conn, cursor.lastrowid, "opened", change.channels, change.at)
+    opened = cursor.fetchone()
+    if opened is not None:
+        _queue_notices(conn, opened[0], "opened", change.channels, change.at)
 
 
-def _updated(conn: sqlite3.Connection, change: AdminAlertUpdated) -> None:
+def _updated(conn: Connection, change: AdminAlertUpdated) -> None:
     conn.execute(
         "UPDATE admin_alerts SET message = ?, fix = ?, details = ?, updated_at = ?"
         " WHERE id = ? AND state = 'open'",
@@ -255,7 +258,7 @@ def _updated(conn: sqlite3.Connection, change: AdminAlertUpdated) -> None:
     )
 
 
-def _resolved(conn: sqlite3.Connection, change: AdminAlertResolved) -> None:
+def _resolved(conn: Connection, change: AdminAlertResolved) -> None:
     at = format_time(change.at)
     cursor = conn.execute(
         "UPDATE admin_alerts SET state = 'resolved', updated_at = ?, resolved_at = ?"
@@ -266,7 +269,7 @@ def _resolved(conn: sqlite3.Connection, change: AdminAlertResolved) -> None:
         _queue_notices(conn, int(change.alert_id), "resolved", change.channels, change.at)
 
 
-WRITERS: dict[type, Callable[[sqlite3.Connection, Any], None]] = {
+WRITERS: dict[type, Callable[[Connection, Any], None]] = {
     AdminAlertOpened: _opened,
     AdminAlertUpdated: _updated,
     AdminAlertResolved: _resolved,

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import replace
 from datetime import datetime
 
 from gpb.handlers.reconcile import ReconcileCourse, ReconcileStatus, Reconciliation
 from gpb.handlers.timefmt import format_time, parse_time
-from gpb.infra.sqlite.database import Database
-from gpb.infra.sqlite.health import first_id_since
+from gpb.infra.store.database import Connection, Database, Row
+from gpb.infra.store.health import first_id_since
 
 
-def _reconciliation(row: sqlite3.Row) -> Reconciliation:
+def _reconciliation(row: Row) -> Reconciliation:
     return Reconciliation(
         course_id=row["course_id"],
         trigger=row["started_by"],
@@ -27,16 +26,16 @@ def _reconciliation(row: sqlite3.Row) -> Reconciliation:
     )
 
 
-def _course(row: sqlite3.Row) -> ReconcileCourse:
+def _course(row: Row) -> ReconcileCourse:
     return ReconcileCourse(row["id"], bool(row["nightly_remaster"]))
 
 
-class SqliteReconciliations:
+class SqlReconciliations:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def courses_to_reconcile(self, active_since: datetime | None) -> list[ReconcileCourse]:
-        def read(conn: sqlite3.Connection) -> list[ReconcileCourse]:
+        def read(conn: Connection) -> list[ReconcileCourse]:
             order = " ORDER BY CAST(id AS INTEGER)"
             if active_since is None:
                 return [_course(r) for r in conn.execute("SELECT * FROM courses" + order)]
@@ -54,14 +53,14 @@ class SqliteReconciliations:
         return await self._db.read(read)
 
     async def reconcile_course(self, course_id: str) -> ReconcileCourse | None:
-        def read(conn: sqlite3.Connection) -> ReconcileCourse | None:
+        def read(conn: Connection) -> ReconcileCourse | None:
             row = conn.execute("SELECT * FROM courses WHERE id = ?", (course_id,)).fetchone()
             return _course(row) if row else None
 
         return await self._db.read(read)
 
     async def set_nightly_remaster(self, course_id: str, enabled: bool) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             cursor = conn.execute(
                 "UPDATE courses SET nightly_remaster = ? WHERE id = ?", (int(enabled), course_id)
             )
@@ -72,11 +71,11 @@ class SqliteReconciliations:
     async def save_reconciliation(self, reconciliation: Reconciliation) -> Reconciliation:
         r = reconciliation
 
-        def write(conn: sqlite3.Connection) -> int:
+        def write(conn: Connection) -> int:
             cursor = conn.execute(
                 "INSERT INTO reconciliations (course_id, started_by, status, started_at,"
                 " finished_at, repaired_grades, drift_count, report)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     r.course_id,
                     r.trigger,
@@ -88,15 +87,14 @@ class SqliteReconciliations:
                     json.dumps(r.report),
                 ),
             )
-            assert cursor.lastrowid is not None
-            return cursor.lastrowid
+            return int(cursor.fetchone()[0])
 
         return replace(r, id=str(await self._db.write(write)))
 
     async def reconciliations(
         self, course_id: str | None, before_id: str | None, limit: int
     ) -> list[Reconciliation]:
-        def read(conn: sqlite3.Connection) -> list[Reconciliation]:
+        def read(conn: Connection) -> list[Reconciliation]:
             clauses: list[str] = []
             params: list[str | int] = []
             if course_id is not None:
@@ -117,7 +115,7 @@ class SqliteReconciliations:
         if not reconciliation_id.isdigit():
             return None
 
-        def read(conn: sqlite3.Connection) -> Reconciliation | None:
+        def read(conn: Connection) -> Reconciliation | None:
             row = conn.execute(
                 "SELECT * FROM reconciliations WHERE id = ?", (int(reconciliation_id),)
             ).fetchone()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from gpb.handlers.eventlog import (
     BUCKET_STEP,
     Appended,
     BucketCount,
+    Claim,
     EventPage,
     EventQuery,
     EventStatus,
@@ -25,24 +25,26 @@ from gpb.handlers.eventlog import (
 )
 from gpb.handlers.ids import record_id
 from gpb.handlers.timefmt import format_time, parse_time
-from gpb.infra.sqlite.changes import apply_changes
-from gpb.infra.sqlite.database import Database
+from gpb.infra.store.changes import apply_changes
+from gpb.infra.store.database import Connection, Database, Dialect, Row, skip_locked
 
 EXPORT_PAGE = 500
+CLAIM_LOCK = 0x6770_6202  # the advisory lock that takes replicas' claims in turn
 _INSERT_EVENT = (
     "INSERT INTO events (received_at, status, event_name, event_time, event_time_ms, shard,"
     " course_id, user_id, content_hash, duplicate_of, payload, source_ip)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_RETURNING_ID = " RETURNING id"
 # Storing a first copy is one statement: when the events_first_copy index holds the hash already,
 # the insert adds no row, and only then is the event looked up and filed as a duplicate.
 _INSERT_FIRST_COPY = (
     _INSERT_EVENT + " ON CONFLICT (content_hash) WHERE content_hash IS NOT NULL"
-    " AND duplicate_of IS NULL DO NOTHING"
+    " AND duplicate_of IS NULL DO NOTHING" + _RETURNING_ID
 )
 
 
-class SqliteEventLog:
+class SqlEventLog:
     def __init__(self, db: Database, *, keep_raw_bytes: int = 16_384) -> None:
         self._db = db
         self._keep_raw = keep_raw_bytes
@@ -58,7 +60,7 @@ class SqliteEventLog:
         payload = event.payload_json
         event_time = format_time(event.event_time)
 
-        def write(conn: sqlite3.Connection) -> Appended:
+        def write(conn: Connection) -> Appended:
             received_at = self._stamp()
 
             def row(status: EventStatus, duplicate_of: int | None) -> tuple[Any, ...]:
@@ -77,16 +79,16 @@ class SqliteEventLog:
                     source_ip,
                 )
 
-            cursor = conn.execute(_INSERT_FIRST_COPY, row(EventStatus.ACCEPTED, None))
-            if cursor.rowcount == 1:
-                return Appended(str(cursor.lastrowid), None)
+            stored = conn.execute(_INSERT_FIRST_COPY, row(EventStatus.ACCEPTED, None)).fetchone()
+            if stored is not None:
+                return Appended(str(stored[0]), None)
             first = conn.execute(
                 "SELECT id FROM events WHERE content_hash = ? AND content_hash IS NOT NULL"
                 " AND duplicate_of IS NULL",
                 (event.content_hash,),
             ).fetchone()[0]
-            cursor = conn.execute(_INSERT_EVENT, row(EventStatus.DUPLICATE, first))
-            return Appended(str(cursor.lastrowid), str(first))
+            cursor = conn.execute(_INSERT_EVENT + _RETURNING_ID, row(EventStatus.DUPLICATE, first))
+            return Appended(str(cursor.fetchone()[0]), str(first))
 
         return await self._db.write(write)
 
@@ -94,10 +96,10 @@ class SqliteEventLog:
         raw = rejection.raw[: self._keep_raw].decode("utf-8", errors="replace")
         error = json.dumps({"code": rejection.code, "message": rejection.message})
 
-        def write(conn: sqlite3.Connection) -> str:
+        def write(conn: Connection) -> str:
             cursor = conn.execute(
                 "INSERT INTO events (received_at, status, event_name, error, raw, source_ip)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     self._stamp(),
                     EventStatus.REJECTED.value,
@@ -107,31 +109,32 @@ class SqliteEventLog:
                     rejection.source_ip,
                 ),
             )
-            return str(cursor.lastrowid)
+            return str(cursor.fetchone()[0])
 
         return await self._db.write(write)
 
-    async def due(self, now: datetime, limit: int) -> list[StoredEvent]:
-        def read(conn: sqlite3.Connection) -> list[StoredEvent]:
-            rows = conn.execute(
-                "SELECT * FROM events WHERE status = 'accepted' ORDER BY id LIMIT ?", (limit,)
-            ).fetchall()
-            rows += conn.execute(
-                "SELECT * FROM events WHERE status = 'failed' AND next_attempt_at IS NOT NULL"
-                " AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-                (format_time(now), limit),
-            ).fetchall()
-            rows.sort(key=lambda row: row["id"])
-            return [_event(row) for row in rows[:limit]]
+    async def claim_due(self, claim: Claim, limit: int) -> list[StoredEvent]:
+        return await self._db.write(lambda conn: _claim_due(conn, claim, limit))
 
-        return await self._db.read(read)
+    async def release_claims(self, holder: str | None) -> int:
+        def write(conn: Connection) -> int:
+            release = "UPDATE events SET claimed_by = NULL, lease_until = NULL"
+            if holder is None:
+                cursor = conn.execute(release + " WHERE lease_until IS NOT NULL")
+            else:
+                cursor = conn.execute(
+                    release + " WHERE lease_until IS NOT NULL AND claimed_by = ?", (holder,)
+                )
+            return int(cursor.rowcount)
+
+        return await self._db.write(write)
 
     async def finish(self, event_id: str, finish: Finish) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             apply_changes(conn, finish.changes)
             conn.execute(
                 "UPDATE events SET status = ?, attempts = ?, outcome = ?, error = ?,"
-                " next_attempt_at = ? WHERE id = ?",
+                " next_attempt_at = ?, claimed_by = NULL, lease_until = NULL WHERE id = ?",
                 (
                     finish.status.value,
                     finish.attempts,
@@ -149,7 +152,7 @@ class SqliteEventLog:
         if row_id is None:
             return None
 
-        def read(conn: sqlite3.Connection) -> StoredEvent | None:
+        def read(conn: Connection) -> StoredEvent | None:
             row = conn.execute("SELECT * FROM events WHERE id = ?", (row_id,)).fetchone()
             return _event(row) if row else None
 
@@ -173,7 +176,7 @@ class SqliteEventLog:
         if row_id is None:
             return None
 
-        def write(conn: sqlite3.Connection) -> StoredEvent | None:
+        def write(conn: Connection) -> StoredEvent | None:
             conn.execute(
                 "UPDATE events SET status = 'accepted', attempts = 0, next_attempt_at = NULL,"
                 " error = NULL WHERE id = ? AND status NOT IN ('rejected', 'duplicate')",
@@ -188,7 +191,7 @@ class SqliteEventLog:
         return await self._db.read(lambda conn: _counts_by_time(conn, since, bucket))
 
     async def counts_by_status(self) -> dict[str, int]:
-        def read(conn: sqlite3.Connection) -> dict[str, int]:
+        def read(conn: Connection) -> dict[str, int]:
             return {
                 status.value: conn.execute(
                     "SELECT count(*) FROM events WHERE status = ?", (status.value,)
@@ -201,7 +204,7 @@ class SqliteEventLog:
     async def oldest_waiting(self) -> datetime | None:
         """When the oldest event still waiting for its handler arrived (for the lag metric)."""
 
-        def read(conn: sqlite3.Connection) -> str | None:
+        def read(conn: Connection) -> str | None:
             row = conn.execute(
                 "SELECT received_at FROM events WHERE status = 'accepted' ORDER BY id LIMIT 1"
             ).fetchone()
@@ -211,7 +214,47 @@ class SqliteEventLog:
         return parse_time(stamp) if stamp else None
 
 
-def _search(conn: sqlite3.Connection, query: EventQuery) -> EventPage:
+def _claim_due(conn: Connection, claim: Claim, limit: int) -> list[StoredEvent]:
+    now, holder = format_time(claim.now), claim.holder
+    if conn.dialect is Dialect.POSTGRES:
+        # Replicas claim one at a time, each seeing what the one before it claimed: no course
+        # gets two holders. Held to the commit, this lock costs one claim at a time, not one
+        # event at a time.
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (CLAIM_LOCK,))
+    free = (
+        " AND (lease_until IS NULL OR lease_until < :now OR claimed_by = :holder)"
+        " AND (course_id IS NULL OR course_id NOT IN (SELECT course_id FROM events"
+        "  WHERE lease_until >= :now AND claimed_by <> :holder AND course_id IS NOT NULL))"
+        " ORDER BY id LIMIT :limit" + skip_locked(conn)
+    )
+    params = {"now": now, "holder": holder, "limit": limit}
+    # Two index ranges, each in id order: the waiting events, and the failed ones now due.
+    ids = [
+        row[0]
+        for row in conn.execute(
+            "SELECT id FROM events WHERE status = 'accepted'" + free, params
+        ).fetchall()
+    ]
+    ids += [
+        row[0]
+        for row in conn.execute(
+            "SELECT id FROM events WHERE status = 'failed' AND next_attempt_at IS NOT NULL"
+            " AND next_attempt_at <= :now" + free,
+            params,
+        ).fetchall()
+    ]
+    ids = sorted(ids)[:limit]
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = conn.execute(
+        f"UPDATE events SET claimed_by = ?, lease_until = ? WHERE id IN ({marks}) RETURNING *",
+        (holder, format_time(claim.until), *ids),
+    ).fetchall()
+    return sorted((_event(row) for row in rows), key=lambda event: int(event.id))
+
+
+def _search(conn: Connection, query: EventQuery) -> EventPage:
     """Newest first, by id. Time bounds become id bounds first (ids and received_at rise together),
     so every filter walks one (column, id) index and the cost does not grow with the log."""
     clauses: list[str] = []
@@ -259,9 +302,7 @@ def _search(conn: sqlite3.Connection, query: EventQuery) -> EventPage:
     return EventPage(events, next_cursor)
 
 
-def _counts_by_time(
-    conn: sqlite3.Connection, since: datetime, bucket: TimeBucket
-) -> list[BucketCount]:
+def _counts_by_time(conn: Connection, since: datetime, bucket: TimeBucket) -> list[BucketCount]:
     """Bucket bounds become id bounds (ids and received_at rise together), then each (bucket,
     status) is a count over the (status, id) index: index-only, and the cost follows the events
     in the window, not the size of the log or of its payloads."""
@@ -304,7 +345,7 @@ def _load(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def _event(row: sqlite3.Row) -> StoredEvent:
+def _event(row: Row) -> StoredEvent:
     return StoredEvent(
         id=str(row["id"]),
         received_at=parse_time(row["received_at"]),

@@ -11,12 +11,11 @@ foreign key holds at every commit.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from gpb.handlers.retention import Purge
 from gpb.handlers.timefmt import format_time
-from gpb.infra.sqlite.database import Database
+from gpb.infra.store.database import Connection, Database
 
 BATCH_SIZE = 1000
 
@@ -28,7 +27,7 @@ _PURGEABLE = """
 """
 
 
-class SqliteRetention:
+class SqlRetention:
     def __init__(self, db: Database, *, batch_size: int = BATCH_SIZE) -> None:
         self._db = db
         self._batch_size = batch_size
@@ -36,7 +35,7 @@ class SqliteRetention:
     async def purge_events(self, before: datetime) -> Purge:
         params = {"cutoff": format_time(before), "batch": self._batch_size}
 
-        def purge_batch(conn: sqlite3.Connection) -> int:
+        def purge_batch(conn: Connection) -> int:
             # Oldest first along the received_at index: LIMIT stops the scan, nothing is sorted.
             cursor = conn.execute(
                 "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE"
@@ -45,7 +44,7 @@ class SqliteRetention:
             )
             return cursor.rowcount
 
-        def count_kept(conn: sqlite3.Connection) -> int:
+        def count_kept(conn: Connection) -> int:
             row = conn.execute("SELECT count(*) FROM events WHERE received_at < :cutoff", params)
             return int(row.fetchone()[0])
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gpb.infra.sqlite.lock import DatabaseInUse, lock_path, serving_lock
+from gpb.infra.store.sqlite_lock import DatabaseInUse, lock_path, serving_lock
 
 
 class BackupError(Exception):

@@ -6,13 +6,13 @@ programming error, loudly.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from gpb.infra.sqlite import alerts, course_state, courses, health, syncs
+from gpb.infra.store import alerts, course_state, courses, health, syncs
+from gpb.infra.store.database import Connection
 
-ChangeWriter = Callable[[sqlite3.Connection, Any], None]
+ChangeWriter = Callable[[Connection, Any], None]
 
 WRITERS: dict[type, ChangeWriter] = {
     **courses.WRITERS,
@@ -23,7 +23,7 @@ WRITERS: dict[type, ChangeWriter] = {
 }
 
 
-def apply_changes(conn: sqlite3.Connection, changes: Iterable[object]) -> None:
+def apply_changes(conn: Connection, changes: Iterable[object]) -> None:
     for change in changes:
         writer = WRITERS.get(type(change))
         if writer is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,14 +22,17 @@ from gpb.handlers.syncs import (
     SyncRun,
 )
 from gpb.handlers.timefmt import format_time, parse_time, utcnow
-from gpb.infra.sqlite.database import Database
+from gpb.infra.store.database import INTEGRITY_ERRORS, Connection, Database, Row, for_update
+
+# The predicate of the sync_runs_one_active index: at most one such run per course.
+_ACTIVE_REAL_RUN = "dry_run = 0 AND status IN ('queued', 'running')"
 
 
 def _time_or_none(text: str | None) -> datetime | None:
     return parse_time(text) if text else None
 
 
-def _grade(row: sqlite3.Row) -> Grade:
+def _grade(row: Row) -> Grade:
     return Grade(
         course_id=row["course_id"],
         assignment_id=row["assignment_id"],
@@ -50,7 +52,7 @@ def _grade(row: sqlite3.Row) -> Grade:
     )
 
 
-def _run(row: sqlite3.Row) -> SyncRun:
+def _run(row: Row) -> SyncRun:
     return SyncRun(
         id=str(row["id"]),
         course_id=row["course_id"],
@@ -68,12 +70,12 @@ def _run(row: sqlite3.Row) -> SyncRun:
     )
 
 
-class SqliteSyncs:
+class SqlSyncs:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def grade(self, course_id: str, assignment_id: str, user_id: str) -> Grade | None:
-        def read(conn: sqlite3.Connection) -> Grade | None:
+        def read(conn: Connection) -> Grade | None:
             row = conn.execute(
                 "SELECT * FROM grades WHERE course_id = ? AND assignment_id = ? AND user_id = ?",
                 (course_id, assignment_id, user_id),
@@ -110,30 +112,28 @@ class SqliteSyncs:
         ]
 
     async def create_run(self, request: SyncRequest, now: datetime) -> SyncRun:
-        def write(conn: sqlite3.Connection) -> SyncRun | str:
+        def write(conn: Connection) -> SyncRun | str:
             ids = json.dumps(list(request.assignment_ids)) if request.assignment_ids else None
-            try:
-                cursor = conn.execute(
-                    "INSERT INTO sync_runs (course_id, kind, dry_run, status, requested_by,"
-                    " assignment_ids, created_at) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
-                    (
-                        request.course_id,
-                        request.kind.value,
-                        int(request.dry_run),
-                        request.requested_by,
-                        ids,
-                        format_time(now),
-                    ),
-                )
-            except sqlite3.IntegrityError:
-                active = conn.execute(
-                    "SELECT id FROM sync_runs WHERE course_id = ? AND dry_run = 0"
-                    " AND status IN ('queued', 'running')",
-                    (request.course_id,),
-                ).fetchone()
-                return str(active[0])
-            row = conn.execute("SELECT * FROM sync_runs WHERE id = ?", (cursor.lastrowid,))
-            return _run(row.fetchone())
+            created = conn.execute(
+                "INSERT INTO sync_runs (course_id, kind, dry_run, status, requested_by,"
+                " assignment_ids, created_at) VALUES (?, ?, ?, 'queued', ?, ?, ?)"
+                f" ON CONFLICT (course_id) WHERE {_ACTIVE_REAL_RUN} DO NOTHING RETURNING *",
+                (
+                    request.course_id,
+                    request.kind.value,
+                    int(request.dry_run),
+                    request.requested_by,
+                    ids,
+                    format_time(now),
+                ),
+            ).fetchone()
+            if created is not None:
+                return _run(created)
+            active = conn.execute(
+                f"SELECT id FROM sync_runs WHERE course_id = ? AND {_ACTIVE_REAL_RUN}",
+                (request.course_id,),
+            ).fetchone()
+            return str(active[0])
 
         created = await self._db.write(write)
         if isinstance(created, str):
@@ -150,7 +150,7 @@ class SqliteSyncs:
         return _run(row) if row else None
 
     async def runs(self, course_id: str, before_id: str | None, limit: int) -> list[SyncRun]:
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def read(conn: Connection) -> list[Row]:
             if before_id is None:
                 return conn.execute(
                     "SELECT * FROM sync_runs WHERE course_id = ? ORDER BY id DESC LIMIT ?",
@@ -174,7 +174,7 @@ class SqliteSyncs:
         return [_run(row) for row in rows]
 
     async def set_status(self, sync_id: str, status: RunStatus, now: datetime) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             started = format_time(now) if status is RunStatus.RUNNING else None
             conn.execute(
                 "UPDATE sync_runs SET status = ?, started_at = coalesce(started_at, ?)"
@@ -187,20 +187,25 @@ class SqliteSyncs:
     async def resume(self, sync_id: str) -> SyncRun | None:
         """Queues an interrupted run again; raises RunInProgress when another real run is active."""
 
-        def write(conn: sqlite3.Connection) -> str | None:
+        def write(conn: Connection) -> str | None:
+            # A failed statement spoils a PostgreSQL transaction: the savepoint keeps it usable.
+            conn.execute("SAVEPOINT resume")
             try:
                 conn.execute(
                     "UPDATE sync_runs SET status = 'queued', finished_at = NULL"
                     " WHERE id = ? AND status = 'interrupted'",
                     (int(sync_id),),
                 )
-            except sqlite3.IntegrityError:
+            except INTEGRITY_ERRORS:
+                conn.execute("ROLLBACK TO SAVEPOINT resume")
+                conn.execute("RELEASE SAVEPOINT resume")
                 row = conn.execute(
                     "SELECT b.id FROM sync_runs a JOIN sync_runs b ON b.course_id = a.course_id"
                     " WHERE a.id = ? AND b.dry_run = 0 AND b.status IN ('queued', 'running')",
                     (int(sync_id),),
                 ).fetchone()
                 return str(row[0])
+            conn.execute("RELEASE SAVEPOINT resume")
             return None
 
         busy = await self._db.write(write)
@@ -209,7 +214,7 @@ class SqliteSyncs:
         return await self.run(sync_id)
 
     async def progress(self, sync_id: str, done: int, total: int) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 "UPDATE sync_runs SET progress_done = ?, progress_total = ? WHERE id = ?",
                 (done, total, int(sync_id)),
@@ -220,7 +225,7 @@ class SqliteSyncs:
     async def finish(
         self, sync_id: str, status: RunStatus, report: dict[str, Any], now: datetime
     ) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 "UPDATE sync_runs SET status = ?, finished_at = ?, report = ? WHERE id = ?",
                 (status.value, format_time(now), json.dumps(report), int(sync_id)),
@@ -231,7 +236,7 @@ class SqliteSyncs:
     async def interrupt_unfinished(self, now: datetime) -> list[str]:
         unfinished = "status = 'running' OR (dry_run = 1 AND status = 'queued')"
 
-        def write(conn: sqlite3.Connection) -> list[str]:
+        def write(conn: Connection) -> list[str]:
             rows = conn.execute(f"SELECT id FROM sync_runs WHERE {unfinished}").fetchall()
             conn.execute(
                 f"UPDATE sync_runs SET status = 'interrupted', finished_at = ? WHERE {unfinished}",
@@ -263,7 +268,7 @@ class SqliteSyncs:
     async def last_synced(self, course_id: str) -> dict[str, datetime]:
         """When IC last confirmed a result of each assignment of the course."""
 
-        def read(conn: sqlite3.Connection) -> dict[str, datetime]:
+        def read(conn: Connection) -> dict[str, datetime]:
             rows = conn.execute(
                 "SELECT assignment_id, max(confirmed_at) FROM confirmed WHERE course_id = ?"
                 " GROUP BY assignment_id",
@@ -274,19 +279,26 @@ class SqliteSyncs:
         return await self._db.read(read)
 
 
-def _grade_stored(conn: sqlite3.Connection, change: GradeStored) -> None:
+def _grade_stored(conn: Connection, change: GradeStored) -> None:
     # Merged with what is held, field by field, inside the transaction: a remaster's re-read and
     # an event handled meanwhile each keep what is newer, whichever is written last.
+    # Locked till the commit, so that a write on another connection waits and merges after this.
     held = conn.execute(
-        "SELECT * FROM grades WHERE course_id = ? AND assignment_id = ? AND user_id = ?",
+        "SELECT * FROM grades WHERE course_id = ? AND assignment_id = ? AND user_id = ?"
+        + for_update(conn),
         (change.grade.course_id, change.grade.assignment_id, change.grade.user_id),
     ).fetchone()
     grade = merge(_grade(held), change.grade) if held else change.grade
     value = grade.value
     conn.execute(
-        "INSERT OR REPLACE INTO grades (course_id, assignment_id, user_id, score, grade, excused,"
+        "INSERT INTO grades (course_id, assignment_id, user_id, score, grade, excused,"
         " missing, late, posted, student_sis_id, graded_at, state_time_ms, field_times)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (course_id, assignment_id, user_id) DO UPDATE SET score = excluded.score,"
+        " grade = excluded.grade, excused = excluded.excused, missing = excluded.missing,"
+        " late = excluded.late, posted = excluded.posted, student_sis_id = excluded.student_sis_id,"
+        " graded_at = excluded.graded_at, state_time_ms = excluded.state_time_ms,"
+        " field_times = excluded.field_times",
         (
             grade.course_id,
             grade.assignment_id,
@@ -305,7 +317,7 @@ def _grade_stored(conn: sqlite3.Connection, change: GradeStored) -> None:
     )
 
 
-def _result_confirmed(conn: sqlite3.Connection, change: ResultConfirmed) -> None:
+def _result_confirmed(conn: Connection, change: ResultConfirmed) -> None:
     value = change.value
     conn.execute(
         "INSERT INTO confirmed (course_id, assignment_id, section_id, user_id, score, excused,"
@@ -329,7 +341,7 @@ def _result_confirmed(conn: sqlite3.Connection, change: ResultConfirmed) -> None
     _remember(conn, change.run_id, change.sourced_id, value_key(value))
 
 
-def _result_deleted(conn: sqlite3.Connection, change: ResultDeleted) -> None:
+def _result_deleted(conn: Connection, change: ResultDeleted) -> None:
     conn.execute(
         "DELETE FROM confirmed WHERE course_id = ? AND assignment_id = ? AND section_id = ?"
         " AND user_id = ?",
@@ -338,7 +350,7 @@ def _result_deleted(conn: sqlite3.Connection, change: ResultDeleted) -> None:
     _remember(conn, change.run_id, change.sourced_id, DELETED)
 
 
-def _remember(conn: sqlite3.Connection, run_id: str, sourced_id: str, value: str) -> None:
+def _remember(conn: Connection, run_id: str, sourced_id: str, value: str) -> None:
     conn.execute(
         "INSERT INTO run_confirmations (run_id, sourced_id, value) VALUES (?, ?, ?)"
         " ON CONFLICT (run_id, sourced_id) DO UPDATE SET value = excluded.value",
@@ -346,7 +358,7 @@ def _remember(conn: sqlite3.Connection, run_id: str, sourced_id: str, value: str
     )
 
 
-def _line_item_confirmed(conn: sqlite3.Connection, change: LineItemConfirmed) -> None:
+def _line_item_confirmed(conn: Connection, change: LineItemConfirmed) -> None:
     conn.execute(
         "INSERT INTO line_items (course_id, assignment_id, section_id, sourced_id, confirmed_at)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (course_id, assignment_id, section_id)"
@@ -361,7 +373,7 @@ def _line_item_confirmed(conn: sqlite3.Connection, change: LineItemConfirmed) ->
     )
 
 
-WRITERS: dict[type, Callable[[sqlite3.Connection, Any], None]] = {
+WRITERS: dict[type, Callable[[Connection, Any], None]] = {
     GradeStored: _grade_stored,
     ResultConfirmed: _result_confirmed,
     ResultDeleted: _result_deleted,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -21,6 +22,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from gpb.infra.store.database import Connection, Dialect
+from gpb.infra.store.migrations import migrate
 
 T = TypeVar("T")
 log = logging.getLogger("gpb.sqlite")
@@ -30,15 +34,21 @@ MAX_BATCH = 512
 
 @dataclass
 class _Job:
-    fn: Callable[[sqlite3.Connection], Any]
+    fn: Callable[[Connection], Any]
     future: asyncio.Future[Any]
 
 
 _STOP = object()
 
 
-def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+class SqliteConnection(sqlite3.Connection):
+    dialect = Dialect.SQLITE
+
+
+def connect(path: str, *, readonly: bool = False) -> SqliteConnection:
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=30, factory=SqliteConnection
+    )
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
@@ -49,16 +59,27 @@ def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-class Database:
+class SqliteDatabase:
+    dialect = Dialect.SQLITE
+
     def __init__(self, path: str, *, readers: int = 2) -> None:
         self.path = path
+        self.url = f"sqlite:///{path}"
         self._readers = readers
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
-        self._reader_conns: list[sqlite3.Connection] = []
+        self._reader_conns: list[SqliteConnection] = []
         self._lock = threading.Lock()
+
+    def migrate(self) -> list[str]:
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        conn = connect(self.path)
+        try:
+            return migrate(conn, Dialect.SQLITE)
+        finally:
+            conn.close()
 
     def start(self) -> None:
         conn = connect(self.path)
@@ -80,7 +101,7 @@ class Database:
                 conn.close()
             self._reader_conns.clear()
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(self, fn: Callable[[Connection], T]) -> T:
         """Runs `fn` on the writer thread; returns after the transaction holding it committed."""
         if self._writer is None:
             raise RuntimeError("the database is not started")
@@ -88,12 +109,12 @@ class Database:
         self._queue.put(_Job(fn, future))
         return await future
 
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def read(self, fn: Callable[[Connection], T]) -> T:
         if self._pool is None:
             raise RuntimeError("the database is not started")
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._run_read, fn)
 
-    def _run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _run_read(self, fn: Callable[[Connection], T]) -> T:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = connect(self.path, readonly=True)
@@ -102,7 +123,7 @@ class Database:
                 self._reader_conns.append(conn)
         return fn(conn)
 
-    def _write_loop(self, conn: sqlite3.Connection) -> None:
+    def _write_loop(self, conn: SqliteConnection) -> None:
         try:
             while True:
                 first = self._queue.get()
@@ -127,7 +148,7 @@ class Database:
             batch.append(job)  # type: ignore[arg-type]
         return False
 
-    def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+    def _commit_batch(self, conn: SqliteConnection, batch: list[_Job]) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
             outcomes = _run_all(conn, batch)
@@ -140,7 +161,7 @@ class Database:
         _resolve(batch, outcomes)
 
 
-def _run_all(conn: sqlite3.Connection, batch: list[_Job]) -> list[tuple[bool, Any]]:
+def _run_all(conn: SqliteConnection, batch: list[_Job]) -> list[tuple[bool, Any]]:
     """Runs the batch in the open transaction. Writes seldom fail, and a savepoint around each one
     would cost every write two more statements and a copy of each page it touches; so the batch
     runs bare, and only when a write raises is it rolled back and run again, each write in its own
@@ -154,9 +175,7 @@ def _run_all(conn: sqlite3.Connection, batch: list[_Job]) -> list[tuple[bool, An
         return [_run_in_savepoint(conn, job.fn) for job in batch]
 
 
-def _run_in_savepoint(
-    conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any]
-) -> tuple[bool, Any]:
+def _run_in_savepoint(conn: SqliteConnection, fn: Callable[[Connection], Any]) -> tuple[bool, Any]:
     conn.execute("SAVEPOINT job")
     try:
         result = fn(conn)

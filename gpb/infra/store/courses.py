@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Collection
 from typing import Any
 
 from gpb.handlers.courses import CourseSeen, CourseSummary
 from gpb.handlers.timefmt import format_time, iso, parse_time, utcnow
-from gpb.infra.sqlite.database import Database
+from gpb.infra.store.database import Connection, Database
 
 
-class SqliteCourses:
+class SqlCourses:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def summaries(self, only: Collection[str] | None) -> list[CourseSummary]:
         """Every known course, or those of `only` that gpb knows of."""
 
-        def read(conn: sqlite3.Connection) -> list[CourseSummary]:
+        def read(conn: Connection) -> list[CourseSummary]:
             sql = (
                 "SELECT id, name,"
                 " (SELECT count(*) FROM alerts WHERE alerts.course_id = courses.id"
@@ -47,7 +46,7 @@ def _iso(stored: str | None) -> str | None:
     return iso(parse_time(stored)) if stored else None
 
 
-def _course_seen(conn: sqlite3.Connection, change: CourseSeen) -> None:
+def _course_seen(conn: Connection, change: CourseSeen) -> None:
     conn.execute(
         "INSERT INTO courses (id, shard, first_seen_at) VALUES (?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET shard = coalesce(courses.shard, excluded.shard)",
@@ -55,4 +54,4 @@ def _course_seen(conn: sqlite3.Connection, change: CourseSeen) -> None:
     )
 
 
-WRITERS: dict[type, Callable[[sqlite3.Connection, Any], None]] = {CourseSeen: _course_seen}
+WRITERS: dict[type, Callable[[Connection, Any], None]] = {CourseSeen: _course_seen}

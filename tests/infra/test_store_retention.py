@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -12,8 +11,9 @@ import pytest
 
 from gpb.cli import main as gpb_cli
 from gpb.handlers.timefmt import format_time
-from gpb.infra.sqlite.retention import SqliteRetention
-from gpb.infra.sqlite.store import SqliteStore
+from gpb.infra.store.database import Connection
+from gpb.infra.store.retention import SqlRetention
+from gpb.infra.store.store import SqlStore
 
 OLD = datetime(2024, 1, 10, tzinfo=UTC)
 CUTOFF = datetime(2025, 1, 1, tzinfo=UTC)
@@ -23,7 +23,7 @@ RECENT = datetime(2025, 3, 1, tzinfo=UTC)
 class Log:
     """Rows written straight into the events table, oldest first, as the single writer would."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqlStore) -> None:
         self.store = store
 
     async def add(
@@ -34,10 +34,10 @@ class Log:
         duplicate_of: str | None = None,
         retry_at: datetime | None = None,
     ) -> str:
-        def write(conn: sqlite3.Connection) -> str:
+        def write(conn: Connection) -> str:
             cursor = conn.execute(
                 "INSERT INTO events (received_at, status, duplicate_of, next_attempt_at)"
-                " VALUES (?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?) RETURNING id",
                 (
                     format_time(received),
                     status,
@@ -45,18 +45,18 @@ class Log:
                     format_time(retry_at) if retry_at else None,
                 ),
             )
-            return str(cursor.lastrowid)
+            return str(cursor.fetchone()[0])
 
         return await self.store.db.write(write)
 
     async def ids(self) -> set[str]:
-        def read(conn: sqlite3.Connection) -> set[str]:
+        def read(conn: Connection) -> set[str]:
             return {str(row[0]) for row in conn.execute("SELECT id FROM events")}
 
         return await self.store.db.read(read)
 
 
-async def test_purge_keeps_what_is_still_needed_and_removes_the_rest(store: SqliteStore) -> None:
+async def test_purge_keeps_what_is_still_needed_and_removes_the_rest(store: SqlStore) -> None:
     log = Log(store)
     processed = await log.add(OLD, "processed")
     ignored = await log.add(OLD, "ignored")
@@ -71,7 +71,7 @@ async def test_purge_keeps_what_is_still_needed_and_removes_the_rest(store: Sqli
     recent = await log.add(RECENT, "processed")
     new_twin = await log.add(RECENT, "duplicate", duplicate_of=first_of_new_twin)
 
-    result = await SqliteRetention(store.db, batch_size=2).purge_events(CUTOFF)
+    result = await SqlRetention(store.db, batch_size=2).purge_events(CUTOFF)
 
     kept = {waiting, retrying, first_of_new_twin, recent, new_twin}
     purged = {
@@ -87,14 +87,17 @@ async def test_purge_keeps_what_is_still_needed_and_removes_the_rest(store: Sqli
     assert result.purged == len(purged)
     assert result.kept == 3  # the waiting, the retrying, and the first copy of a newer twin
 
-    def foreign_key_problems(conn: sqlite3.Connection) -> list[Any]:
-        return conn.execute("PRAGMA foreign_key_check(events)").fetchall()
+    def foreign_key_problems(conn: Connection) -> list[Any]:
+        return conn.execute(
+            "SELECT d.id FROM events d WHERE d.duplicate_of IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM events f WHERE f.id = d.duplicate_of)"
+        ).fetchall()
 
     assert await store.db.read(foreign_key_problems) == []
 
 
 async def test_each_batch_is_its_own_short_write(
-    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log = Log(store)
     for _ in range(7):
@@ -102,18 +105,18 @@ async def test_each_batch_is_its_own_short_write(
     deleted_per_write: list[int] = []
     write = store.db.write
 
-    async def counting(fn: Callable[[sqlite3.Connection], Any]) -> Any:
+    async def counting(fn: Callable[[Connection], Any]) -> Any:
         result = await write(fn)
         deleted_per_write.append(result)
         return result
 
     monkeypatch.setattr(store.db, "write", counting)
-    result = await SqliteRetention(store.db, batch_size=3).purge_events(CUTOFF)
+    result = await SqlRetention(store.db, batch_size=3).purge_events(CUTOFF)
     assert result.purged == 7
     assert deleted_per_write == [3, 3, 1, 0]
 
 
-async def test_nothing_received_after_the_cutoff_is_purged(store: SqliteStore) -> None:
+async def test_nothing_received_after_the_cutoff_is_purged(store: SqlStore) -> None:
     log = Log(store)
     ids = {await log.add(RECENT, "processed") for _ in range(3)}
     result = await store.retention.purge_events(CUTOFF)
@@ -122,7 +125,7 @@ async def test_nothing_received_after_the_cutoff_is_purged(store: SqliteStore) -
 
 
 async def test_the_command_purges_by_date_and_says_how_many(
-    store: SqliteStore,
+    store: SqlStore,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -130,7 +133,7 @@ async def test_the_command_purges_by_date_and_says_how_many(
     await log.add(OLD, "processed")
     waiting = await log.add(OLD, "accepted")
     recent = await log.add(RECENT, "processed")
-    monkeypatch.setenv("GPB_DATABASE_URL", f"sqlite:///{store.path}")
+    monkeypatch.setenv("GPB_DATABASE_URL", store.db.url)
 
     async def purge(before: str) -> int:
         return await asyncio.to_thread(gpb_cli, ["events", "purge", "--before", before])

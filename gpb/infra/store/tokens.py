@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 
 from gpb.handlers.timefmt import format_time, parse_time
 from gpb.handlers.tokens import Role, TokenInfo, token_hash, token_prefix
-from gpb.infra.sqlite.database import Database
+from gpb.infra.store.database import Connection, Database, Row
 
 
-class SqliteTokens:
+class SqlTokens:
     def __init__(self, db: Database) -> None:
         self._db = db
 
@@ -25,7 +24,7 @@ class SqliteTokens:
     ) -> TokenInfo:
         created = datetime.now(UTC)
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 "INSERT INTO tokens (prefix, token_hash, role, name, course_ids, created_at,"
                 " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -44,7 +43,7 @@ class SqliteTokens:
         return TokenInfo(token_prefix(token), role, name, course_ids, created, expires_at, None)
 
     async def find_by_hash(self, digest: str, now: datetime) -> TokenInfo | None:
-        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
+        def read(conn: Connection) -> Row | None:
             return conn.execute(
                 "SELECT * FROM tokens WHERE token_hash = ? AND revoked_at IS NULL"
                 " AND (expires_at IS NULL OR expires_at > ?)",
@@ -55,7 +54,7 @@ class SqliteTokens:
         return _info(row) if row else None
 
     async def revoke(self, prefix: str, now: datetime) -> int:
-        def write(conn: sqlite3.Connection) -> int:
+        def write(conn: Connection) -> int:
             cursor = conn.execute(
                 "UPDATE tokens SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL",
                 (format_time(now), prefix),
@@ -71,7 +70,7 @@ class SqliteTokens:
         return [_info(row) for row in rows]
 
 
-def _info(row: sqlite3.Row) -> TokenInfo:
+def _info(row: Row) -> TokenInfo:
     return TokenInfo(
         prefix=row["prefix"],
         role=Role(row["role"]),

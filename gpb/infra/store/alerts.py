@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -12,10 +11,10 @@ from gpb.handlers.alerts import Alert, AlertOpened, AlertResolved, AlertUpdated,
 from gpb.handlers.ids import record_id
 from gpb.handlers.notices import Notice, NoticesQueued
 from gpb.handlers.timefmt import format_time, parse_time, utcnow
-from gpb.infra.sqlite.database import Database
+from gpb.infra.store.database import Connection, Database, Row
 
 
-def _alert(row: sqlite3.Row) -> Alert:
+def _alert(row: Row) -> Alert:
     return Alert(
         id=str(row["id"]),
         course_id=row["course_id"],
@@ -49,12 +48,12 @@ def _alert_from_feed(course_id: str, data: dict[str, Any], version: int) -> Aler
     )
 
 
-class SqliteAlerts:
+class SqlAlerts:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def alerts(self, course_id: str, state: str | None = None) -> list[Alert]:
-        def read(conn: sqlite3.Connection) -> list[Alert]:
+        def read(conn: Connection) -> list[Alert]:
             sql = "SELECT * FROM alerts WHERE course_id = ?"
             params: tuple[str, ...] = (course_id,)
             if state is not None:
@@ -65,7 +64,7 @@ class SqliteAlerts:
         return await self._db.read(read)
 
     async def feed_after(self, course_id: str, after_seq: int, limit: int = 500) -> list[FeedEntry]:
-        def read(conn: sqlite3.Connection) -> list[FeedEntry]:
+        def read(conn: Connection) -> list[FeedEntry]:
             rows = conn.execute(
                 "SELECT seq, version, alert FROM alert_feed WHERE course_id = ? AND seq > ?"
                 " ORDER BY seq LIMIT ?",
@@ -81,7 +80,7 @@ class SqliteAlerts:
         return await self._db.read(read)
 
     async def feed_position(self, course_id: str, event_id: str | None) -> int:
-        def read(conn: sqlite3.Connection) -> int:
+        def read(conn: Connection) -> int:
             if event_id is not None:
                 alert_text, _, version_text = event_id.partition(".")
                 alert_id, version = record_id(alert_text), record_id(version_text)
@@ -101,7 +100,7 @@ class SqliteAlerts:
         return await self._db.read(read)
 
     async def open_counts(self) -> dict[str, int]:
-        def read(conn: sqlite3.Connection) -> dict[str, int]:
+        def read(conn: Connection) -> dict[str, int]:
             rows = conn.execute(
                 "SELECT course_id, count(*) FROM alerts WHERE state = 'open' GROUP BY course_id"
             )
@@ -113,7 +112,7 @@ class SqliteAlerts:
         return await self._db.read(lambda conn: _due_notices(conn, now, limit))
 
     async def notice_sent(self, notice_id: str, sent: dict[str, Any], now: datetime) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 "UPDATE notifications SET status = 'sent', sent_at = ?, sent = ?,"
                 " attempts = attempts + 1 WHERE id = ?",
@@ -125,7 +124,7 @@ class SqliteAlerts:
     async def notice_failed(
         self, notice_id: str, error: str, retry_at: datetime | None, now: datetime
     ) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             if retry_at is None:
                 conn.execute(
                     "UPDATE notifications SET status = 'failed', last_error = ?,"
@@ -142,7 +141,7 @@ class SqliteAlerts:
         await self._db.write(write)
 
 
-def _due_notices(conn: sqlite3.Connection, now: datetime, limit: int) -> list[Notice]:
+def _due_notices(conn: Connection, now: datetime, limit: int) -> list[Notice]:
     notices = []
     rows = conn.execute(
         "SELECT n.*, a.title FROM notifications n LEFT JOIN assignments a"
@@ -170,7 +169,7 @@ def _due_notices(conn: sqlite3.Connection, now: datetime, limit: int) -> list[No
     return notices
 
 
-def _append_feed(conn: sqlite3.Connection, alert_id: int) -> None:
+def _append_feed(conn: Connection, alert_id: int) -> None:
     row = conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
     alert = _alert(row)
     conn.execute(
@@ -179,11 +178,11 @@ def _append_feed(conn: sqlite3.Connection, alert_id: int) -> None:
     )
 
 
-def _opened(conn: sqlite3.Connection, change: AlertOpened) -> None:
+def _opened(conn: Connection, change: AlertOpened) -> None:
     now = format_time(utcnow())
     cursor = conn.execute(
         "INSERT INTO alerts (course_id, assignment_id, code, severity, message, fix, state,"
-        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?) RETURNING id",
         (
             change.course_id,
             change.assignment_id,
@@ -195,11 +194,10 @@ def _opened(conn: sqlite3.Connection, change: AlertOpened) -> None:
             now,
         ),
     )
-    assert cursor.lastrowid is not None
-    _append_feed(conn, cursor.lastrowid)
+    _append_feed(conn, cursor.fetchone()[0])
 
 
-def _updated(conn: sqlite3.Connection, change: AlertUpdated) -> None:
+def _updated(conn: Connection, change: AlertUpdated) -> None:
     conn.execute(
         "UPDATE alerts SET severity = ?, message = ?, fix = ?, version = version + 1,"
         " updated_at = ? WHERE id = ? AND state = 'open'",
@@ -208,7 +206,7 @@ def _updated(conn: sqlite3.Connection, change: AlertUpdated) -> None:
     _append_feed(conn, int(change.alert_id))
 
 
-def _resolved(conn: sqlite3.Connection, change: AlertResolved) -> None:
+def _resolved(conn: Connection, change: AlertResolved) -> None:
     now = format_time(utcnow())
     conn.execute(
         "UPDATE alerts SET state = 'resolved', version = version + 1, updated_at = ?,"
@@ -218,7 +216,7 @@ def _resolved(conn: sqlite3.Connection, change: AlertResolved) -> None:
     _append_feed(conn, int(change.alert_id))
 
 
-def _notices_queued(conn: sqlite3.Connection, change: NoticesQueued) -> None:
+def _notices_queued(conn: Connection, change: NoticesQueued) -> None:
     now = format_time(utcnow())
     conn.executemany(
         "INSERT INTO notifications (channel, course_id, assignment_id, status, send_after,"
@@ -232,7 +230,7 @@ def _notices_queued(conn: sqlite3.Connection, change: NoticesQueued) -> None:
     )
 
 
-WRITERS: dict[type, Callable[[sqlite3.Connection, Any], None]] = {
+WRITERS: dict[type, Callable[[Connection, Any], None]] = {
     AlertOpened: _opened,
     AlertUpdated: _updated,
     AlertResolved: _resolved,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -29,7 +28,7 @@ from gpb.handlers.model import (
     Section,
 )
 from gpb.handlers.timefmt import format_time, parse_time, utcnow
-from gpb.infra.sqlite.database import Database
+from gpb.infra.store.database import Connection, Database
 
 _ASSIGNMENT_TIMES = ("due_at", "unlock_at", "created_at", "updated_at")
 
@@ -79,7 +78,7 @@ def violations_from_json(text: str) -> tuple[Violation, ...]:
     return tuple(Violation(**v) for v in json.loads(text))
 
 
-class SqliteCourseState:
+class SqlCourseState:
     def __init__(self, db: Database) -> None:
         self._db = db
 
@@ -91,7 +90,7 @@ class SqliteCourseState:
         return sorted(state.assignments.values(), key=lambda r: int(r.assignment.id))
 
 
-def _load(conn: sqlite3.Connection, course_id: str) -> CourseState:
+def _load(conn: Connection, course_id: str) -> CourseState:
     row = conn.execute("SELECT * FROM courses WHERE id = ?", (course_id,)).fetchone()
     if row is None or row["refreshed_at"] is None:
         return CourseState(course_id)
@@ -132,7 +131,7 @@ def _load(conn: sqlite3.Connection, course_id: str) -> CourseState:
     )
 
 
-def _course_stored(conn: sqlite3.Connection, change: CourseStored) -> None:
+def _course_stored(conn: Connection, change: CourseStored) -> None:
     course = change.course
     conn.execute(
         "INSERT INTO courses (id, shard, name, workflow_state, sis_course_id, state_time_ms,"
@@ -140,7 +139,8 @@ def _course_stored(conn: sqlite3.Connection, change: CourseStored) -> None:
         " ON CONFLICT (id) DO UPDATE SET shard = coalesce(courses.shard, excluded.shard),"
         " name = excluded.name, workflow_state = excluded.workflow_state,"
         " sis_course_id = excluded.sis_course_id,"
-        " state_time_ms = max(coalesce(courses.state_time_ms, 0), excluded.state_time_ms),"
+        " state_time_ms = CASE WHEN courses.state_time_ms > excluded.state_time_ms"
+        " THEN courses.state_time_ms ELSE excluded.state_time_ms END,"
         " refreshed_at = excluded.refreshed_at",
         (
             course.id,
@@ -155,7 +155,7 @@ def _course_stored(conn: sqlite3.Connection, change: CourseStored) -> None:
     )
 
 
-def _sections_stored(conn: sqlite3.Connection, change: SectionsStored) -> None:
+def _sections_stored(conn: Connection, change: SectionsStored) -> None:
     conn.execute("DELETE FROM sections WHERE course_id = ?", (change.course_id,))
     conn.executemany(
         "INSERT INTO sections (course_id, id, name, sis_section_id, student_count)"
@@ -167,7 +167,7 @@ def _sections_stored(conn: sqlite3.Connection, change: SectionsStored) -> None:
     )
 
 
-def _groups_stored(conn: sqlite3.Connection, change: GroupsStored) -> None:
+def _groups_stored(conn: Connection, change: GroupsStored) -> None:
     conn.execute("DELETE FROM assignment_groups WHERE course_id = ?", (change.course_id,))
     conn.executemany(
         "INSERT INTO assignment_groups (course_id, id, name) VALUES (?, ?, ?)",
@@ -175,16 +175,16 @@ def _groups_stored(conn: sqlite3.Connection, change: GroupsStored) -> None:
     )
 
 
-def _enrollments_stored(conn: sqlite3.Connection, change: EnrollmentsStored) -> None:
+def _enrollments_stored(conn: Connection, change: EnrollmentsStored) -> None:
     conn.execute("DELETE FROM enrollments WHERE course_id = ?", (change.course_id,))
     conn.executemany(
-        "INSERT OR IGNORE INTO enrollments (course_id, user_id, section_id, sis_user_id)"
-        " VALUES (?, ?, ?, ?)",
+        "INSERT INTO enrollments (course_id, user_id, section_id, sis_user_id)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [(change.course_id, e.user_id, e.section_id, e.sis_user_id) for e in change.enrollments],
     )
 
 
-def _assignment_stored(conn: sqlite3.Connection, change: AssignmentStored) -> None:
+def _assignment_stored(conn: Connection, change: AssignmentStored) -> None:
     record = change.record
     assignment = record.assignment
     conn.execute(
@@ -210,7 +210,7 @@ def _assignment_stored(conn: sqlite3.Connection, change: AssignmentStored) -> No
     )
 
 
-WRITERS: dict[type, Callable[[sqlite3.Connection, Any], None]] = {
+WRITERS: dict[type, Callable[[Connection, Any], None]] = {
     CourseStored: _course_stored,
     SectionsStored: _sections_stored,
     GroupsStored: _groups_stored,

@@ -1,0 +1,84 @@
+"""What the repositories need of a database, whichever engine is behind it.
+
+A repository is a set of plain functions over a `Connection`, handed to `Database.write` (run in
+one transaction, committed before the call returns) or `Database.read`. The SQL is written once,
+in the dialect both engines speak: `?` placeholders, `INSERT ... ON CONFLICT`, `RETURNING`,
+`SAVEPOINT`. Where the engines truly differ, a repository asks `Database.dialect`.
+
+A write function may run more than once (a batch retried, a deadlock retried): it must change
+nothing but the database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar
+
+import psycopg
+
+T = TypeVar("T")
+
+# A unique index refused a row; either engine's error.
+INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, psycopg.IntegrityError)
+
+
+class Dialect(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRES = "postgres"
+
+
+class Row(Protocol):
+    """A result row: by position or by column name."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+
+    def keys(self) -> list[str]: ...
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    dialect: Dialect
+
+    def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = (), /) -> Any: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any: ...
+
+
+def for_update(conn: Connection) -> str:
+    """Locks the rows a read inside a write returns, where the engine has row locks (SQLite's
+    single writer holds the whole database already)."""
+    return " FOR UPDATE" if conn.dialect is Dialect.POSTGRES else ""
+
+
+def skip_locked(conn: Connection) -> str:
+    """Passes over rows that another transaction holds locked, where the engine has row locks."""
+    return " FOR UPDATE SKIP LOCKED" if conn.dialect is Dialect.POSTGRES else ""
+
+
+class Database(Protocol):
+    dialect: Dialect
+    url: str  # what GPB_DATABASE_URL says to reach it
+
+    def migrate(self) -> list[str]:
+        """Creates or upgrades the schema; returns the migrations it applied."""
+        ...
+
+    def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        """Runs `fn` in a transaction; returns once that transaction is committed."""
+        ...
+
+    async def read(self, fn: Callable[[Connection], T]) -> T: ...
