@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from prometheus_client import Counter
 
 from gpb.handlers.errors import (
     SisAuthFailed,
@@ -40,6 +41,11 @@ TOKEN_REFRESH_MARGIN = 60.0
 
 # What IC may answer to a PUT or DELETE that took effect (the spec lists 201/204; providers differ).
 WRITE_OK = frozenset({200, 201, 204})
+
+# Every HTTP exchange with IC, token requests and retries included: an admin sees IC refusing or
+# timing out before the runs fail. By the class of IC's answer (`2xx`...), or `timeout` / `error`
+# when no answer came.
+SIS_CALLS = Counter("gpb_sis_calls", "HTTP calls to IC (OneRoster), by outcome", ["status"])
 
 Json = dict[str, Any]
 
@@ -425,7 +431,16 @@ class OneRosterClient(HttpAdapter):
     async def _send(self, request: httpx.Request, auth: httpx.Auth | None = None) -> httpx.Response:
         # The slot is held for one HTTP exchange only, never across a backoff sleep.
         async with self._slots:
-            return await self._http.send(request, auth=auth)
+            try:
+                response = await self._http.send(request, auth=auth)
+            except httpx.TimeoutException:
+                SIS_CALLS.labels("timeout").inc()
+                raise
+            except httpx.HTTPError:
+                SIS_CALLS.labels("error").inc()
+                raise
+        SIS_CALLS.labels(f"{response.status_code // 100}xx").inc()
+        return response
 
     async def _with_retries(
         self, attempt: Callable[[], Awaitable[httpx.Response]], what: str

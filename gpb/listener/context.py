@@ -33,6 +33,12 @@ class Lag(Protocol):
     async def oldest_waiting(self) -> datetime | None: ...
 
 
+class SyncRuns(SyncStore, Protocol):
+    async def counts_by_status(self) -> dict[str, int]:
+        """How many runs are in each status (`/metrics` reads it at each scrape)."""
+        ...
+
+
 class ConnectionChecks(Protocol):
     async def report(self, course_id: str | None, class_id: str | None) -> dict[str, Any]:
         """`gpb check` as JSON: `{"checks": [{"name", "ok", "detail", "fix"}], "ok"}`."""
@@ -65,7 +71,7 @@ class AppContext:
     alert_signal: Broadcast
     pending: Pending
     syncs: SyncService
-    sync_runs: SyncStore
+    sync_runs: SyncRuns
     checks: ConnectionChecks
     admin_alerts: AdminAlertStore
     reconciliations: ReconcileStore

@@ -1,4 +1,8 @@
-"""Prometheus metrics of the HTTP edge; gauges cheaper to derive are read at scrape time."""
+"""Prometheus metrics of the HTTP edge; gauges cheaper to derive are read at scrape time.
+
+gpb's calls to IC are counted where they are made (`gpb_sis_calls_total`, infra/oneroster.py);
+every metric lands in the one default registry that `generate_latest` renders.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_late
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gpb.handlers.syncs import RunStatus
 from gpb.listener.auth import context
 
 EVENTS_RECEIVED = Counter(
@@ -14,10 +19,15 @@ EVENTS_RECEIVED = Counter(
 HANDLER_LAG = Gauge(
     "gpb_handler_lag_seconds", "Age of the oldest stored event still waiting for its handler"
 )
+# From the database, so that every replica reports the same runs, whichever ran them.
+SYNC_RUNS = Gauge("gpb_sync_runs", "Sync and remaster runs in the database, by status", ["status"])
 
 
 async def metrics(request: Request) -> Response:
     ctx = context(request)
     oldest = await ctx.lag.oldest_waiting()
     HANDLER_LAG.set((ctx.now() - oldest).total_seconds() if oldest else 0.0)
+    counts = await ctx.sync_runs.counts_by_status()
+    for status in RunStatus:  # 0 too: a series stays when its last run moves on to another status
+        SYNC_RUNS.labels(status.value).set(counts.get(status.value, 0))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

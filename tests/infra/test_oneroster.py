@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from gpb.handlers.errors import (
     SisAuthFailed,
@@ -436,6 +437,35 @@ async def test_unreachable_ic_is_sis_unavailable() -> None:
     with pytest.raises(SisUnavailable, match="ConnectError"):
         await ic.client().put_result(RESULT)
     assert len(ic.requests) == 3
+
+
+def sis_calls(status: str) -> float:
+    return REGISTRY.get_sample_value("gpb_sis_calls_total", {"status": status}) or 0.0
+
+
+async def test_every_exchange_with_ic_is_counted_by_its_outcome() -> None:
+    outcomes: list[Exception | httpx.Response] = [
+        httpx.ReadTimeout("slow"),
+        httpx.ConnectError("connection refused"),
+        httpx.Response(503),
+        httpx.Response(201),
+        httpx.Response(422, json=imsx("Unknown lineItem", "unknownobject")),
+    ]
+
+    def api(request: httpx.Request) -> httpx.Response:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    before = {status: sis_calls(status) for status in ("2xx", "4xx", "5xx", "timeout", "error")}
+    client = Ic(api).client(max_attempts=4)
+    await client.put_result(RESULT)
+    with pytest.raises(SisRejected):
+        await client.put_result(RESULT)
+    counted = {status: sis_calls(status) - count for status, count in before.items()}
+    # the 2xx: the token request and the write IC took
+    assert counted == {"2xx": 2, "4xx": 1, "5xx": 1, "timeout": 1, "error": 1}
 
 
 # -- writes --------------------------------------------------------------------------------

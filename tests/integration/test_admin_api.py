@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 from canvas_events import sample, variant
-from running_gpb import ADMIN_TOKEN, Gpb, auth, gpb_settings
+from prometheus_client.parser import text_string_to_metric_families
+from running_gpb import ADMIN_TOKEN, Gpb, auth, gpb_settings, grade, sandboxed_gpb, start
 
 from gpb.bootstrap import create_app
 from gpb.cli import main as gpb_cli
@@ -225,6 +226,37 @@ async def test_health_and_metrics(gpb: Gpb) -> None:
     metrics = (await gpb.client.get("/metrics")).text
     assert 'gpb_events_received_total{outcome="accepted"}' in metrics
     assert "gpb_handler_lag_seconds" in metrics
+    assert 'gpb_sync_runs{status="succeeded"} 0.0' in metrics  # no run yet: 0, not absent
+
+
+def metric_values(text: str) -> dict[tuple[str, str], float]:
+    """/metrics as {(sample name, its status label): value}."""
+    return {
+        (sample.name, sample.labels.get("status", "")): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_metrics_count_sync_runs_and_calls_to_ic(tmp_path: Path) -> None:
+    async with sandboxed_gpb(tmp_path) as env:
+        await env.handled(await env.post("assignment_created", assignment_id="10000000000124"))
+        await grade(env, "124", "1201", 9.5, "2026-11-02T10:00:00.000Z")
+        before = metric_values((await env.client.get("/metrics")).text)
+        run = await start(env, kind="sync", assignment_ids=["124"])
+        assert run["status"] == "succeeded", run["errors"]
+        after = metric_values((await env.client.get("/metrics")).text)
+    runs = {status: value for (name, status), value in after.items() if name == "gpb_sync_runs"}
+    assert runs == {
+        "queued": 0,
+        "running": 0,
+        "succeeded": 1,
+        "partial": 0,
+        "failed": 0,
+        "interrupted": 0,
+    }
+    calls = ("gpb_sis_calls_total", "2xx")
+    assert after[calls] - before.get(calls, 0) >= 2  # at least the line item and the result
 
 
 async def test_events_stored_before_a_stop_are_handled_after_the_restart(

@@ -278,6 +278,15 @@ class SqlSyncs:
 
         return await self._db.read(read)
 
+    async def counts_by_status(self) -> dict[str, int]:
+        """How many runs are in each status, dry runs included: read by /metrics at each scrape."""
+        rows = await self._db.read(
+            lambda conn: conn.execute(
+                "SELECT status, count(*) FROM sync_runs GROUP BY status"
+            ).fetchall()
+        )
+        return {row[0]: row[1] for row in rows}
+
 
 def _grade_stored(conn: Connection, change: GradeStored) -> None:
     # Merged with what is held, field by field, inside the transaction: a remaster's re-read and
