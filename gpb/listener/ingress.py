@@ -22,9 +22,19 @@ _DUPLICATE = EVENTS_RECEIVED.labels("duplicate")
 _REJECTED = EVENTS_RECEIVED.labels("rejected")
 
 
-class _TooLarge(Exception):
+class _Unread(Exception):
+    """The body was not read whole; `prefix` is what had arrived."""
+
     def __init__(self, prefix: bytes) -> None:
         self.prefix = prefix
+
+
+class _TooLarge(_Unread):
+    pass
+
+
+class _CutOff(_Unread):
+    pass
 
 
 async def _read_bounded(request: Request, limit: int) -> bytes:
@@ -34,11 +44,14 @@ async def _read_bounded(request: Request, limit: int) -> bytes:
         raise _TooLarge(b"")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge(b"".join(chunks))
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _TooLarge(b"".join(chunks))
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise _CutOff(b"".join(chunks)) from None
     return b"".join(chunks)
 
 
@@ -52,9 +65,15 @@ async def receive_event(request: Request) -> Response:
         refusal = Refusal(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes")
         await record_refusal(ctx.events, refusal, too_large.prefix, source_ip)
         return _refused(refusal)
-    except ClientDisconnect:
-        log.info("a delivery from %s was cut off before its body ended", source_ip)
-        return Response(status_code=400)
+    except _CutOff as cut_off:
+        # Nobody hears the answer, but the log shows that a delivery came and how much arrived.
+        refusal = Refusal(
+            400,
+            "INVALID_BODY",
+            f"the connection closed after {len(cut_off.prefix)} bytes, before the body ended",
+        )
+        await record_refusal(ctx.events, refusal, cut_off.prefix, source_ip)
+        return _refused(refusal)
     try:
         appended = await ingest(raw, source_ip, ctx.decoder, ctx.events, ctx.ingest_policy)
     except Refusal as refusal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -132,6 +133,32 @@ async def test_an_oversize_body_is_refused_before_it_is_read_whole(gpb: Gpb) -> 
     assert streamed.status_code == 413
     latest = (await gpb.admin_get("/api/events", status="rejected", limit=1)).json()["events"][0]
     assert latest["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_a_delivery_cut_off_mid_body_is_logged_as_refused(gpb: Gpb) -> None:
+    arrived = b"eyJhbGciOiJSUzI1NiJ9.cut-off-mid-body"
+    url = httpx.URL(gpb.url)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    writer.write(
+        b"POST /events/canvas HTTP/1.1\r\nHost: gpb\r\nContent-Type: application/jwt\r\n"
+        b"Content-Length: 4000\r\n\r\n" + arrived
+    )
+    await writer.drain()
+    await asyncio.sleep(0.5)  # gpb has read what arrived, and waits for the rest
+    writer.close()
+    await writer.wait_closed()
+
+    async def logged() -> bool:
+        latest = (await gpb.admin_get("/api/events", status="rejected", limit=1)).json()["events"]
+        return bool(latest) and latest[0]["error"]["message"].startswith("the connection closed")
+
+    await gpb.wait_for(logged)
+    latest = (await gpb.admin_get("/api/events", status="rejected", limit=1)).json()["events"][0]
+    assert latest["error"] == {
+        "code": "INVALID_BODY",
+        "message": f"the connection closed after {len(arrived)} bytes, before the body ended",
+    }
+    assert (await gpb.event(latest["id"]))["raw"] == arrived.decode()
 
 
 async def test_another_root_account_is_refused(
