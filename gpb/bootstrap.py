@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 
 from gpb.handlers.alerts import ALERT_CHANGES
 from gpb.handlers.backoff import RetryPolicy
+from gpb.handlers.claims import Turns
 from gpb.handlers.eventlog import Finish
 from gpb.handlers.grades import GradeEvents
 from gpb.handlers.health import DiskProbe, HealthJob, HealthSettings
@@ -39,7 +40,9 @@ from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder
 from gpb.infra.notifiers import CanvasInboxNotifier, Channel, WebhookNotifier
 from gpb.infra.oneroster import OneRosterClient
 from gpb.infra.settings import Settings
+from gpb.infra.store.database import ALERTS_CHANNEL
 from gpb.infra.store.health import disk_space
+from gpb.infra.store.postgres import listen_forever
 from gpb.infra.store.sqlite_lock import serving_lock
 from gpb.infra.store.store import PoolSettings, SqlStore, open_database
 from gpb.listener.app import create_app as create_listener_app
@@ -166,6 +169,7 @@ def health_job(
         ),
         on_change=on_change,
         every_seconds=settings.health_check_seconds,
+        turns=turns(settings, store),
     )
 
 
@@ -214,7 +218,14 @@ def sync_service(
             concurrency=settings.sis_max_concurrency,
         ),
     )
-    return SyncService(store.syncs, runner, store.course_state)
+    return SyncService(
+        store.syncs,
+        runner,
+        store.course_state,
+        holder=replica_name(settings),
+        lease_seconds=settings.event_lease_seconds,
+        alone_on_database=not settings.is_postgres,
+    )
 
 
 def reconciler(
@@ -242,11 +253,16 @@ def reconciler(
     )
 
 
-def reconcile_job(settings: Settings, reconciler: Reconciler) -> ReconcileJob | None:
+def turns(settings: Settings, store: SqlStore) -> Turns:
+    """Replicas take turns at the scheduled jobs; a SQLite gpb is alone and always has the turn."""
+    return Turns(store.job_slots if settings.is_postgres else None, replica_name(settings))
+
+
+def reconcile_job(settings: Settings, reconciler: Reconciler, turns: Turns) -> ReconcileJob | None:
     if settings.reconcile_at == "off":
         return None
     at = time.fromisoformat(settings.reconcile_at)
-    return ReconcileJob(reconciler, at, ZoneInfo(settings.time_zone))
+    return ReconcileJob(reconciler, at, ZoneInfo(settings.time_zone), turns=turns)
 
 
 @asynccontextmanager
@@ -376,13 +392,26 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
         admin_channels = admin_notifiers(settings, canvas, channels)
         admin_dispatcher = NoticeDispatcher(store.health, admin_channels, retry_policy(settings))
         health = health_job(settings, store, admin_channels, admin_dispatcher.notify)
-        nightly = reconcile_job(settings, reconciler(settings, store, canvas, sis, rechecks, syncs))
+        nightly = reconcile_job(
+            settings,
+            reconciler(settings, store, canvas, sis, rechecks, syncs),
+            turns(settings, store),
+        )
+        if settings.is_postgres:
+            # Alerts raised on other replicas wake this one's streams too.
+            listener = listen_forever(
+                settings.database_url, ALERTS_CHANNEL, lambda _course: alert_signal.fire()
+            )
+            stack.push_async_callback(_cancel, _background(listener, "gpb-alerts-listen"))
         for task in (
             _background(worker.run(), "gpb-worker"),
             _background(dispatcher.run(), "gpb-notices"),
             _background(syncs.run_forever(), "gpb-syncs"),
             _background(
-                RetentionJob(store.retention, settings.event_retention_days).run(), "gpb-retention"
+                RetentionJob(
+                    store.retention, settings.event_retention_days, turns=turns(settings, store)
+                ).run(),
+                "gpb-retention",
             ),
             _background(admin_dispatcher.run(), "gpb-admin-notices"),
             _background(health.run(), "gpb-health"),
@@ -409,6 +438,7 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             checks=connection_checks(settings),
             admin_alerts=store.health,
             reconciliations=store.reconciliations,
+            run_results=store.health,
         )
 
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from gpb.handlers.alerts import Alert, AlertOpened, AlertResolved, AlertUpdated
+from gpb.handlers.claims import Claim
 from gpb.handlers.course_state import (
     AssignmentStored,
     CourseState,
@@ -20,7 +21,6 @@ from gpb.handlers.envelope import CanvasEvent
 from gpb.handlers.errors import SisUnavailable
 from gpb.handlers.eventlog import (
     Appended,
-    Claim,
     EventPage,
     EventQuery,
     EventStatus,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
+from gpb.handlers.claims import Claim
 from gpb.handlers.envelope import CanvasEvent
 
 
@@ -101,15 +102,6 @@ class BucketCount:
     start: datetime  # the bucket's first instant (UTC)
     status: EventStatus  # what became of the events so far
     count: int
-
-
-@dataclass(frozen=True)
-class Claim:
-    """Who takes work, when, and until when the others keep off it."""
-
-    holder: str
-    now: datetime
-    until: datetime
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from gpb.handlers.claims import ALONE, Turns
 from gpb.handlers.school_hours import SchoolHours
 from gpb.handlers.syncs import ChangeSink, RunStatus
 from gpb.handlers.timefmt import iso, utcnow
@@ -257,7 +258,9 @@ class HealthJob:
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         every_seconds: float = 60.0,
+        turns: Turns = ALONE,
     ) -> None:
+        self._turns = turns
         self._readings = readings
         self._alerts = alerts
         self._changes = changes
@@ -273,7 +276,10 @@ class HealthJob:
     async def run(self) -> None:
         while True:
             try:
-                await self.run_once()
+                now = self._clock()
+                round_number = int(now.timestamp() // self._every)
+                if await self._turns.mine("health", str(round_number), now):
+                    await self.run_once()
             except Exception:  # a locked or full database now may answer in a minute
                 log.exception("judging gpb's health failed; trying again shortly")
             await self._sleep(self._every)

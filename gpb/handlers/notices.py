@@ -80,6 +80,10 @@ class Notice:
         return "\n".join(lines)
 
 
+# Longer than a notifier's timeouts and retries take, however slow the far end.
+NOTICE_CLAIM = timedelta(minutes=5)
+
+
 class Outgoing(Protocol):
     """A notice waiting in an outbox, as the dispatcher handles it."""
 
@@ -100,7 +104,11 @@ N_contra = TypeVar("N_contra", bound=Outgoing, contravariant=True)
 
 
 class NoticeStore(Protocol[N]):
-    async def due_notices(self, now: datetime, limit: int) -> list[N]: ...
+    async def due_notices(self, now: datetime, limit: int) -> list[N]:
+        """Notices due now, each taken for the caller for a while (NOTICE_CLAIM): no other
+        process gets it before it is sent or failed, or before that while runs out (its sender
+        died)."""
+        ...
 
     async def notice_sent(self, notice_id: str, sent: dict[str, Any], now: datetime) -> None: ...
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
+from gpb.handlers.claims import ALONE, Turns
 from gpb.handlers.course_state import CourseStateStore
 from gpb.handlers.delta import Confirmed, ConfirmedStore
 from gpb.handlers.dictionary import BY_CODE
@@ -39,7 +40,7 @@ from gpb.handlers.ports import Canvas, Sis
 from gpb.handlers.sync_plan import result_id
 from gpb.handlers.sync_runner import ReloadCourse
 from gpb.handlers.syncs import ChangeSink, RunInProgress, RunKind, SyncRequest, SyncRun
-from gpb.handlers.timefmt import iso, utcnow
+from gpb.handlers.timefmt import format_time, iso, utcnow
 
 log = logging.getLogger("gpb.reconcile")
 
@@ -393,8 +394,10 @@ class ReconcileJob:
         *,
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        turns: Turns = ALONE,
     ) -> None:
         self._reconciler = reconciler
+        self._turns = turns
         self._at = at
         self._zone = zone
         self._clock = clock
@@ -402,9 +405,11 @@ class ReconcileJob:
 
     async def run(self) -> None:
         while True:
-            await self._sleep_until(next_run(self._clock(), self._at, self._zone))
+            moment = next_run(self._clock(), self._at, self._zone)
+            await self._sleep_until(moment)
             try:
-                await self._reconciler.run(NIGHTLY)
+                if await self._turns.mine("reconcile", format_time(moment), self._clock()):
+                    await self._reconciler.run(NIGHTLY)
             except Exception:  # the store may answer tomorrow
                 log.exception("the nightly reconciliation failed; trying again tomorrow")
 

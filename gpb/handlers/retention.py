@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from gpb.handlers.claims import ALONE, Turns
 from gpb.handlers.timefmt import iso, utcnow
 
 log = logging.getLogger("gpb.retention")
@@ -43,8 +44,10 @@ class RetentionJob:
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         every_seconds: float = DAY_SECONDS,
+        turns: Turns = ALONE,
     ) -> None:
         self._events = events
+        self._turns = turns
         self._keep = timedelta(days=keep_days)
         self._clock = clock
         self._sleep = sleep
@@ -64,7 +67,9 @@ class RetentionJob:
     async def run(self) -> None:
         while True:
             try:
-                await self.run_once()
+                now = self._clock()
+                if await self._turns.mine("retention", now.date().isoformat(), now):
+                    await self.run_once()
             except Exception:  # a full disk or a locked database today may be gone tomorrow
                 log.exception("purging old events failed; trying again in a day")
             await self._sleep(self._every)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
+from gpb.handlers.claims import Claim
 from gpb.handlers.course_state import CourseStateStore
 from gpb.handlers.delta import ConfirmedStore, PendingEntry, pending_entries
 from gpb.handlers.grades import GradeStore
@@ -61,11 +63,17 @@ class SyncService:
         runner: SyncRunner,
         courses: CourseStateStore,
         *,
+        holder: str = "gpb",
+        lease_seconds: float = 300.0,
+        alone_on_database: bool = True,
         idle_poll_seconds: float = 2.0,
     ) -> None:
         self._runs = runs
         self._runner = runner
         self._courses = courses
+        self._holder = holder
+        self._lease = timedelta(seconds=lease_seconds)
+        self._alone = alone_on_database
         self._wakeup = Wakeup()
         self._idle_poll = idle_poll_seconds
         self._dry_runs: set[asyncio.Task[None]] = set()
@@ -75,7 +83,7 @@ class SyncService:
         await self._validate(request)
         run = await self._runs.create_run(request, utcnow())
         if run.dry_run:
-            task = asyncio.create_task(self._execute(run), name=f"gpb-dry-run-{run.id}")
+            task = asyncio.create_task(self._execute_claimed(run), name=f"gpb-dry-run-{run.id}")
             self._dry_runs.add(task)
             task.add_done_callback(self._dry_runs.discard)
         else:
@@ -111,16 +119,40 @@ class SyncService:
             )
 
     async def run_forever(self) -> None:
-        """Runs queued real runs in order; a run left `running` by a stopped process was
-        marked `interrupted` at start-up and waits for someone to resume it."""
-        await self._runs.interrupt_unfinished(utcnow())
-        await drain_forever(self._run_queued, self._wakeup, self._idle_poll, "running queued runs")
+        """Runs queued real runs in order, each claimed so that one process runs it. Alone on
+        its database, a process knows at start that runs left `running` were stopped with their
+        process: they become `interrupted` and wait for someone to resume them. Among replicas,
+        a run whose holder stopped renewing its claim is resumed by whoever claims it next."""
+        if self._alone:
+            await self._runs.interrupt_unfinished(utcnow())
+        await drain_forever(self._run_next, self._wakeup, self._idle_poll, "running queued runs")
 
-    async def _run_queued(self) -> int:
-        queued = [r for r in await self._runs.runs_in([RunStatus.QUEUED]) if not r.dry_run]
-        for run in queued:
+    async def _run_next(self) -> int:
+        run = await self._runs.claim_next_run(self._claim())
+        if run is None:
+            return 0
+        await self._execute_claimed(run)
+        return 1
+
+    def _claim(self) -> Claim:
+        return Claim.starting(self._holder, utcnow(), self._lease)
+
+    async def _execute_claimed(self, run: SyncRun) -> None:
+        """Runs `run` while renewing its claim, a third of the lease at a time."""
+        await self._runs.renew_claim(run.id, self._claim())
+        heartbeat = asyncio.create_task(self._renew(run.id), name=f"gpb-run-claim-{run.id}")
+        try:
             await self._execute(run)
-        return len(queued)
+        finally:
+            heartbeat.cancel()
+
+    async def _renew(self, sync_id: str) -> None:
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            try:
+                await self._runs.renew_claim(sync_id, self._claim())
+            except Exception:  # the next renewal may go through; the lease has room for two
+                log.exception("could not renew the claim on run %s", sync_id)
 
     async def _execute(self, run: SyncRun) -> None:
         try:

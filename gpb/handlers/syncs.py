@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from gpb.handlers.claims import Claim
 from gpb.handlers.grades import SentValue
 from gpb.handlers.timefmt import iso
 
@@ -243,8 +244,18 @@ class SyncStore(Protocol):
         ...
 
     async def interrupt_unfinished(self, now: datetime) -> list[str]:
-        """At start-up: runs a stopped process left running (and dry runs it left queued) become
-        `interrupted`."""
+        """At the start of the only process on the database: runs a stopped process left running
+        (and dry runs it left queued) become `interrupted`."""
+        ...
+
+    async def claim_next_run(self, claim: Claim) -> SyncRun | None:
+        """The oldest real run that is queued, or still running under a claim that ran out (its
+        holder died: the run is resumed), claimed for `claim.holder`. Dry runs whose holder's
+        claim ran out become `interrupted`: nobody will finish them."""
+        ...
+
+    async def renew_claim(self, sync_id: str, claim: Claim) -> None:
+        """Claims the run for `claim.holder` until `claim.until` (again, while it runs)."""
         ...
 
     async def progress(self, sync_id: str, done: int, total: int) -> None: ...

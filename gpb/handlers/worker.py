@@ -7,7 +7,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from gpb.handlers.backoff import RetryPolicy
-from gpb.handlers.eventlog import Claim, EventLog, EventStatus, Finish, StoredEvent
+from gpb.handlers.claims import Claim
+from gpb.handlers.eventlog import EventLog, EventStatus, Finish, StoredEvent
 from gpb.handlers.messagebus import MessageBus, Unusable
 from gpb.handlers.signals import Wakeup, drain_forever
 from gpb.handlers.timefmt import utcnow
@@ -52,7 +53,7 @@ class Worker:
         Past half its claim's time it stops, so that no claim runs out under a slow batch: the
         rest stays claimed by this worker, which claims it again at once, for a new term."""
         now = self._clock()
-        claim = Claim(self._holder, now, now + self._lease)
+        claim = Claim.starting(self._holder, now, self._lease)
         renew_at = now + self._lease / 2
         handled = 0
         for event in await self._log.claim_due(claim, self._batch_size):

@@ -20,8 +20,10 @@ from contextlib import closing
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import psycopg
 from pydantic import SecretStr
 
 from gpb.handlers.errors import (
@@ -109,6 +111,36 @@ async def _attempt(
         return failed(name, detail, fix)
 
 
+def check_postgres(url: str) -> Check:
+    """The same for PostgreSQL: the server answers, the schema is gpb's, and a write in a
+    transaction that is rolled back goes through (the role may write, the disk takes it)."""
+    name = "database"
+    where = _without_credentials(url)
+    try:
+        with psycopg.connect(url, connect_timeout=int(TIMEOUT_SECONDS)) as conn:
+            try:
+                row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+            except psycopg.errors.UndefinedTable:
+                return failed(name, f"{where} is not a gpb database", "run gpb migrate")
+            assert row is not None
+            with conn.transaction(force_rollback=True):
+                conn.execute("CREATE TABLE gpb_check_probe (written INTEGER)")
+                conn.execute("INSERT INTO gpb_check_probe VALUES (1)")
+    except psycopg.Error as exc:
+        return failed(
+            name,
+            f"{where} does not take writes: {type(exc).__name__}: {str(exc).strip()}",
+            "check GPB_DATABASE_URL (host, database, user, password), that the server runs and"
+            " takes connections from this host, and that the user owns gpb's tables",
+        )
+    return passed(name, f"{where} takes writes (one was made and rolled back); schema {row[0]}")
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    return f"postgresql://{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+
+
 def check_database(path: str) -> Check:
     """A write in a transaction that is rolled back: the database file, its folder (WAL and
     shared-memory files) and the disk all take writes; and the schema is gpb's."""
@@ -151,11 +183,12 @@ class ConnectionChecks:
         self._settings = settings
         self._canvas = canvas
         self._sis = sis
-        self._secrets = [
+        self._secrets: list[str | None] = [
             value.get_secret_value()
             for value in (getattr(settings, field) for field in type(settings).model_fields)
             if isinstance(value, SecretStr)
         ]
+        self._secrets.append(urlsplit(settings.database_url).password)
 
     async def report(self, course_id: str | None, class_id: str | None) -> dict[str, Any]:
         """The checks as the admin API answers them."""
@@ -182,10 +215,14 @@ class ConnectionChecks:
     # -- the database and the signing keys --------------------------------------------------
 
     def _database(self) -> Check:
+        if self._settings.is_postgres:
+            return check_postgres(self._settings.database_url)
         try:
             path = self._settings.sqlite_path
         except ValueError as exc:
-            return failed("database", str(exc), "set GPB_DATABASE_URL to sqlite:///PATH")
+            return failed(
+                "database", str(exc), "set GPB_DATABASE_URL to sqlite:///PATH or postgresql://..."
+            )
         return check_database(path)
 
     async def _jwks(self) -> Check:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from gpb.handlers.claims import Turns
 from gpb.handlers.retention import DAY_SECONDS, Purge, RetentionJob
 
 NOW = datetime(2026, 9, 1, 12, tzinfo=UTC)
@@ -53,3 +54,36 @@ async def test_the_job_runs_daily_and_outlives_a_failed_day() -> None:
         await job.run()
     assert len(events.cutoffs) == 3
     assert days.waits == [DAY_SECONDS] * 3
+
+
+class Slots:
+    """Job slots another replica took first on every second day."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str, str]] = []
+
+    async def take(self, job: str, slot: str, holder: str, now: datetime) -> bool:
+        self.asked.append((job, slot, holder))
+        return len(self.asked) % 2 == 1
+
+
+async def test_among_replicas_the_job_runs_only_the_rounds_it_takes() -> None:
+    events = Events(Purge(1, 0), Purge(2, 0))
+    slots = Slots()
+    days = Days(4)
+    job = RetentionJob(
+        events,
+        30,
+        clock=lambda: NOW + timedelta(days=len(days.waits)),  # a day passes with each wait
+        sleep=days,
+        turns=Turns(slots, "replica-a"),
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await job.run()
+    assert [slot for _, slot, _ in slots.asked] == [
+        "2026-09-01",
+        "2026-09-02",
+        "2026-09-03",
+        "2026-09-04",
+    ]
+    assert len(events.cutoffs) == 2  # the first and third rounds; the others were taken

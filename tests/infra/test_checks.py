@@ -5,11 +5,14 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
+import pytest
+from databases import database_url, on_postgres, query
 
 from gpb.infra.canvas import CanvasClient
-from gpb.infra.checks import ConnectionChecks, check_database
+from gpb.infra.checks import ConnectionChecks, check_database, check_postgres
 from gpb.infra.oneroster import OneRosterClient
 from gpb.infra.settings import Settings
 from gpb.infra.store.store import SqlStore
@@ -67,3 +70,25 @@ async def test_whatever_a_probe_raises_is_its_line_with_secrets_removed(tmp_path
     assert by_name["ic_class"]["ok"] is None
     assert report["ok"] is False
     assert TOKEN not in str(report)
+
+
+@pytest.mark.skipif(not on_postgres(), reason="needs a PostgreSQL server (GPB_TEST_POSTGRES)")
+def test_postgres_takes_a_write_that_leaves_no_trace_and_a_wrong_password_stays_secret(
+    tmp_path: Path,
+) -> None:
+    url = database_url(tmp_path)  # migrated: a copy of the migrated template
+    check = check_postgres(url)
+    assert check.ok is True and "rolled back" in check.detail and "@" not in check.detail
+    assert query(url, "SELECT to_regclass('gpb_check_probe')") == [(None,)]
+
+    empty = url.rsplit("/", 1)[0] + "/postgres"  # a database without gpb's schema
+    assert "not a gpb database" in check_postgres(empty).detail
+
+    parts = urlsplit(url)
+    secret = "wrong-password-that-must-never-leak"
+    unreachable = f"postgresql://gpb:{secret}@{parts.hostname}:1/gpb"
+    settings = Settings(_env_file=None, database_url=unreachable)  # type: ignore[call-arg]
+    checks = ConnectionChecks(settings, lambda: CanvasClient(None, None), lambda: None)  # type: ignore[arg-type,return-value]
+    line = checks._redacted(check_postgres(unreachable))
+    assert line.ok is False and line.fix and "GPB_DATABASE_URL" in line.fix
+    assert secret not in line.detail

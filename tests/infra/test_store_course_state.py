@@ -149,6 +149,11 @@ async def test_notices_coalesce_per_assignment_and_channel(store: SqlStore) -> N
     assert await store.alerts.due_notices(now + timedelta(seconds=61), 10) == []
     (retry,) = await store.alerts.due_notices(now + timedelta(hours=2), 10)
     assert retry.attempts == 1
+    # Taken: no other sender gets it, until it is sent or failed, or the claim runs out.
+    assert await store.alerts.due_notices(now + timedelta(hours=2), 10) == []
+    (again,) = await store.alerts.due_notices(now + timedelta(hours=2, minutes=6), 10)
+    assert again.id == retry.id
+    await store.alerts.notice_failed(retry.id, "refused", now + timedelta(hours=2), now)
     # a new change after the first notice went out queues a new one
     await apply(store, NoticesQueued("456", ("123",), ("webhook", "canvas_inbox"), now))
     assert {n.channel for n in await store.alerts.due_notices(now + timedelta(hours=2), 10)} == {

@@ -7,9 +7,10 @@ import pytest
 from canvas_events import sample, variant
 from databases import database_url
 
+from gpb.handlers.claims import Claim
 from gpb.handlers.courses import CourseSeen
 from gpb.handlers.envelope import parse_event
-from gpb.handlers.eventlog import Claim, EventQuery, EventStatus, Finish, Rejection
+from gpb.handlers.eventlog import EventQuery, EventStatus, Finish, Rejection
 from gpb.infra.store.store import SqlStore
 
 

@@ -11,7 +11,8 @@ from gpb.handlers.alerts import Alert, AlertOpened, AlertResolved, AlertUpdated,
 from gpb.handlers.ids import record_id
 from gpb.handlers.notices import Notice, NoticesQueued
 from gpb.handlers.timefmt import format_time, parse_time, utcnow
-from gpb.infra.store.database import Connection, Database, Row
+from gpb.infra.store.database import ALERTS_CHANNEL, Connection, Database, Dialect, Row
+from gpb.infra.store.outbox import claim_due
 
 
 def _alert(row: Row) -> Alert:
@@ -109,13 +110,13 @@ class SqlAlerts:
         return await self._db.read(read)
 
     async def due_notices(self, now: datetime, limit: int) -> list[Notice]:
-        return await self._db.read(lambda conn: _due_notices(conn, now, limit))
+        return await self._db.write(lambda conn: _due_notices(conn, now, limit))
 
     async def notice_sent(self, notice_id: str, sent: dict[str, Any], now: datetime) -> None:
         def write(conn: Connection) -> None:
             conn.execute(
-                "UPDATE notifications SET status = 'sent', sent_at = ?, sent = ?,"
-                " attempts = attempts + 1 WHERE id = ?",
+                "UPDATE notifications SET lease_until = NULL, status = 'sent', sent_at = ?,"
+                " sent = ?, attempts = attempts + 1 WHERE id = ?",
                 (format_time(now), json.dumps(sent), int(notice_id)),
             )
 
@@ -127,13 +128,13 @@ class SqlAlerts:
         def write(conn: Connection) -> None:
             if retry_at is None:
                 conn.execute(
-                    "UPDATE notifications SET status = 'failed', last_error = ?,"
-                    " attempts = attempts + 1 WHERE id = ?",
+                    "UPDATE notifications SET lease_until = NULL, status = 'failed',"
+                    " last_error = ?, attempts = attempts + 1 WHERE id = ?",
                     (error, int(notice_id)),
                 )
             else:
                 conn.execute(
-                    "UPDATE notifications SET send_after = ?, last_error = ?,"
+                    "UPDATE notifications SET lease_until = NULL, send_after = ?, last_error = ?,"
                     " attempts = attempts + 1 WHERE id = ?",
                     (format_time(retry_at), error, int(notice_id)),
                 )
@@ -143,11 +144,14 @@ class SqlAlerts:
 
 def _due_notices(conn: Connection, now: datetime, limit: int) -> list[Notice]:
     notices = []
+    due = claim_due(conn, "notifications", now, limit)
+    if not due:
+        return []
     rows = conn.execute(
         "SELECT n.*, a.title FROM notifications n LEFT JOIN assignments a"
         " ON a.course_id = n.course_id AND a.id = n.assignment_id"
-        " WHERE n.status = 'pending' AND n.send_after <= ? ORDER BY n.send_after LIMIT ?",
-        (format_time(now), limit),
+        f" WHERE n.id IN ({','.join('?' * len(due))}) ORDER BY n.send_after, n.id",
+        due,
     ).fetchall()
     for row in rows:
         alerts = conn.execute(
@@ -176,6 +180,9 @@ def _append_feed(conn: Connection, alert_id: int) -> None:
         "INSERT INTO alert_feed (course_id, alert_id, version, alert) VALUES (?, ?, ?, ?)",
         (alert.course_id, alert_id, alert.version, json.dumps(alert.as_json())),
     )
+    if conn.dialect is Dialect.POSTGRES:
+        # Sent when (and only if) the transaction commits: every replica's alert streams wake.
+        conn.execute("SELECT pg_notify(?, ?)", (ALERTS_CHANNEL, alert.course_id))
 
 
 def _opened(conn: Connection, change: AlertOpened) -> None:

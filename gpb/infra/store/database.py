@@ -24,6 +24,10 @@ T = TypeVar("T")
 INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
+# The PostgreSQL channel that carries "the alerts of this course changed" between replicas.
+ALERTS_CHANNEL = "gpb_alerts"
+
+
 class Dialect(StrEnum):
     SQLITE = "sqlite"
     POSTGRES = "postgres"

@@ -8,12 +8,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from gpb.handlers.claims import Claim
 from gpb.handlers.envelope import CanvasEvent
 from gpb.handlers.eventlog import (
     BUCKET_STEP,
     Appended,
     BucketCount,
-    Claim,
     EventPage,
     EventQuery,
     EventStatus,
@@ -134,7 +134,7 @@ class SqlEventLog:
             apply_changes(conn, finish.changes)
             conn.execute(
                 "UPDATE events SET status = ?, attempts = ?, outcome = ?, error = ?,"
-                " next_attempt_at = ?, claimed_by = NULL, lease_until = NULL WHERE id = ?",
+                " next_attempt_at = ?, lease_until = NULL WHERE id = ?",
                 (
                     finish.status.value,
                     finish.attempts,

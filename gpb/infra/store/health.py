@@ -23,6 +23,7 @@ from gpb.handlers.health import (
 from gpb.handlers.syncs import RunStatus
 from gpb.handlers.timefmt import format_time, parse_time
 from gpb.infra.store.database import Connection, Database, Row
+from gpb.infra.store.outbox import claim_due
 
 _FINISHED = tuple(s.value for s in (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED))
 
@@ -167,11 +168,14 @@ class SqlHealth:
     # -- the outbox -------------------------------------------------------------------------
 
     async def due_notices(self, now: datetime, limit: int) -> list[AdminNotice]:
-        def read(conn: Connection) -> list[AdminNotice]:
+        def write(conn: Connection) -> list[AdminNotice]:
+            due = claim_due(conn, "admin_notices", now, limit)
+            if not due:
+                return []
             rows = conn.execute(
-                "SELECT * FROM admin_notices WHERE status = 'pending' AND send_after <= ?"
-                " ORDER BY send_after, id LIMIT ?",
-                (format_time(now), limit),
+                f"SELECT * FROM admin_notices WHERE id IN ({','.join('?' * len(due))})"
+                " ORDER BY send_after, id",
+                due,
             )
             return [
                 AdminNotice(
@@ -184,14 +188,14 @@ class SqlHealth:
                 for row in rows
             ]
 
-        return await self._db.read(read)
+        return await self._db.write(write)
 
     async def notice_sent(self, notice_id: str, sent: dict[str, Any], now: datetime) -> None:
         # What went out is the row's own alert snapshot: nothing more to keep.
         def write(conn: Connection) -> None:
             conn.execute(
-                "UPDATE admin_notices SET status = 'sent', sent_at = ?, attempts = attempts + 1"
-                " WHERE id = ?",
+                "UPDATE admin_notices SET lease_until = NULL, status = 'sent', sent_at = ?,"
+                " attempts = attempts + 1 WHERE id = ?",
                 (format_time(now), int(notice_id)),
             )
 
@@ -202,8 +206,9 @@ class SqlHealth:
     ) -> None:
         def write(conn: Connection) -> None:
             conn.execute(
-                "UPDATE admin_notices SET status = ?, send_after = coalesce(?, send_after),"
-                " last_error = ?, attempts = attempts + 1 WHERE id = ?",
+                "UPDATE admin_notices SET lease_until = NULL, status = ?,"
+                " send_after = coalesce(?, send_after), last_error = ?, attempts = attempts + 1"
+                " WHERE id = ?",
                 (
                     "failed" if retry_at is None else "pending",
                     format_time(retry_at) if retry_at else None,

@@ -144,6 +144,26 @@ def _session_options(statement_timeout_seconds: float) -> dict[str, Any]:
     }
 
 
+async def listen_forever(
+    url: str, channel: str, on_notify: Callable[[str], None], *, retry_seconds: float = 2.0
+) -> None:
+    """Calls `on_notify(payload)` for each NOTIFY on `channel`, from any replica, for as long as
+    it runs; a lost connection is opened again. Each (re)connection counts as a notification,
+    since what was sent while it was down is lost."""
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                url, autocommit=True, application_name="gpb-listen"
+            ) as conn:
+                await conn.execute(f"LISTEN {channel}")
+                on_notify("")
+                async for notice in conn.notifies():
+                    on_notify(notice.payload)
+        except psycopg.Error as exc:
+            log.warning("listening on %s failed (%s); again in %ss", channel, exc, retry_seconds)
+        await asyncio.sleep(retry_seconds)
+
+
 class PostgresDatabase:
     dialect = Dialect.POSTGRES
 

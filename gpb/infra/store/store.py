@@ -12,6 +12,7 @@ from gpb.infra.store.courses import SqlCourses
 from gpb.infra.store.database import Connection, Database
 from gpb.infra.store.eventlog import SqlEventLog
 from gpb.infra.store.health import SqlHealth
+from gpb.infra.store.job_slots import SqlJobSlots
 from gpb.infra.store.postgres import PostgresDatabase
 from gpb.infra.store.reconcile import SqlReconciliations
 from gpb.infra.store.retention import SqlRetention
@@ -54,6 +55,7 @@ class SqlStore:
         self.syncs = SqlSyncs(self.db)
         self.health = SqlHealth(self.db)
         self.reconciliations = SqlReconciliations(self.db)
+        self.job_slots = SqlJobSlots(self.db)
 
     def migrate(self) -> list[str]:
         return self.db.migrate()

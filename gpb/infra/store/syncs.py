@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from gpb.handlers.claims import Claim
 from gpb.handlers.delta import Confirmed
 from gpb.handlers.grades import Grade, GradeStored, GradeValue, SentValue, merge
 from gpb.handlers.ids import record_id
@@ -22,7 +24,16 @@ from gpb.handlers.syncs import (
     SyncRun,
 )
 from gpb.handlers.timefmt import format_time, parse_time, utcnow
-from gpb.infra.store.database import INTEGRITY_ERRORS, Connection, Database, Row, for_update
+from gpb.infra.store.database import (
+    INTEGRITY_ERRORS,
+    Connection,
+    Database,
+    Row,
+    for_update,
+    skip_locked,
+)
+
+log = logging.getLogger("gpb.sync")
 
 # The predicate of the sync_runs_one_active index: at most one such run per course.
 _ACTIVE_REAL_RUN = "dry_run = 0 AND status IN ('queued', 'running')"
@@ -68,6 +79,14 @@ def _run(row: Row) -> SyncRun:
         progress_total=row["progress_total"],
         report=json.loads(row["report"]) if row["report"] else None,
     )
+
+
+def _claim_run(conn: Connection, run_id: int, claim: Claim) -> SyncRun:
+    row = conn.execute(
+        "UPDATE sync_runs SET claimed_by = ?, lease_until = ? WHERE id = ? RETURNING *",
+        (claim.holder, format_time(claim.until), run_id),
+    ).fetchone()
+    return _run(row)
 
 
 class SqlSyncs:
@@ -192,8 +211,8 @@ class SqlSyncs:
             conn.execute("SAVEPOINT resume")
             try:
                 conn.execute(
-                    "UPDATE sync_runs SET status = 'queued', finished_at = NULL"
-                    " WHERE id = ? AND status = 'interrupted'",
+                    "UPDATE sync_runs SET status = 'queued', finished_at = NULL, claimed_by = NULL,"
+                    " lease_until = NULL WHERE id = ? AND status = 'interrupted'",
                     (int(sync_id),),
                 )
             except INTEGRITY_ERRORS:
@@ -227,7 +246,8 @@ class SqlSyncs:
     ) -> None:
         def write(conn: Connection) -> None:
             conn.execute(
-                "UPDATE sync_runs SET status = ?, finished_at = ?, report = ? WHERE id = ?",
+                "UPDATE sync_runs SET status = ?, finished_at = ?, report = ?,"
+                " claimed_by = NULL, lease_until = NULL WHERE id = ?",
                 (status.value, format_time(now), json.dumps(report), int(sync_id)),
             )
 
@@ -237,14 +257,43 @@ class SqlSyncs:
         unfinished = "status = 'running' OR (dry_run = 1 AND status = 'queued')"
 
         def write(conn: Connection) -> list[str]:
-            rows = conn.execute(f"SELECT id FROM sync_runs WHERE {unfinished}").fetchall()
-            conn.execute(
-                f"UPDATE sync_runs SET status = 'interrupted', finished_at = ? WHERE {unfinished}",
+            rows = conn.execute(
+                f"UPDATE sync_runs SET status = 'interrupted', finished_at = ?,"
+                f" claimed_by = NULL, lease_until = NULL WHERE {unfinished} RETURNING id",
                 (format_time(now),),
-            )
+            ).fetchall()
             return [str(row[0]) for row in rows]
 
         return await self._db.write(write)
+
+    async def claim_next_run(self, claim: Claim) -> SyncRun | None:
+        now = format_time(claim.now)
+
+        def write(conn: Connection) -> SyncRun | None:
+            conn.execute(
+                "UPDATE sync_runs SET status = 'interrupted', finished_at = ?,"
+                " claimed_by = NULL, lease_until = NULL WHERE dry_run = 1"
+                " AND status IN ('queued', 'running') AND lease_until < ?",
+                (now, now),
+            )
+            row = conn.execute(
+                "SELECT id FROM sync_runs WHERE dry_run = 0 AND ("
+                " (status = 'queued' AND (lease_until IS NULL OR lease_until < :now))"
+                " OR (status = 'running' AND lease_until < :now)"
+                ") ORDER BY id LIMIT 1" + skip_locked(conn),
+                {"now": now},
+            ).fetchone()
+            if row is None:
+                return None
+            claimed = _claim_run(conn, row[0], claim)
+            if claimed.status is RunStatus.RUNNING:
+                log.warning("run %s lost its holder; %s resumes it", claimed.id, claim.holder)
+            return claimed
+
+        return await self._db.write(write)
+
+    async def renew_claim(self, sync_id: str, claim: Claim) -> None:
+        await self._db.write(lambda conn: _claim_run(conn, int(sync_id), claim))
 
     async def confirmed_in_run(self, sync_id: str) -> dict[str, str]:
         rows = await self._db.read(
