@@ -4,6 +4,7 @@ reconciliations with each course's nightly-remaster opt-in."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
@@ -18,14 +19,20 @@ from gpb.listener.errors import ApiError, not_found
 RECONCILIATIONS_PAGE = 50
 
 
-async def check_connections(request: Request) -> Response:
-    """`GET /api/admin/check[?course_id=&class_id=]`: 200 with the report, passed or not."""
-    await require_admin(request)
-    course = request.query_params.get("course_id") or None
+def check_scope(query: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The course (local id) and IC class a check was asked to read, from the API's query or
+    the check page's form; a course that is no Canvas id is a 400 INVALID_QUERY."""
+    course = query.get("course_id") or None
     course_id = local_id_or_none(course) if course else None
     if course is not None and course_id is None:
         raise ApiError(400, "INVALID_QUERY", "course_id must be a Canvas course id")
-    class_id = request.query_params.get("class_id") or None
+    return course_id, query.get("class_id") or None
+
+
+async def check_connections(request: Request) -> Response:
+    """`GET /api/admin/check[?course_id=&class_id=]`: 200 with the report, passed or not."""
+    await require_admin(request)
+    course_id, class_id = check_scope(request.query_params)
     return JSONResponse(await context(request).checks.report(course_id, class_id))
 
 
@@ -60,15 +67,19 @@ async def list_reconciliations(request: Request) -> Response:
     )
 
 
+async def reconciliation_json(ctx: AppContext, reconciliation_id: str) -> dict[str, Any]:
+    """One reconciliation with its repaired grades and drift list, as the API and page show it."""
+    found = await ctx.reconciliations.reconciliation(reconciliation_id)
+    if found is None:
+        raise not_found("no such reconciliation")
+    return found.as_json()
+
+
 async def get_reconciliation(request: Request) -> Response:
     """`GET /api/admin/reconciliations/{id}`: with its repaired grades and drift list."""
     await require_admin(request)
-    found = await context(request).reconciliations.reconciliation(
-        request.path_params["reconciliation_id"]
-    )
-    if found is None:
-        raise not_found("no such reconciliation")
-    return JSONResponse(found.as_json())
+    reconciliation_id = request.path_params["reconciliation_id"]
+    return JSONResponse(await reconciliation_json(context(request), reconciliation_id))
 
 
 class ReconcileOptions(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
@@ -15,7 +15,9 @@ from gpb.handlers.dictionary import ENTRIES
 from gpb.handlers.ids import local_id_or_none, record_id
 from gpb.handlers.sync_service import InvalidRequest
 from gpb.handlers.syncs import RunInProgress, RunKind, SyncRequest, SyncRun
+from gpb.handlers.tokens import Principal
 from gpb.listener.auth import authenticate, context, course_access
+from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError, not_found
 
 HISTORY_PAGE = 25
@@ -48,26 +50,49 @@ async def _body(request: Request) -> SyncBody:
         raise ApiError(400, "INVALID_BODY", f"the body is not a sync request: {detail}") from None
 
 
+async def pending_changes(ctx: AppContext, course_id: str) -> list[dict[str, Any]]:
+    """The course's pending delta as the API answers it (and the pending page shows it)."""
+    return [entry.as_json() for entry in await ctx.pending.entries(course_id)]
+
+
 async def pending(request: Request) -> Response:
     _, course_id = await course_access(request)
-    entries = await context(request).pending.entries(course_id)
-    return JSONResponse({"changes": [entry.as_json() for entry in entries]})
+    return JSONResponse({"changes": await pending_changes(context(request), course_id)})
+
+
+async def request_run(
+    ctx: AppContext,
+    principal: Principal,
+    course_id: str,
+    kind: RunKind,
+    *,
+    dry_run: bool,
+    assignment_ids: Sequence[str] | None,
+) -> SyncRun:
+    """Queues a run as `principal` asked it, from the API or a page; the service's refusals
+    come back as API errors (400, or 409 SYNC_IN_PROGRESS with the run's `sync_id`)."""
+    sync_request = SyncRequest(
+        course_id=course_id,
+        kind=kind,
+        dry_run=dry_run,
+        assignment_ids=tuple(dict.fromkeys(assignment_ids)) if assignment_ids is not None else None,
+        requested_by=principal.name or principal.role.value,
+    )
+    with _refusals(invalid_status=400):
+        return await ctx.syncs.request(sync_request)
 
 
 async def start_run(request: Request) -> Response:
     principal, course_id = await course_access(request)
     body = await _body(request)
-    sync_request = SyncRequest(
-        course_id=course_id,
-        kind=RunKind(body.kind),
+    run = await request_run(
+        context(request),
+        principal,
+        course_id,
+        RunKind(body.kind),
         dry_run=body.dry_run,
-        assignment_ids=tuple(dict.fromkeys(body.assignment_ids))
-        if body.assignment_ids is not None
-        else None,
-        requested_by=principal.name or principal.role.value,
+        assignment_ids=body.assignment_ids,
     )
-    with _refusals(invalid_status=400):
-        run = await context(request).syncs.request(sync_request)
     return JSONResponse({"id": run.id, "status": run.status.value}, status_code=202)
 
 
@@ -82,33 +107,49 @@ def _refusals(*, invalid_status: int) -> Iterator[None]:
         raise ApiError(409, "SYNC_IN_PROGRESS", str(busy), sync_id=busy.sync_id) from None
 
 
-async def _visible_run(request: Request) -> SyncRun:
-    principal = await authenticate(request)
-    run = await context(request).sync_runs.run(request.path_params["sync_id"])
+async def visible_run(ctx: AppContext, principal: Principal, sync_id: str) -> SyncRun:
+    """The run, if `principal` may see its course; any other is "not found", like a course."""
+    run = await ctx.sync_runs.run(sync_id)
     if run is None or not principal.may_see(run.course_id):
         raise not_found("no such run")
     return run
+
+
+async def _visible_run(request: Request) -> SyncRun:
+    principal = await authenticate(request)
+    return await visible_run(context(request), principal, request.path_params["sync_id"])
 
 
 async def get_run(request: Request) -> Response:
     return JSONResponse((await _visible_run(request)).as_json())
 
 
-async def resume_run(request: Request) -> Response:
-    run = await _visible_run(request)
+async def resume(ctx: AppContext, run: SyncRun) -> SyncRun:
+    """Queues an interrupted run again; refusals are 409 (NOT_RESUMABLE, SYNC_IN_PROGRESS)."""
     with _refusals(invalid_status=409):
-        resumed = await context(request).syncs.resume(run)
+        return await ctx.syncs.resume(run)
+
+
+async def resume_run(request: Request) -> Response:
+    resumed = await resume(context(request), await _visible_run(request))
     return JSONResponse({"id": resumed.id, "status": resumed.status.value}, status_code=202)
+
+
+async def run_history(
+    ctx: AppContext, course_id: str, cursor: str | None
+) -> tuple[list[SyncRun], str | None]:
+    """One page of the course's runs, newest first, and the cursor of the next page (or None)."""
+    if cursor is not None and record_id(cursor) is None:
+        raise ApiError(400, "INVALID_QUERY", "cursor is not one this API gave")
+    runs = await ctx.sync_runs.runs(course_id, cursor, HISTORY_PAGE + 1)
+    page = runs[:HISTORY_PAGE]
+    return page, page[-1].id if len(runs) > HISTORY_PAGE else None
 
 
 async def list_runs(request: Request) -> Response:
     _, course_id = await course_access(request)
     cursor = request.query_params.get("cursor") or None
-    if cursor is not None and record_id(cursor) is None:
-        raise ApiError(400, "INVALID_QUERY", "cursor is not one this API gave")
-    runs = await context(request).sync_runs.runs(course_id, cursor, HISTORY_PAGE + 1)
-    page = runs[:HISTORY_PAGE]
-    next_cursor = page[-1].id if len(runs) > HISTORY_PAGE else None
+    page, next_cursor = await run_history(context(request), course_id, cursor)
     return JSONResponse(
         {"syncs": [run.as_json(full=False) for run in page], "next_cursor": next_cursor}
     )

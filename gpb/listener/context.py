@@ -12,7 +12,7 @@ from gpb.handlers.alerts import AlertStore
 from gpb.handlers.course_state import CourseStateStore
 from gpb.handlers.courses import CourseDirectory
 from gpb.handlers.eventlog import EventLog
-from gpb.handlers.health import AdminAlertStore
+from gpb.handlers.health import AdminAlertStore, FinishedRun
 from gpb.handlers.ingest import EventDecoder, IngestPolicy
 from gpb.handlers.reconcile import ReconcileStore
 from gpb.handlers.signals import Broadcast
@@ -42,6 +42,12 @@ class SyncRuns(SyncStore, Protocol):
 class ConnectionChecks(Protocol):
     async def report(self, course_id: str | None, class_id: str | None) -> dict[str, Any]:
         """`gpb check` as JSON: `{"checks": [{"name", "ok", "detail", "fix"}], "ok"}`."""
+        ...
+
+
+class FinishedRuns(Protocol):
+    async def finished_runs(self, since: datetime) -> list[FinishedRun]:
+        """Real (not dry) runs that finished since `since`, oldest first."""
         ...
 
 
@@ -75,6 +81,7 @@ class AppContext:
     checks: ConnectionChecks
     admin_alerts: AdminAlertStore
     reconciliations: ReconcileStore
+    run_results: FinishedRuns  # the district overview's courses whose latest run failed
 
     @staticmethod
     def now() -> datetime:
