@@ -76,6 +76,18 @@ _EVENT_FILTERS = (
     Param("limit", "events per page, 1 to 500", {"type": "integer", "minimum": 1, "maximum": 500}),
 )
 _PAGE_FILTERS = tuple(p for p in _EVENT_FILTERS if p.name not in ("cursor", "limit"))
+# The sync page's form: the button pressed, the remaster's confirmation, and one field per
+# ticked assignment, named `assignment-{id}`.
+_SYNC_FORM: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "csrf_token": {"type": "string"},
+        "action": {"enum": ["preview", "commit", "remaster"]},
+        "confirm": {"enum": ["yes"]},
+    },
+    "patternProperties": {"^assignment-": {"type": "string"}},
+    "required": ["csrf_token", "action"],
+}
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("/events/canvas", "POST"): Operation(
@@ -251,10 +263,63 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("/courses/{course_id}/assignment-rows", "GET"): Operation(
         "A course page's assignment rows", "token", {200: _page(), 303: _REDIRECT}
     ),
+    ("/courses/{course_id}/pending", "GET"): Operation(
+        "A course's pending grades, Canvas beside IC", "token", {200: _page(), 303: _REDIRECT}
+    ),
+    ("/courses/{course_id}/sync", "GET"): Operation(
+        "Choosing assignments to preview or sync, and the remaster",
+        "token",
+        {200: _page(), 303: _REDIRECT},
+    ),
+    ("/courses/{course_id}/syncs", "POST"): Operation(
+        "Start a preview, a sync or a remaster from the sync page, then show the run",
+        "token",
+        {
+            303: _REDIRECT,
+            400: _page("the sync page, with NO_ASSIGNMENTS, UNKNOWN_ASSIGNMENT, ... in words"),
+            403: _page("the form expired"),
+            409: _page("the sync page: SYNC_IN_PROGRESS, with a link to the run"),
+        },
+        body={FORM: _SYNC_FORM},
+    ),
+    ("/courses/{course_id}/history", "GET"): Operation(
+        "A course's runs, newest first",
+        "token",
+        {200: _page(), 303: _REDIRECT, 400: _page("the cursor is not one gpb gave")},
+        query=(Param("cursor", "the older runs' link"),),
+    ),
+    ("/courses/{course_id}/syncs/{sync_id}", "GET"): Operation(
+        "One run: its progress, then what it did grade by grade",
+        "token",
+        {200: _page(), 303: _REDIRECT},
+        query=(Param("resumed", "shown after a resume"),),
+    ),
+    ("/courses/{course_id}/syncs/{sync_id}/resume", "POST"): Operation(
+        "Resume an interrupted run from its page",
+        "token",
+        {
+            303: _REDIRECT,
+            403: _page("the form expired"),
+            409: _page("the sync page: NOT_RESUMABLE or SYNC_IN_PROGRESS in words"),
+        },
+        body={FORM: schemas.CsrfForm},
+    ),
     ("/errors", "GET"): Operation(
         "The error dictionary page", "token", {200: _page(), 303: _REDIRECT}
     ),
     ("/admin", "GET"): Operation("The admin overview", "admin", {200: _page(), 303: _REDIRECT}),
+    ("/admin/check", "GET"): Operation(
+        "The connection checks page (gpb check)",
+        "admin",
+        {200: _page(), 303: _REDIRECT, 400: _page("the course id is no Canvas id")},
+        query=(
+            Param("course_id", "a course to read assignments and SIS ids of"),
+            Param("class_id", "an IC class to read"),
+        ),
+    ),
+    ("/admin/reconciliations/{reconciliation_id}", "GET"): Operation(
+        "One reconciliation's report", "admin", {200: _page(), 303: _REDIRECT}
+    ),
     ("/admin/events", "GET"): Operation(
         "The event log page",
         "admin",

@@ -3,6 +3,7 @@ on the API, and what pages answer to callers who may not see them."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,11 +13,20 @@ import pytest
 import pytest_asyncio
 from canvas_events import sample, sign, variant
 from joserfc.jwk import RSAKey
-from running_gpb import ADMIN_TOKEN, auth, gpb_settings
+from running_gpb import (
+    ADMIN_TOKEN,
+    auth,
+    finished,
+    gpb_settings,
+    grade,
+    sandboxed_gpb,
+    start,
+)
 
 from gpb.bootstrap import create_app
 from gpb.handlers.timefmt import utcnow
 from gpb.handlers.tokens import Role, new_token, token_hash
+from gpb.infra.sandbox.faults import FaultConfig
 from gpb.infra.sandbox.server import serve_on_loopback as serve
 from gpb.infra.settings import Settings
 from gpb.infra.store.store import SqlStore
@@ -54,6 +64,22 @@ class Site:
             await store.tokens.revoke(token[:12], utcnow())
         finally:
             await store.close()
+
+    async def start_run(self, course_id: str, body: dict[str, object]) -> str:
+        answer = await self.canvas.post(
+            f"/api/courses/{course_id}/syncs", json=body, headers=auth(ADMIN_TOKEN)
+        )
+        assert answer.status_code == 202, answer.text
+        sync_id: str = answer.json()["id"]
+        return sync_id
+
+    async def finished(self, sync_id: str) -> None:
+        for _ in range(500):
+            run = await self.canvas.get(f"/api/syncs/{sync_id}", headers=auth(ADMIN_TOKEN))
+            if run.json()["status"] not in ("queued", "running"):
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"run {sync_id} did not finish")
 
     async def post_event(self, tag: str) -> str:
         event = variant(sample("unknown_event"), test_tag=tag)
@@ -263,3 +289,151 @@ async def test_replaying_from_the_event_page(site: Site) -> None:
         )
         forged = await client.post(f"/admin/events/{event_id}/replay", data={})
         assert forged.status_code == 403
+
+
+async def test_the_sync_pages_follow_the_access_rules(site: Site) -> None:
+    teacher = await site.add_token(Role.INSTRUCTOR, "456")
+    stranger = await site.add_token(Role.INSTRUCTOR, "999")
+    run = await site.start_run("456", {"kind": "sync", "dry_run": True})
+    pages = ("pending", "sync", "history", f"syncs/{run}")
+    async with site.browser() as client:
+        for page in pages:  # no session: to the login, and back to the page after it
+            answer = await client.get(f"/courses/456/{page}")
+            assert (answer.status_code, answer.headers["location"]) == (
+                303,
+                f"/login?next=/courses/456/{page}",
+            )
+        for path in ("/courses/456/syncs", f"/courses/456/syncs/{run}/resume"):
+            answer = await client.post(path, data={"action": "preview"})
+            assert (answer.status_code, answer.headers["location"]) == (303, "/login?next=/")
+        await log_in(client, teacher)
+        for page in pages:
+            assert (await client.get(f"/courses/10000000000456/{page}")).status_code == 200
+        for path in ("/admin/check", "/admin/reconciliations/1"):
+            answer = await client.get(path)
+            assert answer.status_code == 403 and "for admins" in answer.text
+    async with site.browser() as client:
+        await log_in(client, stranger)
+        csrf = session_of(client).csrf_token
+        for page in pages:
+            answer = await client.get(f"/courses/456/{page}")
+            assert answer.status_code == 404 and "No such course" in answer.text
+        for path in ("/courses/456/syncs", f"/courses/456/syncs/{run}/resume"):
+            answer = await client.post(path, data={"csrf_token": csrf, "action": "preview"})
+            assert answer.status_code == 404, path
+        # the stranger's own course, with the run of another course in its path
+        assert (await client.get(f"/courses/999/syncs/{run}")).status_code == 404
+    async with site.browser() as client:
+        await log_in(client, ADMIN_TOKEN)
+        assert (await client.get(f"/courses/999/syncs/{run}")).status_code == 404
+        assert (await client.get(f"/courses/456/syncs/{run}")).status_code == 200
+
+
+async def test_the_sync_forms_need_the_csrf_token(site: Site) -> None:
+    teacher = await site.add_token(Role.INSTRUCTOR, "456")
+    run = await site.start_run("456", {"kind": "sync", "dry_run": True})
+    async with site.browser() as client:
+        await log_in(client, teacher)
+        form = await client.get("/courses/456/sync")
+        assert 'action="/courses/456/syncs"' in form.text
+        for path in ("/courses/456/syncs", f"/courses/456/syncs/{run}/resume"):
+            for fields in ({"action": "remaster", "confirm": "yes"}, {"csrf_token": "a-guess"}):
+                refused = await client.post(path, data=fields)
+                assert refused.status_code == 403 and "This form has expired" in refused.text
+        after = (await client.get("/api/courses/456/syncs")).json()["syncs"]
+        assert after[0]["id"] == run  # nothing was started
+        sent = await client.post(
+            "/courses/456/syncs",
+            data={"csrf_token": csrf_of(form.text), "action": "preview", "assignment-9": "yes"},
+        )
+        assert sent.status_code == 400  # through the CSRF check, refused by the service
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "said"),
+    [
+        ({"action": "preview"}, 400, "Choose at least one assignment"),
+        ({"action": "commit", "assignment-9": "yes"}, 400, "gpb knows no assignment 9"),
+        ({"action": "remaster"}, 400, "Tick the box to confirm the remaster"),
+        ({"action": "everything"}, 400, "Press Preview, Sync now or Remaster"),
+    ],
+)
+async def test_a_refused_sync_is_told_in_words_on_the_sync_page(
+    site: Site, fields: dict[str, str], status: int, said: str
+) -> None:
+    async with site.browser() as client:
+        await log_in(client, ADMIN_TOKEN)
+        form = await client.get("/courses/456/sync")
+        answer = await client.post(
+            "/courses/456/syncs", data={"csrf_token": csrf_of(form.text), **fields}
+        )
+        assert answer.status_code == status
+        assert answer.headers["content-type"].startswith("text/html")
+        assert 'role="alert"' in answer.text and said in answer.text
+
+
+async def test_a_run_started_from_the_page_is_shown_and_a_failed_one_is_on_the_overview(
+    site: Site,
+) -> None:
+    async with site.browser() as client:
+        await log_in(client, ADMIN_TOKEN)
+        form = await client.get("/courses/456/sync")
+        started = await client.post(
+            "/courses/456/syncs",
+            data={"csrf_token": csrf_of(form.text), "action": "remaster", "confirm": "yes"},
+        )
+        assert started.status_code == 303
+        run_page = started.headers["location"]
+        assert re.fullmatch(r"/courses/456/syncs/\d+", run_page)
+        run_id = run_page.rsplit("/", 1)[1]
+        await site.finished(run_id)  # this gpb has no Canvas to re-read the grades from
+        shown = await client.get(run_page)
+        assert "failed" in shown.text and 'href="/errors#CANVAS_NOT_CONFIGURED"' in shown.text
+        history = await client.get("/courses/456/history")
+        assert f'href="{run_page}"' in history.text
+
+        overview = await client.get("/admin")
+        failed = overview.text.split('id="failed-runs-heading"')[1].split("</section>")[0]
+        assert 'href="/courses/456/history"' in failed and "CANVAS_NOT_CONFIGURED" in failed
+
+
+async def test_the_history_pages_by_cursor_and_refuses_a_made_up_one(site: Site) -> None:
+    ids = [await site.start_run("777", {"kind": "sync", "dry_run": True}) for _ in range(27)]
+    async with site.browser() as client:
+        await log_in(client, ADMIN_TOKEN)
+        first = await client.get("/courses/777/history")
+        listed = re.findall(r'href="/courses/777/syncs/(\d+)"', first.text)
+        assert listed == ids[::-1][:25]
+        older = re.search(r'href="(\?cursor=\d+)" rel="next"', first.text)
+        assert older is not None and "Newest runs" not in first.text
+        second = await client.get("/courses/777/history" + older.group(1))
+        assert re.findall(r'href="/courses/777/syncs/(\d+)"', second.text) == ids[::-1][25:]
+        assert 'rel="next"' not in second.text and "Newest runs" in second.text
+        answer = await client.get("/courses/456/history", params={"cursor": "not-a-cursor"})
+        assert answer.status_code == 400 and "Cursor is not one this API gave" in answer.text
+
+
+async def test_an_interrupted_run_is_resumed_from_its_page(tmp_path: Path) -> None:
+    async with sandboxed_gpb(tmp_path, sync_time_budget_seconds=0.4) as env:
+        await env.handled(await env.post("assignment_created", assignment_id="10000000000124"))
+        for user_id in ("1201", "1202", "1205", "1206", "1207", "1208"):
+            await grade(env, "124", user_id, 5.0, "2026-11-02T10:00:00.000Z")
+        env.sandbox.state.sis_faults.configure(FaultConfig(latency_seconds=0.15))
+        run = await start(env, kind="remaster")
+        assert run["status"] == "interrupted"
+        env.sandbox.state.sis_faults.configure(FaultConfig())
+        async with httpx.AsyncClient(base_url=str(env.client.base_url)) as client:
+            await log_in(client, ADMIN_TOKEN)
+            page = await client.get(f"/courses/456/syncs/{run['id']}")
+            assert "interrupted" in page.text and 'href="/errors#SYNC_TIMED_OUT"' in page.text
+            resume = f"/courses/456/syncs/{run['id']}/resume"
+            assert f'action="{resume}"' in page.text
+            resumed = await client.post(resume, data={"csrf_token": csrf_of(page.text)})
+            assert (resumed.status_code, resumed.headers["location"]) == (
+                303,
+                f"/courses/456/syncs/{run['id']}?resumed=1",
+            )
+            assert (await finished(env, run["id"]))["status"] == "succeeded"
+            again = await client.post(resume, data={"csrf_token": csrf_of(page.text)})
+            assert again.status_code == 409
+            assert "Only an interrupted run can be resumed" in again.text

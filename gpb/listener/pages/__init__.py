@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gpb.listener.pages import admin, courses, dictionary, login
+from gpb.listener.pages import admin, courses, dictionary, login, syncs
 from gpb.listener.pages.render import STATIC_DIR
 
 ROUTES: list[BaseRoute] = [
@@ -24,8 +24,28 @@ ROUTES: list[BaseRoute] = [
         methods=["GET"],
         name="course_assignment_rows",
     ),
+    Route("/courses/{course_id}/pending", syncs.pending, methods=["GET"], name="course_pending"),
+    Route("/courses/{course_id}/sync", syncs.sync_form, methods=["GET"], name="course_sync"),
+    Route("/courses/{course_id}/syncs", syncs.start_run, methods=["POST"], name="course_run_start"),
+    Route("/courses/{course_id}/history", syncs.history, methods=["GET"], name="course_history"),
+    Route(
+        "/courses/{course_id}/syncs/{sync_id}", syncs.run_page, methods=["GET"], name="course_run"
+    ),
+    Route(
+        "/courses/{course_id}/syncs/{sync_id}/resume",
+        syncs.resume_run,
+        methods=["POST"],
+        name="course_run_resume",
+    ),
     Route("/errors", dictionary.errors_page, methods=["GET"], name="errors"),
     Route("/admin", admin.overview, methods=["GET"], name="admin"),
+    Route("/admin/check", admin.check_page, methods=["GET"], name="admin_check"),
+    Route(
+        "/admin/reconciliations/{reconciliation_id}",
+        admin.reconciliation_page,
+        methods=["GET"],
+        name="admin_reconciliation",
+    ),
     Route("/admin/events", admin.event_log, methods=["GET"], name="admin_events"),
     Route("/admin/events/{event_id}", admin.event_page, methods=["GET"], name="admin_event"),
     Route(

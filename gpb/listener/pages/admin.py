@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -13,7 +13,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gpb.handlers.eventlog import EventPage, EventStatus, TimeBucket
+from gpb.handlers.health import FinishedRun
+from gpb.handlers.syncs import RunStatus
 from gpb.handlers.timefmt import iso
+from gpb.listener.api_admin import check_scope, reconciliation_json
 from gpb.listener.api_courses import courses_json
 from gpb.listener.api_events import (
     event_detail,
@@ -24,13 +27,16 @@ from gpb.listener.api_events import (
     stored_event,
 )
 from gpb.listener.auth import context, require_admin
+from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError
 from gpb.listener.pages.charts import build_chart, window_start
 from gpb.listener.pages.render import page, render
+from gpb.listener.pages.syncs import names_of
 
 FILTERS = ("course_id", "event_name", "status", "since", "until")
 TIME_FILTERS = ("since", "until")
 RECENT_RECONCILIATIONS = 20  # the overview's table; the API has them all
+FAILED_RUNS_WINDOW = timedelta(hours=24)  # the overview's day, as its events chart
 CHARTS: tuple[tuple[str, TimeBucket, int], ...] = (
     ("Events per minute, last hour", "minute", 60),
     ("Events per hour, last 24 hours", "hour", 24),
@@ -62,6 +68,16 @@ def _pretty(value: Any) -> str | None:
     return None if value is None else json.dumps(value, indent=2, ensure_ascii=False)
 
 
+async def latest_failed_runs(ctx: AppContext) -> list[FinishedRun]:
+    """Courses' latest real runs of the last day that failed, or partly failed, newest first: a
+    run that went through since clears the course, as it clears the RUNS_FAILING admin alert."""
+    latest: dict[str, FinishedRun] = {}
+    for run in await ctx.run_results.finished_runs(ctx.now() - FAILED_RUNS_WINDOW):
+        latest[run.course_id] = run  # oldest first: the last one per course stays
+    failed = [r for r in latest.values() if r.status in (RunStatus.FAILED, RunStatus.PARTIAL)]
+    return sorted(failed, key=lambda r: r.finished_at, reverse=True)
+
+
 @page
 async def overview(request: Request) -> Response:
     principal = await require_admin(request)
@@ -74,14 +90,16 @@ async def overview(request: Request) -> Response:
         charts.append(
             build_chart(title, counts, start=start, bucket=bucket, buckets=buckets, zone=zone)
         )
-    alerted = [c for c in await courses_json(ctx, principal) if c["open_alerts"]]
+    courses = await courses_json(ctx, principal)
     reconciled = await ctx.reconciliations.reconciliations(None, None, RECENT_RECONCILIATIONS)
     return render(
         request,
         "admin.html",
         principal,
         nav="admin",
-        courses=alerted,
+        courses=[c for c in courses if c["open_alerts"]],
+        failed_runs=await latest_failed_runs(ctx),
+        course_names={c["id"]: c["name"] for c in courses},
         charts=charts,
         admin_alerts=[a.as_json() for a in await ctx.admin_alerts.admin_alerts("open")],
         reconciliations=[r.as_json(full=False) for r in reconciled],
@@ -148,3 +166,44 @@ async def replay_event(request: Request) -> Response:
     await require_admin(request)  # from a page: the form carries the session's CSRF token
     requeued = await replay(context(request), request.path_params["event_id"])
     return RedirectResponse(f"/admin/events/{requeued.id}?replayed=1", status_code=303)
+
+
+@page
+async def check_page(request: Request) -> Response:
+    """The checks of `gpb check` (and `GET /api/admin/check`), each passed or failed with its fix;
+    a course or an IC class may be named to check it too."""
+    principal = await require_admin(request)
+    form = {name: request.query_params.get(name, "").strip() for name in ("course_id", "class_id")}
+    problem: str | None = None
+    report: dict[str, Any] | None = None
+    try:
+        course_id, class_id = check_scope(form)
+    except ApiError as error:
+        problem = f"Check the form: {error.message}."
+    else:
+        report = await context(request).checks.report(course_id, class_id)
+    return render(
+        request,
+        "check.html",
+        principal,
+        status=400 if problem else 200,
+        nav="check",
+        form=form,
+        problem=problem,
+        report=report,
+    )
+
+
+@page
+async def reconciliation_page(request: Request) -> Response:
+    principal = await require_admin(request)
+    ctx = context(request)
+    found = await reconciliation_json(ctx, request.path_params["reconciliation_id"])
+    return render(
+        request,
+        "reconciliation.html",
+        principal,
+        nav="admin",
+        reconciliation=found,
+        names=names_of(await ctx.course_state.course_state(found["course_id"])),
+    )

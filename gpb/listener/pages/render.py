@@ -64,7 +64,13 @@ def error_title(code: str) -> str | None:
     return found.title if found else None
 
 
+def number(value: float) -> str:
+    """A score as a teacher writes it: 10, not 10.0; 9.5 as it is."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
 TEMPLATES.env.filters["local_time"] = local_time
+TEMPLATES.env.filters["number"] = number
 TEMPLATES.env.filters["iso_time"] = iso_time
 TEMPLATES.env.globals["error_title"] = error_title
 
