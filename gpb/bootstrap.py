@@ -376,6 +376,8 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
                 dispatcher.notify()
 
         holder = replica_name(settings)
+        if settings.is_postgres:
+            log.info("serving on PostgreSQL as replica %s", holder)
         # A SQLite gpb is the only one on its database (it holds the serving lock): claims left
         # by an earlier process are all dead. A replica ends only its own earlier claims; the
         # others' run out unless their holders renew them.

@@ -277,6 +277,9 @@ class GpbProcess:
         self.log = folder / "gpb.log"
         self.environment = {
             "GPB_DATABASE_URL": database_url(folder),
+            # Stable across restarts, as a deployment's should be: a restarted gpb ends the claims
+            # its killed self left, rather than waiting for them to run out.
+            "GPB_REPLICA_NAME": f"gpb-{folder.name}",
             "GPB_ADMIN_TOKEN": ADMIN_TOKEN,
             **environment,
         }

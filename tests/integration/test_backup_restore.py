@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from canvas_events import sample, variant
+from databases import sqlite_only
 from joserfc.jwk import RSAKey
 from running_gpb import Gpb, gpb_settings
 
@@ -17,7 +18,8 @@ from gpb.bootstrap import create_app
 from gpb.cli import main as gpb_cli
 from gpb.infra.sandbox.server import serve_on_loopback as serve
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+# `gpb backup` and `gpb restore` are SQLite's; PostgreSQL has pg_dump and pg_restore.
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), sqlite_only]
 
 
 async def cli(

@@ -55,23 +55,21 @@ class Cluster:
         async with httpx.AsyncClient(base_url=self.replicas[replica].url, timeout=30) as client:
             return await client.request(method, path, headers=auth(ADMIN_TOKEN), **kwargs)
 
-    async def handled(self, event_id: str, within: float = 20) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + within
-        while asyncio.get_running_loop().time() < deadline:
-            event: dict[str, Any] = (await self.api(0, "GET", f"/api/events/{event_id}")).json()
-            if event["status"] not in ("accepted", "failed"):
-                return event
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"event {event_id} was not handled")
+    async def handled(self, event_id: str) -> dict[str, Any]:
+        return await self._settled(f"/api/events/{event_id}", ("accepted", "failed"), within=20)
 
-    async def finished(self, sync_id: str, within: float = 60) -> dict[str, Any]:
+    async def finished(self, sync_id: str) -> dict[str, Any]:
+        return await self._settled(f"/api/syncs/{sync_id}", ("queued", "running"), within=60)
+
+    async def _settled(self, path: str, unsettled: tuple[str, ...], within: float) -> Any:
+        """The resource at `path` once its status is none of `unsettled`."""
         deadline = asyncio.get_running_loop().time() + within
         while asyncio.get_running_loop().time() < deadline:
-            run: dict[str, Any] = (await self.api(1, "GET", f"/api/syncs/{sync_id}")).json()
-            if run["status"] not in ("queued", "running"):
-                return run
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"run {sync_id} did not finish")
+            found = (await self.api(1, "GET", path)).json()
+            if found["status"] not in unsettled:
+                return found
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{path} stayed {unsettled}")
 
 
 @pytest.fixture

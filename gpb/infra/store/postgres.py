@@ -21,8 +21,10 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.abc import Buffer
 from psycopg.adapt import Dumper, Loader
 from psycopg.rows import RowMaker
+from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import ConnectionPool
 
 from gpb.infra.store.database import Connection, Dialect
@@ -41,16 +43,19 @@ _RETRYABLE = (
 )
 WRITE_ATTEMPTS = 3
 
-# Outside quoted strings: a `?`, a `:name` (not a `::` cast), or a `%` that psycopg would read.
+# A quoted string or name, a `::` cast, a `?`, a `:name`, or a `%`.
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|::|\?|(?<!:):([A-Za-z_]\w*)|%")
 
 
 @lru_cache(maxsize=1024)
 def to_psycopg(sql: str) -> str:
-    """SQLite's placeholders in psycopg's form; quoted text and `::` casts are left alone."""
+    """SQLite's placeholders in psycopg's form. Inside quotes `?` and `:name` are text, but psycopg
+    reads every `%` (it does not parse SQL), so each is doubled, quoted or not."""
 
     def replace(match: re.Match[str]) -> str:
         token = match.group(0)
+        if token.startswith(("'", '"')):
+            return token.replace("%", "%%")
         if token == "?":
             return "%s"
         if token == "%":
@@ -83,6 +88,14 @@ def _row_factory(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
 @lru_cache(maxsize=256)
 def _row_type(names: tuple[str, ...]) -> Any:
     return type("Row", (Row,), {"_index": {name: i for i, name in enumerate(names)}})
+
+
+class _TextDumper(StrDumperUnknown):
+    """PostgreSQL's text cannot hold NUL; like bytes that are no UTF-8, it is stored as U+FFFD
+    (a refused body is kept for forensics, whatever it holds)."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(obj.replace("\x00", "\ufffd"))
 
 
 class _BoolAsIntDumper(Dumper):
@@ -121,6 +134,7 @@ class PostgresConnection:
 
 def configure(conn: psycopg.Connection[Any]) -> None:
     conn.adapters.register_dumper(bool, _BoolAsIntDumper)
+    conn.adapters.register_dumper(str, _TextDumper)
     conn.adapters.register_loader("numeric", _NumberLoader)
 
 
@@ -204,15 +218,17 @@ class PostgresDatabase:
             self._pool = None
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
-        return await self._run(self._write, fn)
+        # As with SQLite's writer: a write once handed over is carried out, even when its caller
+        # stops waiting (a run cancelled by its time budget still records what IC confirmed).
+        return await asyncio.shield(self._run(self._write, fn))
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         return await self._run(self._read, fn)
 
-    async def _run(self, runner: Callable[[Callable[[Connection], T]], T], fn: Any) -> T:
+    def _run(self, runner: Callable[[Callable[[Connection], T]], T], fn: Any) -> asyncio.Future[T]:
         if self._threads is None:
             raise RuntimeError("the database is not started")
-        return await asyncio.get_running_loop().run_in_executor(self._threads, runner, fn)
+        return asyncio.get_running_loop().run_in_executor(self._threads, runner, fn)
 
     def _write(self, fn: Callable[[Connection], T]) -> T:
         assert self._pool is not None
