@@ -1,4 +1,5 @@
-"""The small url-encoded forms the pages post (a token, a CSRF token, a return path)."""
+"""The url-encoded forms the pages post: a token, a CSRF token, a return path, and the sync form,
+which names each chosen assignment (a big course has hundreds)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from starlette.requests import Request
 
 from gpb.listener.errors import ApiError
 
-MAX_FORM_BYTES = 16_384
+MAX_FORM_BYTES = 65_536
+MAX_FORM_FIELDS = 2_000
 URLENCODED = "application/x-www-form-urlencoded"
 
 
@@ -29,7 +31,7 @@ async def read_form(request: Request) -> dict[str, str]:
         raise ApiError(413, "PAYLOAD_TOO_LARGE", f"a form is at most {MAX_FORM_BYTES} bytes")
     body = (await request.body())[:MAX_FORM_BYTES]
     try:
-        pairs = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=50)
+        pairs = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, "INVALID_BODY", "the form could not be read") from None
     return dict(pairs)

@@ -372,6 +372,19 @@ async def test_a_refused_sync_is_told_in_words_on_the_sync_page(
         assert 'role="alert"' in answer.text and said in answer.text
 
 
+async def test_a_sync_form_may_name_hundreds_of_assignments(site: Site) -> None:
+    async with site.browser() as client:
+        await log_in(client, ADMIN_TOKEN)
+        form = await client.get("/courses/456/sync")
+        many = {f"assignment-{9000 + i}": "yes" for i in range(400)}
+        answer = await client.post(
+            "/courses/456/syncs",
+            data={"csrf_token": csrf_of(form.text), "action": "preview", **many},
+        )
+        # Read whole: it is the service that refuses them, naming the ids it does not know.
+        assert answer.status_code == 400 and "gpb knows no assignment 9000" in answer.text
+
+
 async def test_a_run_started_from_the_page_is_shown_and_a_failed_one_is_on_the_overview(
     site: Site,
 ) -> None:
