@@ -6,6 +6,8 @@ timed part is: post the signed `assignment_updated` event, gpb verifies and stor
 re-reads the assignment from Canvas, re-checks the course, opens or resolves the alert, and the
 SSE client reads it.
 
+The exit code is 1 when the p99 misses DESIGN.md's 100 ms.
+
     .venv/bin/python bench/alerts.py [--rounds 300]
 """
 
@@ -54,10 +56,7 @@ async def measure(gpb: str, sandbox: str, key_file: Path, rounds: int, admin: st
             answer = await client.post("/events/canvas", content=body)
             assert answer.status_code == 202, answer.text
             async for line in lines:
-                if (
-                    line.startswith("data:")
-                    and '"assignment_id":"124","code":"NAME_TOO_LONG"' in line
-                ):
+                if line.startswith("data:") and WATCHED in line:
                     break
             if n:  # the first round loads the whole course: not what a teacher waits for
                 latencies.append((time.perf_counter() - started) * 1000)
@@ -90,9 +89,9 @@ def main() -> int:
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     print(f"event to alert on SSE, {len(ordered)} rounds (Canvas stand-in local, signed events)")
     print(f"  p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   max {ordered[-1]:6.1f} ms")
-    verdict = "OK" if p99 <= TARGET_P99_MS else "MISSED"
-    print(f"  target p99 <= {TARGET_P99_MS:.0f} ms: {verdict}")
-    return 0
+    met = p99 <= TARGET_P99_MS
+    print(f"  target p99 <= {TARGET_P99_MS:.0f} ms: {'OK' if met else 'MISSED'}")
+    return 0 if met else 1
 
 
 if __name__ == "__main__":
