@@ -20,8 +20,22 @@ Last, where gpb's CPU time per event goes: its stages timed in this process on c
 worker's share (its cost per event, measured as it catches up alone after the run, times the
 share of events it handled during the run), and what is left: HTTP and the rest.
 
+gpb stores its events in a SQLite file of the run's own, or, with --database, in a fresh database
+on that PostgreSQL server (created for the run, dropped after it). On a server of this machine,
+the table also gives the database server's CPU time per request, which gpb's own leaves out: use a
+server of your own, since all of its work is counted. The exit code is 1 when gpb misses
+DESIGN.md's ratio (signed >= 0.25, unsigned >= 0.4), a request failed, or an acknowledged event is
+not in the log.
+
+--replicas 1,2,3 (PostgreSQL only) serves gpb as that many processes on one database instead, one
+count after another, each beside the baseline in the same rounds: one wrk per replica, all at once,
+with the connections shared out and their throughputs summed. It has no target: on two cores the
+replicas share the server's core, so it checks that replicas ingest side by side (no failed
+request, no acknowledged event missing) and shows what each costs.
+
     .venv/bin/python bench/ingest.py [--mode signed|unsigned|both] [--duration 10]
         [--rounds 5] [--connections 32] [--pool 200000]
+        [--database postgresql://...] [--replicas 1,2,3]
 """
 
 from __future__ import annotations
@@ -41,16 +55,19 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import psycopg
 from joserfc import jws
 from joserfc.jwk import RSAKey
 from sample_events import Samples
@@ -59,7 +76,7 @@ from gpb.handlers.envelope import CanvasEvent, content_hash, parse_event
 from gpb.handlers.eventlog import EventLog
 from gpb.handlers.ingest import EventDecoder
 from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder
-from gpb.infra.store.store import SqlStore
+from gpb.infra.store.store import POSTGRES_SCHEMES, SqlStore
 
 BENCH = Path(__file__).resolve().parent
 CACHE = BENCH / ".cache"
@@ -72,6 +89,7 @@ BARE_BODIES = 20_000  # the baseline only reads bodies: a slice of the pool is p
 # measured so far (a round that used them all would repeat them, and show duplicates).
 BODIES_PER_ROUND_SECOND = 20_000
 STAGE_SAMPLE = 3_000
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 TARGETS = {"signed": 0.25, "unsigned": 0.4}
 CONTENT_TYPES = {"signed": "application/jwt", "unsigned": "application/json"}
 
@@ -93,15 +111,21 @@ class Pool:
 
 @dataclass(frozen=True)
 class Round:
-    """One wrk run against one server, and the CPU time that server spent meanwhile."""
+    """One round against one contender (one wrk per server process, all at once), and the CPU
+    time its processes and the database server spent meanwhile."""
 
-    requests: int
+    requests_by_server: tuple[int, ...]
     seconds: float
-    p50_ms: float
+    p50_ms: float  # of the slowest server's wrk, when there are several
     p99_ms: float
     not_2xx: int
     errors: int
     cpu_seconds: float
+    database_cpu_seconds: float | None  # None: no database server on this machine to read
+
+    @property
+    def requests(self) -> int:
+        return sum(self.requests_by_server)
 
 
 @dataclass(frozen=True)
@@ -129,6 +153,13 @@ class Totals:
     @property
     def cpu_per_request_us(self) -> float:
         return sum(r.cpu_seconds for r in self.rounds) / self.requests * 1e6
+
+    @property
+    def database_cpu_per_request_us(self) -> float | None:
+        seconds = [r.database_cpu_seconds for r in self.rounds]
+        if any(s is None for s in seconds):
+            return None
+        return sum(s or 0.0 for s in seconds) / self.requests * 1e6
 
     @property
     def p50_ms(self) -> float:
@@ -208,9 +239,10 @@ def load_pool(size: int) -> Pool:
     return pool
 
 
-def warm_up_body(mode: str, pool: Pool) -> bytes:
-    """An event outside the pool, so that gpb has fetched its keys before wrk starts."""
-    event = json.dumps(Samples.load().event(-1))
+def warm_up_body(mode: str, pool: Pool, replica: int) -> bytes:
+    """An event outside the pool, one for each replica, so that each has fetched its keys
+    before wrk starts."""
+    event = json.dumps(Samples.load().event(-1 - replica))
     if mode == "unsigned":
         return event.encode()
     protected = {"alg": "RS256", "kid": pool.key.kid}
@@ -260,34 +292,101 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User and system CPU time the server process has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        fields = _stat(self.pid)
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name: state, ppid, ... (utime is [11])."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
 @contextmanager
-def uvicorn_server(factory: str, env: dict[str, str], cwd: Path) -> Iterator[Server]:
-    """Serves `factory` on core 0 the way both contenders are served."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def frozen(servers: list[Server]) -> Iterator[None]:
+    with ExitStack() as stack:
+        for server in servers:
+            stack.enter_context(server.frozen())
+        yield
+
+
+def cpu_seconds(servers: list[Server]) -> float:
+    return sum(server.cpu_seconds() for server in servers)
+
+
+@contextmanager
+def uvicorn_servers(
+    factory: str, env: dict[str, str], cwd: Path, count: int = 1
+) -> Iterator[list[Server]]:
+    """Serves `factory` on core 0 the way both contenders are served: `count` processes, each
+    on a port of its own, started together (replicas of gpb race for its migrations)."""
     command = [
         *("taskset", "-c", str(SERVER_CORE), sys.executable, "-m", "uvicorn", "--factory"),
-        *(factory, "--app-dir", str(BENCH), "--host", "127.0.0.1", "--port", str(port)),
+        *(factory, "--app-dir", str(BENCH), "--host", "127.0.0.1"),
         *("--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"),
     ]
-    process = subprocess.Popen(command, env={**os.environ, **env}, cwd=cwd)
-    server = Server(f"http://127.0.0.1:{port}", process.pid)  # taskset execs the server
+    processes: list[subprocess.Popen[bytes]] = []
+    servers = []
     try:
-        _wait_until_up(server.url, process)
-        yield server
+        for _ in range(count):
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            process = subprocess.Popen(
+                [*command, "--port", str(port)], env={**os.environ, **env}, cwd=cwd
+            )
+            processes.append(process)
+            servers.append(Server(f"http://127.0.0.1:{port}", process.pid))  # taskset execs it
+        for server, process in zip(servers, processes, strict=True):
+            _wait_until_up(server.url, process)
+        yield servers
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            print(f"  {factory} did not stop within 30 s of SIGTERM; killed it")
-            process.kill()
-            process.wait()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                print(f"  {factory} did not stop within 30 s of SIGTERM; killed it")
+                process.kill()
+                process.wait()
+
+
+def _value(conn: psycopg.Connection[Any], query: str) -> Any:
+    return conn.execute(query).fetchall()[0][0]
+
+
+@dataclass(frozen=True)
+class DatabaseServer:
+    """A PostgreSQL server on this machine: its CPU time is its postmaster's (which takes in the
+    time of the backends it has reaped) and its live backends'."""
+
+    postmaster: int
+
+    @classmethod
+    def find(cls, url: str) -> DatabaseServer | None:
+        """The server behind `url`, when it runs on this machine; else None."""
+        with psycopg.connect(url) as conn:
+            backend = _value(conn, "SELECT pg_backend_pid()")
+            try:
+                if Path(f"/proc/{backend}/comm").read_text().strip() != "postgres":
+                    return None
+                return cls(int(_stat(backend)[1]))
+            except FileNotFoundError:
+                return None
+
+    def cpu_seconds(self) -> float:
+        own = _stat(self.postmaster)
+        ticks = sum(int(field) for field in own[11:15])  # with its reaped children's
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = _stat(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # ended meanwhile: its time is now in its parent's
+            if int(fields[1]) == self.postmaster:
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / CLOCK_TICKS
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -310,54 +409,116 @@ def warm_up(url: str, body: bytes) -> None:
             raise RuntimeError(f"the warm-up event got {response.status}")
 
 
+def connections_of(servers: list[Server], args: argparse.Namespace) -> list[int]:
+    """The keep-alive connections each server's wrk opens: the same total for any count."""
+    count = len(servers)
+    share, extra = divmod(args.connections, count)
+    return [max(1, share + (k < extra)) for k in range(count)]
+
+
 def run_round(
-    server: Server, bodies: Path, lines: range, content_type: str, args: argparse.Namespace
+    servers: list[Server],
+    bodies: Path,
+    lines: list[range],
+    content_type: str,
+    args: argparse.Namespace,
+    database: DatabaseServer | None,
 ) -> Round:
-    """wrk posts `lines` of the pool file to the server for one round. The server's CPU time is
-    read from when wrk has loaded its bodies to when it is done."""
+    """One wrk per server, all at once, each posting its `lines` of the pool file over its share
+    of the connections. The servers' CPU time (and the database server's) is read from when every
+    wrk has loaded its bodies to when all are done."""
     with tempfile.TemporaryDirectory(prefix="ingest-wrk-") as scratch:
-        ready = Path(scratch) / "ready"
-        command = [
-            *("taskset", "-c", str(CLIENT_CORE), "wrk", "-t1", f"-c{args.connections}"),
-            *(f"-d{args.round_seconds}s", "--timeout", "10s", "-s", str(WRK_SCRIPT)),
-            *(f"{server.url}/events/canvas", "--", str(bodies), str(lines.start)),
-            *(str(len(lines)), content_type, str(ready)),
-        ]
-        wrk = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        while not ready.exists() and wrk.poll() is None:
+        wrks = []
+        shares = zip(servers, lines, connections_of(servers, args), strict=True)
+        for k, (server, share, conns) in enumerate(shares):
+            ready = Path(scratch) / f"ready-{k}"
+            command = [
+                *("taskset", "-c", str(CLIENT_CORE), "wrk", "-t1", f"-c{conns}"),
+                *(f"-d{args.round_seconds}s", "--timeout", "10s", "-s", str(WRK_SCRIPT)),
+                *(f"{server.url}/events/canvas", "--", str(bodies), str(share.start)),
+                *(str(len(share)), content_type, str(ready)),
+            ]
+            wrks.append((subprocess.Popen(command, stdout=subprocess.PIPE, text=True), ready))
+        while any(not ready.exists() and wrk.poll() is None for wrk, ready in wrks):
             time.sleep(0.001)
-        cpu_before = server.cpu_seconds()
-        output, _ = wrk.communicate()
-        cpu_seconds = server.cpu_seconds() - cpu_before
-    if wrk.returncode != 0:
-        raise RuntimeError(f"wrk failed with {wrk.returncode}")
-    report = json.loads(output.strip().splitlines()[-1])
+        cpu_before = cpu_seconds(servers)
+        database_before = database.cpu_seconds() if database else None
+        outputs = [wrk.communicate()[0] for wrk, _ in wrks]
+        cpu = cpu_seconds(servers) - cpu_before
+        database_cpu = (
+            database.cpu_seconds() - database_before
+            if database and database_before is not None
+            else None
+        )
+    for wrk, _ in wrks:
+        if wrk.returncode != 0:
+            raise RuntimeError(f"wrk failed with {wrk.returncode}")
+    reports = [json.loads(output.strip().splitlines()[-1]) for output in outputs]
     return Round(
-        requests=report["requests"],
-        seconds=report["duration_us"] / 1e6,
-        p50_ms=report["p50_us"] / 1000,
-        p99_ms=report["p99_us"] / 1000,
-        not_2xx=report["not_2xx"],
-        errors=report["errors"],
-        cpu_seconds=cpu_seconds,
+        requests_by_server=tuple(r["requests"] for r in reports),
+        seconds=max(r["duration_us"] for r in reports) / 1e6,
+        p50_ms=max(r["p50_us"] for r in reports) / 1000,
+        p99_ms=max(r["p99_us"] for r in reports) / 1000,
+        not_2xx=sum(r["not_2xx"] for r in reports),
+        errors=sum(r["errors"] for r in reports),
+        cpu_seconds=cpu,
+        database_cpu_seconds=database_cpu,
     )
 
 
-def gpb_env(mode: str, run_dir: Path, jwks_url: str) -> dict[str, str]:
+def gpb_env(mode: str, database_url: str, jwks_url: str) -> dict[str, str]:
     return {
-        "GPB_DATABASE_URL": f"sqlite:///{run_dir / 'gpb.db'}",
+        "GPB_DATABASE_URL": database_url,
         "GPB_EVENTS_AUTH": "jwt" if mode == "signed" else "none",
         "GPB_CANVAS_JWKS_URL": jwks_url,
     }
 
 
+@contextmanager
+def run_database(server: str | None, run_dir: Path) -> Iterator[str]:
+    """gpb's database for one run: a SQLite file in the run's folder, or a fresh database on the
+    PostgreSQL server `server`, dropped afterwards."""
+    if server is None:
+        yield f"sqlite:///{run_dir / 'gpb.db'}"
+        return
+    name = f"gpb_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield urlsplit(server)._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def describe_database(server: str | None) -> str:
+    """Which database gpb commits to, and whether its commits reach the disk before it answers."""
+    if server is None:
+        return "a SQLite file (WAL, synchronous=FULL)"
+    with psycopg.connect(server) as conn:
+        version = _value(conn, "SHOW server_version")
+        flushed = {name: _value(conn, f"SHOW {name}") for name in ("fsync", "synchronous_commit")}
+    where = urlsplit(server)
+    settings = ", ".join(f"{name}={value}" for name, value in flushed.items())
+    text = f"PostgreSQL {version} at {where.hostname}:{where.port or 5432} ({settings})"
+    if "off" in flushed.values():
+        text += "\n  WARNING: this server does not flush its commits: the ingest is not durable"
+    return text
+
+
 WORKER_DONE = ("processed", "ignored", "failed")  # what the worker leaves an event as
+STORED = (*WORKER_DONE, "accepted")  # an event gpb acknowledged with 202
 DRAIN_SECONDS = 3
 
 
-def statuses_in(database: Path) -> dict[str, int]:
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
-        return dict(conn.execute("SELECT status, count(*) FROM events GROUP BY status").fetchall())
+def statuses_in(database_url: str) -> dict[str, int]:
+    query = "SELECT status, count(*) FROM events GROUP BY status"
+    if database_url.startswith("sqlite:///"):
+        path = database_url.removeprefix("sqlite:///")
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            return dict(conn.execute(query).fetchall())
+    with psycopg.connect(database_url) as conn:
+        return dict(conn.execute(query).fetchall())
 
 
 def handled_in(stored: dict[str, int]) -> int:
@@ -371,50 +532,76 @@ class Load:
     stored: dict[str, int]  # gpb's log by status when its last round ended
     worker_us: float | None  # CPU per event the worker handles, alone, catching up afterwards
 
+    @property
+    def lost(self) -> int:
+        """How many more events gpb acknowledged with 202 than its log holds: anything but 0 is
+        a lost event. (The log may hold more than wrk counted: the answers still in flight when a
+        round ends.)"""
+        return max(0, self.gpb.fresh - sum(self.stored.get(s, 0) for s in STORED))
 
-def run_load(mode: str, pool: Pool, jwks_url: str, args: argparse.Namespace) -> Load:
+
+def run_load(
+    mode: str, pool: Pool, jwks_url: str, args: argparse.Namespace, replicas: int = 1
+) -> Load:
     """The baseline and gpb in turns. gpb is frozen (SIGSTOP) while the baseline runs, so that its
-    worker, catching up, takes none of the baseline's time; its rounds go on through the pool.
-    Then gpb's worker catches up alone for a while, to show what it costs per event."""
+    worker, catching up, takes none of the baseline's time; its rounds go on through the pool,
+    each replica through a part of its own. With one replica, gpb's worker then catches up alone
+    for a while, to show what it costs per event."""
     bodies, content_type = pool.bodies(mode), CONTENT_TYPES[mode]
     bare_rounds, gpb_rounds = [], []
-    posted = 0
-    with tempfile.TemporaryDirectory(dir=CACHE, prefix="ingest-run-") as run_dir:
-        database = Path(run_dir) / "gpb.db"
-        env = gpb_env(mode, Path(run_dir), jwks_url)
+    parts = [
+        range(k * pool.size // replicas, (k + 1) * pool.size // replicas) for k in range(replicas)
+    ]
+    posted = [part.start for part in parts]
+    with (
+        tempfile.TemporaryDirectory(dir=CACHE, prefix="ingest-run-") as run_dir,
+        run_database(args.database, Path(run_dir)) as database_url,
+    ):
+        env = gpb_env(mode, database_url, jwks_url)
+        database = None if args.database is None else DatabaseServer.find(database_url)
         with (
-            uvicorn_server("bare_app:create_app", {}, BENCH) as bare,
-            uvicorn_server("gpb.bootstrap:create_app", env, Path(run_dir)) as gpb,
+            uvicorn_servers("bare_app:create_app", {}, BENCH) as bare,
+            uvicorn_servers("gpb.bootstrap:create_app", env, Path(run_dir), replicas) as gpb,
         ):
-            warm_up(gpb.url, warm_up_body(mode, pool))
+            for k, replica in enumerate(gpb):
+                warm_up(replica.url, warm_up_body(mode, pool, k))
             for _ in range(args.rounds):
-                with gpb.frozen():
-                    baseline = range(min(pool.size, BARE_BODIES))
-                    bare_rounds.append(run_round(bare, bodies, baseline, content_type, args))
-                fresh = _next_bodies(posted, pool.size, args.round_seconds)
-                gpb_rounds.append(run_round(gpb, bodies, fresh, content_type, args))
-                posted += gpb_rounds[-1].requests + args.connections  # and those in flight
-            with gpb.frozen():
-                stored = statuses_in(database)
-            worker_us = _worker_cost(gpb, database, handled_in(stored))
+                with frozen(gpb):
+                    baseline = [range(min(pool.size, BARE_BODIES))]
+                    bare_rounds.append(run_round(bare, bodies, baseline, content_type, args, None))
+                per_replica = BODIES_PER_ROUND_SECOND * args.round_seconds // replicas
+                fresh = [
+                    _next_bodies(start, part, per_replica)
+                    for start, part in zip(posted, parts, strict=True)
+                ]
+                gpb_rounds.append(run_round(gpb, bodies, fresh, content_type, args, database))
+                answered = gpb_rounds[-1].requests_by_server
+                sent = zip(fresh, answered, connections_of(gpb, args), strict=True)
+                # past what was answered, and those in flight
+                posted = [lines.start + done + conns for lines, done, conns in sent]
+            with frozen(gpb):
+                stored = statuses_in(database_url)
+            worker_us = None
+            if replicas == 1:
+                worker_us = _worker_cost(gpb, database_url, handled_in(stored))
     duplicates = stored.get("duplicate", 0)
     return Load(Totals(bare_rounds), Totals(gpb_rounds, duplicates), stored, worker_us)
 
 
-def _worker_cost(gpb: Server, database: Path, handled_before: int) -> float | None:
-    cpu_before = gpb.cpu_seconds()
+def _worker_cost(gpb: list[Server], database_url: str, handled_before: int) -> float | None:
+    cpu_before = cpu_seconds(gpb)
     time.sleep(DRAIN_SECONDS)
-    with gpb.frozen():
-        cpu_seconds = gpb.cpu_seconds() - cpu_before
-        handled = handled_in(statuses_in(database)) - handled_before
-    return cpu_seconds / handled * 1e6 if handled else None
+    with frozen(gpb):
+        cpu = cpu_seconds(gpb) - cpu_before
+        handled = handled_in(statuses_in(database_url)) - handled_before
+    return cpu / handled * 1e6 if handled else None
 
 
-def _next_bodies(posted: int, pool_size: int, seconds: int) -> range:
-    """The pool lines a gpb round posts: those after the ones posted, or (the pool used up) the
-    pool again, as duplicates."""
-    start = posted if posted < pool_size else 0
-    return range(start, min(pool_size, start + BODIES_PER_ROUND_SECOND * seconds))
+def _next_bodies(posted: int, part: range, count: int) -> range:
+    """The `count` pool lines a replica posts in a round: those of its part after the ones it
+    posted, or (its part used up) its part again, as duplicates."""
+    start = posted if posted < part.stop else part.start
+    return range(start, min(part.stop, start + count))
 
 
 # --- where gpb's time goes ------------------------------------------------------------------
@@ -452,7 +639,7 @@ def _decoder(mode: str, pool: Pool) -> tuple[EventDecoder, JwksCache | None]:
     return JwtDecoder(keys), keys
 
 
-async def measure_stages(mode: str, pool: Pool, connections: int) -> Stages:
+async def measure_stages(mode: str, pool: Pool, args: argparse.Namespace) -> Stages:
     bodies = pool.read(mode, STAGE_SAMPLE)
     decoder, keys = _decoder(mode, pool)
     if keys is not None:
@@ -465,12 +652,15 @@ async def measure_stages(mode: str, pool: Pool, connections: int) -> Stages:
     for claim in claims:
         content_hash(claim)  # type: ignore[arg-type]
     hashing = _cpu_us_per_item(started, len(claims))
-    with tempfile.TemporaryDirectory(dir=CACHE, prefix="ingest-stages-") as run_dir:
-        store = SqlStore(str(Path(run_dir) / "gpb.db"))
+    with (
+        tempfile.TemporaryDirectory(dir=CACHE, prefix="ingest-stages-") as run_dir,
+        run_database(args.database, Path(run_dir)) as database_url,
+    ):
+        store = SqlStore(database_url)
         store.migrate()
         store.start()
         try:
-            append = await _time_append(store.events, events, connections)
+            append = await _time_append(store.events, events, args.connections)
         finally:
             await store.close()
     if keys is not None:
@@ -478,10 +668,10 @@ async def measure_stages(mode: str, pool: Pool, connections: int) -> Stages:
     return Stages(decode, parse, hashing, append)
 
 
-def stages_on_server_core(mode: str, pool: Pool, connections: int) -> Stages:
+def stages_on_server_core(mode: str, pool: Pool, args: argparse.Namespace) -> Stages:
     os.sched_setaffinity(0, {SERVER_CORE})
     try:
-        return asyncio.run(measure_stages(mode, pool, connections))
+        return asyncio.run(measure_stages(mode, pool, args))
     finally:
         os.sched_setaffinity(0, {CLIENT_CORE})
 
@@ -497,7 +687,17 @@ def _row(name: str, totals: Totals, ratio: str) -> str:
     )
 
 
-def print_load(mode: str, load: Load) -> None:
+def _functional(load: Load) -> bool:
+    """Every request answered 2xx, and every acknowledged event is in the log; says so if not."""
+    if load.gpb.failed:
+        print(f"  FAILED: {load.gpb.failed:,} requests to gpb were not answered 2xx")
+    if load.lost:
+        print(f"  FAILED: {load.lost:,} events acknowledged with 202 are not in gpb's log")
+    return not load.gpb.failed and not load.lost
+
+
+def print_load(mode: str, load: Load) -> bool:
+    """The table of one mode; True when gpb meets its target and lost or failed nothing."""
     ratio = load.gpb.throughput / load.bare.throughput
     target = TARGETS[mode]
     verdict = "meets" if ratio >= target else "MISSES"
@@ -509,8 +709,44 @@ def print_load(mode: str, load: Load) -> None:
     cpu_ratio = load.bare.cpu_per_request_us / load.gpb.cpu_per_request_us
     print("  (p50 and p99: the median over the rounds of each round's own)")
     print(f"  the same ratio by server CPU time per request: {cpu_ratio:.3f}")
+    database_us = load.gpb.database_cpu_per_request_us
+    if database_us is not None:
+        with_database = load.bare.cpu_per_request_us / (load.gpb.cpu_per_request_us + database_us)
+        print(
+            f"  PostgreSQL's own CPU per request: {database_us:.1f} us; the ratio by CPU time"
+            f" with it: {with_database:.3f}"
+        )
     by_status = ", ".join(f"{status} {count:,}" for status, count in sorted(load.stored.items()))
     print(f"  gpb's log after the run: {by_status}")
+    return _functional(load) and ratio >= target
+
+
+def print_replicas(mode: str, loads: dict[int, Load]) -> bool:
+    """The table of one mode over the replica counts; True when none lost or failed anything."""
+    print(f"\n{mode} bodies, gpb replicas on one PostgreSQL database (no target: a check)")
+    print(
+        f"  {'replicas':>8} {'req/s':>8} {'bare req/s':>10} {'ratio':>6} {'202':>9}"
+        f" {'200 dup':>8} {'failed':>6} {'p99 ms':>7} {'gpb CPU us/req':>14} {'db CPU us/req':>13}"
+        f" {'CPU ratio':>9}"
+    )
+    ok = True
+    for count, load in loads.items():
+        gpb, bare = load.gpb, load.bare
+        database_us = gpb.database_cpu_per_request_us
+        database = "n/a" if database_us is None else f"{database_us:.1f}"
+        print(
+            f"  {count:>8} {gpb.throughput:>8,.0f} {bare.throughput:>10,.0f}"
+            f" {gpb.throughput / bare.throughput:>6.3f} {gpb.fresh:>9,} {gpb.duplicates:>8,}"
+            f" {gpb.failed:>6,} {gpb.p99_ms:>7.2f} {gpb.cpu_per_request_us:>14.1f} {database:>13}"
+            f" {bare.cpu_per_request_us / gpb.cpu_per_request_us:>9.3f}"
+        )
+        ok = _functional(load) and ok
+    print(
+        "  (each count beside the baseline in its own rounds; p99: the slowest replica's;"
+        "\n   gpb CPU: all replicas together; db CPU: the PostgreSQL server's;"
+        "\n   CPU ratio: the baseline's CPU time per request over gpb's, the server's left out)"
+    )
+    return ok
 
 
 def print_stages(mode: str, stages: Stages, load: Load) -> None:
@@ -547,30 +783,49 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=5, help="turns the duration is cut into")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--pool", type=int, default=200_000, help="distinct events to post")
+    parser.add_argument(
+        "--database", metavar="URL", help="a PostgreSQL server (postgresql://...) for gpb's events"
+    )
+    parser.add_argument(
+        "--replicas", metavar="COUNTS", help="gpb replicas to run side by side, e.g. 1,2,3"
+    )
     args = parser.parse_args()
     args.round_seconds = max(1, args.duration // args.rounds)
+    if args.database is not None and not args.database.startswith(POSTGRES_SCHEMES):
+        parser.error("--database takes a PostgreSQL URL (postgresql://...); SQLite is the default")
+    if args.replicas is not None:
+        if args.database is None:
+            parser.error("--replicas needs --database: replicas share a PostgreSQL database")
+        args.replicas = [int(count) for count in args.replicas.split(",")]
     return args
 
 
-def main() -> None:
+def main() -> int:
     args = parse_args()
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
-            sys.exit(f"{tool} is needed: apt-get install -y {tool}")
+            sys.exit(f"{tool} is missing: run bench/setup (as root it installs Debian's {tool})")
     pool = load_pool(args.pool)
     os.sched_setaffinity(0, {CLIENT_CORE})
     print(
         f"ingest: {args.rounds} rounds of {args.round_seconds} s per server and mode,"
         f" {args.connections} keep-alive connections, a pool of {pool.size:,} distinct events;"
-        f"\nservers on core {SERVER_CORE}, wrk on core {CLIENT_CORE}"
+        f"\nservers on core {SERVER_CORE}, wrk on core {CLIENT_CORE};"
+        f" gpb's database: {describe_database(args.database)}"
     )
     modes = ["signed", "unsigned"] if args.mode == "both" else [args.mode]
+    ok = True
     with jwks_server(pool.key) as jwks_url:
         for mode in modes:
+            if args.replicas:
+                loads = {n: run_load(mode, pool, jwks_url, args, n) for n in args.replicas}
+                ok = print_replicas(mode, loads) and ok
+                continue
             load = run_load(mode, pool, jwks_url, args)
-            print_load(mode, load)
-            print_stages(mode, stages_on_server_core(mode, pool, args.connections), load)
+            ok = print_load(mode, load) and ok
+            print_stages(mode, stages_on_server_core(mode, pool, args), load)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
