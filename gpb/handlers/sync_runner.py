@@ -144,14 +144,21 @@ class SyncRunner:
     async def _carry_out(
         self, run: SyncRun, plan: Plan, report: RunReport, deadline: float
     ) -> None:
+        """Every section at once, under one limit of calls in flight: IC is never idle waiting
+        for one section's last result before the next section's line item goes out. A section's
+        results follow its own line item. What finished is reported in the plan's order, even when
+        the run stops midway."""
         confirmed = await self.runs.confirmed_in_run(run.id)
         slots = asyncio.Semaphore(self.settings.concurrency)
+        finished: list[list[tuple[GradeOutcome, RunError | None]] | None] = [None] * len(plan.work)
         done = 0
-        await self.runs.progress(run.id, 0, plan.total)
-        for work in plan.work:
+
+        async def carry_out_section(index: int, work: SectionWork) -> None:
+            nonlocal done
             if self.monotonic() > deadline:
                 raise Interrupted()
-            writable = await self._line_item(run, work, report)
+            async with slots:
+                writable = await self._line_item(run, work, report)
             async with asyncio.TaskGroup() as group:
                 tasks = [
                     group.create_task(self._write(run, w, writable, confirmed, slots, deadline))
@@ -160,13 +167,21 @@ class SyncRunner:
                     group.create_task(self._delete(run, d, confirmed, slots, deadline))
                     for d in work.deletes
                 ]
-            for task in tasks:
-                outcome, error = task.result()
-                report.grades.append(outcome)
-                if error is not None:
-                    report.errors.append(error)
+            finished[index] = [task.result() for task in tasks]
             done += len(tasks)
             await self.runs.progress(run.id, done, plan.total)
+
+        await self.runs.progress(run.id, 0, plan.total)
+        try:
+            async with asyncio.TaskGroup() as sections:
+                for index, work in enumerate(plan.work):
+                    sections.create_task(carry_out_section(index, work))
+        finally:
+            for outcomes in finished:
+                for outcome, error in outcomes or ():
+                    report.grades.append(outcome)
+                    if error is not None:
+                        report.errors.append(error)
 
     async def _line_item(self, run: SyncRun, work: SectionWork, report: RunReport) -> str | None:
         """Upserts the section's line item; returns None when results can be written, else the
