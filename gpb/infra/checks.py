@@ -129,7 +129,8 @@ def check_postgres(url: str) -> Check:
     except psycopg.Error as exc:
         return failed(
             name,
-            f"{where} does not take writes: {type(exc).__name__}: {str(exc).strip()}",
+            # One line: libpq's messages run over several.
+            f"{where} does not take writes: {type(exc).__name__}: {' '.join(str(exc).split())}",
             "check GPB_DATABASE_URL (host, database, user, password), that the server runs and"
             " takes connections from this host, and that the user owns gpb's tables",
         )

@@ -33,6 +33,7 @@ NAMES = [
 WRONG_CANVAS_TOKEN = "wrong-canvas-token-5f1c9e"
 WRONG_SIS_SECRET = "wrong-client-secret-77aa10"
 WRONG_VENDOR_KEY = "wrong-vendor:secret-93be4d"
+WRONG_DATABASE_PASSWORD = "wrong-database-password-4d7e21"
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -57,6 +58,7 @@ def secrets_of(sandbox: RunningSandbox) -> list[str]:
         WRONG_CANVAS_TOKEN,
         WRONG_SIS_SECRET,
         WRONG_VENDOR_KEY,
+        WRONG_DATABASE_PASSWORD,
     ]
 
 
@@ -167,6 +169,24 @@ async def test_without_a_course_the_course_checks_say_so_and_do_not_fail(
             "no Canvas URL or API token",
             "set GPB_CANVAS_BASE_URL",
             id="canvas-not-configured",
+        ),
+        pytest.param(
+            (),
+            {"GPB_DATABASE_URL": "sqlite:////nonexistent-folder/gpb.db"},
+            (),
+            "database",
+            "no database at /nonexistent-folder/gpb.db",
+            "run gpb migrate",
+            id="no-database",
+        ),
+        pytest.param(
+            (),
+            {"GPB_DATABASE_URL": f"postgresql://gpb:{WRONG_DATABASE_PASSWORD}@127.0.0.1:9/gpb"},
+            (),
+            "database",
+            "postgresql://127.0.0.1:9/gpb does not take writes",
+            "GPB_DATABASE_URL",
+            id="database-server-unreachable",
         ),
     ],
 )
