@@ -11,7 +11,14 @@ from gpb.handlers.alerts import Alert, AlertOpened, AlertResolved, AlertUpdated,
 from gpb.handlers.ids import record_id
 from gpb.handlers.notices import Notice, NoticesQueued
 from gpb.handlers.timefmt import format_time, parse_time, utcnow
-from gpb.infra.store.database import ALERTS_CHANNEL, Connection, Database, Dialect, Row
+from gpb.infra.store.database import (
+    ALERTS_CHANNEL,
+    Connection,
+    Database,
+    Dialect,
+    Row,
+    inserted_id,
+)
 from gpb.infra.store.outbox import claim_due
 
 
@@ -187,9 +194,10 @@ def _append_feed(conn: Connection, alert_id: int) -> None:
 
 def _opened(conn: Connection, change: AlertOpened) -> None:
     now = format_time(utcnow())
-    cursor = conn.execute(
+    opened = inserted_id(
+        conn,
         "INSERT INTO alerts (course_id, assignment_id, code, severity, message, fix, state,"
-        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?) RETURNING id",
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)",
         (
             change.course_id,
             change.assignment_id,
@@ -201,7 +209,8 @@ def _opened(conn: Connection, change: AlertOpened) -> None:
             now,
         ),
     )
-    _append_feed(conn, cursor.fetchone()[0])
+    assert opened is not None
+    _append_feed(conn, opened)
 
 
 def _updated(conn: Connection, change: AlertUpdated) -> None:

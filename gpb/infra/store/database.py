@@ -2,8 +2,8 @@
 
 A repository is a set of plain functions over a `Connection`, handed to `Database.write` (run in
 one transaction, committed before the call returns) or `Database.read`. The SQL is written once,
-in the dialect both engines speak: `?` placeholders, `INSERT ... ON CONFLICT`, `RETURNING`,
-`SAVEPOINT`. Where the engines truly differ, a repository asks `Database.dialect`.
+in the dialect both engines speak: `?` placeholders, `INSERT ... ON CONFLICT`, `SAVEPOINT`. Where
+the engines truly differ, a repository asks `Database.dialect`, or uses a helper here.
 
 A write function may run more than once (a batch retried, a deadlock retried): it must change
 nothing but the database.
@@ -56,6 +56,19 @@ class Connection(Protocol):
     def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = (), /) -> Any: ...
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any: ...
+
+
+def inserted_id(
+    conn: Connection, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()
+) -> int | None:
+    """Runs an INSERT into a table keyed by `id`; its new id, or None when it inserted nothing
+    (ON CONFLICT DO NOTHING). PostgreSQL says it through RETURNING; SQLite through lastrowid,
+    since its RETURNING costs more than the rest of such an insert."""
+    if conn.dialect is Dialect.POSTGRES:
+        row = conn.execute(sql + " RETURNING id", parameters).fetchone()
+        return None if row is None else int(row[0])
+    cursor = conn.execute(sql, parameters)
+    return int(cursor.lastrowid) if cursor.rowcount == 1 else None
 
 
 def for_update(conn: Connection) -> str:

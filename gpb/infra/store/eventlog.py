@@ -26,7 +26,14 @@ from gpb.handlers.eventlog import (
 from gpb.handlers.ids import record_id
 from gpb.handlers.timefmt import format_time, parse_time
 from gpb.infra.store.changes import apply_changes
-from gpb.infra.store.database import Connection, Database, Dialect, Row, skip_locked
+from gpb.infra.store.database import (
+    Connection,
+    Database,
+    Dialect,
+    Row,
+    inserted_id,
+    skip_locked,
+)
 
 EXPORT_PAGE = 500
 CLAIM_LOCK = 0x6770_6202  # the advisory lock that takes replicas' claims in turn
@@ -35,12 +42,11 @@ _INSERT_EVENT = (
     " course_id, user_id, content_hash, duplicate_of, payload, source_ip)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_RETURNING_ID = " RETURNING id"
 # Storing a first copy is one statement: when the events_first_copy index holds the hash already,
 # the insert adds no row, and only then is the event looked up and filed as a duplicate.
 _INSERT_FIRST_COPY = (
     _INSERT_EVENT + " ON CONFLICT (content_hash) WHERE content_hash IS NOT NULL"
-    " AND duplicate_of IS NULL DO NOTHING" + _RETURNING_ID
+    " AND duplicate_of IS NULL DO NOTHING"
 )
 
 
@@ -79,16 +85,16 @@ class SqlEventLog:
                     source_ip,
                 )
 
-            stored = conn.execute(_INSERT_FIRST_COPY, row(EventStatus.ACCEPTED, None)).fetchone()
+            stored = inserted_id(conn, _INSERT_FIRST_COPY, row(EventStatus.ACCEPTED, None))
             if stored is not None:
-                return Appended(str(stored[0]), None)
+                return Appended(str(stored), None)
             first = conn.execute(
                 "SELECT id FROM events WHERE content_hash = ? AND content_hash IS NOT NULL"
                 " AND duplicate_of IS NULL",
                 (event.content_hash,),
             ).fetchone()[0]
-            cursor = conn.execute(_INSERT_EVENT + _RETURNING_ID, row(EventStatus.DUPLICATE, first))
-            return Appended(str(cursor.fetchone()[0]), str(first))
+            duplicate = inserted_id(conn, _INSERT_EVENT, row(EventStatus.DUPLICATE, first))
+            return Appended(str(duplicate), str(first))
 
         return await self._db.write(write)
 
@@ -97,9 +103,10 @@ class SqlEventLog:
         error = json.dumps({"code": rejection.code, "message": rejection.message})
 
         def write(conn: Connection) -> str:
-            cursor = conn.execute(
+            rejected = inserted_id(
+                conn,
                 "INSERT INTO events (received_at, status, event_name, error, raw, source_ip)"
-                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     self._stamp(),
                     EventStatus.REJECTED.value,
@@ -109,7 +116,7 @@ class SqlEventLog:
                     rejection.source_ip,
                 ),
             )
-            return str(cursor.fetchone()[0])
+            return str(rejected)
 
         return await self._db.write(write)
 
@@ -247,10 +254,11 @@ def _claim_due(conn: Connection, claim: Claim, limit: int) -> list[StoredEvent]:
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
-    rows = conn.execute(
-        f"UPDATE events SET claimed_by = ?, lease_until = ? WHERE id IN ({marks}) RETURNING *",
+    conn.execute(
+        f"UPDATE events SET claimed_by = ?, lease_until = ? WHERE id IN ({marks})",
         (holder, format_time(claim.until), *ids),
-    ).fetchall()
+    )
+    rows = conn.execute(f"SELECT * FROM events WHERE id IN ({marks})", ids).fetchall()
     return sorted((_event(row) for row in rows), key=lambda event: int(event.id))
 
 

@@ -22,7 +22,7 @@ from gpb.handlers.health import (
 )
 from gpb.handlers.syncs import RunStatus
 from gpb.handlers.timefmt import format_time, parse_time
-from gpb.infra.store.database import Connection, Database, Row
+from gpb.infra.store.database import Connection, Database, Row, inserted_id
 from gpb.infra.store.outbox import claim_due
 
 _FINISHED = tuple(s.value for s in (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED))
@@ -238,15 +238,15 @@ def _queue_notices(
 def _opened(conn: Connection, change: AdminAlertOpened) -> None:
     at = format_time(change.at)
     # One open alert per code: a second gpb process judging the same database opens none.
-    cursor = conn.execute(
+    opened = inserted_id(
+        conn,
         "INSERT INTO admin_alerts (code, message, fix, details, state, opened_at, updated_at)"
         " VALUES (?, ?, ?, ?, 'open', ?, ?)"
-        " ON CONFLICT (code) WHERE state = 'open' DO NOTHING RETURNING id",
+        " ON CONFLICT (code) WHERE state = 'open' DO NOTHING",
         (change.code, change.message, change.fix, json.dumps(change.details), at, at),
     )
-    opened = cursor.fetchone()
     if opened is not None:
-        _queue_notices(conn, opened[0], "opened", change.channels, change.at)
+        _queue_notices(conn, opened, "opened", change.channels, change.at)
 
 
 def _updated(conn: Connection, change: AdminAlertUpdated) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from gpb.handlers.reconcile import ReconcileCourse, ReconcileStatus, Reconciliation
 from gpb.handlers.timefmt import format_time, parse_time
-from gpb.infra.store.database import Connection, Database, Row
+from gpb.infra.store.database import Connection, Database, Row, inserted_id
 from gpb.infra.store.health import first_id_since
 
 
@@ -72,10 +72,11 @@ class SqlReconciliations:
         r = reconciliation
 
         def write(conn: Connection) -> int:
-            cursor = conn.execute(
+            saved = inserted_id(
+                conn,
                 "INSERT INTO reconciliations (course_id, started_by, status, started_at,"
                 " finished_at, repaired_grades, drift_count, report)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     r.course_id,
                     r.trigger,
@@ -87,7 +88,8 @@ class SqlReconciliations:
                     json.dumps(r.report),
                 ),
             )
-            return int(cursor.fetchone()[0])
+            assert saved is not None
+            return saved
 
         return replace(r, id=str(await self._db.write(write)))
 
