@@ -10,6 +10,8 @@ warm-up (a leak grows with the events handled; a steady load must level off).
 
     .venv/bin/python bench/soak.py [--seconds 180] [--rate 150] [--connections 4]
     .venv/bin/python bench/soak.py --short        # 20 s, to see that it runs
+    .venv/bin/python bench/soak.py --database postgresql://postgres@127.0.0.1:55440/postgres
+                                                  # gpb on a fresh database of that server
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psycopg
+from ingest import run_database
 from remaster import ADMIN, free_port, gpb_env, process
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,7 +55,7 @@ class Sample:
 class Soak:
     gpb: str
     pid: int
-    database: Path
+    database: str  # its URL
     sent: int = 0
     refused: int = 0
     samples: list[Sample] = field(default_factory=list)
@@ -63,7 +67,12 @@ class Soak:
         raise RuntimeError("no VmRSS")
 
     def database_mb(self) -> float:
-        files = [self.database, self.database.with_name(self.database.name + "-wal")]
+        if self.database.startswith("postgresql://"):
+            with psycopg.connect(self.database) as conn:
+                row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+            return float(row[0] if row else 0) / 2**20
+        path = Path(self.database.removeprefix("sqlite:///"))
+        files = [path, path.with_name(path.name + "-wal")]
         return sum(f.stat().st_size for f in files if f.exists()) / 2**20
 
     async def lag(self, client: httpx.AsyncClient) -> float:
@@ -142,7 +151,7 @@ def report(soak: Soak, seconds: float, rate: float, drained_after: float) -> boo
         f"  RSS              : {samples[0].rss_mb:.1f} MB at start, {early:.1f} MB after warm-up,"
     )
     print(f"                     {late:.1f} MB at the end ({grew:+.1f} MB)")
-    print(f"  database         : {samples[-1].database_mb:.1f} MB (with its WAL)")
+    print(f"  database         : {samples[-1].database_mb:.1f} MB (SQLite: with its WAL)")
     print("  samples (s, RSS MB, lag s, DB MB, sent):")
     for s in samples[:: max(1, len(samples) // 12)]:
         print(
@@ -161,10 +170,13 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=150.0, help="events per second offered")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--short", action="store_true", help="a 20 s run")
+    parser.add_argument(
+        "--database", help="a PostgreSQL server's URL: gpb runs on a fresh database of it"
+    )
     args = parser.parse_args()
     seconds = 20.0 if args.short else args.seconds
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, run_database(args.database, Path(tmp)) as database:
         folder = Path(tmp)
         key_file = folder / "key.json"
         sandbox_port, gpb_port = free_port(), free_port()
@@ -175,6 +187,7 @@ def main() -> int:
         environment = gpb_env(sandbox, folder, 1) | {
             "GPB_EVENTS_AUTH": "jwt",
             "GPB_CANVAS_JWKS_URL": f"{sandbox}/jwks.json",
+            "GPB_DATABASE_URL": database,
         }
         with (
             process(sandbox_argv, {}, f"{sandbox}/_sandbox/state"),
@@ -182,7 +195,7 @@ def main() -> int:
                 [*cli, "serve", "--port", str(gpb_port)], environment, f"{gpb}/healthz"
             ) as child,
         ):
-            soak = Soak(gpb, child.pid, folder / "gpb.db")
+            soak = Soak(gpb, child.pid, database)
             asyncio.run(send(soak, key_file, seconds, args.rate, args.connections))
             drained_after = asyncio.run(drain(soak))
     return 0 if report(soak, seconds, args.rate, drained_after) else 1
