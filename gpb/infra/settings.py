@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gpb.infra.store.database import POSTGRES_SCHEMES
+
 INSTRUCTURE_JWKS_URL = "https://8axpcl50e4.execute-api.us-east-1.amazonaws.com/main/jwks"
 
 
@@ -80,7 +82,7 @@ class Settings(BaseSettings):
 
     @property
     def is_postgres(self) -> bool:
-        return self.database_url.startswith(("postgresql://", "postgres://"))
+        return self.database_url.startswith(POSTGRES_SCHEMES)
 
     @property
     def sqlite_path(self) -> str:

@@ -24,6 +24,9 @@ T = TypeVar("T")
 INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
+# What GPB_DATABASE_URL starts with for PostgreSQL (anything else is SQLite).
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
 # The PostgreSQL channel that carries "the alerts of this course changed" between replicas.
 ALERTS_CHANNEL = "gpb_alerts"
 
@@ -39,15 +42,6 @@ class Row(Protocol):
     def __getitem__(self, key: int | str, /) -> Any: ...
 
     def keys(self) -> list[str]: ...
-
-
-class Cursor(Protocol):
-    @property
-    def rowcount(self) -> int: ...
-
-    def fetchone(self) -> Any: ...
-
-    def fetchall(self) -> list[Any]: ...
 
 
 class Connection(Protocol):

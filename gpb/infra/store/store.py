@@ -9,7 +9,7 @@ from gpb.infra.store.alerts import SqlAlerts
 from gpb.infra.store.changes import apply_changes
 from gpb.infra.store.course_state import SqlCourseState
 from gpb.infra.store.courses import SqlCourses
-from gpb.infra.store.database import Connection, Database
+from gpb.infra.store.database import POSTGRES_SCHEMES, Connection, Database
 from gpb.infra.store.eventlog import SqlEventLog
 from gpb.infra.store.health import SqlHealth
 from gpb.infra.store.job_slots import SqlJobSlots
@@ -20,7 +20,6 @@ from gpb.infra.store.sqlite import SqliteDatabase
 from gpb.infra.store.syncs import SqlSyncs
 from gpb.infra.store.tokens import SqlTokens
 
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 SQLITE_SCHEME = "sqlite:///"
 
 
