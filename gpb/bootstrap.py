@@ -169,7 +169,7 @@ def health_job(
         ),
         on_change=on_change,
         every_seconds=settings.health_check_seconds,
-        turns=turns(settings, store),
+        turns=job_turns(settings, store),
     )
 
 
@@ -253,7 +253,7 @@ def reconciler(
     )
 
 
-def turns(settings: Settings, store: SqlStore) -> Turns:
+def job_turns(settings: Settings, store: SqlStore) -> Turns:
     """Replicas take turns at the scheduled jobs; a SQLite gpb is alone and always has the turn."""
     return Turns(store.job_slots if settings.is_postgres else None, replica_name(settings))
 
@@ -397,7 +397,7 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
         nightly = reconcile_job(
             settings,
             reconciler(settings, store, canvas, sis, rechecks, syncs),
-            turns(settings, store),
+            job_turns(settings, store),
         )
         if settings.is_postgres:
             # Alerts raised on other replicas wake this one's streams too.
@@ -411,7 +411,7 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             _background(syncs.run_forever(), "gpb-syncs"),
             _background(
                 RetentionJob(
-                    store.retention, settings.event_retention_days, turns=turns(settings, store)
+                    store.retention, settings.event_retention_days, turns=job_turns(settings, store)
                 ).run(),
                 "gpb-retention",
             ),
