@@ -114,6 +114,27 @@ async def test_a_dry_run_writes_nothing_and_shows_what_ic_holds(env: SandboxedGp
     assert (await env.get("/api/courses/456/pending")).json()["changes"]  # still pending
 
 
+async def test_an_unposted_grade_is_sent_and_marked_in_the_pending_view_and_the_preview(
+    env: SandboxedGpb,
+) -> None:
+    async with env_client(env) as sandbox:  # graded, but hidden from the student in Canvas
+        answer = await sandbox.post(
+            f"/_sandbox/canvas/submissions/{FINE}/1202", json={"score": 8.0, "posted": False}
+        )
+        assert answer.status_code == 200, answer.text
+    preview = await start(env, kind="remaster", dry_run=True)
+    (hidden,) = [
+        g for g in preview["grades"] if (g["assignment_id"], g["student_id"]) == (FINE, "1202")
+    ]
+    assert hidden["outcome"] == "sent" and hidden["canvas"]["posted"] is False
+    # The preview's re-read of Canvas is in the snapshot too: the pending view marks it.
+    pending = (await env.get("/api/courses/456/pending")).json()["changes"]
+    (mine,) = [c for c in pending if (c["assignment_id"], c["student_id"]) == (FINE, "1202")]
+    assert mine["canvas"]["score"] == 8.0 and mine["canvas"]["posted"] is False
+    await start(env, kind="remaster")
+    assert ic_results(env)[f"canvas-a{FINE}-s7-u1202"]["score"] == 8.0  # sent though hidden
+
+
 async def test_remaster_catches_a_change_no_event_announced(env: SandboxedGpb) -> None:
     await grade(env, FINE, "1201", 9.5, "2026-11-02T10:00:00.000Z")
     await start(env, kind="sync")
@@ -140,6 +161,29 @@ async def test_remaster_deletes_the_results_of_a_student_who_left(env: Sandboxed
     run = await start(env, kind="remaster")
     assert f"canvas-a{FINE}-s7-u1203" not in ic_results(env)
     assert any(g["student_id"] == "1203" and g["outcome"] == "deleted" for g in run["grades"])
+
+
+async def test_the_line_items_of_an_assignment_that_stopped_syncing_stay_in_ic_with_a_warning(
+    env: SandboxedGpb,
+) -> None:
+    await grade(env, FINE, "1201", 9.5, "2026-11-02T10:00:00.000Z")
+    await start(env, kind="sync")
+    assert f"canvas-a{FINE}-s7" in env.sandbox.state.ic.line_items
+    async with env_client(env) as sandbox:
+        answer = await sandbox.post(
+            f"/_sandbox/canvas/assignments/{FINE}", json={"post_to_sis": False}
+        )
+        assert answer.status_code == 200, answer.text
+    await env.handled(
+        await env.post("assignment_updated_title_35", assignment_id="10000000000124", title="x")
+    )
+    run = await start(env, kind="remaster")
+    assert run["status"] == "succeeded", run["errors"]
+    orphaned = [w for w in run["warnings"] if w["code"] == "ORPHANED_IN_IC"]
+    assert [w["assignment_id"] for w in orphaned] == [FINE]
+    # Teachers may have worked on it in IC: gpb deletes no line item.
+    assert f"canvas-a{FINE}-s7" in env.sandbox.state.ic.line_items
+    assert not any(g["assignment_id"] == FINE for g in run["grades"] if g["outcome"] == "sent")
 
 
 async def test_injected_429_and_500_still_end_with_ic_equal_to_canvas(env: SandboxedGpb) -> None:
