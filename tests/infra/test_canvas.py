@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -35,12 +36,14 @@ class Sleeps:
 class Canvas:
     """A mock Canvas: records every request and answers through `handler`."""
 
-    def __init__(self, handler: Callable[[httpx.Request], httpx.Response]) -> None:
+    def __init__(
+        self, handler: Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
+    ) -> None:
         self.handler = handler
         self.requests: list[httpx.Request] = []
         self.sleeps = Sleeps()
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx.Request) -> httpx.Response | Awaitable[httpx.Response]:
         self.requests.append(request)
         return self.handler(request)
 
@@ -465,18 +468,31 @@ async def test_missing_submission_is_none() -> None:
     assert await canvas.client().get_submission("7", "55", "901") is None
 
 
-async def test_list_submissions_in_chunks_of_100_assignments() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
+async def test_list_submissions_spreads_the_assignments_over_a_few_reads_of_at_most_100() -> None:
+    in_flight, most = 0, 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
         ids = query(request)["assignment_ids[]"]
         return ok([{**SUBMISSION, "assignment_id": int(ids[0])}])
 
     canvas = Canvas(handler)
-    ids = [str(n) for n in range(1, 251)]
-    submissions = await canvas.client().list_submissions("7", ids)
-    assert [s.assignment_id for s in submissions] == ["1", "101", "201"]
-    assert [len(query(r)["assignment_ids[]"]) for r in canvas.requests] == [100, 100, 50]
-    sent = [a for r in canvas.requests for a in query(r)["assignment_ids[]"]]
-    assert sent == ids
+    few = [str(n) for n in range(1, 251)]
+    submissions = await canvas.client().list_submissions("7", few)
+    assert [s.assignment_id for s in submissions] == ["1", "64", "127", "190"]  # in order
+    assert sorted(len(query(r)["assignment_ids[]"]) for r in canvas.requests) == [61, 63, 63, 63]
+    assert sorted(a for r in canvas.requests for a in query(r)["assignment_ids[]"]) == sorted(few)
+    assert most == 4
+
+    canvas = Canvas(handler)
+    many = [str(n) for n in range(1, 651)]
+    await canvas.client().list_submissions("7", many)
+    assert sorted(len(query(r)["assignment_ids[]"]) for r in canvas.requests) == [50] + [100] * 6
+    assert most == 4  # never more in flight
     for request in canvas.requests:
         assert request.url.path == "/api/v1/courses/7/students/submissions"
         assert query(request)["student_ids[]"] == ["all"]
