@@ -399,6 +399,9 @@ class OneRosterClient(HttpAdapter):
         The lock makes concurrent callers share one fetch; a caller whose token was refused passes
         it as `stale`, so of several such callers only the first fetches a new one.
         """
+        token = self._token
+        if token is not None and token.value != stale and self._clock() < token.refresh_at:
+            return token.value  # the common case, without waiting on the lock
         async with self._token_lock:
             token = self._token
             if token is None or token.value == stale or self._clock() >= token.refresh_at:
