@@ -200,7 +200,13 @@ def tokens(draw: st.DrawFn, key: RSAKey) -> str:
         return sign_event(draw(envelopes()), key)
     header = draw(st.fixed_dictionaries({"alg": st.sampled_from(["RS256", "none", "HS256"])}))
     header["kid"] = draw(st.sampled_from([str(key.kid), "other"]) | JSON)
-    segments = [b64(json.dumps(header).encode()), draw(st.text(max_size=60)), draw(st.text())]
+    # Text that can go over HTTP: a lone surrogate has no UTF-8 bytes to send.
+    sendable = st.characters(codec="utf-8")
+    segments = [
+        b64(json.dumps(header).encode()),
+        draw(st.text(sendable, max_size=60)),
+        draw(st.text(sendable)),
+    ]
     return ".".join(segments[: draw(st.integers(1, 4))])
 
 
