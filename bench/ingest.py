@@ -529,6 +529,7 @@ def handled_in(stored: dict[str, int]) -> int:
 class Load:
     bare: Totals
     gpb: Totals
+    floor: Totals | None  # bench/floor_app.py: the work every event needs, and nothing more
     stored: dict[str, int]  # gpb's log by status when its last round ended
     worker_us: float | None  # CPU per event the worker handles, alone, catching up afterwards
 
@@ -548,7 +549,8 @@ def run_load(
     each replica through a part of its own. With one replica, gpb's worker then catches up alone
     for a while, to show what it costs per event."""
     bodies, content_type = pool.bodies(mode), CONTENT_TYPES[mode]
-    bare_rounds, gpb_rounds = [], []
+    bare_rounds, gpb_rounds, floor_rounds = [], [], []
+    with_floor = args.database is None and replicas == 1
     parts = [
         range(k * pool.size // replicas, (k + 1) * pool.size // replicas) for k in range(replicas)
     ]
@@ -562,9 +564,12 @@ def run_load(
         with (
             uvicorn_servers("bare_app:create_app", {}, BENCH) as bare,
             uvicorn_servers("gpb.bootstrap:create_app", env, Path(run_dir), replicas) as gpb,
+            floor_servers(with_floor, env, Path(run_dir)) as floor,
         ):
             for k, replica in enumerate(gpb):
                 warm_up(replica.url, warm_up_body(mode, pool, k))
+            for server in floor:
+                warm_up(server.url, warm_up_body(mode, pool, 0))
             for _ in range(args.rounds):
                 with frozen(gpb):
                     baseline = [range(min(pool.size, BARE_BODIES))]
@@ -574,6 +579,11 @@ def run_load(
                     _next_bodies(start, part, per_replica)
                     for start, part in zip(posted, parts, strict=True)
                 ]
+                if floor:
+                    with frozen(gpb):  # the floor stores in a file of its own: the same bodies
+                        floor_rounds.append(
+                            run_round(floor, bodies, fresh, content_type, args, None)
+                        )
                 gpb_rounds.append(run_round(gpb, bodies, fresh, content_type, args, database))
                 answered = gpb_rounds[-1].requests_by_server
                 sent = zip(fresh, answered, connections_of(gpb, args), strict=True)
@@ -585,7 +595,20 @@ def run_load(
             if replicas == 1:
                 worker_us = _worker_cost(gpb, database_url, handled_in(stored))
     duplicates = stored.get("duplicate", 0)
-    return Load(Totals(bare_rounds), Totals(gpb_rounds, duplicates), stored, worker_us)
+    floor_totals = Totals(floor_rounds) if floor_rounds else None
+    return Load(
+        Totals(bare_rounds), Totals(gpb_rounds, duplicates), floor_totals, stored, worker_us
+    )
+
+
+@contextmanager
+def floor_servers(wanted: bool, env: dict[str, str], run_dir: Path) -> Iterator[list[Server]]:
+    if not wanted:
+        yield []
+        return
+    floor_env = {**env, "FLOOR_DATABASE": str(run_dir / "floor.db")}
+    with uvicorn_servers("floor_app:create_app", floor_env, run_dir) as servers:
+        yield servers
 
 
 def _worker_cost(gpb: list[Server], database_url: str, handled_before: int) -> float | None:
@@ -706,9 +729,22 @@ def print_load(mode: str, load: Load) -> bool:
     print(f"  {header} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>8}  ratio")
     print(_row("bare Starlette", load.bare, "1 (baseline)"))
     print(_row(f"gpb {mode}", load.gpb, f"{ratio:.3f} ({verdict} the target >= {target})"))
+    if load.floor is not None:
+        floor_ratio = load.floor.throughput / load.bare.throughput
+        print(_row("floor", load.floor, f"{floor_ratio:.3f} (the required work alone)"))
     cpu_ratio = load.bare.cpu_per_request_us / load.gpb.cpu_per_request_us
     print("  (p50 and p99: the median over the rounds of each round's own)")
-    print(f"  the same ratio by server CPU time per request: {cpu_ratio:.3f}")
+    print(f"  the same ratio by server CPU time per request: {cpu_ratio:.3f}", end="")
+    if load.floor is not None:
+        floor_cpu = load.bare.cpu_per_request_us / load.floor.cpu_per_request_us
+        print(f"; the floor's: {floor_cpu:.3f}")
+        print(
+            "  (floor: bench/floor_app.py, verify or decode, envelope and hash, one durable row"
+            " with only\n   the de-duplication index, through gpb's own parts: no audit indexes,"
+            " worker or metrics)"
+        )
+    else:
+        print()
     database_us = load.gpb.database_cpu_per_request_us
     if database_us is not None:
         with_database = load.bare.cpu_per_request_us / (load.gpb.cpu_per_request_us + database_us)
