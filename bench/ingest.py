@@ -555,6 +555,7 @@ def run_load(
         range(k * pool.size // replicas, (k + 1) * pool.size // replicas) for k in range(replicas)
     ]
     posted = [part.start for part in parts]
+    floor_posted = 0  # the floor has a file of its own, and goes through the pool at its own pace
     with (
         tempfile.TemporaryDirectory(dir=CACHE, prefix="ingest-run-") as run_dir,
         run_database(args.database, Path(run_dir)) as database_url,
@@ -580,10 +581,12 @@ def run_load(
                     for start, part in zip(posted, parts, strict=True)
                 ]
                 if floor:
-                    with frozen(gpb):  # the floor stores in a file of its own: the same bodies
+                    floor_fresh = _next_bodies(floor_posted, range(pool.size), per_replica)
+                    with frozen(gpb):
                         floor_rounds.append(
-                            run_round(floor, bodies, fresh, content_type, args, None)
+                            run_round(floor, bodies, [floor_fresh], content_type, args, None)
                         )
+                    floor_posted = floor_fresh.start + floor_rounds[-1].requests + args.connections
                 gpb_rounds.append(run_round(gpb, bodies, fresh, content_type, args, database))
                 answered = gpb_rounds[-1].requests_by_server
                 sent = zip(fresh, answered, connections_of(gpb, args), strict=True)
@@ -591,14 +594,22 @@ def run_load(
                 posted = [lines.start + done + conns for lines, done, conns in sent]
             with frozen(gpb):
                 stored = statuses_in(database_url)
+            floor_duplicates = _floor_duplicates(floor_rounds, Path(run_dir)) if floor else 0
             worker_us = None
             if replicas == 1:
                 worker_us = _worker_cost(gpb, database_url, handled_in(stored))
     duplicates = stored.get("duplicate", 0)
-    floor_totals = Totals(floor_rounds) if floor_rounds else None
+    floor_totals = Totals(floor_rounds, floor_duplicates) if floor_rounds else None
     return Load(
         Totals(bare_rounds), Totals(gpb_rounds, duplicates), floor_totals, stored, worker_us
     )
+
+
+def _floor_duplicates(rounds: list[Round], run_dir: Path) -> int:
+    """The floor's answers that stored nothing (a pool used up): its requests past its rows."""
+    with closing(sqlite3.connect(f"file:{run_dir / 'floor.db'}?mode=ro", uri=True)) as conn:
+        (rows,) = conn.execute("SELECT count(*) FROM events").fetchone()
+    return max(0, sum(r.requests for r in rounds) - (rows - 1))  # less the warm-up's row
 
 
 @contextmanager
