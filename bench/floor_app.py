@@ -3,9 +3,10 @@
 What API.md and DESIGN.md require before a 202, done with gpb's own parts and nothing else:
 verify the JWS (gpb's decoder and JWKS cache) or decode the JSON, validate the envelope and hash
 it (gpb's `parse_event`), and commit one row durably through gpb's group-committing SQLite writer
-(WAL, `synchronous=FULL`) into a table whose only index is the one de-duplication needs. No
-audit indexes, no worker, no metrics, no recording of refusals: what gpb does beyond this is what
-makes it a product, and this floor shows what the bar leaves for it.
+(WAL, `synchronous=FULL`) into a table whose only index is the one de-duplication needs; the
+garbage collector tuned as gpb tunes it. No audit indexes, no worker, no metrics, no recording of
+refusals: what gpb does beyond this is what makes it a product, and this floor shows what the bar
+leaves for it.
 
 Served by uvicorn exactly as gpb is, with GPB_EVENTS_AUTH, GPB_CANVAS_JWKS_URL and FLOOR_DATABASE
 (a file path) set.
@@ -26,6 +27,7 @@ from starlette.routing import Route
 from gpb.handlers.envelope import parse_event
 from gpb.handlers.ingest import EventDecoder
 from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder
+from gpb.infra.garbage_collector import tuned_for_serving
 from gpb.infra.store.database import Connection
 from gpb.infra.store.sqlite import SqliteDatabase, connect
 
@@ -72,7 +74,8 @@ def create_app() -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         database.start()
         try:
-            yield
+            with tuned_for_serving():
+                yield
         finally:
             await database.close()
             await keys.close()

@@ -37,6 +37,7 @@ from gpb.handlers.worker import Worker
 from gpb.infra.canvas import CanvasClient
 from gpb.infra.checks import ConnectionChecks
 from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder
+from gpb.infra.garbage_collector import tuned_for_serving
 from gpb.infra.notifiers import CanvasInboxNotifier, Channel, WebhookNotifier
 from gpb.infra.oneroster import OneRosterClient
 from gpb.infra.settings import Settings
@@ -421,6 +422,7 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
         ):
             stack.push_async_callback(_cancel, task)
         decoder = await stack.enter_async_context(_decoder(settings))
+        stack.enter_context(tuned_for_serving())
         yield AppContext(
             config=listener_config(settings),
             decoder=decoder,
