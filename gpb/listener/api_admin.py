@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gpb.handlers.ids import local_id_or_none
+from gpb.handlers.ids import local_id_or_none, record_id
 from gpb.listener.auth import context, require_admin
 from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError, not_found
@@ -55,7 +55,7 @@ async def list_reconciliations(request: Request) -> Response:
     if course is not None and course_id is None:
         raise ApiError(400, "INVALID_QUERY", "course_id must be a Canvas course id")
     cursor = query.get("cursor") or None
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and record_id(cursor) is None:
         raise ApiError(400, "INVALID_QUERY", "cursor is not one this API gave")
     found = await context(request).reconciliations.reconciliations(
         course_id, cursor, RECONCILIATIONS_PAGE + 1

@@ -25,7 +25,7 @@ async def read_form(request: Request) -> dict[str, str]:
     if not is_form(request):
         return {}
     declared = request.headers.get("content-length", "")
-    if not declared.isdigit():
+    if not (declared.isascii() and declared.isdigit()):
         raise ApiError(411, "LENGTH_REQUIRED", "send a form with a Content-Length")
     if int(declared) > MAX_FORM_BYTES:
         raise ApiError(413, "PAYLOAD_TOO_LARGE", f"a form is at most {MAX_FORM_BYTES} bytes")

@@ -40,7 +40,7 @@ class _CutOff(_Unread):
 async def _read_bounded(request: Request, limit: int) -> bytes:
     """The body, refused as soon as it passes `limit`: an oversize body is never held whole."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _TooLarge(b"")
     chunks: list[bytes] = []
     size = 0

@@ -110,7 +110,11 @@ async def test_a_lost_grade_change_is_repaired_by_gpb_reconcile(
     assert repaired["before"] is None and repaired["after"]["score"] == 7.5
     course = (await env.get("/api/admin/courses/456/reconciliation")).json()
     assert course["nightly_remaster"] is False and course["latest"]["id"] == summary["id"]
-    assert (await env.get("/api/admin/reconciliations/999")).status_code == 404
+    # Not ids at all, though str.isdigit() takes the first and SQLite cannot hold the second.
+    for made_up in ("999", "5\u00b9", str(2**64)):
+        assert (await env.get(f"/api/admin/reconciliations/{made_up}")).status_code == 404
+    refused = await env.get("/api/admin/reconciliations", cursor="5\u00b9")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "INVALID_QUERY"
 
     opted = await asyncio.to_thread(gpb_cli, ["reconcile", "nightly-remaster", "456", "on"])
     assert opted == 0 and capsys.readouterr().out == "course 456: nightly remaster on\n"

@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from datetime import datetime
 
+from gpb.handlers.ids import record_id
 from gpb.handlers.reconcile import ReconcileCourse, ReconcileStatus, Reconciliation
 from gpb.handlers.timefmt import format_time, parse_time
 from gpb.infra.store.database import Connection, Database, Row, inserted_id
@@ -114,13 +115,12 @@ class SqlReconciliations:
         return await self._db.read(read)
 
     async def reconciliation(self, reconciliation_id: str) -> Reconciliation | None:
-        if not reconciliation_id.isdigit():
+        row_id = record_id(reconciliation_id)
+        if row_id is None:
             return None
 
         def read(conn: Connection) -> Reconciliation | None:
-            row = conn.execute(
-                "SELECT * FROM reconciliations WHERE id = ?", (int(reconciliation_id),)
-            ).fetchone()
+            row = conn.execute("SELECT * FROM reconciliations WHERE id = ?", (row_id,)).fetchone()
             return _reconciliation(row) if row else None
 
         return await self._db.read(read)
