@@ -1,5 +1,7 @@
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from canvas_events import sample
 from fakes import FakeEventLog
@@ -26,16 +28,24 @@ class Clock:
 
 
 async def store(log: FakeEventLog, *names: str) -> list[str]:
+    return [await store_event(log, sample(name)) for name in names]
+
+
+async def store_event(log: FakeEventLog, event: dict[str, Any]) -> str:
+    appended = await ingest(
+        json.dumps(event).encode(), None, JsonDecoder(), log, IngestPolicy(root_account=None)
+    )
+    return appended.id
+
+
+async def store_in_courses(log: FakeEventLog, *courses: str) -> list[str]:
+    """One grade_change per course given, in that order (a course may come back)."""
     ids = []
-    for name in names:
-        appended = await ingest(
-            json.dumps(sample(name)).encode(),
-            None,
-            JsonDecoder(),
-            log,
-            IngestPolicy(root_account=None),
-        )
-        ids.append(appended.id)
+    for k, course in enumerate(courses):
+        event = sample("grade_change_8_to_9_5")
+        event["metadata"].update(context_type="Course", context_id=course)
+        event["body"]["score"] = k  # each event its own content
+        ids.append(await store_event(log, event))
     return ids
 
 
@@ -127,6 +137,68 @@ async def test_a_replayed_event_is_handled_again() -> None:
     await log.requeue(event_id)
     await worker.drain()
     assert calls == 2
+
+
+async def test_a_course_s_events_are_handled_in_order_while_courses_go_side_by_side() -> None:
+    log = FakeEventLog()
+    ids = await store_in_courses(log, "1", "2", "1", "3", "2", "1")
+    course_of = {event_id: log.events[event_id].course_id for event_id in ids}
+    seen: list[str] = []
+    in_flight = 0
+    most_in_flight = 0
+
+    async def grade(event: StoredEvent) -> Handled:
+        nonlocal in_flight, most_in_flight
+        in_flight += 1
+        most_in_flight = max(most_in_flight, in_flight)
+        await asyncio.sleep(0.01)  # a read from Canvas or the store
+        seen.append(event.id)
+        in_flight -= 1
+        return Handled()
+
+    worker = Worker(log, MessageBus({"grade_change": grade}), RetryPolicy(), lanes=2)
+    assert await worker.drain() == 6
+    assert most_in_flight == 2
+    for course in ("1", "2", "3"):
+        mine = [event_id for event_id in ids if course_of[event_id] == course]
+        assert [event_id for event_id in seen if course_of[event_id] == course] == mine
+    assert all(log.events[event_id].status is EventStatus.PROCESSED for event_id in ids)
+
+
+async def test_courses_are_handled_side_by_side_not_one_after_another() -> None:
+    log = FakeEventLog()
+    first, second = await store_in_courses(log, "1", "2")
+    second_done = asyncio.Event()
+
+    async def grade(event: StoredEvent) -> Handled:
+        if event.id == first:
+            # Course 1 waits for course 2: one course after the other would never get there.
+            await asyncio.wait_for(second_done.wait(), timeout=5)
+        else:
+            second_done.set()
+        return Handled()
+
+    worker = Worker(log, MessageBus({"grade_change": grade}), RetryPolicy())
+    assert await worker.drain() == 2
+    assert log.events[first].status is log.events[second].status is EventStatus.PROCESSED
+
+
+async def test_past_half_its_claim_a_worker_stops_and_leaves_the_rest_claimed_for_later() -> None:
+    log = FakeEventLog()
+    clock = Clock()
+    ids = await store_in_courses(log, "1", "1", "1")
+
+    async def slow(event: StoredEvent) -> Handled:
+        clock.now += timedelta(seconds=20)  # past half of a 60 s claim after two events
+        return Handled()
+
+    worker = Worker(
+        log, MessageBus({"grade_change": slow}), RetryPolicy(), clock=clock, lease_seconds=60
+    )
+    assert await worker.drain() == 2
+    assert log.events[ids[2]].status is EventStatus.ACCEPTED
+    assert await worker.drain() == 1
+    assert log.events[ids[2]].status is EventStatus.PROCESSED
 
 
 def test_backoff_grows_and_is_capped() -> None:
