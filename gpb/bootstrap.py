@@ -33,7 +33,7 @@ from gpb.handlers.school_hours import SchoolHours
 from gpb.handlers.signals import Broadcast
 from gpb.handlers.sync_runner import SyncRunner, SyncSettings
 from gpb.handlers.sync_service import Pending, SyncService
-from gpb.handlers.worker import Worker
+from gpb.handlers.worker import WORKER_LANES, Worker
 from gpb.infra.canvas import CanvasClient
 from gpb.infra.checks import ConnectionChecks
 from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder
@@ -310,6 +310,15 @@ def replica_name(settings: Settings) -> str:
     return settings.replica_name or f"{socket.gethostname()}-{os.getpid()}"
 
 
+def worker_lanes(settings: Settings) -> int:
+    """How many courses the worker handles side by side. On PostgreSQL each holds a pooled
+    connection while it reads or writes: at most half the pool, the rest for deliveries and
+    pages."""
+    if settings.is_postgres:
+        return min(WORKER_LANES, settings.database_pool_size // 2)
+    return WORKER_LANES
+
+
 def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(
         max_attempts=settings.handler_max_attempts,
@@ -389,6 +398,7 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             retry_policy(settings),
             holder=holder,
             lease_seconds=settings.event_lease_seconds,
+            lanes=worker_lanes(settings),
             after_finish=after_finish,
         )
         syncs = sync_service(settings, store, canvas, sis, ic, rechecks)

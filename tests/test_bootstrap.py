@@ -3,7 +3,8 @@ from pathlib import Path
 
 from running_gpb import gpb_settings
 
-from gpb.bootstrap import running
+from gpb.bootstrap import running, worker_lanes
+from gpb.handlers.worker import WORKER_LANES
 from gpb.infra.garbage_collector import YOUNG_THRESHOLD
 
 
@@ -15,3 +16,16 @@ async def test_gpb_serves_with_the_collector_tuned_and_restores_it_when_it_stops
         assert gc.get_threshold()[0] == YOUNG_THRESHOLD
         assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == before
+
+
+def test_on_postgresql_the_worker_leaves_half_the_pool_to_deliveries(tmp_path: Path) -> None:
+    def lanes(database_url: str, **pool: int) -> int:
+        return worker_lanes(
+            gpb_settings(tmp_path, "http://127.0.0.1:9/", database_url=database_url, **pool)
+        )
+
+    postgres = "postgresql://gpb@127.0.0.1:5432/gpb"
+    assert lanes(postgres) == 5  # the default pool of 10
+    assert lanes(postgres, database_pool_size=2) == 1
+    assert lanes(postgres, database_pool_size=40) == WORKER_LANES
+    assert lanes(f"sqlite:///{tmp_path / 'gpb.db'}") == WORKER_LANES

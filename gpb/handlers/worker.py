@@ -16,6 +16,7 @@ from gpb.handlers.signals import Wakeup, drain_forever
 from gpb.handlers.timefmt import utcnow
 
 log = logging.getLogger("gpb.worker")
+WORKER_LANES = 8  # courses handled side by side: enough for their writes to share a commit
 
 
 class Worker:
@@ -29,7 +30,7 @@ class Worker:
         lease_seconds: float = 300.0,
         clock: Callable[[], datetime] = utcnow,
         batch_size: int = 100,
-        lanes: int = 8,
+        lanes: int = WORKER_LANES,
         idle_poll_seconds: float = 1.0,
         after_finish: Callable[[Finish], None] | None = None,
     ) -> None:
