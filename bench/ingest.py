@@ -1,15 +1,18 @@
 """Durable ingest throughput: gpb's `POST /events/canvas` against a bare Starlette endpoint.
 
-Both servers run the same way (uvicorn, httptools, uvloop, no access log) pinned to core 0; wrk
+All servers run the same way (uvicorn, httptools, uvloop, no access log) pinned to core 0; wrk
 drives them from core 1 with keep-alive connections, posting distinct, realistic events (the
 samples of tests/fixtures/events/ with varied ids, scores and times). gpb runs whole, its worker
 included, against a JWKS served from this process.
 
-The two servers take turns, in short rounds, so that whatever else the machine is doing weighs on
-both alike; gpb is frozen (SIGSTOP) while the baseline runs, so that its worker, catching up,
-does not run in the baseline's time. Besides req/s, the table gives each server's CPU time per
-request, read from /proc over its rounds: the ratio of those is the same measure, less shaken by
-other work on the machine.
+The servers take turns, in short rounds, so that whatever else the machine is doing weighs on
+all alike; gpb is frozen (SIGSTOP) while the others run, so that its worker, catching up, does
+not run in their time. On SQLite a third server, the floor (bench/floor_app.py), takes its turn
+too: only the work every event needs before its 202, with gpb's own parts, so that a run shows
+how much of the target that work alone leaves.
+
+Besides req/s, the table gives each server's CPU time per request, read from /proc over its
+rounds: the ratio of those is the same measure, less shaken by other work on the machine.
 
 The pool of events is signed once (a few minutes on two cores) and cached in bench/.cache/; gpb's
 rounds go on through it, so every 202 is a new event. Should a run outlast the pool, wrk starts it
@@ -614,6 +617,7 @@ def _floor_duplicates(rounds: list[Round], run_dir: Path) -> int:
 
 @contextmanager
 def floor_servers(wanted: bool, env: dict[str, str], run_dir: Path) -> Iterator[list[Server]]:
+    """The floor, served like gpb with gpb's settings, storing in a file of its own; or none."""
     if not wanted:
         yield []
         return
