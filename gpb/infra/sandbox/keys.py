@@ -43,5 +43,9 @@ def public_jwks(key: RSAKey) -> KeySetSerialization:
 def sign_event(event: Mapping[str, Any], key: RSAKey) -> str:
     """A compact RS256 JWS whose claims are the event, `kid` in the header, as Canvas sends it."""
     header = {"alg": "RS256", "typ": "JWT", "kid": key.kid}
-    payload = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    try:
+        payload = text.encode("utf-8")
+    except UnicodeEncodeError:  # half a surrogate pair: JSON carries it only as an escape
+        payload = json.dumps(event, separators=(",", ":")).encode("ascii")
     return jws.serialize_compact(header, payload, key)

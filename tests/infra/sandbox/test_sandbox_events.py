@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gpb.infra.sandbox import cli
-from gpb.infra.sandbox.keys import load_or_create_key, public_jwks
+from gpb.infra.sandbox.keys import load_or_create_key, public_jwks, sign_event
 from gpb.infra.sandbox.server import RunningSandbox, serve_on_loopback
 from gpb.infra.sandbox.state import SandboxState
 
@@ -44,6 +44,12 @@ async def test_each_sample_event_verifies_against_the_served_jwks(
     verified = jws.deserialize_compact(token, keys, algorithms=["RS256"])
     assert verified.headers()["kid"] == sandbox.settings.signing_key.kid
     assert json.loads(verified.payload) == event
+
+
+def test_half_a_surrogate_pair_is_signed_as_the_escape_json_carries_it(signing_key: RSAKey) -> None:
+    event = {"metadata": {"event_name": "grade_change"}, "body": {"grade": "A\ud800"}}
+    verified = jws.deserialize_compact(sign_event(event, signing_key), signing_key)
+    assert b'"A\\ud800"' in verified.payload and json.loads(verified.payload) == event
 
 
 def test_the_jwks_holds_only_the_public_key(signing_key: RSAKey) -> None:
