@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from canvas_events import sample
+from concurrency import InFlight
 from fakes import FakeEventLog
 
 from gpb.handlers.backoff import RetryPolicy
@@ -144,21 +145,16 @@ async def test_a_course_s_events_are_handled_in_order_while_courses_go_side_by_s
     ids = await store_in_courses(log, "1", "2", "1", "3", "2", "1")
     course_of = {event_id: log.events[event_id].course_id for event_id in ids}
     seen: list[str] = []
-    in_flight = 0
-    most_in_flight = 0
+    in_flight = InFlight()
 
     async def grade(event: StoredEvent) -> Handled:
-        nonlocal in_flight, most_in_flight
-        in_flight += 1
-        most_in_flight = max(most_in_flight, in_flight)
-        await asyncio.sleep(0.01)  # a read from Canvas or the store
+        await in_flight.call()  # a read from Canvas or the store
         seen.append(event.id)
-        in_flight -= 1
         return Handled()
 
     worker = Worker(log, MessageBus({"grade_change": grade}), RetryPolicy(), lanes=2)
     assert await worker.drain() == 6
-    assert most_in_flight == 2
+    assert in_flight.most == 2
     for course in ("1", "2", "3"):
         mine = [event_id for event_id in ids if course_of[event_id] == course]
         assert [event_id for event_id in seen if course_of[event_id] == course] == mine

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +9,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from concurrency import InFlight
 
 from gpb.handlers.errors import (
     CanvasAuthFailed,
@@ -469,14 +469,10 @@ async def test_missing_submission_is_none() -> None:
 
 
 async def test_list_submissions_spreads_the_assignments_over_a_few_reads_of_at_most_100() -> None:
-    in_flight, most = 0, 0
+    in_flight = InFlight()
 
     async def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, most
-        in_flight += 1
-        most = max(most, in_flight)
-        await asyncio.sleep(0.01)
-        in_flight -= 1
+        await in_flight.call()
         ids = query(request)["assignment_ids[]"]
         return ok([{**SUBMISSION, "assignment_id": int(ids[0])}])
 
@@ -486,13 +482,13 @@ async def test_list_submissions_spreads_the_assignments_over_a_few_reads_of_at_m
     assert [s.assignment_id for s in submissions] == ["1", "64", "127", "190"]  # in order
     assert sorted(len(query(r)["assignment_ids[]"]) for r in canvas.requests) == [61, 63, 63, 63]
     assert sorted(a for r in canvas.requests for a in query(r)["assignment_ids[]"]) == sorted(few)
-    assert most == 4
+    assert in_flight.most == 4
 
     canvas = Canvas(handler)
     many = [str(n) for n in range(1, 651)]
     await canvas.client().list_submissions("7", many)
     assert sorted(len(query(r)["assignment_ids[]"]) for r in canvas.requests) == [50] + [100] * 6
-    assert most == 4  # never more in flight
+    assert in_flight.most == 4  # never more in flight
     for request in canvas.requests:
         assert request.url.path == "/api/v1/courses/7/students/submissions"
         assert query(request)["student_ids[]"] == ["all"]

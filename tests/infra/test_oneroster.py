@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from concurrency import InFlight
 from prometheus_client import REGISTRY
 
 from gpb.handlers.errors import (
@@ -338,20 +339,16 @@ async def test_without_vendor_key_no_header_and_the_401_says_so() -> None:
 
 @pytest.mark.parametrize("cap", [1, 3])
 async def test_never_more_requests_in_flight_than_allowed(cap: int) -> None:
-    in_flight = peak = 0
+    in_flight = InFlight()
 
     async def api(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        await asyncio.sleep(0.01)
-        in_flight -= 1
+        await in_flight.call()
         return httpx.Response(201)
 
     ic = Ic(api)
     client = ic.client(max_concurrency=cap)
     await asyncio.gather(*(client.put_result(RESULT) for _ in range(10)))
-    assert peak == cap
+    assert in_flight.most == cap
     assert len(ic.requests) == 10
 
 
