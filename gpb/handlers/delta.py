@@ -1,8 +1,12 @@
 """The pending delta: every grade whose value for IC differs from what IC last confirmed.
 
 One entry per (assignment, student, section) of a sync-enabled assignment — a student in two
-sections has a result in each section's IC class. The delta is derived, never stored: it shrinks
-back by itself when a value returns to what IC holds.
+sections has a result in each section's IC class the assignment is given to. The delta is derived,
+never stored: it shrinks back by itself when a value returns to what IC holds.
+
+gpb never deletes a result because the student's enrollment ended (dropped, concluded,
+deactivated, or everyone once the term is over): IC keeps its own records of withdrawn students. A
+result is deleted only when Canvas removed the grade of a student still enrolled in the section.
 """
 
 from __future__ import annotations
@@ -102,12 +106,17 @@ def pending_entries(
         if not record.sync_enabled or (wanted_ids is not None and assignment_id not in wanted_ids):
             continue
         for enrollment in state.enrollments:
+            # Only the classes of the sections the assignment is given to get its grades.
+            if not enrollment.receives_grades or not record.assignment.given_to(
+                enrollment.section_id
+            ):
+                continue
             grade = by_grade.get((assignment_id, enrollment.user_id))
             done = by_result.get((assignment_id, enrollment.section_id, enrollment.user_id))
             wanted = sent_value(grade.value if grade else None)
             synced = done.value if done else None
-            if wanted == synced:
-                continue
+            if wanted == synced or (wanted is None and not enrollment.current):
+                continue  # an ended enrollment's result stays in IC: see `kept_results`
             student_sis = enrollment.sis_user_id or (grade.student_sis_id if grade else None)
             entries.append(
                 PendingEntry(

@@ -336,6 +336,22 @@ ENTRIES: tuple[Entry, ...] = (
         ),
         fix="Delete the assignment in IC by hand if it should go; otherwise nothing to do.",
     ),
+    Entry(
+        "KEPT_ENROLLMENT_ENDED",
+        "warning",
+        "warning",
+        title="Kept in IC: enrollment ended",
+        meaning=(
+            "gpb sent this student's grade to IC before, and the student has since left the "
+            "section, been concluded or deactivated in Canvas (or the term is over). gpb never "
+            "deletes a grade from IC because an enrollment ended: IC keeps its own records of "
+            "withdrawn students. The result stays as IC holds it, and is counted."
+        ),
+        fix=(
+            "Nothing if the student left. If the grade itself should go, remove it in IC, or "
+            "restore the enrollment in Canvas, clear the grade and sync."
+        ),
+    ),
 )
 
 BY_CODE: Mapping[str, Entry] = MappingProxyType({e.code: e for e in ENTRIES})

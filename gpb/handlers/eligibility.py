@@ -196,9 +196,9 @@ def _checked_sections(
     for section in sorted(sections, key=lambda s: _id_order(s.id)):
         if section.student_count <= 0:
             continue
-        override = by_section.get(section.id)
-        if override is None and assignment.only_visible_to_overrides:
+        if not assignment.given_to(section.id):
             continue
+        override = by_section.get(section.id)
         checked.append(_Checked(section, _section_due_at(assignment, override)))
     return tuple(checked)
 

@@ -49,6 +49,16 @@ class Assignment:
     deleted: bool = False
     overrides: tuple[Override, ...] = ()
 
+    def given_to(self, section_id: str) -> bool:
+        """Whether the section's students get the assignment: all sections do, unless it is given
+        only to its override targets, and then only sections with an override of their own."""
+        if not self.only_visible_to_overrides:
+            return True
+        return any(
+            o.target is OverrideTarget.SECTION and o.section_id == section_id
+            for o in self.overrides
+        )
+
 
 @dataclass(frozen=True)
 class AssignmentGroup:
@@ -78,13 +88,32 @@ class Section:
     student_count: int
 
 
+# Canvas enrollment states (`enrollment_state`) gpb reads. A student absent from every one of them
+# (deleted, rejected, not yet created) has left the section.
+CURRENT_STATES = ("active", "invited")
+LISTED_STATES = (*CURRENT_STATES, "completed", "inactive")
+
+
 @dataclass(frozen=True)
 class Enrollment:
-    """A student's active place in a section (a student in two sections has two)."""
+    """A student's place in a section (a student in two sections has two), in any state gpb
+    reads: `completed` when the student or the course was concluded, `inactive` when deactivated."""
 
     user_id: str
     section_id: str
     sis_user_id: str | None
+    state: str = "active"
+
+    @property
+    def current(self) -> bool:
+        """Still enrolled: gpb may delete a result of this student whose grade Canvas removed."""
+        return self.state in CURRENT_STATES
+
+    @property
+    def receives_grades(self) -> bool:
+        """Grades go to IC: a concluded enrollment still does, as teachers finish grades after
+        the term; a deactivated student's do not."""
+        return self.current or self.state == "completed"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ sourcedIds of API.md, so a retried or resumed write lands on the same IC record.
 from __future__ import annotations
 
 import html
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -28,6 +29,7 @@ from gpb.handlers.model import Assignment, LineItem, Override, OverrideTarget, R
 from gpb.handlers.syncs import GradeOutcome, Outcome, RunKind, RunWarning
 
 ORPHANED_IN_IC = "ORPHANED_IN_IC"
+KEPT_ENROLLMENT_ENDED = "KEPT_ENROLLMENT_ENDED"
 
 
 def line_item_id(assignment_id: str, section_id: str) -> str:
@@ -175,31 +177,34 @@ def _filter_reason(entry: PendingEntry) -> str | None:
     return None
 
 
-def _entries(plan: PlanInput) -> list[PendingEntry]:
+def _entries(plan: PlanInput) -> tuple[list[PendingEntry], list[Confirmed]]:
     """Sync: the pending delta of the chosen (else all eligible) assignments. Remaster: every
-    sendable grade of every eligible assignment, and every result gpb wrote that is gone."""
+    sendable grade of every eligible assignment, and every result gpb wrote whose grade Canvas
+    removed. Both: the results IC keeps because the student's enrollment ended."""
     state = plan.state
-    if plan.kind is RunKind.SYNC:
-        chosen = plan.assignment_ids
-        if chosen is None:
-            chosen = tuple(a for a, r in state.assignments.items() if r.eligible)
-        return pending_entries(state, plan.grades, plan.confirmed, chosen)
-    eligible = [r for r in state.assignments.values() if r.eligible]
-    confirmed = list(plan.confirmed)
-    # Everything counts as unsent, so every grade is sent again, and removed ones are deleted.
-    entries = pending_entries(state, plan.grades, [], [r.assignment.id for r in eligible])
+    remaster = plan.kind is RunKind.REMASTER
+    chosen = plan.assignment_ids
+    if remaster or chosen is None:
+        chosen = tuple(a for a, r in state.assignments.items() if r.eligible)
+    # A remaster counts everything as unsent, so every grade is sent again.
+    entries = pending_entries(state, plan.grades, [] if remaster else plan.confirmed, chosen)
     sent_keys = {(e.assignment_id, e.section_id, e.student_id) for e in entries}
-    enrolled = {(e.user_id, e.section_id) for e in state.enrollments}
+    current = {(e.user_id, e.section_id) for e in state.enrollments if e.current}
     grades = {(g.assignment_id, g.user_id): g for g in plan.grades}
     section_sis = {s.id: s.sis_section_id for s in state.sections}
-    eligible_ids = {r.assignment.id for r in eligible}
-    for done in confirmed:
+    eligible = {a for a in chosen if (r := state.assignments.get(a)) and r.eligible}
+    kept: list[Confirmed] = []
+    for done in plan.confirmed:
         key = (done.assignment_id, done.section_id, done.user_id)
-        if done.assignment_id not in eligible_ids or key in sent_keys:
+        if done.assignment_id not in eligible or key in sent_keys:
             continue
         grade = grades.get((done.assignment_id, done.user_id))
-        still_enrolled = (done.user_id, done.section_id) in enrolled
-        if still_enrolled and sent_value(grade.value if grade else None) is not None:
+        wanted = sent_value(grade.value if grade else None)
+        if (done.user_id, done.section_id) not in current:
+            if remaster or wanted != done.value:
+                kept.append(done)
+            continue
+        if not remaster or wanted is not None:
             continue
         record = state.assignments[done.assignment_id]
         sis = section_sis.get(done.section_id)
@@ -217,7 +222,33 @@ def _entries(plan: PlanInput) -> list[PendingEntry]:
                 blocked_by=blocking_codes(record, sis, None),
             )
         )
-    return entries
+    return entries, kept
+
+
+def _kept(
+    plan: PlanInput, kept: Sequence[Confirmed]
+) -> tuple[list[GradeOutcome], list[RunWarning]]:
+    """Results IC keeps though Canvas no longer shows them for the section: the student left it
+    or was concluded or deactivated. Counted, and one warning per assignment."""
+    outcomes = [
+        GradeOutcome(
+            k.assignment_id, k.user_id, k.section_id, Outcome.FILTERED, KEPT_ENROLLMENT_ENDED
+        )
+        for k in kept
+    ]
+    by_assignment = Counter(k.assignment_id for k in kept)
+    warnings = []
+    for assignment_id, count in by_assignment.items():
+        title = plan.state.assignments[assignment_id].assignment.title
+        results = "result stays" if count == 1 else "results stay"
+        warnings.append(
+            RunWarning(
+                KEPT_ENROLLMENT_ENDED,
+                f"'{title}': {count} {results} in IC for students whose enrollment ended.",
+                assignment_id,
+            )
+        )
+    return outcomes, warnings
 
 
 def _orphans(plan: PlanInput) -> list[RunWarning]:
@@ -249,9 +280,11 @@ def make_plan(plan: PlanInput) -> Plan:
     sections = {s.id: s for s in state.sections}
     groups = {g.id: g.name for g in state.groups}
     grades = {(g.assignment_id, g.user_id): g for g in plan.grades}
-    result = Plan(warnings=_orphans(plan))
+    entries, kept = _entries(plan)
+    kept_outcomes, kept_warnings = _kept(plan, kept)
+    result = Plan(filtered=kept_outcomes, warnings=_orphans(plan) + kept_warnings)
     work: dict[tuple[str, str], SectionWork] = {}
-    for pending in _entries(plan):
+    for pending in entries:
         reason = _filter_reason(pending)
         if reason is not None:
             result.filtered.append(

@@ -22,6 +22,7 @@ from gpb.handlers.errors import (
     CanvasUnavailable,
 )
 from gpb.handlers.model import (
+    LISTED_STATES,
     Assignment,
     AssignmentGroup,
     Course,
@@ -126,18 +127,25 @@ class CanvasClient(HttpAdapter):
         ]
 
     async def list_student_enrollments(self, course_id: str) -> list[Enrollment]:
-        items = await self._enrollments(course_id, "StudentEnrollment")
-        return [
-            Enrollment(
+        # Concluded and deactivated students too: only they tell "left" from "grade removed".
+        items = await self._enrollments(course_id, "StudentEnrollment", LISTED_STATES)
+        found: dict[tuple[str, str], Enrollment] = {}
+        for item in items:
+            enrollment = Enrollment(
                 user_id=str(item["user_id"]),
                 section_id=str(item["course_section_id"]),
                 sis_user_id=item.get("sis_user_id") or None,
+                state=str(item.get("enrollment_state") or "active"),
             )
-            for item in items
-        ]
+            # A student re-added to a section has an old enrollment beside the new one.
+            key = (enrollment.user_id, enrollment.section_id)
+            held = found.get(key)
+            if held is None or _state_rank(enrollment) < _state_rank(held):
+                found[key] = enrollment
+        return list(found.values())
 
     async def list_teacher_ids(self, course_id: str) -> list[str]:
-        items = await self._enrollments(course_id, "TeacherEnrollment")
+        items = await self._enrollments(course_id, "TeacherEnrollment", ("active",))
         # A teacher of two sections has two enrollments; dict keeps first-seen order.
         return list(dict.fromkeys(str(item["user_id"]) for item in items))
 
@@ -216,10 +224,9 @@ class CanvasClient(HttpAdapter):
             )
         return self._api
 
-    async def _enrollments(self, course_id: str, kind: str) -> list[Json]:
-        return await self._get_all(
-            f"courses/{_seg(course_id)}/enrollments", (("type[]", kind), ("state[]", "active"))
-        )
+    async def _enrollments(self, course_id: str, kind: str, states: Sequence[str]) -> list[Json]:
+        params = (("type[]", kind), *(("state[]", state) for state in states))
+        return await self._get_all(f"courses/{_seg(course_id)}/enrollments", params)
 
     async def _get_one(self, path: str, params: Params | None = None) -> Json | None:
         """One object; None when Canvas answers 404 (deleted or never existed)."""
@@ -446,6 +453,10 @@ def _override(data: Json) -> Override:
         student_ids=student_ids,
         group_id=group_id,
     )
+
+
+def _state_rank(enrollment: Enrollment) -> int:
+    return LISTED_STATES.index(enrollment.state) if enrollment.state in LISTED_STATES else 99
 
 
 def _submission(data: Json) -> Submission:

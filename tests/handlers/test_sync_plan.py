@@ -205,7 +205,7 @@ def test_sync_without_ids_takes_eligible_assignments_and_with_ids_filters_inelig
     assert {f.code for f in chosen.filtered} == {"ASSIGNMENT_INELIGIBLE"}
 
 
-def test_remaster_resends_everything_and_deletes_what_is_gone() -> None:
+def test_remaster_resends_everything_deletes_what_is_gone_and_keeps_who_left() -> None:
     held = [
         Confirmed(
             "124", "7", "1201", SentValue(9.0, False, False, False), NOW
@@ -221,7 +221,68 @@ def test_remaster_resends_everything_and_deletes_what_is_gone() -> None:
     writes = [w.result.sourced_id for work in plan.work for w in work.writes]
     deletes = sorted(d.sourced_id for work in plan.work for d in work.deletes)
     assert writes == ["canvas-a124-s7-u1201"]
-    assert deletes == ["canvas-a124-s7-u1299", "canvas-a124-s8-u1207"]
+    # 1299 left the section: IC keeps the result, and the run says so.
+    assert deletes == ["canvas-a124-s8-u1207"]
+    assert [(f.student_id, f.code) for f in plan.filtered] == [("1299", "KEPT_ENROLLMENT_ENDED")]
+    (kept,) = [w for w in plan.warnings if w.code == "KEPT_ENROLLMENT_ENDED"]
+    assert kept.assignment_id == "124" and "1 result stays" in kept.message
+
+
+def test_a_grade_goes_only_to_the_sections_the_assignment_is_given_to() -> None:
+    # 1207 is in sections 8 and 7; the assignment is given only to section 7, by its override.
+    only_7 = assignment(
+        only_visible_to_overrides=True,
+        overrides=(Override("9", OverrideTarget.SECTION, DUE, True, section_id="7"),),
+    )
+    two_sections = (Enrollment("1201", "7", "S-1201"), Enrollment("1207", "8", "S-1207"))
+    course = state(only_7, enrollments=(*two_sections, Enrollment("1207", "7", "S-1207")))
+    entries = pending_entries(course, [grade("1201", 9.0), grade("1207", 7.0)], [])
+    assert {(e.student_id, e.section_id) for e in entries} == {("1201", "7"), ("1207", "7")}
+    for kind in RunKind:
+        plan = plan_for(course, [grade("1201", 9.0), grade("1207", 7.0)], kind=kind)
+        assert [(w.assignment_id, w.section_id) for w in plan.work] == [("124", "7")]
+        assert plan.filtered == [] and all(w.problem is None for w in plan.work)
+    # Given to everyone, the same student gets a result in each of their sections.
+    course = state(enrollments=(*two_sections, Enrollment("1207", "7", "S-1207")))
+    entries = pending_entries(course, [grade("1207", 7.0)], [])
+    assert {(e.student_id, e.section_id) for e in entries} == {("1207", "7"), ("1207", "8")}
+
+
+@pytest.mark.parametrize("ended", ["completed", "inactive", None])
+def test_no_result_is_deleted_because_an_enrollment_ended(ended: str | None) -> None:
+    """Concluded, deactivated or gone (None: Canvas no longer lists the student at all), with the
+    grade still in Canvas or removed: IC keeps the result, reported, on a sync and a remaster."""
+    listed = (Enrollment("1201", "7", "S-1201"),)
+    if ended is not None:
+        listed += (Enrollment("1202", "7", "S-1202", ended),)
+    held = [
+        Confirmed("124", "7", "1202", SentValue(8.0, False, False, False), NOW),
+        Confirmed("124", "7", "1201", SentValue(9.0, False, False, False), NOW),
+    ]
+    course = state(enrollments=listed)
+    removed = [grade("1201", None), grade("1202", None)]
+    assert [(e.student_id, e.wanted) for e in pending_entries(course, removed, held)] == [
+        ("1201", None)  # still enrolled: the removed grade is deleted
+    ]
+    for kind in RunKind:
+        plan = plan_for(course, removed, tuple(held), kind)
+        assert [d.sourced_id for w in plan.work for d in w.deletes] == ["canvas-a124-s7-u1201"]
+        assert [(f.student_id, f.code) for f in plan.filtered] == [
+            ("1202", "KEPT_ENROLLMENT_ENDED")
+        ]
+        assert [w.code for w in plan.warnings] == ["KEPT_ENROLLMENT_ENDED"]
+
+
+def test_a_concluded_student_still_gets_grades_and_a_deactivated_one_does_not() -> None:
+    """Teachers finish grades after the term, when every enrollment is `completed`."""
+    course = state(
+        enrollments=(
+            Enrollment("1201", "7", "S-1201", "completed"),
+            Enrollment("1202", "7", "S-1202", "inactive"),
+        )
+    )
+    entries = pending_entries(course, [grade("1201", 9.0), grade("1202", 8.0)], [])
+    assert [e.student_id for e in entries] == ["1201"]
 
 
 def test_results_of_assignments_that_stopped_syncing_are_reported_as_orphans() -> None:

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gpb.infra.sandbox import canvas_json as cj
 from gpb.infra.sandbox.faults import FaultInjector
 from gpb.infra.sandbox.state import (
+    NOT_DELETED_STATES,
     Assignment,
     Course,
     Roster,
@@ -382,7 +383,8 @@ class CanvasApi:
             return _not_found()
         if _flag(request, "grouped", False):
             return canvas_error(400, "grouped=1 is not supported by this Canvas stand-in")
-        roster = canvas.roster(course.id)
+        # Without `enrollment_state`, concluded and deactivated students' grades are listed too.
+        roster = canvas.roster(course.id, NOT_DELETED_STATES)
         requested = _values(request, "student_ids")
         if len(requested) > MAX_IDS:
             return canvas_error(400, "too many students")

@@ -11,6 +11,7 @@ Ids are Canvas *local* ids as strings; the REST layer decides how to show them.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
@@ -294,6 +295,8 @@ def _next_id(existing: Any) -> str:
 
 
 ACTIVE_STATES = ("active", "invited")
+# Canvas's bulk submissions call covers every student enrollment that is not deleted.
+NOT_DELETED_STATES = ("active", "invited", "inactive", "completed", "rejected")
 
 # Active student ids by section id, for one course.
 Roster = dict[str, list[str]]
@@ -348,8 +351,9 @@ class CanvasWorld:
             (e for e in self.enrollments.values() if e.course_id == course_id), key=_numeric_id
         )
 
-    def roster(self, course_id: str) -> Roster:
-        """The course's active students by section, read in one pass.
+    def roster(self, course_id: str, states: Sequence[str] = ACTIVE_STATES) -> Roster:
+        """The course's students by section (active ones unless `states` says otherwise), read
+        in one pass.
 
         Listing calls take one roster per request and hand it on, so a page of a big course does
         not scan every enrollment once per submission.
@@ -359,7 +363,7 @@ class CanvasWorld:
             if (
                 e.course_section_id in by_section
                 and e.type == "StudentEnrollment"
-                and e.enrollment_state in ACTIVE_STATES
+                and e.enrollment_state in states
             ):
                 by_section[e.course_section_id].append(e.user_id)
         return by_section

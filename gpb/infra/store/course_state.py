@@ -115,7 +115,7 @@ def _load(conn: Connection, course_id: str) -> CourseState:
             )
         ),
         enrollments=tuple(
-            Enrollment(r["user_id"], r["section_id"], r["sis_user_id"])
+            Enrollment(r["user_id"], r["section_id"], r["sis_user_id"], r["state"])
             for r in conn.execute("SELECT * FROM enrollments WHERE course_id = ?", (course_id,))
         ),
         assignments={
@@ -178,9 +178,12 @@ def _groups_stored(conn: Connection, change: GroupsStored) -> None:
 def _enrollments_stored(conn: Connection, change: EnrollmentsStored) -> None:
     conn.execute("DELETE FROM enrollments WHERE course_id = ?", (change.course_id,))
     conn.executemany(
-        "INSERT INTO enrollments (course_id, user_id, section_id, sis_user_id)"
-        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        [(change.course_id, e.user_id, e.section_id, e.sis_user_id) for e in change.enrollments],
+        "INSERT INTO enrollments (course_id, user_id, section_id, sis_user_id, state)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [
+            (change.course_id, e.user_id, e.section_id, e.sis_user_id, e.state)
+            for e in change.enrollments
+        ],
     )
 
 
