@@ -255,8 +255,10 @@ class GradeEvents:
             fields["excused"] = excused
         elif score is not None or grade is not None:
             fields["excused"] = False
-        if excused or score is not None:
-            fields["missing"] = False
+        if excused:
+            fields["missing"] = False  # Canvas: an excused submission is never missing
+        # A score does not clear `missing`: a submission marked missing keeps it when graded (the
+        # missing-submission policy scores it too). Only the submission events say it.
         if isinstance(body.get("muted"), bool):
             fields["posted"] = not body["muted"]
         if sis_id := _text(body.get("student_sis_id")):
@@ -267,12 +269,12 @@ class GradeEvents:
         body = event.body
         current = await self._current(event, body)
         score, grade = _number(body.get("score")), _text(body.get("grade"))
-        fields: dict[str, object] = {
-            "score": score,
-            "grade": grade,
-            "missing": bool(body.get("missing")),
-            "late": bool(body.get("late")),
-        }
+        fields: dict[str, object] = {"score": score, "grade": grade}
+        # Field by field: a flag the event does not carry (compact payloads drop nulls) is left
+        # as the newest event that carried it said.
+        for flag in ("missing", "late"):
+            if isinstance(body.get(flag), bool):
+                fields[flag] = body[flag]
         # A null score here is "ungraded" or "excused"; only grade_change tells excused apart.
         if score is not None or grade is not None:
             fields["excused"] = False

@@ -20,6 +20,7 @@ from gpb.handlers.grades import (
     GradeStored,
     GradeValue,
     SentValue,
+    grade_from_submission,
     merge,
     sent_value,
 )
@@ -160,6 +161,46 @@ async def test_a_missing_submission_without_score_is_sent_as_not_submitted() -> 
         late=False,
     )
     assert sent_value(world.value()) == SentValue(None, False, True, False)
+
+
+async def test_a_score_does_not_clear_missing_and_a_re_read_does_not_flip_it() -> None:
+    """Canvas keeps a submission marked missing when it gets a score (the missing-submission
+    policy scores it too): the grade_change of that score leaves `missing` as the submission said,
+    and a remaster's re-read of the same grade sends the same value."""
+    world = World()
+    await world.post(
+        "submission_updated", "2024-10-22T09:00:00.000Z", score=None, grade=None, missing=True
+    )
+    await world.post("grade_change_8_to_9_5", "2024-10-22T09:05:00.000Z", score=0.0, grade="0")
+    after_event = world.grades.stored[("456", "123", "1201")]
+    assert sent_value(after_event.value) == SentValue(0.0, False, True, False)
+    canvas_now = Submission("123", "1201", 0.0, "0", False, True, False, True)
+    re_read = grade_from_submission("456", canvas_now, "S-102938", 1_800_000_000_000)
+    assert sent_value(merge(after_event, re_read).value) == sent_value(after_event.value)
+
+
+async def test_a_submission_event_without_a_flag_keeps_what_the_last_one_said() -> None:
+    world = World()
+    await world.post("submission_updated", "2024-10-22T09:00:00.000Z", missing=True, late=True)
+    body = sample("submission_updated")["body"]
+    body.pop("missing", None), body.pop("late", None)
+    payload = sample("submission_updated")
+    payload["body"] = body
+    payload["metadata"]["event_time"] = "2024-10-22T09:10:00.000Z"
+    event = parse_event(payload)
+    stored = StoredEvent(
+        "2",
+        datetime.now(UTC),
+        EventStatus.ACCEPTED,
+        event.event_name,
+        event.event_time,
+        event.course_id,
+        event.user_id,
+        event.shard,
+        payload=event.payload,
+    )
+    world.grades.apply((await world.handlers["submission_updated"](stored)).changes)
+    assert (world.value().missing, world.value().late) == (True, True)
 
 
 async def test_a_hidden_grade_is_kept_with_posted_false() -> None:
