@@ -446,7 +446,7 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             course_state=store.course_state,
             alerts=store.alerts,
             alert_signal=alert_signal,
-            pending=Pending(store.course_state, store.syncs, store.syncs),
+            pending=Pending(store.course_state, store.syncs, store.syncs, store.syncs),
             syncs=syncs,
             sync_runs=store.syncs,
             checks=connection_checks(settings),

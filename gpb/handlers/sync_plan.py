@@ -7,7 +7,6 @@ sourcedIds of API.md, so a retried or resumed write lands on the same IC record.
 
 from __future__ import annotations
 
-import html
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,8 +24,14 @@ from gpb.handlers.delta import (
 )
 from gpb.handlers.eligibility import IcClassFound, IcClassMissing, IcKnowledge, IcUnverified
 from gpb.handlers.grades import Grade, GradeValue, SentValue, sent_value
-from gpb.handlers.model import Assignment, LineItem, Override, OverrideTarget, Result, Section
-from gpb.handlers.syncs import GradeOutcome, Outcome, RunKind, RunWarning
+from gpb.handlers.line_items import (
+    LineItemChange,
+    LineItemDetails,
+    changed_line_items,
+    line_item_details,
+)
+from gpb.handlers.model import LineItem, Result, Section
+from gpb.handlers.syncs import GradeOutcome, LineItemConfirmed, Outcome, RunKind, RunWarning
 
 ORPHANED_IN_IC = "ORPHANED_IN_IC"
 KEPT_ENROLLMENT_ENDED = "KEPT_ENROLLMENT_ENDED"
@@ -65,6 +70,9 @@ class SectionWork:
     problem: tuple[str, str] | None  # (code, message) when the line item cannot be built
     writes: list[Write] = field(default_factory=list)
     deletes: list[Delete] = field(default_factory=list)
+    details: LineItemDetails | None = None  # what the line item says, kept once IC confirms it
+    # The assignment changed since IC confirmed its line item: PUT it even with no result.
+    refresh: LineItemChange | None = None
 
 
 @dataclass
@@ -88,21 +96,7 @@ class PlanInput:
     assignment_ids: tuple[str, ...] | None
     time_zone: tzinfo
     today: date
-    written_assignment_ids: tuple[str, ...] = ()  # assignments gpb wrote line items for
-
-
-def section_due_at(assignment: Assignment, section_id: str) -> datetime | None:
-    override = _section_override(assignment, section_id)
-    if override is not None and override.due_at_set:
-        return override.due_at
-    return assignment.due_at
-
-
-def _section_override(assignment: Assignment, section_id: str) -> Override | None:
-    for override in assignment.overrides:
-        if override.target is OverrideTarget.SECTION and override.section_id == section_id:
-            return override
-    return None
+    written: tuple[LineItemConfirmed, ...] = ()  # the line items IC holds from gpb
 
 
 def score_status(value: SentValue) -> str:
@@ -146,20 +140,20 @@ def build_line_item(
             "SIS_CATEGORY_NOT_FOUND",
             f"class {sis_id} has no category named {group_name!r}",
         )
-    due = section_due_at(assignment, section.id)
-    assign = assignment.unlock_at or assignment.created_at or due
+    details = line_item_details(assignment, section.id, group_name)
+    due, assign = details.due_at, details.assign_at
     if due is None or assign is None:
         return None, ("SIS_LINEITEM_REJECTED", f"section {section.name} has no due date")
     return (
         LineItem(
             sourced_id=line_item_id(assignment.id, section.id),
-            title=html.unescape(assignment.title).strip(),
+            title=details.title,
             assign_date=assign,
             due_date=due,
             class_id=sis_id,
             school_id=known.ic_class.school_id,
             category_id=category.sourced_id,
-            result_value_max=assignment.points_possible,
+            result_value_max=details.points,
         ),
         None,
     )
@@ -183,9 +177,7 @@ def _entries(plan: PlanInput) -> tuple[list[PendingEntry], list[Confirmed]]:
     removed. Both: the results IC keeps because the student's enrollment ended."""
     state = plan.state
     remaster = plan.kind is RunKind.REMASTER
-    chosen = plan.assignment_ids
-    if remaster or chosen is None:
-        chosen = tuple(a for a, r in state.assignments.items() if r.eligible)
+    chosen = _chosen(plan)
     # A remaster counts everything as unsent, so every grade is sent again.
     entries = pending_entries(state, plan.grades, [] if remaster else plan.confirmed, chosen)
     sent_keys = {(e.assignment_id, e.section_id, e.student_id) for e in entries}
@@ -254,7 +246,7 @@ def _kept(
 def _orphans(plan: PlanInput) -> list[RunWarning]:
     """Results gpb wrote for assignments that were deleted or stopped syncing stay in IC."""
     records = plan.state.assignments
-    written = [c.assignment_id for c in plan.confirmed] + list(plan.written_assignment_ids)
+    written = [c.assignment_id for c in plan.confirmed] + [w.assignment_id for w in plan.written]
     orphaned: dict[str, None] = {}
     for assignment_id in written:
         record = records.get(assignment_id)
@@ -275,6 +267,13 @@ def _orphans(plan: PlanInput) -> list[RunWarning]:
     return warnings
 
 
+def _chosen(plan: PlanInput) -> tuple[str, ...]:
+    """The run's assignments: a sync's chosen ones, else every eligible one."""
+    if plan.kind is RunKind.SYNC and plan.assignment_ids is not None:
+        return plan.assignment_ids
+    return tuple(a for a, r in plan.state.assignments.items() if r.eligible)
+
+
 def make_plan(plan: PlanInput) -> Plan:
     state = plan.state
     sections = {s.id: s for s in state.sections}
@@ -284,6 +283,21 @@ def make_plan(plan: PlanInput) -> Plan:
     kept_outcomes, kept_warnings = _kept(plan, kept)
     result = Plan(filtered=kept_outcomes, warnings=_orphans(plan) + kept_warnings)
     work: dict[tuple[str, str], SectionWork] = {}
+
+    def section_work(assignment_id: str, section_id: str) -> SectionWork:
+        key = (assignment_id, section_id)
+        if key not in work:
+            record = state.assignments[assignment_id]
+            section = sections[section_id]
+            group = groups.get(record.assignment.assignment_group_id or "")
+            known = plan.ic.get(section.sis_section_id or "")
+            item, problem = build_line_item(
+                record, section, group, known if known is not None else IcUnverified()
+            )
+            details = line_item_details(record.assignment, section_id, group)
+            work[key] = SectionWork(assignment_id, section_id, item, problem, details=details)
+        return work[key]
+
     for pending in entries:
         reason = _filter_reason(pending)
         if reason is not None:
@@ -298,30 +312,25 @@ def make_plan(plan: PlanInput) -> Plan:
                 )
             )
             continue
-        key = (pending.assignment_id, pending.section_id)
-        if key not in work:
-            record = state.assignments[pending.assignment_id]
-            section = sections[pending.section_id]
-            known = plan.ic.get(section.sis_section_id or "")
-            item, problem = build_line_item(
-                record,
-                section,
-                groups.get(record.assignment.assignment_group_id or ""),
-                known if known is not None else IcUnverified(),
-            )
-            work[key] = SectionWork(pending.assignment_id, pending.section_id, item, problem)
-        section_work = work[key]
+        target = section_work(pending.assignment_id, pending.section_id)
         sourced_id = result_id(pending.assignment_id, pending.section_id, pending.student_id)
         if pending.wanted is None:
-            section_work.deletes.append(Delete(pending, sourced_id))
+            target.deletes.append(Delete(pending, sourced_id))
             continue
         grade = grades.get((pending.assignment_id, pending.student_id))
-        section_work.writes.append(
+        target.writes.append(
             Write(
                 pending,
                 build_result(pending, pending.wanted, grade.graded_at if grade else None, plan),
                 pending.wanted,
             )
         )
+    # The line items IC holds of the run's eligible assignments that changed since: sent even
+    # when no grade changed. Sections where IC has no line item yet get none without a result.
+    chosen = set(_chosen(plan))
+    for change in changed_line_items(state, plan.written):
+        record = state.assignments[change.assignment_id]
+        if change.assignment_id in chosen and record.eligible and change.section_id in sections:
+            section_work(change.assignment_id, change.section_id).refresh = change
     result.work = list(work.values())
     return result

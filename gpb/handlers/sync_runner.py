@@ -29,6 +29,7 @@ from gpb.handlers.syncs import (
     ChangeSink,
     GradeOutcome,
     LineItemConfirmed,
+    LineItemOutcome,
     Outcome,
     ResultConfirmed,
     ResultDeleted,
@@ -123,7 +124,7 @@ class SyncRunner:
                 assignment_ids=run.assignment_ids,
                 time_zone=self.settings.time_zone,
                 today=self.clock().astimezone(self.settings.time_zone).date(),
-                written_assignment_ids=tuple(item.assignment_id for item in written),
+                written=tuple(written),
             )
         )
         report.grades.extend(plan.filtered)
@@ -186,13 +187,15 @@ class SyncRunner:
     async def _line_item(self, run: SyncRun, work: SectionWork, report: RunReport) -> str | None:
         """Upserts the section's line item; returns None when results can be written, else the
         code that fails them."""
-        if not work.writes:
-            return None
+        if not work.writes and work.refresh is None:
+            return None  # IC gets a line item only with its first result
         if work.problem is not None:
             code, message = work.problem
             report.errors.append(_error(code, message, work.assignment_id, None, work.section_id))
+            _refreshed(report, work, Outcome.FAILED)
             return code
         if run.dry_run:
+            _refreshed(report, work, Outcome.SENT)
             return None
         assert work.line_item is not None
         try:
@@ -203,14 +206,20 @@ class SyncRunner:
             report.errors.append(
                 _error(exc.code, exc.message, work.assignment_id, None, work.section_id)
             )
+            _refreshed(report, work, Outcome.FAILED)
             return exc.code
         await self.changes.apply(
             [
                 LineItemConfirmed(
-                    run.course_id, work.assignment_id, work.section_id, work.line_item.sourced_id
+                    run.course_id,
+                    work.assignment_id,
+                    work.section_id,
+                    work.line_item.sourced_id,
+                    work.details,
                 )
             ]
         )
+        _refreshed(report, work, Outcome.SENT)
         return None
 
     async def _write(
@@ -309,6 +318,14 @@ class SyncRunner:
         if result is None:
             return None
         return ic_value(result).as_json()
+
+
+def _refreshed(report: RunReport, work: SectionWork, outcome: Outcome) -> None:
+    """Reports a line item sent because its assignment changed (with or without results)."""
+    if work.refresh is not None:
+        report.line_items.append(
+            LineItemOutcome(work.assignment_id, work.section_id, outcome, work.refresh.message)
+        )
 
 
 def _error(

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from gpb.handlers.claims import Claim
 from gpb.handlers.course_state import CourseStateStore
 from gpb.handlers.delta import ConfirmedStore, PendingEntry, pending_entries
 from gpb.handlers.grades import GradeStore
+from gpb.handlers.line_items import LineItemChange, changed_line_items
 from gpb.handlers.signals import Wakeup, drain_forever
 from gpb.handlers.sync_runner import SyncRunner
 from gpb.handlers.syncs import (
+    LineItemConfirmed,
     RunError,
     RunKind,
     RunReport,
@@ -35,13 +39,19 @@ class InvalidRequest(Exception):
         self.message = message
 
 
+class WrittenLineItems(Protocol):
+    async def written_line_items(self, course_id: str) -> list[LineItemConfirmed]: ...
+
+
 @dataclass
 class Pending:
-    """The pending delta of a course, as the API and pages show it."""
+    """The pending delta of a course, as the API and pages show it: grades, and the line items
+    IC holds whose assignment changed since."""
 
     courses: CourseStateStore
     grades: GradeStore
     confirmed: ConfirmedStore
+    written: WrittenLineItems
 
     async def entries(self, course_id: str) -> list[PendingEntry]:
         state = await self.courses.course_state(course_id)
@@ -49,11 +59,15 @@ class Pending:
             state, await self.grades.grades(course_id), await self.confirmed.confirmed(course_id)
         )
 
+    async def line_items(self, course_id: str) -> list[LineItemChange]:
+        state = await self.courses.course_state(course_id)
+        return changed_line_items(state, await self.written.written_line_items(course_id))
+
     async def counts(self, course_id: str) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for entry in await self.entries(course_id):
-            counts[entry.assignment_id] = counts.get(entry.assignment_id, 0) + 1
-        return counts
+        """Pending changes per assignment: grades, and line items to send again."""
+        ids = [e.assignment_id for e in await self.entries(course_id)]
+        ids += [c.assignment_id for c in await self.line_items(course_id)]
+        return dict(Counter(ids))
 
 
 class SyncService:

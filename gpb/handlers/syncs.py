@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gpb.handlers.claims import Claim
 from gpb.handlers.grades import SentValue
 from gpb.handlers.timefmt import iso
+
+if TYPE_CHECKING:  # line_items reads the confirmations defined here
+    from gpb.handlers.line_items import LineItemDetails
 
 
 class RunKind(StrEnum):
@@ -96,6 +99,7 @@ class RunReport:
     warnings: list[RunWarning] = field(default_factory=list)
     section_sis_ids: dict[str, str | None] = field(default_factory=dict)
     assignment_titles: dict[str, str] = field(default_factory=dict)
+    line_items: list[LineItemOutcome] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         tally = Counter(g.outcome for g in self.grades)
@@ -148,6 +152,15 @@ class RunReport:
                 for assignment_id, tally in sorted(by_assignment.items(), key=lambda i: int(i[0]))
             ],
             "grades": [g.as_json() for g in self.grades],
+            "line_items": [
+                {
+                    "assignment_id": item.assignment_id,
+                    "section_id": item.section_id,
+                    "outcome": item.outcome.value,
+                    "message": item.message,
+                }
+                for item in self.line_items
+            ],
         }
 
 
@@ -220,10 +233,24 @@ class ResultDeleted:
 
 @dataclass(frozen=True)
 class LineItemConfirmed:
+    """A change: IC confirmed a line item, with these details (None: confirmed before gpb kept
+    them)."""
+
     course_id: str
     assignment_id: str
     section_id: str
     sourced_id: str
+    details: LineItemDetails | None = None
+
+
+@dataclass(frozen=True)
+class LineItemOutcome:
+    """A line item a run sent (or would send) on its own, because the assignment changed."""
+
+    assignment_id: str
+    section_id: str
+    outcome: Outcome
+    message: str
 
 
 class SyncStore(Protocol):

@@ -55,9 +55,20 @@ async def pending_changes(ctx: AppContext, course_id: str) -> list[dict[str, Any
     return [entry.as_json() for entry in await ctx.pending.entries(course_id)]
 
 
+async def pending_line_items(ctx: AppContext, course_id: str) -> list[dict[str, Any]]:
+    """The line items to send again because their assignment changed, as the API answers them."""
+    return [change.as_json() for change in await ctx.pending.line_items(course_id)]
+
+
 async def pending(request: Request) -> Response:
     _, course_id = await course_access(request)
-    return JSONResponse({"changes": await pending_changes(context(request), course_id)})
+    ctx = context(request)
+    return JSONResponse(
+        {
+            "changes": await pending_changes(ctx, course_id),
+            "line_items": await pending_line_items(ctx, course_id),
+        }
+    )
 
 
 async def request_run(

@@ -116,8 +116,26 @@ class PendingChange(BaseModel):
     blocked_by: list[str]
 
 
+class DetailChange(BaseModel):
+    field: Literal["title", "points", "due_at", "assign_at", "group"]
+    before: str | float | None
+    after: str | float | None
+
+
+class PendingLineItem(BaseModel):
+    """A line item IC holds whose assignment changed in Canvas since (title, points, dates,
+    group): the next sync of the assignment sends it, even with no grade changed."""
+
+    assignment_id: str
+    section_id: str
+    message: str
+    blocked_by: list[str]
+    changes: list[DetailChange]
+
+
 class PendingList(BaseModel):
     changes: list[PendingChange]
+    line_items: list[PendingLineItem]
 
 
 class Queued(BaseModel):
@@ -202,6 +220,13 @@ class GradeOutcome(BaseModel):
     sis: dict[str, Any] | None
 
 
+class LineItemOutcome(BaseModel):
+    assignment_id: str
+    section_id: str
+    outcome: Literal["sent", "failed"]
+    message: str
+
+
 class SyncRun(SyncSummary):
     filtered: list[FilterCount]
     errors: list[RunError]
@@ -209,6 +234,7 @@ class SyncRun(SyncSummary):
     sections: list[SectionTally]
     assignments: list[AssignmentTally]
     grades: list[GradeOutcome]
+    line_items: list[LineItemOutcome] = []
 
 
 EventStatusName = Literal["accepted", "processed", "ignored", "failed", "rejected", "duplicate"]

@@ -70,13 +70,14 @@ def test_filter_reasons_are_known(code: str) -> None:
     assert entry(code).kind in ("filter", "rule")
 
 
-def test_orphaned_in_ic_is_a_run_warning() -> None:
-    assert entry("ORPHANED_IN_IC").kind == "warning"
-    assert entry("ORPHANED_IN_IC").severity == "warning"
+@pytest.mark.parametrize("code", ["ORPHANED_IN_IC", "KEPT_ENROLLMENT_ENDED"])
+def test_run_warnings(code: str) -> None:
+    assert entry(code).kind == "warning"
+    assert entry(code).severity == "warning"
 
 
 def test_nothing_beyond_design() -> None:
-    known = {*RULES, *SYNC_AND_CANVAS, *FILTER_REASONS, "ORPHANED_IN_IC"}
+    known = {*RULES, *SYNC_AND_CANVAS, *FILTER_REASONS, "ORPHANED_IN_IC", "KEPT_ENROLLMENT_ENDED"}
     assert set(BY_CODE) == known
 
 

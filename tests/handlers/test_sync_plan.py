@@ -13,6 +13,7 @@ from gpb.handlers.course_state import AssignmentRecord, CourseState
 from gpb.handlers.delta import Confirmed, pending_entries
 from gpb.handlers.eligibility import IcClassFound, IcKnowledge, IcUnverified, Violation
 from gpb.handlers.grades import Grade, GradeValue, SentValue
+from gpb.handlers.line_items import changed_line_items, line_item_details
 from gpb.handlers.model import (
     Assignment,
     AssignmentGroup,
@@ -25,7 +26,7 @@ from gpb.handlers.model import (
     Section,
 )
 from gpb.handlers.sync_plan import Plan, PlanInput, make_plan
-from gpb.handlers.syncs import RunKind
+from gpb.handlers.syncs import LineItemConfirmed, RunKind
 from gpb.infra.oneroster import line_item_body, result_body
 from gpb.infra.sandbox.schema import line_item_validator, problems, result_validator
 
@@ -307,3 +308,70 @@ def test_score_status(value: SentValue, status: str) -> None:
     from gpb.handlers.sync_plan import score_status
 
     assert score_status(value) == status
+
+
+def written(record: AssignmentRecord, *section_ids: str) -> tuple[LineItemConfirmed, ...]:
+    """The line items IC confirmed for `record` as it was then."""
+    return tuple(
+        LineItemConfirmed(
+            "456",
+            record.assignment.id,
+            section,
+            f"canvas-a{record.assignment.id}-s{section}",
+            line_item_details(record.assignment, section, "Homework"),
+        )
+        for section in section_ids
+    )
+
+
+def test_an_assignment_edit_after_a_sync_makes_its_line_items_pending() -> None:
+    synced = written(assignment(title="Slope"), "7")  # IC holds section 7's line item only
+    edited = assignment(points_possible=20.0, title="Quiz 1")
+    (change,) = changed_line_items(state(edited), synced)
+    assert (change.assignment_id, change.section_id) == ("124", "7")
+    assert change.message == "details changed: title 'Slope' -> 'Quiz 1', points 10 -> 20"
+    assert changed_line_items(state(assignment(title="Slope")), synced) == []
+
+
+@pytest.mark.parametrize("kind", list(RunKind))
+def test_the_next_run_puts_the_changed_line_items_even_with_no_grade_changed(
+    kind: RunKind,
+) -> None:
+    moved = assignment(due_at=datetime(2026, 10, 20, 4, 59, tzinfo=UTC))
+    plan = make_plan(
+        PlanInput(
+            state(moved),
+            [],
+            [],
+            IC,
+            kind,
+            None,
+            CHICAGO,
+            date(2026, 11, 2),
+            written=written(assignment(), "7"),
+        )
+    )
+    (work,) = plan.work
+    assert (work.section_id, work.writes, work.deletes) == ("7", [], [])
+    assert work.refresh is not None and "due date" in work.refresh.message
+    assert work.line_item is not None and work.line_item.due_date == moved.assignment.due_at
+    assert work.details == line_item_details(moved.assignment, "7", "Homework")
+
+
+def test_no_line_item_without_a_result_and_none_for_details_never_kept() -> None:
+    edited = assignment(points_possible=20.0)
+    no_details = (LineItemConfirmed("456", "124", "7", "canvas-a124-s7", None),)
+    for held in ((), no_details):
+        plan = plan_for_written(state(edited), held)
+        assert plan.work == []
+    # Not chosen: a sync of another assignment leaves it pending.
+    plan = plan_for_written(state(edited), written(assignment(), "7"), ids=("999",))
+    assert [w.refresh for w in plan.work] == []
+
+
+def plan_for_written(
+    course: CourseState, held: tuple[LineItemConfirmed, ...], ids: tuple[str, ...] | None = None
+) -> Plan:
+    return make_plan(
+        PlanInput(course, [], [], IC, RunKind.SYNC, ids, CHICAGO, date(2026, 11, 2), written=held)
+    )

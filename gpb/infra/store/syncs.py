@@ -12,6 +12,7 @@ from gpb.handlers.claims import Claim
 from gpb.handlers.delta import Confirmed
 from gpb.handlers.grades import Grade, GradeStored, GradeValue, SentValue, merge
 from gpb.handlers.ids import record_id
+from gpb.handlers.line_items import LineItemDetails
 from gpb.handlers.sync_runner import DELETED, value_key
 from gpb.handlers.syncs import (
     LineItemConfirmed,
@@ -310,7 +311,13 @@ class SqlSyncs:
             ).fetchall()
         )
         return [
-            LineItemConfirmed(r["course_id"], r["assignment_id"], r["section_id"], r["sourced_id"])
+            LineItemConfirmed(
+                r["course_id"],
+                r["assignment_id"],
+                r["section_id"],
+                r["sourced_id"],
+                LineItemDetails.from_json(json.loads(r["details"])) if r["details"] else None,
+            )
             for r in rows
         ]
 
@@ -418,15 +425,17 @@ def _remember(conn: Connection, run_id: str, sourced_id: str, value: str) -> Non
 
 def _line_item_confirmed(conn: Connection, change: LineItemConfirmed) -> None:
     conn.execute(
-        "INSERT INTO line_items (course_id, assignment_id, section_id, sourced_id, confirmed_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (course_id, assignment_id, section_id)"
-        " DO UPDATE SET confirmed_at = excluded.confirmed_at",
+        "INSERT INTO line_items"
+        " (course_id, assignment_id, section_id, sourced_id, confirmed_at, details)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (course_id, assignment_id, section_id)"
+        " DO UPDATE SET confirmed_at = excluded.confirmed_at, details = excluded.details",
         (
             change.course_id,
             change.assignment_id,
             change.section_id,
             change.sourced_id,
             format_time(datetime.now(UTC)),
+            json.dumps(change.details.as_json()) if change.details else None,
         ),
     )
 

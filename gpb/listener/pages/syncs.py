@@ -21,6 +21,7 @@ from gpb.handlers.tokens import Principal
 from gpb.listener.api_assignments import course_assignments
 from gpb.listener.api_syncs import (
     pending_changes,
+    pending_line_items,
     request_run,
     resume,
     run_history,
@@ -135,6 +136,7 @@ async def pending(request: Request) -> Response:
         principal,
         nav="courses",
         changes=changes,
+        line_items=await pending_line_items(ctx, course_id),
         by_assignment=sorted(by_assignment.items(), key=lambda item: int(item[0])),
         names=names_of(await ctx.course_state.course_state(course_id)),
         **await course_header(request, course_id, "course_pending"),
