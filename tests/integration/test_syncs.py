@@ -145,22 +145,69 @@ async def test_remaster_catches_a_change_no_event_announced(env: SandboxedGpb) -
     assert ic_results(env)[f"canvas-a{FINE}-s7-u1201"]["score"] == 4.0
 
 
-async def test_remaster_deletes_the_results_of_a_student_who_left(env: SandboxedGpb) -> None:
-    await grade(env, FINE, "1203", 6.0, "2026-11-02T10:00:00.000Z")
-    await start(env, kind="sync")
+async def _set_enrollment(env: SandboxedGpb, user_id: str, state: str) -> None:
     enrollment = next(
         e
         for e in env.sandbox.state.canvas.enrollments.values()
-        if e.user_id == "1203" and e.type == "StudentEnrollment"
+        if e.user_id == user_id and e.type == "StudentEnrollment"
     )
     async with env_client(env) as sandbox:
         answer = await sandbox.post(
-            f"/_sandbox/canvas/enrollments/{enrollment.id}", json={"enrollment_state": "deleted"}
+            f"/_sandbox/canvas/enrollments/{enrollment.id}", json={"enrollment_state": state}
         )
         assert answer.status_code == 200, answer.text
+
+
+async def test_remaster_keeps_the_results_of_students_whose_enrollment_ended(
+    env: SandboxedGpb,
+) -> None:
+    """Dropped, concluded, deactivated: IC keeps their grades. Only a grade Canvas removed for a
+    student still enrolled is deleted. Before, a remaster deleted the first three."""
+    for user_id in ("1201", "1202", "1203", "1205"):
+        await grade(env, FINE, user_id, 6.0, "2026-11-02T10:00:00.000Z")
+    await start(env, kind="sync")
+    await _set_enrollment(env, "1203", "deleted")
+    await _set_enrollment(env, "1202", "completed")
+    await _set_enrollment(env, "1205", "inactive")
+    async with env_client(env) as sandbox:  # removed in Canvas: concluded 1202 and enrolled 1201
+        for user_id in ("1201", "1202"):
+            await sandbox.post(
+                f"/_sandbox/canvas/submissions/{FINE}/{user_id}", json={"score": None}
+            )
     run = await start(env, kind="remaster")
-    assert f"canvas-a{FINE}-s7-u1203" not in ic_results(env)
-    assert any(g["student_id"] == "1203" and g["outcome"] == "deleted" for g in run["grades"])
+    assert run["status"] == "succeeded", run["errors"]
+    results = ic_results(env)
+    assert f"canvas-a{FINE}-s7-u1201" not in results  # still enrolled: deleted
+    for user_id in ("1202", "1203", "1205"):
+        assert results[f"canvas-a{FINE}-s7-u{user_id}"]["score"] == 6.0
+    kept = {g["student_id"] for g in run["grades"] if g["code"] == "KEPT_ENROLLMENT_ENDED"}
+    assert kept == {"1202", "1203", "1205"}
+    assert {"reason": "KEPT_ENROLLMENT_ENDED", "count": 3} in run["filtered"]
+    assert any(w["code"] == "KEPT_ENROLLMENT_ENDED" for w in run["warnings"])
+    assert not [
+        c
+        for c in (await env.get("/api/courses/456/pending")).json()["changes"]
+        if c["assignment_id"] == FINE and c["student_id"] in kept
+    ]
+
+
+async def test_a_remaster_after_the_term_ended_sends_and_deletes_nothing_of_concluded_students(
+    env: SandboxedGpb,
+) -> None:
+    """Once the term is over Canvas lists every student as `completed`: a remaster in the
+    grade-finalising window still sends their grades, and wipes nothing."""
+    await grade(env, FINE, "1201", 6.0, "2026-11-02T10:00:00.000Z")
+    await start(env, kind="sync")
+    for enrollment in list(env.sandbox.state.canvas.enrollments.values()):
+        if enrollment.type == "StudentEnrollment" and enrollment.enrollment_state == "active":
+            await _set_enrollment(env, enrollment.user_id, "completed")
+    async with env_client(env) as sandbox:  # the teacher finishes a grade after the term
+        await sandbox.post(f"/_sandbox/canvas/submissions/{FINE}/1202", json={"score": 7.0})
+    run = await start(env, kind="remaster")
+    assert run["status"] == "succeeded", run["errors"]
+    assert ic_results(env)[f"canvas-a{FINE}-s7-u1201"]["score"] == 6.0
+    assert ic_results(env)[f"canvas-a{FINE}-s7-u1202"]["score"] == 7.0
+    assert run["counts"]["deleted"] == 0
 
 
 async def test_the_line_items_of_an_assignment_that_stopped_syncing_stay_in_ic_with_a_warning(

@@ -208,8 +208,9 @@ class IcClass(Record):
     """An IC class; its sourcedId is the `sis_section_id` of the Canvas section rostered from it.
 
     `students` lists IC user sourcedIds. When it is None the roster follows Canvas, as it does in a
-    district where Canvas rosters come from IC: the SIS ids of the active students of every Canvas
-    section whose `sis_section_id` is this class.
+    district where Canvas rosters come from IC: the SIS ids of the students of every Canvas
+    section whose `sis_section_id` is this class, concluded and deactivated ones included (IC
+    keeps its records of withdrawn students).
     """
 
     sourced_id: str
@@ -499,7 +500,9 @@ class SandboxState:
         for section in self.canvas.sections.values():
             if section.sis_section_id != ic_class.sourced_id:
                 continue
-            for user_id in self.canvas.students_of_section(section.id):
+            # IC keeps the records of students who were concluded or deactivated.
+            roster = self.canvas.roster(section.course_id, NOT_DELETED_STATES)
+            for user_id in roster.get(section.id, []):
                 user = self.canvas.users.get(user_id)
                 if user is not None and user.sis_user_id:
                     found[user.sis_user_id] = None
