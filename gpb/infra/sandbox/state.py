@@ -314,7 +314,7 @@ class CanvasWorld:
         self.sections = {
             s.id: Section.model_validate(s.model_dump(exclude={"students"})) for s in seed.sections
         }
-        self.enrollments = {e.id: e.model_copy(deep=True) for e in seed.enrollments}
+        self.enrollments: dict[str, Enrollment] = {}
         for seeded in seed.sections:
             for user_id in seeded.students:
                 self.enroll(user_id, self.sections[seeded.id], "StudentEnrollment")
@@ -322,6 +322,9 @@ class CanvasWorld:
             for user_id in course.teachers:
                 for section in self.sections_of(course.id):
                     self.enroll(user_id, section, "TeacherEnrollment")
+        # Enrollments spelled out (a second section, a state other than active) come last, so
+        # the ones made from the sections' lists are numbered from 1 whatever their ids.
+        self.enrollments.update({e.id: e.model_copy(deep=True) for e in seed.enrollments})
         self.assignment_groups = {g.id: g.model_copy(deep=True) for g in seed.assignment_groups}
         self.assignments = {a.id: a.model_copy(deep=True) for a in seed.assignments}
         self.submissions = {

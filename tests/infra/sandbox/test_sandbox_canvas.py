@@ -45,7 +45,8 @@ async def test_lists_are_paginated_with_absolute_link_urls(
         url = rels.get("next")
         pages += 1
     assert pages == 3
-    assert sorted(seen) == list(range(1201, 1214))
+    # 1208 is in both sections; 1214 was concluded, so not listed without state[].
+    assert sorted(seen) == sorted([*range(1201, 1214), 1208])
 
 
 async def test_ten_per_page_by_default_and_at_most_a_hundred(
@@ -135,7 +136,7 @@ async def test_assignments_can_be_chosen_by_id_up_to_a_hundred(canvas: httpx.Asy
 async def test_sections_carry_sis_ids_and_student_counts(canvas: httpx.AsyncClient) -> None:
     answer = await canvas.get("/courses/456/sections", params={"include[]": "total_students"})
     found = {(s["id"], s["sis_section_id"], s["total_students"]) for s in answer.json()}
-    assert found == {(7, "SEC-7", 6), (8, "SEC-8", 7)}
+    assert found == {(7, "SEC-7", 7), (8, "SEC-8", 7)}  # active students: 1208 in both
 
 
 async def test_enrollments_filter_by_type_and_state(
@@ -151,7 +152,13 @@ async def test_enrollments_filter_by_type_and_state(
         "/courses/456/enrollments",
         params={"type[]": "StudentEnrollment", "state[]": "active", "per_page": 100},
     )
-    assert len(active.json()) == 12
+    assert len(active.json()) == 13
+    concluded = await canvas.get(
+        "/courses/456/enrollments",
+        params={"type[]": "StudentEnrollment", "state[]": ["completed", "inactive"]},
+    )
+    assert {e["user_id"] for e in concluded.json()} == {1201, 1214}
+    assert {e["enrollment_state"] for e in concluded.json()} == {"completed"}
     assert 1201 not in {e["user_id"] for e in active.json()}
     assert {e["type"] for e in active.json()} == {"StudentEnrollment"}
 
@@ -175,7 +182,7 @@ async def test_bulk_submissions_cover_every_assigned_student(canvas: httpx.Async
         params={"student_ids[]": "all", "assignment_ids[]": "123", "per_page": 100},
     )
     by_user = {s["user_id"]: s for s in answer.json()}
-    assert len(by_user) == 13
+    assert len(by_user) == 14  # 1214, concluded, too: Canvas lists all but deleted enrollments
     assert by_user[1201]["score"] == 8.0 and by_user[1201]["workflow_state"] == "graded"
     assert by_user[1203]["excused"] is True and by_user[1203]["score"] is None
     assert by_user[1204]["missing"] is True

@@ -44,7 +44,7 @@ async def test_the_summary_counts_the_world(control: httpx.AsyncClient) -> None:
     assert summary["canvas"]["courses"] == [
         {"id": "456", "name": "Algebra I", "workflow_state": "available"}
     ]
-    assert summary["canvas"]["students"] == 13 and summary["canvas"]["sections"] == 2
+    assert summary["canvas"]["students"] == 14 and summary["canvas"]["sections"] == 2
     assert summary["ic"]["classes"] == ["SEC-7", "SEC-8"]
 
 
