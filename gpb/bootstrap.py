@@ -217,6 +217,7 @@ def sync_service(
             time_zone=ZoneInfo(settings.time_zone),
             time_budget_seconds=settings.sync_time_budget_seconds,
             concurrency=settings.sis_max_concurrency,
+            hold_unposted=settings.unposted_grades == "hold",
         ),
     )
     return SyncService(
@@ -446,7 +447,13 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             course_state=store.course_state,
             alerts=store.alerts,
             alert_signal=alert_signal,
-            pending=Pending(store.course_state, store.syncs, store.syncs, store.syncs),
+            pending=Pending(
+                store.course_state,
+                store.syncs,
+                store.syncs,
+                store.syncs,
+                hold_unposted=settings.unposted_grades == "hold",
+            ),
             syncs=syncs,
             sync_runs=store.syncs,
             checks=connection_checks(settings),

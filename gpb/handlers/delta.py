@@ -23,6 +23,7 @@ from gpb.handlers.timefmt import iso
 STUDENT_WITHOUT_SIS_ID = "STUDENT_WITHOUT_SIS_ID"
 SECTION_WITHOUT_SIS_ID = "SECTION_WITHOUT_SIS_ID"
 ASSIGNMENT_INELIGIBLE = "ASSIGNMENT_INELIGIBLE"
+UNPOSTED_HELD = "UNPOSTED_HELD"
 
 REMOVED = GradeValue(score=None, grade=None, excused=False, missing=False, late=False)
 
@@ -69,15 +70,25 @@ class PendingEntry:
 
 
 def blocking_codes(
-    record: AssignmentRecord, section_sis_id: str | None, student_sis_id: str | None
+    record: AssignmentRecord,
+    section_sis_id: str | None,
+    student_sis_id: str | None,
+    held: bool = False,
 ) -> tuple[str, ...]:
-    """The error codes that keep one grade from IC (warnings never block)."""
+    """The error codes that keep one grade from IC (warnings never block); `held`: a grade
+    Canvas has not posted, under GPB_UNPOSTED_GRADES=hold."""
     codes = [v.code for v in record.violations if v.severity == "error"]
     if section_sis_id is None:
         codes.append(SECTION_WITHOUT_SIS_ID)
     if student_sis_id is None:
         codes.append(STUDENT_WITHOUT_SIS_ID)
+    if held:
+        codes.append(UNPOSTED_HELD)
     return tuple(dict.fromkeys(codes))
+
+
+def _posted(grade: Grade | None) -> bool:
+    return grade is None or grade.value.posted
 
 
 def _changed_at(grade: Grade | None) -> datetime | None:
@@ -91,9 +102,11 @@ def pending_entries(
     grades: Iterable[Grade],
     confirmed: Iterable[Confirmed],
     assignment_ids: Iterable[str] | None = None,
+    *,
+    hold_unposted: bool = False,
 ) -> list[PendingEntry]:
     """The delta of the course (or of the given assignments), ordered by assignment, section,
-    student."""
+    student. With `hold_unposted`, a grade Canvas has not posted is pending but held."""
     by_grade: Mapping[tuple[str, str], Grade] = {(g.assignment_id, g.user_id): g for g in grades}
     by_result: Mapping[tuple[str, str, str], Confirmed] = {
         (c.assignment_id, c.section_id, c.user_id): c for c in confirmed
@@ -130,7 +143,10 @@ def pending_entries(
                     synced=synced,
                     changed_at=_changed_at(grade),
                     blocked_by=blocking_codes(
-                        record, section_sis.get(enrollment.section_id), student_sis
+                        record,
+                        section_sis.get(enrollment.section_id),
+                        student_sis,
+                        held=hold_unposted and wanted is not None and not _posted(grade),
                     ),
                 )
             )

@@ -325,6 +325,18 @@ ENTRIES: tuple[Entry, ...] = (
         fix="Ask the SIS admin to link the student's Canvas account to IC.",
     ),
     Entry(
+        "UNPOSTED_HELD",
+        "filter",
+        None,
+        title="Held until posted",
+        meaning=(
+            "Canvas has not posted the grade (the student cannot see it yet), and gpb is set to "
+            "hold such grades (GPB_UNPOSTED_GRADES=hold). It stays pending and goes to IC with "
+            "the first sync after Canvas posts it."
+        ),
+        fix="Post the grades in Canvas's gradebook when they are ready, then sync.",
+    ),
+    Entry(
         "ORPHANED_IN_IC",
         "warning",
         "warning",
@@ -335,6 +347,21 @@ ENTRIES: tuple[Entry, ...] = (
             "them there."
         ),
         fix="Delete the assignment in IC by hand if it should go; otherwise nothing to do.",
+    ),
+    Entry(
+        "UNPOSTED_SENT",
+        "warning",
+        "warning",
+        title="Hidden grades sent",
+        meaning=(
+            "Grades Canvas has not posted (hidden from the student) go to IC like the others, as "
+            "Canvas's own passback does (GPB_UNPOSTED_GRADES=send), and IC shows them. The run "
+            "says how many."
+        ),
+        fix=(
+            "Nothing if that is intended. Otherwise post the grades in Canvas first, or ask the "
+            "gpb admin to set GPB_UNPOSTED_GRADES=hold."
+        ),
     ),
     Entry(
         "KEPT_ENROLLMENT_ENDED",

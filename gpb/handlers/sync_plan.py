@@ -17,6 +17,7 @@ from gpb.handlers.delta import (
     ASSIGNMENT_INELIGIBLE,
     SECTION_WITHOUT_SIS_ID,
     STUDENT_WITHOUT_SIS_ID,
+    UNPOSTED_HELD,
     Confirmed,
     PendingEntry,
     blocking_codes,
@@ -35,6 +36,11 @@ from gpb.handlers.syncs import GradeOutcome, LineItemConfirmed, Outcome, RunKind
 
 ORPHANED_IN_IC = "ORPHANED_IN_IC"
 KEPT_ENROLLMENT_ENDED = "KEPT_ENROLLMENT_ENDED"
+UNPOSTED_SENT = "UNPOSTED_SENT"
+# The rule warnings that say something about the grades a run sends.
+RUN_RULE_WARNINGS = ("POINTS_MISSING", "OMITTED_FROM_FINAL_GRADE", "DUE_DATE_OUTSIDE_TERM")
+# Blocking codes that concern one grade, not its assignment.
+_GRADE_CODES = (SECTION_WITHOUT_SIS_ID, STUDENT_WITHOUT_SIS_ID, UNPOSTED_HELD)
 
 
 def line_item_id(assignment_id: str, section_id: str) -> str:
@@ -97,6 +103,7 @@ class PlanInput:
     time_zone: tzinfo
     today: date
     written: tuple[LineItemConfirmed, ...] = ()  # the line items IC holds from gpb
+    hold_unposted: bool = False  # GPB_UNPOSTED_GRADES=hold: unposted grades stay pending
 
 
 def score_status(value: SentValue) -> str:
@@ -160,12 +167,12 @@ def build_line_item(
 
 
 def _filter_reason(entry: PendingEntry) -> str | None:
-    if any(
-        code not in (SECTION_WITHOUT_SIS_ID, STUDENT_WITHOUT_SIS_ID) for code in entry.blocked_by
-    ):
+    if any(code not in _GRADE_CODES for code in entry.blocked_by):
         return ASSIGNMENT_INELIGIBLE
     if SECTION_WITHOUT_SIS_ID in entry.blocked_by:
         return SECTION_WITHOUT_SIS_ID
+    if UNPOSTED_HELD in entry.blocked_by:
+        return UNPOSTED_HELD
     if STUDENT_WITHOUT_SIS_ID in entry.blocked_by and entry.wanted is not None:
         return STUDENT_WITHOUT_SIS_ID  # a delete needs no student id: the sourcedId is ours
     return None
@@ -179,7 +186,15 @@ def _entries(plan: PlanInput) -> tuple[list[PendingEntry], list[Confirmed]]:
     remaster = plan.kind is RunKind.REMASTER
     chosen = _chosen(plan)
     # A remaster counts everything as unsent, so every grade is sent again.
-    entries = pending_entries(state, plan.grades, [] if remaster else plan.confirmed, chosen)
+    # The grades of every sync-enabled assignment the run covers: an ineligible one's are
+    # filtered, counted and named, not dropped.
+    entries = pending_entries(
+        state,
+        plan.grades,
+        [] if remaster else plan.confirmed,
+        _covered(plan),
+        hold_unposted=plan.hold_unposted,
+    )
     sent_keys = {(e.assignment_id, e.section_id, e.student_id) for e in entries}
     current = {(e.user_id, e.section_id) for e in state.enrollments if e.current}
     grades = {(g.assignment_id, g.user_id): g for g in plan.grades}
@@ -267,6 +282,13 @@ def _orphans(plan: PlanInput) -> list[RunWarning]:
     return warnings
 
 
+def _covered(plan: PlanInput) -> tuple[str, ...]:
+    """The assignments a run looks at: a sync's chosen ones, else every sync-enabled one."""
+    if plan.kind is RunKind.SYNC and plan.assignment_ids is not None:
+        return plan.assignment_ids
+    return tuple(a for a, r in plan.state.assignments.items() if r.sync_enabled)
+
+
 def _chosen(plan: PlanInput) -> tuple[str, ...]:
     """The run's assignments: a sync's chosen ones, else every eligible one."""
     if plan.kind is RunKind.SYNC and plan.assignment_ids is not None:
@@ -333,4 +355,56 @@ def make_plan(plan: PlanInput) -> Plan:
         if change.assignment_id in chosen and record.eligible and change.section_id in sections:
             section_work(change.assignment_id, change.section_id).refresh = change
     result.work = list(work.values())
+    result.warnings += _left_out(plan) + _run_warnings(plan, result.work)
     return result
+
+
+def _left_out(plan: PlanInput) -> list[RunWarning]:
+    """Every sync-enabled assignment the run covers but cannot send, with what blocks it."""
+    warnings = []
+    for assignment_id in _covered(plan):
+        record = plan.state.assignments.get(assignment_id)
+        if record is None or not record.sync_enabled or record.eligible:
+            continue
+        codes = ", ".join(dict.fromkeys(v.code for v in record.violations if v.severity == "error"))
+        warnings.append(
+            RunWarning(
+                ASSIGNMENT_INELIGIBLE,
+                f"'{record.assignment.title}' was left out: {codes or 'not eligible'}.",
+                assignment_id,
+            )
+        )
+    return warnings
+
+
+def _run_warnings(plan: PlanInput, work: Sequence[SectionWork]) -> list[RunWarning]:
+    """The rule warnings of the assignments the run sends grades of, and how many of those
+    grades Canvas has not posted (IC shows them all the same)."""
+    warnings: list[RunWarning] = []
+    sending = dict.fromkeys(w.assignment_id for w in work if w.writes)
+    for assignment_id in sending:
+        record = plan.state.assignments[assignment_id]
+        seen = dict.fromkeys(
+            (v.code, v.message)
+            for v in record.violations
+            if v.severity == "warning" and v.code in RUN_RULE_WARNINGS
+        )
+        warnings += [RunWarning(code, message, assignment_id) for code, message in seen]
+        hidden = sum(
+            1
+            for w in work
+            if w.assignment_id == assignment_id
+            for write in w.writes
+            if not write.entry.canvas.posted
+        )
+        if hidden:
+            grades = "grade" if hidden == 1 else "grades"
+            warnings.append(
+                RunWarning(
+                    UNPOSTED_SENT,
+                    f"'{record.assignment.title}': {hidden} {grades} not posted in Canvas "
+                    "(hidden from the student) go to IC, which shows them.",
+                    assignment_id,
+                )
+            )
+    return warnings

@@ -60,6 +60,7 @@ class SyncSettings:
     time_zone: tzinfo
     time_budget_seconds: float
     concurrency: int
+    hold_unposted: bool = False  # GPB_UNPOSTED_GRADES=hold
 
 
 ReloadCourse = Callable[[str], Awaitable[list[object]]]
@@ -125,6 +126,7 @@ class SyncRunner:
                 time_zone=self.settings.time_zone,
                 today=self.clock().astimezone(self.settings.time_zone).date(),
                 written=tuple(written),
+                hold_unposted=self.settings.hold_unposted,
             )
         )
         report.grades.extend(plan.filtered)

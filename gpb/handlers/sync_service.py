@@ -52,11 +52,15 @@ class Pending:
     grades: GradeStore
     confirmed: ConfirmedStore
     written: WrittenLineItems
+    hold_unposted: bool = False  # GPB_UNPOSTED_GRADES=hold
 
     async def entries(self, course_id: str) -> list[PendingEntry]:
         state = await self.courses.course_state(course_id)
         return pending_entries(
-            state, await self.grades.grades(course_id), await self.confirmed.confirmed(course_id)
+            state,
+            await self.grades.grades(course_id),
+            await self.confirmed.confirmed(course_id),
+            hold_unposted=self.hold_unposted,
         )
 
     async def line_items(self, course_id: str) -> list[LineItemChange]:

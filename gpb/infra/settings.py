@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -52,6 +54,9 @@ class Settings(BaseSettings):
 
     name_max_length: int = 30
     time_zone: str = "UTC"
+    # Grades Canvas has not posted (hidden from the student): `send` them as Canvas's own passback
+    # does, or `hold` them pending until Canvas posts them.
+    unposted_grades: Literal["send", "hold"] = "send"
 
     admin_token: SecretStr | None = None
     session_secret: SecretStr | None = None

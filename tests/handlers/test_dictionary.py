@@ -40,7 +40,12 @@ SYNC_AND_CANVAS = {
     "CANVAS_UNAVAILABLE": None,
 }
 
-FILTER_REASONS = ("ASSIGNMENT_INELIGIBLE", "STUDENT_WITHOUT_SIS_ID", "SECTION_WITHOUT_SIS_ID")
+FILTER_REASONS = (
+    "ASSIGNMENT_INELIGIBLE",
+    "STUDENT_WITHOUT_SIS_ID",
+    "SECTION_WITHOUT_SIS_ID",
+    "UNPOSTED_HELD",
+)
 
 
 def test_codes_are_unique() -> None:
@@ -70,14 +75,17 @@ def test_filter_reasons_are_known(code: str) -> None:
     assert entry(code).kind in ("filter", "rule")
 
 
-@pytest.mark.parametrize("code", ["ORPHANED_IN_IC", "KEPT_ENROLLMENT_ENDED"])
+RUN_WARNINGS = ("ORPHANED_IN_IC", "KEPT_ENROLLMENT_ENDED", "UNPOSTED_SENT")
+
+
+@pytest.mark.parametrize("code", RUN_WARNINGS)
 def test_run_warnings(code: str) -> None:
     assert entry(code).kind == "warning"
     assert entry(code).severity == "warning"
 
 
 def test_nothing_beyond_design() -> None:
-    known = {*RULES, *SYNC_AND_CANVAS, *FILTER_REASONS, "ORPHANED_IN_IC", "KEPT_ENROLLMENT_ENDED"}
+    known = {*RULES, *SYNC_AND_CANVAS, *FILTER_REASONS, *RUN_WARNINGS}
     assert set(BY_CODE) == known
 
 

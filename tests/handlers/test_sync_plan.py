@@ -375,3 +375,78 @@ def plan_for_written(
     return make_plan(
         PlanInput(course, [], [], IC, RunKind.SYNC, ids, CHICAGO, date(2026, 11, 2), written=held)
     )
+
+
+@pytest.mark.parametrize("kind", list(RunKind))
+def test_a_run_names_every_assignment_it_left_out_with_its_codes(kind: RunKind) -> None:
+    """A sync with no selection, or a remaster, drops no sync-enabled assignment silently."""
+    blocked = AssignmentRecord(
+        replace(assignment().assignment, id="125", title="Unit 3 Test"),
+        (
+            Violation("DIFFERENTIATED", "error", "m", "f"),
+            Violation("DUE_DATE_MISSING", "error", "m", "f"),
+            Violation("POINTS_MISSING", "warning", "m", "f"),
+        ),
+        False,
+        0,
+    )
+    course = state(assignment(), blocked)
+    grades = [grade("1201", 9.0), replace(grade("1201", 40.0), assignment_id="125")]
+    plan = plan_for(course, grades, kind=kind)
+    (left_out,) = [w for w in plan.warnings if w.assignment_id == "125"]
+    assert left_out.code == "ASSIGNMENT_INELIGIBLE"
+    assert left_out.message == "'Unit 3 Test' was left out: DIFFERENTIATED, DUE_DATE_MISSING."
+    assert [(f.assignment_id, f.code) for f in plan.filtered] == [("125", "ASSIGNMENT_INELIGIBLE")]
+    assert [w.assignment_id for w in plan.work] == ["124"]
+
+
+def test_rule_warnings_that_concern_a_run_are_in_its_warnings() -> None:
+    warned = replace(
+        assignment(),
+        violations=(
+            Violation("POINTS_MISSING", "warning", "'Q' has no points possible.", "f"),
+            Violation("OMITTED_FROM_FINAL_GRADE", "warning", "'Q' does not count.", "f"),
+            Violation("CATEGORY_UNVERIFIED", "warning", "IC could not be asked.", "f"),
+        ),
+    )
+    plan = plan_for(state(warned), [grade("1201", 9.0)])
+    assert [(w.code, w.message) for w in plan.warnings] == [
+        ("POINTS_MISSING", "'Q' has no points possible."),
+        ("OMITTED_FROM_FINAL_GRADE", "'Q' does not count."),
+    ]
+    assert plan_for(state(warned), []).warnings == []  # nothing sent: nothing to warn of
+
+
+def test_unposted_grades_are_sent_and_counted_unless_held() -> None:
+    hidden = [grade("1201", 9.0, posted=False), grade("1207", 7.0, posted=False), grade("1202", 8)]
+    plan = plan_for(state(), hidden)
+    assert sorted(w.result.sourced_id for work in plan.work for w in work.writes) == [
+        "canvas-a124-s7-u1201",
+        "canvas-a124-s8-u1207",
+    ]  # 1202 has no SIS id
+    (sent,) = [w for w in plan.warnings if w.code == "UNPOSTED_SENT"]
+    assert "2 grades not posted in Canvas" in sent.message
+
+    held = make_plan(
+        PlanInput(
+            state(),
+            hidden,
+            [],
+            IC,
+            RunKind.SYNC,
+            None,
+            CHICAGO,
+            date(2026, 11, 2),
+            hold_unposted=True,
+        )
+    )
+    assert held.work == [] and not any(w.code == "UNPOSTED_SENT" for w in held.warnings)
+    assert {(f.student_id, f.code) for f in held.filtered} >= {
+        ("1201", "UNPOSTED_HELD"),
+        ("1207", "UNPOSTED_HELD"),
+    }
+    entries = pending_entries(state(), hidden, [], hold_unposted=True)
+    assert {e.student_id: e.blocked_by for e in entries}["1201"] == ("UNPOSTED_HELD",)
+    # Once Canvas posts it, it goes.
+    posted = [grade("1201", 9.0)]
+    assert pending_entries(state(), posted, [], hold_unposted=True)[0].blocked_by == ()
