@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -177,6 +178,20 @@ async def grade(
     event = grade_event(assignment_id, user_id, score)
     event["metadata"]["event_time"] = at
     await env.handled(await env.post_event(event))
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+async def log_in(client: httpx.AsyncClient, token: str, next_path: str = "/") -> httpx.Response:
+    """Logs a browser-like client (its own cookie jar) in to gpb's pages with `token`."""
+    form = await client.get("/login", params={"next": next_path})
+    return await client.post(
+        "/login", data={"csrf_token": csrf_of(form.text), "token": token, "next": next_path}
+    )
 
 
 def env_client(env: SandboxedGpb) -> httpx.AsyncClient:

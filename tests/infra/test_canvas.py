@@ -407,17 +407,25 @@ async def test_student_enrollments() -> None:
             "type": "StudentEnrollment",
         },
         {"user_id": 902, "course_section_id": 301, "type": "StudentEnrollment"},
+        # Re-added after a conclusion: the current enrollment counts.
+        {"user_id": 903, "course_section_id": 301, "enrollment_state": "completed"},
+        {"user_id": 903, "course_section_id": 301, "enrollment_state": "active"},
+        {"user_id": 904, "course_section_id": 302, "enrollment_state": "inactive"},
     ]
     canvas = Canvas(answers(ok(enrollments)))
     got = await canvas.client().list_student_enrollments("7")
     (request,) = canvas.requests
     assert request.url.path == "/api/v1/courses/7/enrollments"
     assert query(request)["type[]"] == ["StudentEnrollment"]
-    assert query(request)["state[]"] == ["active"]
-    assert [(e.user_id, e.section_id, e.sis_user_id) for e in got] == [
-        ("901", "301", "S-1"),
-        ("901", "302", "S-1"),
-        ("902", "301", None),
+    # Every state that tells a student who left from a grade removed; deleted, rejected and
+    # pending enrollments are not read: such a student is no longer (or not yet) in the section.
+    assert query(request)["state[]"] == ["active", "invited", "completed", "inactive"]
+    assert [(e.user_id, e.section_id, e.sis_user_id, e.state) for e in got] == [
+        ("901", "301", "S-1", "active"),
+        ("901", "302", "S-1", "active"),
+        ("902", "301", None, "active"),
+        ("903", "301", None, "active"),
+        ("904", "302", None, "inactive"),
     ]
 
 

@@ -16,9 +16,11 @@ from joserfc.jwk import RSAKey
 from running_gpb import (
     ADMIN_TOKEN,
     auth,
+    csrf_of,
     finished,
     gpb_settings,
     grade,
+    log_in,
     sandboxed_gpb,
     start,
 )
@@ -100,19 +102,6 @@ async def site(
         site = Site(url, settings, signing_key)
         yield site
         await site.canvas.aclose()
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no form with a CSRF token"
-    return found.group(1)
-
-
-async def log_in(client: httpx.AsyncClient, token: str, next_path: str = "/") -> httpx.Response:
-    form = await client.get("/login", params={"next": next_path})
-    return await client.post(
-        "/login", data={"csrf_token": csrf_of(form.text), "token": token, "next": next_path}
-    )
 
 
 def session_of(client: httpx.AsyncClient) -> sessions.Session:
