@@ -107,8 +107,10 @@ async def test_a_student_in_two_sections_gets_a_result_only_where_the_assignment
     assert retake == {f"canvas-a{RETAKE}-s7-u1208"}
     assert not any(k.startswith(f"canvas-a{RETAKE}-s8") for k in env.sandbox.state.ic.line_items)
     assert not [g for g in run["grades"] if g["assignment_id"] == RETAKE and g["section_id"] == "8"]
-    # 124 is given to everyone: 1208 has a result in each of the two classes.
-    assert {f"canvas-a{SLOPE}-s7-u1208", f"canvas-a{SLOPE}-s8-u1208"} <= set(ic_results(env))
+    # 124 and 125 are given to both sections: 1208 has a result in each of the two classes.
+    for assignment_id in (SLOPE, "125"):
+        both = {f"canvas-a{assignment_id}-s7-u1208", f"canvas-a{assignment_id}-s8-u1208"}
+        assert both <= set(ic_results(env))
 
 
 async def test_the_assignments_page_says_no_grades_yet_until_ic_has_one(
@@ -187,3 +189,48 @@ async def test_a_remaster_after_all_of_it_leaves_ic_equal_to_canvas_each_result_
     pending = (await env.get("/api/courses/456/pending")).json()
     assert pending["line_items"] == []
     assert not [c for c in pending["changes"] if not c["blocked_by"]]
+
+
+async def test_hidden_grades_are_counted_in_a_preview_and_held_when_asked(tmp_path: Path) -> None:
+    async with sandboxed_gpb(tmp_path / "send") as env:
+        await env.handled(await env.post("assignment_created", assignment_id="10000000000124"))
+        await _canvas(env, f"submissions/{SLOPE}/1205", {"score": 6.0, "posted": False})
+        preview = await start(env, kind="remaster", dry_run=True)
+        (hidden,) = [w for w in preview["warnings"] if w["code"] == "UNPOSTED_SENT"]
+        assert hidden["assignment_id"] == SLOPE and "1 grade not posted" in hidden["message"]
+
+    async with sandboxed_gpb(tmp_path / "hold", unposted_grades="hold") as env:
+        await env.handled(await env.post("assignment_created", assignment_id="10000000000124"))
+        await _canvas(env, f"submissions/{SLOPE}/1205", {"score": 6.0, "posted": False})
+        hidden_event = sample("grade_change_8_to_9_5")
+        hidden_event["body"].update(
+            assignment_id="10000000000124",
+            student_id="10000000001205",
+            user_id="10000000001205",
+            score=6.0,
+            grade="6",
+            muted=True,
+        )
+        hidden_event["metadata"]["event_time"] = "2026-11-02T10:00:00.000Z"
+        await env.handled(await env.post_event(hidden_event))
+        pending = (await env.get("/api/courses/456/pending")).json()["changes"]
+        (held,) = [c for c in pending if (c["assignment_id"], c["student_id"]) == (SLOPE, "1205")]
+        assert held["blocked_by"] == ["UNPOSTED_HELD"] and held["canvas"]["posted"] is False
+        run = await start(env, kind="sync")
+        assert {"reason": "UNPOSTED_HELD", "count": 1} in run["filtered"]
+        assert f"canvas-a{SLOPE}-s7-u1205" not in ic_results(env)
+
+        # Canvas posts the grade and says so: it goes with the next sync.
+        await _canvas(env, f"submissions/{SLOPE}/1205", {"posted": True})
+        posted = sample("submission_updated")
+        posted["body"].update(
+            assignment_id="10000000000124",
+            user_id="10000000001205",
+            score=6.0,
+            grade="6",
+            posted_at="2026-11-03T08:00:00Z",
+        )
+        posted["metadata"]["event_time"] = "2026-11-03T08:00:00.000Z"
+        await env.handled(await env.post_event(posted))
+        await start(env, kind="sync")
+        assert ic_results(env)[f"canvas-a{SLOPE}-s7-u1205"]["score"] == 6.0
