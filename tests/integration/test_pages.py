@@ -17,10 +17,10 @@ from running_gpb import (
     ADMIN_TOKEN,
     auth,
     csrf_of,
-    finished,
     gpb_settings,
     grade,
     log_in,
+    resumed_to_the_end,
     sandboxed_gpb,
     start,
 )
@@ -435,7 +435,7 @@ async def test_an_interrupted_run_is_resumed_from_its_page(tmp_path: Path) -> No
                 303,
                 f"/courses/456/syncs/{run['id']}?resumed=1",
             )
-            assert (await finished(env, run["id"]))["status"] == "succeeded"
+            assert (await resumed_to_the_end(env, run["id"]))["status"] == "succeeded"
             again = await client.post(resume, data={"csrf_token": csrf_of(page.text)})
             assert again.status_code == 409
             assert "Only an interrupted run can be resumed" in again.text

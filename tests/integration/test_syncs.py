@@ -18,6 +18,7 @@ from running_gpb import (
     grade,
     ic_results,
     result_puts,
+    resumed_to_the_end,
     sandboxed_gpb,
     start,
 )
@@ -314,12 +315,7 @@ async def test_an_interrupted_run_resumes_without_sending_twice(tmp_path: Path) 
         assert run["errors"][0]["code"] == "SYNC_TIMED_OUT"
         env.sandbox.state.sis_faults.configure(FaultConfig())
         before = result_puts(env)
-        resumed = await env.client.post(
-            f"/api/syncs/{run['id']}/resume",
-            headers={"Authorization": "Bearer admin-bootstrap-secret-token"},
-        )
-        assert resumed.status_code == 202
-        done = await finished(env, run["id"])
+        done = await resumed_to_the_end(env, run["id"])
         assert done["status"] == "succeeded", done["errors"]
         after = result_puts(env)
         assert all(count == 1 for count in after.values()), after
