@@ -129,7 +129,7 @@ def pending_entries(
             wanted = sent_value(grade.value if grade else None)
             synced = done.value if done else None
             if wanted == synced or (wanted is None and not enrollment.current):
-                continue  # an ended enrollment's result stays in IC: see `kept_results`
+                continue  # an ended enrollment's result stays in IC (a run reports it kept)
             student_sis = enrollment.sis_user_id or (grade.student_sis_id if grade else None)
             entries.append(
                 PendingEntry(

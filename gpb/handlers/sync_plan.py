@@ -179,15 +179,14 @@ def _filter_reason(entry: PendingEntry) -> str | None:
 
 
 def _entries(plan: PlanInput) -> tuple[list[PendingEntry], list[Confirmed]]:
-    """Sync: the pending delta of the chosen (else all eligible) assignments. Remaster: every
-    sendable grade of every eligible assignment, and every result gpb wrote whose grade Canvas
-    removed. Both: the results IC keeps because the student's enrollment ended."""
+    """Sync: the pending delta of the chosen (else all sync-enabled) assignments. Remaster: every
+    sendable grade of every sync-enabled assignment, and every result gpb wrote whose grade
+    Canvas removed. An ineligible assignment's grades are there to be filtered and counted, not
+    dropped. Both: the results IC keeps because the student's enrollment ended."""
     state = plan.state
     remaster = plan.kind is RunKind.REMASTER
     chosen = _chosen(plan)
     # A remaster counts everything as unsent, so every grade is sent again.
-    # The grades of every sync-enabled assignment the run covers: an ineligible one's are
-    # filtered, counted and named, not dropped.
     entries = pending_entries(
         state,
         plan.grades,
