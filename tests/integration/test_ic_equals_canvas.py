@@ -92,6 +92,8 @@ async def test_an_assignment_edit_after_a_sync_is_pending_and_the_next_sync_send
     line_item = env.sandbox.state.ic.line_items[f"canvas-a{SLOPE}-s7"]
     assert (line_item["title"], line_item["resultValueMax"]) == ("Homework 3.3: Slopes", 20.0)
     assert [i["outcome"] for i in run["line_items"]] == ["sent"]
+    run_page = await _page(env, f"/courses/456/syncs/{run['id']}")
+    assert "IC assignments sent again" in run_page and "points 10 -&gt; 20" in run_page
     assert result_puts(env) == puts  # the line item alone: no result written again
     assert f"canvas-a{SLOPE}-s8" not in env.sandbox.state.ic.line_items
     assert (await env.get("/api/courses/456/pending")).json()["line_items"] == []
