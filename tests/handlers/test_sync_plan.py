@@ -450,3 +450,26 @@ def test_unposted_grades_are_sent_and_counted_unless_held() -> None:
     # Once Canvas posts it, it goes.
     posted = [grade("1201", 9.0)]
     assert pending_entries(state(), posted, [], hold_unposted=True)[0].blocked_by == ()
+
+
+@pytest.mark.parametrize(
+    ("change", "said", "sections"),
+    [
+        # Section 8 has a due date of its own: a new base date changes section 7's only.
+        ({"due_at": datetime(2026, 10, 20, 4, 59, tzinfo=UTC)}, "due date", ["7"]),
+        ({"unlock_at": datetime(2026, 10, 6, 5, tzinfo=UTC)}, "assign date", ["7", "8"]),
+        ({"assignment_group_id": "312"}, "group 'Homework' -> 'Tests'", ["7", "8"]),
+        ({"points_possible": None}, "points 10 -> none", ["7", "8"]),
+    ],
+)
+def test_each_detail_ic_holds_makes_the_line_item_pending(
+    change: dict[str, object], said: str, sections: list[str]
+) -> None:
+    synced = written(assignment(), "7", "8")
+    course = replace(
+        state(assignment(**change)),
+        groups=(AssignmentGroup("311", "456", "Homework"), AssignmentGroup("312", "456", "Tests")),
+    )
+    changes = changed_line_items(course, synced)
+    assert [c.section_id for c in changes] == sections
+    assert all(said in c.message for c in changes)
