@@ -12,6 +12,7 @@ from gpb.handlers.course_state import (
 from gpb.handlers.courses import CourseSeen
 from gpb.handlers.eligibility import Violation
 from gpb.handlers.eventlog import EventStatus, Finish
+from gpb.handlers.line_items import line_item_details
 from gpb.handlers.model import (
     Assignment,
     AssignmentGroup,
@@ -22,6 +23,7 @@ from gpb.handlers.model import (
     Section,
 )
 from gpb.handlers.notices import NoticesQueued
+from gpb.handlers.syncs import LineItemConfirmed
 from gpb.infra.store.course_state import assignment_from_json, assignment_to_json
 from gpb.infra.store.store import SqlStore
 
@@ -72,14 +74,19 @@ async def test_course_state_is_stored_and_loaded_whole(store: SqlStore) -> None:
             "456", (Section("7", "456", "P1", "SEC-7", 5), Section("10", "456", "P2", None, 0))
         ),
         GroupsStored("456", (AssignmentGroup("1", "456", "Homework"),)),
-        EnrollmentsStored("456", (Enrollment("1201", "7", "S-1"),)),
+        EnrollmentsStored(
+            "456", (Enrollment("1201", "7", "S-1"), Enrollment("1202", "7", None, "completed"))
+        ),
         AssignmentStored(AssignmentRecord(ASSIGNMENT, (violation,), True, 99)),
     )
     state = await store.course_state.course_state("456")
     assert state.loaded and state.course == Course("456", "Algebra I", "available", "2024FA-MATH")
     assert [s.id for s in state.sections] == ["7", "10"]
     assert state.groups == (AssignmentGroup("1", "456", "Homework"),)
-    assert state.enrollments == (Enrollment("1201", "7", "S-1"),)
+    assert sorted(state.enrollments, key=lambda e: e.user_id) == [
+        Enrollment("1201", "7", "S-1"),
+        Enrollment("1202", "7", None, "completed"),
+    ]
     assert state.assignments["123"] == AssignmentRecord(ASSIGNMENT, (violation,), True, 99)
 
     await apply(store, SectionsStored("456", (Section("7", "456", "P1", "SEC-7", 6),)))
@@ -160,3 +167,13 @@ async def test_notices_coalesce_per_assignment_and_channel(store: SqlStore) -> N
         "webhook",
         "canvas_inbox",
     }
+
+
+async def test_line_items_keep_the_details_ic_confirmed(store: SqlStore) -> None:
+    details = line_item_details(ASSIGNMENT, "7", "Homework")
+    await store.apply([LineItemConfirmed("456", "123", "7", "canvas-a123-s7", None)])
+    (legacy,) = await store.syncs.written_line_items("456")
+    assert legacy.details is None  # written before details were kept
+    await store.apply([LineItemConfirmed("456", "123", "7", "canvas-a123-s7", details)])
+    (item,) = await store.syncs.written_line_items("456")
+    assert item.details == details and item.sourced_id == "canvas-a123-s7"
