@@ -7,7 +7,6 @@ sourcedIds of API.md, so a retried or resumed write lands on the same IC record.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -24,7 +23,9 @@ from gpb.handlers.delta import (
 )
 from gpb.handlers.eligibility import IcClassFound, IcClassMissing, IcKnowledge, IcUnverified
 from gpb.handlers.grades import Grade, GradeValue, SentValue, sent_value
-from gpb.handlers.model import Assignment, LineItem, Override, OverrideTarget, Result, Section
+from gpb.handlers.ic_dates import assign_date, grading_period_of, in_district_zone, section_due_at
+from gpb.handlers.ic_names import matching_category, sent_title
+from gpb.handlers.model import LineItem, Result, Section
 from gpb.handlers.syncs import GradeOutcome, Outcome, RunKind, RunWarning
 
 ORPHANED_IN_IC = "ORPHANED_IN_IC"
@@ -89,20 +90,6 @@ class PlanInput:
     written_assignment_ids: tuple[str, ...] = ()  # assignments gpb wrote line items for
 
 
-def section_due_at(assignment: Assignment, section_id: str) -> datetime | None:
-    override = _section_override(assignment, section_id)
-    if override is not None and override.due_at_set:
-        return override.due_at
-    return assignment.due_at
-
-
-def _section_override(assignment: Assignment, section_id: str) -> Override | None:
-    for override in assignment.overrides:
-        if override.target is OverrideTarget.SECTION and override.section_id == section_id:
-            return override
-    return None
-
-
 def score_status(value: SentValue) -> str:
     if value.excused:
         return "exempt"
@@ -129,7 +116,11 @@ def build_result(
 
 
 def build_line_item(
-    record: AssignmentRecord, section: Section, group_name: str | None, known: IcKnowledge
+    record: AssignmentRecord,
+    section: Section,
+    group_name: str | None,
+    known: IcKnowledge,
+    tz: tzinfo,
 ) -> tuple[LineItem | None, tuple[str, str] | None]:
     assignment = record.assignment
     sis_id = section.sis_section_id or ""
@@ -137,27 +128,28 @@ def build_line_item(
         return None, ("SIS_CLASS_NOT_FOUND", f"IC has no class {sis_id} for section {section.name}")
     if not isinstance(known, IcClassFound):
         return None, ("SIS_UNAVAILABLE", f"IC could not be asked about class {sis_id}")
-    wanted = (group_name or "").strip().casefold()
-    category = next((c for c in known.categories if c.title.strip().casefold() == wanted), None)
+    category = matching_category(known.categories, group_name)
     if category is None:
         return None, (
             "SIS_CATEGORY_NOT_FOUND",
             f"class {sis_id} has no category named {group_name!r}",
         )
     due = section_due_at(assignment, section.id)
-    assign = assignment.unlock_at or assignment.created_at or due
+    assign = assign_date(assignment, due)
     if due is None or assign is None:
         return None, ("SIS_LINEITEM_REJECTED", f"section {section.name} has no due date")
+    period = grading_period_of(known.ic_class, due, tz)
     return (
         LineItem(
             sourced_id=line_item_id(assignment.id, section.id),
-            title=html.unescape(assignment.title).strip(),
-            assign_date=assign,
-            due_date=due,
+            title=sent_title(assignment.title),
+            assign_date=in_district_zone(assign, tz),
+            due_date=in_district_zone(due, tz),
             class_id=sis_id,
             school_id=known.ic_class.school_id,
             category_id=category.sourced_id,
             result_value_max=assignment.points_possible,
+            grading_period_id=period.sourced_id if period else None,
         ),
         None,
     )
@@ -275,6 +267,7 @@ def make_plan(plan: PlanInput) -> Plan:
                 section,
                 groups.get(record.assignment.assignment_group_id or ""),
                 known if known is not None else IcUnverified(),
+                plan.time_zone,
             )
             work[key] = SectionWork(pending.assignment_id, pending.section_id, item, problem)
         section_work = work[key]
