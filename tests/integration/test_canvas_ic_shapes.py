@@ -72,3 +72,16 @@ async def test_a_sync_sends_the_title_and_dates_as_ic_accepts_them(env: Sandboxe
     assert assigned <= datetime.fromisoformat(item["dueDate"])
     assert item["gradingPeriod"]["sourcedId"] == "GP-2026-S1"
     assert env.sandbox.state.ic.results["canvas-a125-s7-u1201"]["score"] == 41.0
+
+
+async def test_the_api_and_pages_show_the_title_ic_gets(env: SandboxedGpb) -> None:
+    env.sandbox.state.canvas.assignments["124"].name = " Facts &notes on ch &sect 2 "
+    await codes_after_a_read(env)
+    listed: dict[str, Any] = (await env.get("/api/courses/456/assignments")).json()
+    titles = {a["id"]: a["title"] for a in listed["assignments"]}
+    assert titles["124"] == "Facts &notes on ch &sect 2"
+    page = await env.client.get(
+        "/courses/456/assignment-rows",
+        headers={"Authorization": "Bearer admin-bootstrap-secret-token"},
+    )
+    assert "Facts &amp;notes on ch &amp;sect 2" in page.text, page.text[:500]
