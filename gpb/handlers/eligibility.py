@@ -6,8 +6,10 @@ severities and generic fixes come from the error dictionary; each check here onl
 wrong with this assignment, as precisely as it can.
 
 Per-section rules look only at the sections the assignment is given to that have students: with
-`only_visible_to_overrides`, sections without a section override do not get it at all, and a
-section without students has no grades to send.
+`only_visible_to_overrides`, sections without a section override do not get it at all (unless
+Canvas's course-level "Everyone" override gives it to every section), and a section without
+students has no grades to send. Titles, categories and dates are judged as they will be sent
+(`ic_names`, `ic_dates`).
 
 `CATEGORY_UNVERIFIED` is raised once per assignment, naming the sections IC could not be asked
 about: when IC is unreachable it is so for every section at once, and one warning per section would
