@@ -242,16 +242,6 @@ RULE_CASES = [
         [],
         id="not for everyone because of its section override",
     ),
-    pytest.param(
-        assignment(
-            visible_to_everyone=False,
-            only_visible_to_overrides=True,
-            overrides=(course_override("2024-10-01T17:00:00Z"),),
-        ),
-        view(),
-        [("DIFFERENTIATED", None)],
-        id="course override yet not for everyone: its module limits it",
-    ),
     # DUE_DATE_MISSING
     pytest.param(
         assignment(due_at=None),

@@ -224,7 +224,7 @@ def assignment_json(
         "workflow_state": assignment.workflow_state,
         "unpublishable": True,
         "only_visible_to_overrides": assignment.only_visible_to_overrides,
-        "visible_to_everyone": assignment.for_everyone and not assignment.module_restricted,
+        "visible_to_everyone": assignment.visible_to_everyone,
         "post_to_sis": assignment.post_to_sis,
         "integration_id": None,
         "integration_data": {},

@@ -176,6 +176,15 @@ class Assignment(Record):
         return not self.only_visible_to_overrides or course_override
 
     @property
+    def visible_to_everyone(self) -> bool:
+        """Canvas's `visible_to_everyone` (DatesOverridable): a course override, or no limit by
+        its own overrides nor by its module's."""
+        course_override = any(o.course_id is not None for o in self.overrides)
+        return course_override or (
+            not self.only_visible_to_overrides and not self.module_restricted
+        )
+
+    @property
     def deleted(self) -> bool:
         return self.workflow_state == "deleted"
 

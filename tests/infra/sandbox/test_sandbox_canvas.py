@@ -274,6 +274,11 @@ async def test_a_module_restricted_assignment_is_not_visible_to_everyone(
     data = (await canvas.get("/courses/456/assignments/124")).json()
     assert data["visible_to_everyone"] is False and data["only_visible_to_overrides"] is False
     assert (await canvas.get("/courses/456/assignments/123")).json()["visible_to_everyone"] is True
+    # Canvas: a course-level override makes it visible to everyone whatever its module says.
+    restricted = sandbox.state.canvas.assignments["124"]
+    restricted.overrides = [Override(id="62", course_id="456", due_at=restricted.due_at)]
+    data = (await canvas.get("/courses/456/assignments/124")).json()
+    assert data["visible_to_everyone"] is True
 
 
 async def test_checkpoints_are_answered_only_when_asked_for(
