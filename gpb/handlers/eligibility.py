@@ -31,6 +31,7 @@ from gpb.handlers.ic_dates import (
     class_sessions,
     local_day,
     section_due_at,
+    section_unlock_at,
     session_containing,
 )
 from gpb.handlers.ic_names import ic_length, matching_category, name_key, sent_title
@@ -209,7 +210,7 @@ def _checked_sections(
         if not everyone and section.id not in overridden:
             continue
         due = section_due_at(assignment, section.id)
-        checked.append(_Checked(section, due, assign_date(assignment, due)))
+        checked.append(_Checked(section, due, assign_date(assignment, section.id, due)))
     return tuple(checked)
 
 
@@ -402,16 +403,24 @@ def _due_date_outside_term(f: _Facts) -> Iterator[_Finding]:
         name = checked.section.name
         kind = "grading period" if known.ic_class.grading_periods else "term"
         dates = " and ".join(f"{what} {day}" for day, what in outside.items())
-        which = "due date" if list(outside.values()) == ["due"] else "dates"
+        spans = ", ".join(_term_span(t) for t in sessions)
         yield _Finding(
             f"'{f.title}' is {dates} in section '{name}', outside every {kind} of IC class "
             f"'{known.ic_class.title}'.",
-            fix=(
-                f"Move the {which} for section '{name}' into one of: "
-                f"{', '.join(_term_span(t) for t in sessions)}."
-            ),
+            fix=_outside_fix(f.assignment, checked.section, set(outside.values()), spans),
             section_id=checked.section.id,
         )
+
+
+def _outside_fix(assignment: Assignment, section: Section, what: set[str], spans: str) -> str:
+    if what == {"due"}:
+        return f"Move the due date for section '{section.name}' into one of: {spans}."
+    moves = ["move the due date"] if "due" in what else []
+    if "assigned" in what:
+        # Without an available-from date IC gets the creation date, which the teacher cannot move.
+        created = section_unlock_at(assignment, section.id) is None
+        moves.append("set an available-from date" if created else "move the available-from date")
+    return f"For section '{section.name}', {' and '.join(moves)} into one of: {spans}."
 
 
 _Check: TypeAlias = Callable[[_Facts], Iterator[_Finding]]

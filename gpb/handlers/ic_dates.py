@@ -4,8 +4,9 @@ One place for what the rules check and what a sync sends, so a warning about a d
 date IC will receive:
 - the due date of a section: its section override's, Canvas's course-level ("Everyone") override's
   or the assignment's own, as Canvas applies them to a student of that section;
-- the assign date: the unlock date, else the creation time, but never after the due date (IC, like
-  other OneRoster gradebooks, refuses an assignment assigned after it is due);
+- the assign date: the section's available-from date (same overrides as the due date), else the
+  creation time, but never after the due date (IC, like other OneRoster gradebooks, refuses an
+  assignment assigned after it is due);
 - the IC sessions of a class a date must fall in: its grading periods when it has some (IC files
   assignments by grading period), else its terms, each placed by the date in the district's zone.
 """
@@ -18,27 +19,24 @@ from datetime import UTC, date, datetime, tzinfo
 from gpb.handlers.model import Assignment, IcClass, IcTerm, Override, OverrideTarget
 
 
-def _sets_due(override: Override) -> bool:
-    # An override that sets no due date leaves its targets on the other dates; one that sets it to
-    # nothing takes the date away.
-    return override.due_at_set or override.due_at is not None
+def _reaches(override: Override, section_id: str) -> bool:
+    if override.target is OverrideTarget.COURSE:
+        return True
+    return override.target is OverrideTarget.SECTION and override.section_id == section_id
 
 
 def section_due_at(assignment: Assignment, section_id: str) -> datetime | None:
     """The due date of the students of `section_id`.
 
-    Canvas applies every override that reaches a student and keeps the most lenient date (none at
-    all beats any date, else the latest); the assignment's own date applies only when no override
-    dates the student.
+    Canvas (AssignmentOverrideApplicator) applies every override that reaches a student and keeps
+    the most lenient date: none at all beats any date, else the latest. The assignment's own date
+    applies only when no override dates the student. An override that sets no due date leaves
+    its targets on the other dates; one that sets it to nothing takes the date away.
     """
     dated = [
         o.due_at
         for o in assignment.overrides
-        if _sets_due(o)
-        and (
-            o.target is OverrideTarget.COURSE
-            or (o.target is OverrideTarget.SECTION and o.section_id == section_id)
-        )
+        if (o.due_at_set or o.due_at is not None) and _reaches(o, section_id)
     ]
     if not dated:
         return assignment.due_at
@@ -47,9 +45,25 @@ def section_due_at(assignment: Assignment, section_id: str) -> datetime | None:
     return max(d for d in dated if d is not None)
 
 
-def assign_date(assignment: Assignment, due: datetime | None) -> datetime | None:
-    """When the assignment is given: its unlock date, else its creation, never after `due`."""
-    start = assignment.unlock_at or assignment.created_at
+def section_unlock_at(assignment: Assignment, section_id: str) -> datetime | None:
+    """The available-from date of the students of `section_id`, the most lenient (earliest, none
+    beating any) of the overrides that set one, else the assignment's own."""
+    dated = [
+        o.unlock_at
+        for o in assignment.overrides
+        if (o.unlock_at_set or o.unlock_at is not None) and _reaches(o, section_id)
+    ]
+    if not dated:
+        return assignment.unlock_at
+    if any(d is None for d in dated):
+        return None
+    return min(d for d in dated if d is not None)
+
+
+def assign_date(assignment: Assignment, section_id: str, due: datetime | None) -> datetime | None:
+    """When the section is given the assignment: its available-from date, else the assignment's
+    creation, never after `due`."""
+    start = section_unlock_at(assignment, section_id) or assignment.created_at
     if start is None or due is None:
         return start or due
     return min(start, due)

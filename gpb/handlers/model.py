@@ -28,6 +28,10 @@ class Override:
     due_at: datetime | None = None
     due_at_set: bool = False
     section_id: str | None = None
+    # Likewise the available-from date: Canvas's "Everyone" override carries it in the Assign To
+    # tray, where the assignment's own `unlock_at` stays empty.
+    unlock_at: datetime | None = None
+    unlock_at_set: bool = False
     student_ids: tuple[str, ...] = ()
     group_id: str | None = None
 

@@ -135,7 +135,7 @@ def build_line_item(
             f"class {sis_id} has no category named {group_name!r}",
         )
     due = section_due_at(assignment, section.id)
-    assign = assign_date(assignment, due)
+    assign = assign_date(assignment, section.id, due)
     if due is None or assign is None:
         return None, ("SIS_LINEITEM_REJECTED", f"section {section.name} has no due date")
     period = grading_period_of(known.ic_class, due, tz)

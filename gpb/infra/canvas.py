@@ -493,6 +493,8 @@ def _override(data: Json) -> Override:
         # A present `due_at: null` removes the date; an absent one leaves the base date.
         due_at=_datetime(data.get("due_at")),
         due_at_set="due_at" in data,
+        unlock_at=_datetime(data.get("unlock_at")),
+        unlock_at_set="unlock_at" in data,
         section_id=section_id,
         student_ids=student_ids,
         group_id=group_id,

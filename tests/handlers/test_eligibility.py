@@ -725,3 +725,27 @@ def test_sections_in_numeric_id_order() -> None:
 def test_is_eligible(a: Assignment, eligible: bool) -> None:
     violations = check(a)
     assert is_eligible(a, violations) is eligible
+
+
+def test_an_assign_date_outside_the_term_says_which_date_to_set() -> None:
+    created = assignment(created_at=at("2024-07-20T17:00:00Z"))
+    (v,) = check(created, view(sections=(P1,)))
+    assert "is due 2024-10-01 and assigned 2024-07-20 in section 'Period 1'" not in v.message
+    assert "assigned 2024-07-20 in section 'Period 1'" in v.message
+    assert v.fix.startswith("For section 'Period 1', set an available-from date into one of")
+    unlocked = assignment(unlock_at=at("2024-07-20T17:00:00Z"))
+    (v,) = check(unlocked, view(sections=(P1,)))
+    assert v.fix.startswith("For section 'Period 1', move the available-from date into one of")
+
+
+def test_a_course_override_gives_the_available_from_date() -> None:
+    # The Assign To tray keeps "Everyone"'s dates on a course override, not on the assignment.
+    everyone = replace(
+        course_override("2024-10-01T17:00:00Z"),
+        unlock_at=at("2024-07-20T17:00:00Z"),
+        unlock_at_set=True,
+    )
+    a = assignment(due_at=None, created_at=at("2024-09-01T17:00:00Z"), overrides=(everyone,))
+    assert found_codes(check(a, view(sections=(P1,)))) == [("DUE_DATE_OUTSIDE_TERM", "11")]
+    in_term = replace(everyone, unlock_at=at("2024-09-20T17:00:00Z"))
+    assert check(replace(a, overrides=(in_term,)), view(sections=(P1,))) == []

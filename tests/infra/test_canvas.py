@@ -334,6 +334,8 @@ async def test_override_dates_and_targets() -> None:
     assert dated.target is OverrideTarget.SECTION and dated.section_id == "301"
     assert dated.due_at == datetime(2024, 10, 20, 4, 59, 59, tzinfo=UTC) and dated.due_at_set
     assert undated.due_at is None and not undated.due_at_set  # keeps the base date
+    assert undated.unlock_at == datetime(2024, 10, 5, tzinfo=UTC) and undated.unlock_at_set
+    assert dated.unlock_at is None and not dated.unlock_at_set
     assert cleared.due_at is None and cleared.due_at_set  # removes the date
 
     students, group, noop = by_id["4"], by_id["5"], by_id["6"]

@@ -44,7 +44,7 @@ ASSIGNMENT = Assignment(
     overrides=(
         Override("5", OverrideTarget.SECTION, DUE, True, section_id="7"),
         Override("6", OverrideTarget.STUDENTS, None, False, student_ids=("1201", "1202")),
-        Override("7", OverrideTarget.COURSE, DUE, True),
+        Override("7", OverrideTarget.COURSE, DUE, True, unlock_at=DUE - timedelta(days=3)),
     ),
 )
 
