@@ -29,7 +29,11 @@ class Entry:
     title: str  # gpb's short name for the code
     meaning: str
     fix: str  # the generic fix; a rule's violation may say it more precisely
-    canvas_title: str | None = None  # the title of Canvas's own passback error dictionary
+
+    @property
+    def canvas_title(self) -> str | None:
+        """The titles of Canvas's own passback error dictionary this code meets, joined."""
+        return " / ".join(t.title for t in CANVAS_TITLES if self.code in t.codes) or None
 
 
 ENTRIES: tuple[Entry, ...] = (
@@ -40,8 +44,9 @@ ENTRIES: tuple[Entry, ...] = (
         title="Title too long",
         meaning=(
             "The assignment's title is longer than IC accepts (GPB_NAME_MAX_LENGTH characters, "
-            "30 unless the district set otherwise). Characters are counted after HTML entities "
-            "such as &amp; are read as the character they stand for."
+            "30 unless the district set otherwise). gpb sends the title as typed in Canvas, "
+            "without its surrounding spaces, and counts it as IC stores text: an emoji counts "
+            "2, and '&amp;' typed in a title is 5 characters, sent as typed."
         ),
         fix="Shorten the title in Canvas to the limit or fewer characters.",
     ),
@@ -59,10 +64,10 @@ ENTRIES: tuple[Entry, ...] = (
         "error",
         title="Course not published",
         meaning=(
-            "The course is not published in Canvas (it is unpublished, concluded or deleted); "
-            "only published courses send grades to IC."
+            "The course is not published in Canvas; only published courses send grades to IC. "
+            "A concluded course still sends them: teachers finish grades after the term ends."
         ),
-        fix="Publish the course in Canvas; a concluded course must be reopened first.",
+        fix="Publish the course in Canvas.",
     ),
     Entry(
         "DIFFERENTIATED",
@@ -70,8 +75,10 @@ ENTRIES: tuple[Entry, ...] = (
         "error",
         title="Assigned to students or groups",
         meaning=(
-            "The assignment has an override for individual students or for groups. IC takes one "
-            "due date per section, so an assignment must go to the whole course or whole sections."
+            "The assignment is given to individual students or groups, by its own overrides or "
+            "through its module. IC takes one due date per section, so an assignment must go to "
+            "the whole course or whole sections. 'Everyone' in Canvas's Assign To (a course-level "
+            "override) is the whole course."
         ),
         fix=(
             "Assign it to everyone or to whole sections: remove the overrides for individual "
@@ -97,7 +104,8 @@ ENTRIES: tuple[Entry, ...] = (
         title="Group is not an IC category",
         meaning=(
             "The name of the assignment's group matches no grading category of the section's IC "
-            "class (ignoring case and surrounding spaces), so IC cannot file the assignment."
+            "class (ignoring case and surrounding spaces, but not HTML entities: a group typed "
+            "'R&amp;D' is not the category 'R&D'), so IC cannot file the assignment."
         ),
         fix="Rename the assignment group to one of the IC class's grading categories.",
     ),
@@ -174,10 +182,11 @@ ENTRIES: tuple[Entry, ...] = (
         "warning",
         title="Due date outside the term",
         meaning=(
-            "The section's due date, in the district's time zone, falls in none of the IC class's "
-            "terms; IC uses the due date to place the assignment in a term."
+            "The section's due date or assign date (the available-from date, else the creation "
+            "date), in the district's time zone, falls in none of the IC class's grading periods "
+            "(its terms when it has none); IC uses the due date to file the assignment."
         ),
-        fix="Move the due date into one of the class's IC terms.",
+        fix="Move the dates into one of the class's IC grading periods or terms.",
     ),
     Entry(
         "SIS_AUTH_FAILED",
@@ -189,7 +198,6 @@ ENTRIES: tuple[Entry, ...] = (
             "Ask the gpb admin to check GPB_SIS_CLIENT_ID, GPB_SIS_CLIENT_SECRET and "
             "GPB_SIS_VENDOR_AUTHORIZATION, then run again."
         ),
-        canvas_title="Exchange Error",
     ),
     Entry(
         "SIS_CLASS_NOT_FOUND",
@@ -198,7 +206,6 @@ ENTRIES: tuple[Entry, ...] = (
         title="IC class not found",
         meaning="IC has no class with the section's SIS id.",
         fix="Ask the SIS admin to check the section's link to IC, then sync again.",
-        canvas_title="Could Not Determine Class or Grading Period",
     ),
     Entry(
         "SIS_CATEGORY_NOT_FOUND",
@@ -207,7 +214,6 @@ ENTRIES: tuple[Entry, ...] = (
         title="IC category not found",
         meaning="The class in IC has no grading category named like the assignment's group.",
         fix="Rename the assignment group to one of the class's IC categories, then sync again.",
-        canvas_title="Assignment Cannot Be Created",
     ),
     Entry(
         "SIS_LINEITEM_REJECTED",
@@ -219,7 +225,6 @@ ENTRIES: tuple[Entry, ...] = (
             "Read IC's message in the run's details, correct the assignment in Canvas (due date, "
             "availability dates, title, points) and sync again."
         ),
-        canvas_title="Assignment Cannot Be Created / Assignment Dates Error",
     ),
     Entry(
         "SIS_RESULT_REJECTED",
@@ -231,7 +236,6 @@ ENTRIES: tuple[Entry, ...] = (
             "Read IC's message in the run's details, check the score and the student's enrollment "
             "in the IC class, and sync again."
         ),
-        canvas_title="Unable to Process Score / PUT for OneRoster Error",
     ),
     Entry(
         "SIS_BUSY",
@@ -240,7 +244,6 @@ ENTRIES: tuple[Entry, ...] = (
         title="IC busy",
         meaning="IC kept answering 429 (too many requests) after every retry.",
         fix="Sync again later, outside school hours if possible; the grades stay pending.",
-        canvas_title="Assignment Scores Export Error",
     ),
     Entry(
         "SIS_UNAVAILABLE",
@@ -255,7 +258,6 @@ ENTRIES: tuple[Entry, ...] = (
             "Sync again later; if it persists, ask the gpb admin to check IC's status and the "
             "GPB_SIS_* settings."
         ),
-        canvas_title="Exchange Error",
     ),
     Entry(
         "SYNC_TIMED_OUT",
@@ -267,7 +269,6 @@ ENTRIES: tuple[Entry, ...] = (
             "interrupted; what IC confirmed before that stays sent."
         ),
         fix="Resume the run; it skips what IC already confirmed.",
-        canvas_title="Data Sync Job Timed Out",
     ),
     Entry(
         "CANVAS_NOT_CONFIGURED",
@@ -382,6 +383,106 @@ ENTRIES: tuple[Entry, ...] = (
 )
 
 BY_CODE: Mapping[str, Entry] = MappingProxyType({e.code: e for e in ENTRIES})
+
+
+@dataclass(frozen=True)
+class CanvasTitle:
+    """An error title of Canvas's Infinite Campus passback, and the gpb codes that meet it.
+
+    Canvas's SIS Error Code Dictionary lists these titles for Infinite Campus; districts moving
+    from Canvas's own passback know them, so each says which gpb codes catch the same trouble,
+    most of them before a sync.
+    """
+
+    title: str
+    meaning: str
+    codes: tuple[str, ...]
+    fix: str
+
+
+CANVAS_TITLES: tuple[CanvasTitle, ...] = (
+    CanvasTitle(
+        "Assignment Cannot Be Created",
+        "IC would not create the assignment: its group is no grading category of the class, "
+        "its title is too long or not unique, or IC refused it as sent.",
+        (
+            "NAME_TOO_LONG",
+            "NAME_NOT_UNIQUE",
+            "CATEGORY_NOT_FOUND",
+            "SIS_CATEGORY_NOT_FOUND",
+            "SIS_LINEITEM_REJECTED",
+        ),
+        "Fix the rule gpb shows on the assignment (title, group), then sync again.",
+    ),
+    CanvasTitle(
+        "Assignment Dates Error",
+        "IC refused the assignment's dates: no due date, an assign date after the due date, or "
+        "dates outside the class's terms or grading periods.",
+        ("DUE_DATE_MISSING", "DUE_DATE_OUTSIDE_TERM", "SIS_LINEITEM_REJECTED"),
+        "Give every section a due date inside the IC term, with the available-from date before "
+        "it, then sync again.",
+    ),
+    CanvasTitle(
+        "Assignment Scores Export Error",
+        "The scores of an assignment could not be sent: IC was busy or out of reach.",
+        ("SIS_BUSY", "SIS_UNAVAILABLE"),
+        "Sync again later, off-peak if possible; the grades stay pending until IC confirms them.",
+    ),
+    CanvasTitle(
+        "Assignment Scores Export-PUT for OneRoster Error",
+        "IC refused the write (PUT) of a student's score for an assignment.",
+        ("SIS_RESULT_REJECTED",),
+        "Read IC's message in the run's details; check the score and the student's enrollment in "
+        "the IC class, then sync again.",
+    ),
+    CanvasTitle(
+        "Cannot Export Canvas Submission in Section",
+        "A student's grade cannot go to the section's IC class: the student or the section is "
+        "not linked to IC, the class is missing, the student is not in the IC class, or the "
+        "assignment is given to individual students.",
+        (
+            "STUDENT_WITHOUT_SIS_ID",
+            "SECTION_WITHOUT_SIS_ID",
+            "SECTION_CLASS_NOT_FOUND",
+            "DIFFERENTIATED",
+            "SIS_RESULT_REJECTED",
+        ),
+        "Ask the SIS admin to link the student or section to IC, or assign the assignment to "
+        "whole sections.",
+    ),
+    CanvasTitle(
+        "Could Not Determine Class or Grading Period",
+        "IC has no class for the section's SIS id, or the due date falls in none of the class's "
+        "terms or grading periods.",
+        ("SIS_CLASS_NOT_FOUND", "SECTION_CLASS_NOT_FOUND", "DUE_DATE_OUTSIDE_TERM"),
+        "Ask the SIS admin to check the section's link to IC; move the due date into the term.",
+    ),
+    CanvasTitle(
+        "Exchange Error",
+        "The exchange with IC failed: IC refused the credentials or could not be reached.",
+        ("SIS_AUTH_FAILED", "SIS_UNAVAILABLE"),
+        "Ask the gpb admin to check the GPB_SIS_* settings and IC's status, then sync again.",
+    ),
+    CanvasTitle(
+        "Data Sync Job Timed Out",
+        "The run took longer than its time budget and stopped.",
+        ("SYNC_TIMED_OUT",),
+        "Resume the run; it skips what IC already confirmed.",
+    ),
+    CanvasTitle(
+        "PUT for OneRoster Error",
+        "IC refused a write (PUT) of an assignment or a score as sent.",
+        ("SIS_LINEITEM_REJECTED", "SIS_RESULT_REJECTED"),
+        "Read IC's message in the run's details, correct the assignment or score in Canvas, and "
+        "sync again.",
+    ),
+    CanvasTitle(
+        "Unable to Process Score",
+        "IC could not take a score as sent, for instance without points possible to scale it.",
+        ("SIS_RESULT_REJECTED", "POINTS_MISSING"),
+        "Set the assignment's points possible and check the score, then sync again.",
+    ),
+)
 
 
 def entry(code: str) -> Entry:

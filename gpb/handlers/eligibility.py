@@ -6,8 +6,10 @@ severities and generic fixes come from the error dictionary; each check here onl
 wrong with this assignment, as precisely as it can.
 
 Per-section rules look only at the sections the assignment is given to that have students: with
-`only_visible_to_overrides`, sections without a section override do not get it at all, and a
-section without students has no grades to send.
+`only_visible_to_overrides`, sections without a section override do not get it at all (unless
+Canvas's course-level "Everyone" override gives it to every section), and a section without
+students has no grades to send. Titles, categories and dates are judged as they will be sent
+(`ic_names`, `ic_dates`).
 
 `CATEGORY_UNVERIFIED` is raised once per assignment, naming the sections IC could not be asked
 about: when IC is unreachable it is so for every section at once, and one warning per section would
@@ -16,22 +18,29 @@ only repeat itself (alerts are per assignment and code anyway).
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from functools import cached_property
 from typing import TypeAlias
 
 from gpb.handlers.dictionary import ENTRIES, Entry, Severity
 from gpb.handlers.errors import SisError
+from gpb.handlers.ic_dates import (
+    assign_date,
+    class_sessions,
+    local_day,
+    section_due_at,
+    section_unlock_at,
+    session_containing,
+)
+from gpb.handlers.ic_names import ic_length, matching_category, name_key, sent_title
 from gpb.handlers.model import (
     Assignment,
     Course,
     IcCategory,
     IcClass,
     IcTerm,
-    Override,
     OverrideTarget,
     Section,
 )
@@ -88,7 +97,7 @@ class CourseView:
 
     def twins_of(self, assignment: Assignment) -> tuple[str, ...]:
         """Ids of the other syncing, undeleted assignments with the same title."""
-        same = self._syncing_ids_by_title.get(_normalize(assignment.title), ())
+        same = self._syncing_ids_by_title.get(name_key(assignment.title), ())
         return tuple(i for i in same if i != assignment.id)
 
     @cached_property
@@ -98,7 +107,7 @@ class CourseView:
         index: dict[str, list[str]] = {}
         for a in self.assignments:
             if a.post_to_sis and not a.deleted:
-                index.setdefault(_normalize(a.title), []).append(a.id)
+                index.setdefault(name_key(a.title), []).append(a.id)
         return index
 
 
@@ -137,10 +146,11 @@ def is_eligible(assignment: Assignment, violations: Sequence[Violation]) -> bool
 
 @dataclass(frozen=True)
 class _Checked:
-    """A section the assignment is given to that has students, with its own due date."""
+    """A section the assignment is given to that has students, with the dates IC would get."""
 
     section: Section
     due_at: datetime | None
+    assign_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -148,7 +158,7 @@ class _Facts:
     """The assignment and its course, arranged the way the checks ask about them."""
 
     assignment: Assignment
-    title: str  # unescaped, as people read it in Canvas
+    title: str  # as it will be sent to IC
     view: CourseView
     checked: tuple[_Checked, ...]  # in section id order
     linked: tuple[tuple[_Checked, IcKnowledge], ...]  # the checked sections with an SIS id
@@ -162,7 +172,7 @@ class _Facts:
         checked = _checked_sections(assignment, view.sections)
         return cls(
             assignment=assignment,
-            title=html.unescape(assignment.title),
+            title=sent_title(assignment.title),
             view=view,
             checked=checked,
             linked=tuple(
@@ -189,26 +199,15 @@ class _Finding:
 def _checked_sections(
     assignment: Assignment, sections: tuple[Section, ...]
 ) -> tuple[_Checked, ...]:
-    by_section = {
-        o.section_id: o for o in assignment.overrides if o.target is OverrideTarget.SECTION
-    }
     checked = []
     for section in sorted(sections, key=lambda s: _id_order(s.id)):
         if section.student_count <= 0:
             continue
         if not assignment.given_to(section.id):
             continue
-        override = by_section.get(section.id)
-        checked.append(_Checked(section, _section_due_at(assignment, override)))
+        due = section_due_at(assignment, section.id)
+        checked.append(_Checked(section, due, assign_date(assignment, section.id, due)))
     return tuple(checked)
-
-
-def _section_due_at(assignment: Assignment, override: Override | None) -> datetime | None:
-    # An override that sets no due date leaves the section on the base one; one that sets it to
-    # nothing takes the date away.
-    if override is not None and (override.due_at_set or override.due_at is not None):
-        return override.due_at
-    return assignment.due_at
 
 
 def _sis_id(section: Section) -> str | None:
@@ -221,19 +220,8 @@ def _id_order(canvas_id: str) -> tuple[int, str]:
     return len(canvas_id), canvas_id
 
 
-def _normalize(text: str) -> str:
-    return html.unescape(text).strip().casefold()
-
-
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _local_day(moment: datetime, tz: tzinfo) -> date:
-    # A naive time is read as UTC, the zone Canvas answers in, never as the server's own zone.
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(tz).date()
 
 
 def _term_span(term: IcTerm) -> str:
@@ -245,7 +233,7 @@ def _term_span(term: IcTerm) -> str:
 
 
 def _name_too_long(f: _Facts) -> Iterator[_Finding]:
-    length = len(f.title)
+    length = ic_length(f.title)
     excess = length - f.name_max_length
     if excess > 0:
         yield _Finding(
@@ -270,8 +258,14 @@ def _course_unpublished(f: _Facts) -> Iterator[_Finding]:
 
 
 def _differentiated(f: _Facts) -> Iterator[_Finding]:
-    partial = [o for o in f.assignment.overrides if o.target is not OverrideTarget.SECTION]
+    partial = [
+        o
+        for o in f.assignment.overrides
+        if o.target in (OverrideTarget.STUDENTS, OverrideTarget.GROUP)
+    ]
     if not partial:
+        if _given_through_module(f.assignment):
+            yield _Finding(f"'{f.title}' is given to only some students through its module.")
         return
     students = sum(len(o.student_ids) for o in partial if o.target is OverrideTarget.STUDENTS)
     groups = sum(1 for o in partial if o.target is OverrideTarget.GROUP)
@@ -279,6 +273,15 @@ def _differentiated(f: _Facts) -> Iterator[_Finding]:
     # An override whose students have all left lists none of them, yet it is still there.
     whom = " and ".join(targets) or "individual students"
     yield _Finding(f"'{f.title}' is assigned through overrides to {whom}.")
+
+
+def _given_through_module(assignment: Assignment) -> bool:
+    # Canvas says the assignment is not for everyone, and none of its own overrides limits it:
+    # a module's overrides (Canvas's selective release) do.
+    limited_here = assignment.only_visible_to_overrides and any(
+        o.target is not OverrideTarget.COURSE for o in assignment.overrides
+    )
+    return assignment.visible_to_everyone is False and not limited_here
 
 
 def _due_date_missing(f: _Facts) -> Iterator[_Finding]:
@@ -297,7 +300,7 @@ def _category_not_found(f: _Facts) -> Iterator[_Finding]:
     group = f.view.group_names.get(f.assignment.assignment_group_id or "")
     for checked, known in f.found():
         titles = [c.title for c in known.categories]
-        if group is not None and _normalize(group) in {_normalize(t) for t in titles}:
+        if matching_category(known.categories, group) is not None:
             continue
         class_title = known.ic_class.title
         yield _Finding(
@@ -384,22 +387,36 @@ def _omitted_from_final_grade(f: _Facts) -> Iterator[_Finding]:
 
 def _due_date_outside_term(f: _Facts) -> Iterator[_Finding]:
     for checked, known in f.found():
-        terms = known.ic_class.terms
-        if checked.due_at is None or not terms:
+        sessions = class_sessions(known.ic_class)
+        if not sessions:
             continue
-        day = _local_day(checked.due_at, f.tz)
-        if any(t.contains(day) for t in terms):
+        outside: dict[date, str] = {}  # one date named once, by what it is first
+        for what, moment in (("due", checked.due_at), ("assigned", checked.assign_at)):
+            if moment is not None and session_containing(sessions, moment, f.tz) is None:
+                outside.setdefault(local_day(moment, f.tz), what)
+        if not outside:
             continue
         name = checked.section.name
+        kind = "grading period" if known.ic_class.grading_periods else "term"
+        dates = " and ".join(f"{what} {day}" for day, what in outside.items())
+        spans = ", ".join(_term_span(t) for t in sessions)
         yield _Finding(
-            f"'{f.title}' is due {day} in section '{name}', outside every term of IC class "
+            f"'{f.title}' is {dates} in section '{name}', outside every {kind} of IC class "
             f"'{known.ic_class.title}'.",
-            fix=(
-                f"Move the due date for section '{name}' into one of: "
-                f"{', '.join(_term_span(t) for t in terms)}."
-            ),
+            fix=_outside_fix(f.assignment, checked.section, set(outside.values()), spans),
             section_id=checked.section.id,
         )
+
+
+def _outside_fix(assignment: Assignment, section: Section, what: set[str], spans: str) -> str:
+    if what == {"due"}:
+        return f"Move the due date for section '{section.name}' into one of: {spans}."
+    moves = ["move the due date"] if "due" in what else []
+    if "assigned" in what:
+        # Without an available-from date IC gets the creation date, which the teacher cannot move.
+        created = section_unlock_at(assignment, section.id) is None
+        moves.append("set an available-from date" if created else "move the available-from date")
+    return f"For section '{section.name}', {' and '.join(moves)} into one of: {spans}."
 
 
 _Check: TypeAlias = Callable[[_Facts], Iterator[_Finding]]

@@ -11,14 +11,15 @@ needs a grade too), so only line items IC already holds can be pending here.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from gpb.handlers.course_state import CourseState
-from gpb.handlers.model import Assignment, Override, OverrideTarget
+from gpb.handlers.ic_dates import assign_date, section_due_at
+from gpb.handlers.ic_names import sent_title
+from gpb.handlers.model import Assignment
 from gpb.handlers.syncs import LineItemConfirmed
 from gpb.handlers.timefmt import iso, parse_time
 
@@ -68,20 +69,6 @@ _LABELS = {
 }
 
 
-def section_due_at(assignment: Assignment, section_id: str) -> datetime | None:
-    override = _section_override(assignment, section_id)
-    if override is not None and override.due_at_set:
-        return override.due_at
-    return assignment.due_at
-
-
-def _section_override(assignment: Assignment, section_id: str) -> Override | None:
-    for override in assignment.overrides:
-        if override.target is OverrideTarget.SECTION and override.section_id == section_id:
-            return override
-    return None
-
-
 def line_item_details(
     assignment: Assignment, section_id: str, group_name: str | None
 ) -> LineItemDetails:
@@ -89,10 +76,10 @@ def line_item_details(
     from them, and the pending view compares them with what IC confirmed."""
     due = section_due_at(assignment, section_id)
     return LineItemDetails(
-        title=html.unescape(assignment.title).strip(),
+        title=sent_title(assignment.title),
         points=assignment.points_possible,
         due_at=due,
-        assign_at=assignment.unlock_at or assignment.created_at or due,
+        assign_at=assign_date(assignment, section_id, due),
         group=group_name,
     )
 

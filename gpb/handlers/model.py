@@ -15,6 +15,8 @@ class OverrideTarget(StrEnum):
     SECTION = "section"
     STUDENTS = "students"
     GROUP = "group"
+    # Canvas's course-level override ("Everyone" in the Assign To tray): it dates everyone.
+    COURSE = "course"
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,10 @@ class Override:
     due_at: datetime | None = None
     due_at_set: bool = False
     section_id: str | None = None
+    # Likewise the available-from date: Canvas's "Everyone" override carries it in the Assign To
+    # tray, where the assignment's own `unlock_at` stays empty.
+    unlock_at: datetime | None = None
+    unlock_at_set: bool = False
     student_ids: tuple[str, ...] = ()
     group_id: str | None = None
 
@@ -46,16 +52,21 @@ class Assignment:
     grading_type: str = "points"
     omit_from_final_grade: bool = False
     only_visible_to_overrides: bool = False
+    # Canvas's `visible_to_everyone`; None when Canvas did not say. False with no override of
+    # the assignment's own to explain it: given to some students through its module.
+    visible_to_everyone: bool | None = None
     deleted: bool = False
     overrides: tuple[Override, ...] = ()
 
     def given_to(self, section_id: str) -> bool:
         """Whether the section's students get the assignment: all sections do, unless it is given
-        only to its override targets, and then only sections with an override of their own."""
+        only to its override targets, and then only sections with an override of their own, or
+        every section when Canvas's course-level ("Everyone") override is among them."""
         if not self.only_visible_to_overrides:
             return True
         return any(
-            o.target is OverrideTarget.SECTION and o.section_id == section_id
+            o.target is OverrideTarget.COURSE
+            or (o.target is OverrideTarget.SECTION and o.section_id == section_id)
             for o in self.overrides
         )
 
@@ -76,7 +87,9 @@ class Course:
 
     @property
     def published(self) -> bool:
-        return self.workflow_state == "available"
+        # A concluded course (`completed`) is still published: teachers finish grades after the
+        # term ends, and its grades must still reach IC.
+        return self.workflow_state in ("available", "completed")
 
 
 @dataclass(frozen=True)
@@ -131,10 +144,13 @@ class Submission:
 
 @dataclass(frozen=True)
 class IcTerm:
+    """An IC academic session: a term of a class, or one of its grading periods."""
+
     sourced_id: str
     title: str
     start_date: date
     end_date: date  # OneRoster end dates are exclusive
+    kind: str = "term"  # OneRoster's `type`: term, semester, schoolYear, gradingPeriod
 
     def contains(self, day: date) -> bool:
         return self.start_date <= day < self.end_date
@@ -146,6 +162,8 @@ class IcClass:
     title: str
     school_id: str
     terms: tuple[IcTerm, ...] = field(default=())
+    # The grading periods of those terms (a class's term may itself be one), in date order.
+    grading_periods: tuple[IcTerm, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -166,6 +184,7 @@ class LineItem:
     school_id: str
     category_id: str
     result_value_max: float | None
+    grading_period_id: str | None = None  # the class's grading period holding the due date
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from gpb.handlers.delta import (
 )
 from gpb.handlers.eligibility import IcClassFound, IcClassMissing, IcKnowledge, IcUnverified
 from gpb.handlers.grades import Grade, GradeValue, SentValue, sent_value
+from gpb.handlers.ic_dates import grading_period_of, in_district_zone
+from gpb.handlers.ic_names import matching_category
 from gpb.handlers.line_items import (
     LineItemChange,
     LineItemDetails,
@@ -132,7 +134,11 @@ def build_result(
 
 
 def build_line_item(
-    record: AssignmentRecord, section: Section, group_name: str | None, known: IcKnowledge
+    record: AssignmentRecord,
+    section: Section,
+    group_name: str | None,
+    known: IcKnowledge,
+    tz: tzinfo,
 ) -> tuple[LineItem | None, tuple[str, str] | None]:
     assignment = record.assignment
     sis_id = section.sis_section_id or ""
@@ -140,8 +146,7 @@ def build_line_item(
         return None, ("SIS_CLASS_NOT_FOUND", f"IC has no class {sis_id} for section {section.name}")
     if not isinstance(known, IcClassFound):
         return None, ("SIS_UNAVAILABLE", f"IC could not be asked about class {sis_id}")
-    wanted = (group_name or "").strip().casefold()
-    category = next((c for c in known.categories if c.title.strip().casefold() == wanted), None)
+    category = matching_category(known.categories, group_name)
     if category is None:
         return None, (
             "SIS_CATEGORY_NOT_FOUND",
@@ -151,16 +156,18 @@ def build_line_item(
     due, assign = details.due_at, details.assign_at
     if due is None or assign is None:
         return None, ("SIS_LINEITEM_REJECTED", f"section {section.name} has no due date")
+    period = grading_period_of(known.ic_class, due, tz)
     return (
         LineItem(
             sourced_id=line_item_id(assignment.id, section.id),
             title=details.title,
-            assign_date=assign,
-            due_date=due,
+            assign_date=in_district_zone(assign, tz),
+            due_date=in_district_zone(due, tz),
             class_id=sis_id,
             school_id=known.ic_class.school_id,
             category_id=category.sourced_id,
             result_value_max=details.points,
+            grading_period_id=period.sourced_id if period else None,
         ),
         None,
     )
@@ -313,7 +320,11 @@ def make_plan(plan: PlanInput) -> Plan:
             group = groups.get(record.assignment.assignment_group_id or "")
             known = plan.ic.get(section.sis_section_id or "")
             item, problem = build_line_item(
-                record, section, group, known if known is not None else IcUnverified()
+                record,
+                section,
+                group,
+                known if known is not None else IcUnverified(),
+                plan.time_zone,
             )
             details = line_item_details(record.assignment, section_id, group)
             work[key] = SectionWork(assignment_id, section_id, item, problem, details=details)

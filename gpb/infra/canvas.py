@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -321,7 +321,12 @@ class CanvasClient(HttpAdapter):
             await self._retry.sleep(min(wait, self._retry.max_delay))
 
 
-_ASSIGNMENT_PARAMS: Params = (("include[]", "overrides"), ("override_assignment_dates", "false"))
+# `checkpoints`: a graded discussion with checkpoints keeps its dates on them, not on itself.
+_ASSIGNMENT_PARAMS: Params = (
+    ("include[]", "overrides"),
+    ("include[]", "checkpoints"),
+    ("override_assignment_dates", "false"),
+)
 
 
 def _seg(value: str) -> str:
@@ -408,6 +413,12 @@ def _assignment(data: Json, course_id: str) -> Assignment:
     published = data.get("published")
     if not isinstance(published, bool):
         published = data.get("workflow_state") == "published"
+    visible = data.get("visible_to_everyone")
+    overrides = tuple(_override(o) for o in data.get("overrides") or () if isinstance(o, dict))
+    due_at = _datetime(data.get("due_at"))
+    checkpoints = [c for c in data.get("checkpoints") or () if isinstance(c, dict)]
+    if data.get("has_sub_assignments") and checkpoints:
+        due_at, overrides = _checkpoint_dates(checkpoints)
     return Assignment(
         id=str(data["id"]),
         course_id=_id(data.get("course_id")) or course_id,
@@ -416,7 +427,7 @@ def _assignment(data: Json, course_id: str) -> Assignment:
         # Present only when the SIS sync feature is on; absent means the assignment cannot sync.
         post_to_sis=bool(data.get("post_to_sis")),
         assignment_group_id=_id(data.get("assignment_group_id")),
-        due_at=_datetime(data.get("due_at")),
+        due_at=due_at,
         unlock_at=_datetime(data.get("unlock_at")),
         created_at=_datetime(data.get("created_at")),
         updated_at=_datetime(data.get("updated_at")),
@@ -424,9 +435,46 @@ def _assignment(data: Json, course_id: str) -> Assignment:
         grading_type=str(data.get("grading_type") or "points"),
         omit_from_final_grade=bool(data.get("omit_from_final_grade")),
         only_visible_to_overrides=bool(data.get("only_visible_to_overrides")),
+        visible_to_everyone=visible if isinstance(visible, bool) else None,
         deleted=data.get("workflow_state") == "deleted",
-        overrides=tuple(_override(o) for o in data.get("overrides") or () if isinstance(o, dict)),
+        overrides=overrides,
     )
+
+
+def _checkpoint_dates(checkpoints: list[Json]) -> tuple[datetime | None, tuple[Override, ...]]:
+    """The dates of a discussion with checkpoints (reply to the topic, then to entries) as one
+    assignment: IC gets one line item, due when its last part is due.
+
+    The discussion's own `due_at` is empty; each checkpoint has its own date and overrides. Each
+    override target gets the latest of its dates over the checkpoints (a checkpoint that does not
+    override it gives its own date), and no date if one checkpoint leaves it without.
+    """
+    bases = [_datetime(c.get("due_at")) for c in checkpoints]
+    per_checkpoint: list[dict[tuple[str, ...], Override]] = []
+    for checkpoint in checkpoints:
+        raw = [o for o in checkpoint.get("overrides") or () if isinstance(o, dict)]
+        per_checkpoint.append({_target_key(o): o for o in map(_override, raw)})
+    targets: dict[tuple[str, ...], Override] = {}
+    for overrides in per_checkpoint:
+        for key, override in overrides.items():
+            targets.setdefault(key, override)
+    merged = []
+    for key, first in targets.items():
+        dates = []
+        for base, overrides in zip(bases, per_checkpoint, strict=True):
+            found = overrides.get(key)
+            dates.append(found.due_at if found is not None and found.due_at_set else base)
+        merged.append(replace(first, due_at=_latest(dates), due_at_set=True))
+    return _latest(bases), tuple(merged)
+
+
+def _latest(dates: list[datetime | None]) -> datetime | None:
+    return None if any(d is None for d in dates) else max(d for d in dates if d is not None)
+
+
+def _target_key(override: Override) -> tuple[str, ...]:
+    ids = (override.section_id or "", override.group_id or "", *override.student_ids)
+    return (override.target.value, *ids)
 
 
 def _override(data: Json) -> Override:
@@ -440,6 +488,9 @@ def _override(data: Json) -> Override:
         target, section_id = OverrideTarget.GROUP, None
     elif section_id is not None:
         target = OverrideTarget.SECTION
+    elif data.get("course_id") is not None:
+        # Canvas's course-level override: "Everyone" in the Assign To tray.
+        target = OverrideTarget.COURSE
     else:
         # No known target (a Mastery Paths "noop" override): it assigns per student.
         target = OverrideTarget.STUDENTS
@@ -449,6 +500,8 @@ def _override(data: Json) -> Override:
         # A present `due_at: null` removes the date; an absent one leaves the base date.
         due_at=_datetime(data.get("due_at")),
         due_at_set="due_at" in data,
+        unlock_at=_datetime(data.get("unlock_at")),
+        unlock_at_set="unlock_at" in data,
         section_id=section_id,
         student_ids=student_ids,
         group_id=group_id,

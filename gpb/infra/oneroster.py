@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -106,8 +106,8 @@ def line_item_body(item: LineItem, base_url: str) -> Json:
         "status": "active",
         "dateLastModified": _utc_z(datetime.now(UTC)),
         "title": item.title,
-        "assignDate": _utc_z(item.assign_date),
-        "dueDate": _utc_z(item.due_date),
+        "assignDate": _with_offset(item.assign_date),
+        "dueDate": _with_offset(item.due_date),
         "class": _ref(root, ROSTERING, "classes", item.class_id, "class"),
         "school": _ref(root, ROSTERING, "schools", item.school_id, "org"),
         "category": _ref(root, GRADEBOOK, "categories", item.category_id, "category"),
@@ -115,6 +115,10 @@ def line_item_body(item: LineItem, base_url: str) -> Json:
     }
     if item.result_value_max is not None:
         body["resultValueMax"] = item.result_value_max
+    if item.grading_period_id is not None:
+        body["gradingPeriod"] = _ref(
+            root, ROSTERING, "academicSessions", item.grading_period_id, "academicSession"
+        )
     return {"lineItem": body}
 
 
@@ -152,6 +156,14 @@ def _utc_z(value: datetime) -> str:
     if value.tzinfo is None:  # gpb's datetimes are UTC; a naive one is taken as such
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _with_offset(value: datetime) -> str:
+    """An ISO 8601 date-time in the offset gpb gave it (the district's), so a reader that keeps
+    only the date part gets the teacher's date; a naive one is taken as UTC."""
+    if value.tzinfo is None or value.utcoffset() == timedelta(0):
+        return _utc_z(value)
+    return value.isoformat(timespec="seconds")
 
 
 def _flag_text(value: bool) -> str:
@@ -219,6 +231,7 @@ class OneRosterClient(HttpAdapter):
         self._token: _Token | None = None
         self._token_lock = asyncio.Lock()
         self._terms: dict[str, IcTerm] = {}
+        self._grading_periods: dict[str, tuple[IcTerm, ...]] = {}
 
     # -- the port ---------------------------------------------------------------------------
 
@@ -227,38 +240,28 @@ class OneRosterClient(HttpAdapter):
         if data is None:
             return None
         terms: list[IcTerm] = []
+        periods: dict[str, IcTerm] = {}
         for term_id in filter(None, map(_ref_id, data.get("terms") or ())):
             term = await self._term(term_id)
-            if term is not None:
-                terms.append(term)
+            if term is None:
+                continue
+            terms.append(term)
+            # A class may be scheduled straight into a grading period.
+            found = (term,) if term.kind == "gradingPeriod" else await self._periods_of(term)
+            periods.update((p.sourced_id, p) for p in found)
         return IcClass(
             sourced_id=str(data.get("sourcedId", class_id)),
             title=str(data.get("title", "")),
             school_id=str(_ref_id(data.get("school")) or ""),
             terms=tuple(terms),
+            grading_periods=tuple(sorted(periods.values(), key=lambda p: p.start_date)),
         )
 
     async def list_categories(self, class_id: str) -> list[IcCategory]:
         """The class's active categories; none when IC does not know the class."""
         path = f"{GRADEBOOK}/classes/{_seg(class_id)}/categories"
-        found: dict[str, IcCategory] = {}
-        offset = 0
-        while True:
-            params = {"limit": str(PAGE_SIZE), "offset": str(offset)}
-            response = await self._call("GET", path, params=params)
-            if response.status_code == 404:
-                return []
-            items = _json(self._expect_read(response), "categories").get("categories")
-            page = [c for c in items if isinstance(c, dict)] if isinstance(items, list) else []
-            before = len(found)
-            for item in page:
-                if item.get("status", "active") == "active" and item.get("sourcedId"):
-                    sourced_id = str(item["sourcedId"])
-                    found[sourced_id] = IcCategory(sourced_id, str(item.get("title", "")))
-            # A short page is the last; so is one with nothing new, from a server ignoring offset.
-            if len(page) < PAGE_SIZE or len(found) == before:
-                return list(found.values())
-            offset += len(page)
+        items = await self._read_collection(path, "categories")
+        return [IcCategory(sourced_id, str(item.get("title", ""))) for sourced_id, item in items]
 
     async def put_line_item(self, line_item: LineItem) -> None:
         path = f"{GRADEBOOK}/lineItems/{_seg(line_item.sourced_id)}"
@@ -334,11 +337,41 @@ class OneRosterClient(HttpAdapter):
             data = await self._get_object(path, "academicSession")
             if data is None:
                 return None
-            start, end = _date(data.get("startDate")), _date(data.get("endDate"))
-            if start is None or end is None:
-                raise SisUnavailable(f"IC answered term {sourced_id} without readable dates")
-            self._terms[sourced_id] = IcTerm(sourced_id, str(data.get("title", "")), start, end)
+            self._terms[sourced_id] = _session(data, sourced_id)
         return self._terms[sourced_id]
+
+    async def _periods_of(self, term: IcTerm) -> tuple[IcTerm, ...]:
+        """The grading periods of a term (`GET /terms/{id}/gradingPeriods`), cached like terms.
+
+        None when IC knows the term by another type than `term` and answers unknownobject.
+        """
+        if term.sourced_id not in self._grading_periods:
+            path = f"{ROSTERING}/terms/{_seg(term.sourced_id)}/gradingPeriods"
+            items = await self._read_collection(path, "academicSessions")
+            self._grading_periods[term.sourced_id] = tuple(
+                _session(item, sourced_id) for sourced_id, item in items
+            )
+        return self._grading_periods[term.sourced_id]
+
+    async def _read_collection(self, path: str, key: str) -> list[tuple[str, Json]]:
+        """The active records of a collection, page by page, by sourcedId; none on a 404."""
+        found: dict[str, Json] = {}
+        offset = 0
+        while True:
+            params = {"limit": str(PAGE_SIZE), "offset": str(offset)}
+            response = await self._call("GET", path, params=params)
+            if response.status_code == 404:
+                return []
+            items = _json(self._expect_read(response), key).get(key)
+            page = [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+            before = len(found)
+            for item in page:
+                if item.get("status", "active") == "active" and item.get("sourcedId"):
+                    found[str(item["sourcedId"])] = item
+            # A short page is the last; so is one with nothing new, from a server ignoring offset.
+            if len(page) < PAGE_SIZE or len(found) == before:
+                return list(found.items())
+            offset += len(page)
 
     # -- HTTP -------------------------------------------------------------------------------
 
@@ -528,6 +561,14 @@ def _json(response: httpx.Response, what: str) -> Json:
     if not isinstance(data, dict):
         raise SisUnavailable(f"IC answered the {what} request with unreadable JSON")
     return data
+
+
+def _session(data: Json, sourced_id: str) -> IcTerm:
+    start, end = _date(data.get("startDate")), _date(data.get("endDate"))
+    if start is None or end is None:
+        raise SisUnavailable(f"IC answered academic session {sourced_id} without readable dates")
+    kind = str(data.get("type") or "term")
+    return IcTerm(sourced_id, str(data.get("title", "")), start, end, kind)
 
 
 def _ref_id(ref: Any) -> str | None:

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from gpb.handlers.alerts import FeedEntry
 from gpb.handlers.course_state import AssignmentRecord, CourseState
+from gpb.handlers.ic_names import sent_title
 from gpb.handlers.timefmt import iso
 from gpb.listener.auth import context, course_access
 from gpb.listener.context import AppContext
@@ -31,7 +32,7 @@ def assignment_json(
     groups = {g.id: g.name for g in state.groups}
     return {
         "id": assignment.id,
-        "title": assignment.title,
+        "title": sent_title(assignment.title),  # what IC gets, as the pages show it
         "due_at": iso(assignment.due_at),
         "assignment_group": groups.get(assignment.assignment_group_id or ""),
         "sync_enabled": record.sync_enabled,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gpb.handlers.dictionary import ENTRIES
+from gpb.handlers.dictionary import CANVAS_TITLES, ENTRIES
 from gpb.handlers.ids import local_id_or_none, record_id
 from gpb.handlers.sync_service import InvalidRequest
 from gpb.handlers.syncs import RunInProgress, RunKind, SyncRequest, SyncRun
@@ -181,6 +181,13 @@ def dictionary_json() -> list[dict[str, Any]]:
     ]
 
 
+def canvas_titles_json() -> list[dict[str, Any]]:
+    return [
+        {"title": t.title, "meaning": t.meaning, "codes": list(t.codes), "fix": t.fix}
+        for t in CANVAS_TITLES
+    ]
+
+
 async def errors(request: Request) -> Response:
     await authenticate(request)
-    return JSONResponse({"errors": dictionary_json()})
+    return JSONResponse({"errors": dictionary_json(), "canvas_titles": canvas_titles_json()})

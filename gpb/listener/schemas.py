@@ -274,8 +274,18 @@ class DictionaryEntry(BaseModel):
     canvas_title: str | None
 
 
+class CanvasTitle(BaseModel):
+    """An error title of Canvas's own Infinite Campus passback, and the gpb codes meeting it."""
+
+    title: str
+    meaning: str
+    codes: list[str]
+    fix: str
+
+
 class Dictionary(BaseModel):
     errors: list[DictionaryEntry]
+    canvas_titles: list[CanvasTitle]
 
 
 class Check(BaseModel):

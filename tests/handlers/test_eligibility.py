@@ -60,6 +60,14 @@ def found(sis_id: str, terms: tuple[IcTerm, ...] = (FALL, SPRING)) -> IcClassFou
 
 KNOWN = {"ic-p1": found("ic-p1"), "ic-p2": found("ic-p2")}
 
+Q1 = IcTerm("gp-q1", "Q1", date(2024, 8, 19), date(2024, 10, 19), kind="gradingPeriod")
+Q2 = IcTerm("gp-q2", "Q2", date(2024, 10, 21), date(2025, 1, 18), kind="gradingPeriod")
+
+
+def found_with_periods(sis_id: str) -> IcClassFound:
+    ic_class = IcClass(sis_id, f"Algebra I {sis_id}", "school-1", (FALL,), (Q1, Q2))
+    return IcClassFound(ic_class, CATEGORIES)
+
 
 def assignment(**changes: object) -> Assignment:
     """A syncing assignment that meets every rule, changed as the case needs."""
@@ -119,6 +127,13 @@ STUDENT_OVERRIDE = Override(
 GROUP_OVERRIDE = Override(id="o-g", target=OverrideTarget.GROUP, group_id="7")
 
 
+def course_override(due: str | None) -> Override:
+    """Canvas's course-level override: "Everyone" in the Assign To tray."""
+    return Override(
+        id="o-c", target=OverrideTarget.COURSE, due_at=at(due) if due else None, due_at_set=True
+    )
+
+
 RULE_CASES = [
     pytest.param(assignment(), view(), [], id="meets every rule"),
     # NAME_TOO_LONG
@@ -126,9 +141,24 @@ RULE_CASES = [
     pytest.param(
         assignment(title="x" * 31), view(), [("NAME_TOO_LONG", None)], id="title one over"
     ),
+    # Canvas's REST API gives the raw text: "&amp;" is five characters the teacher typed.
     pytest.param(
-        assignment(title="Q&amp;A" + "x" * 27), view(), [], id="entities counted unescaped"
+        assignment(title="Q&amp;A" + "x" * 23), view(), [], id="entity text counted as typed"
     ),
+    pytest.param(
+        assignment(title="Q&amp;A" + "x" * 24),
+        view(),
+        [("NAME_TOO_LONG", None)],
+        id="entity text one over",
+    ),
+    pytest.param(assignment(title="x" * 30 + " "), view(), [], id="trailing space not sent"),
+    pytest.param(
+        assignment(title="x" * 29 + "\N{PARTY POPPER}"),
+        view(),
+        [("NAME_TOO_LONG", None)],
+        id="emoji counts two UTF-16 units",
+    ),
+    pytest.param(assignment(title="x" * 28 + "\N{PARTY POPPER}"), view(), [], id="emoji at 30"),
     # ASSIGNMENT_UNPUBLISHED, COURSE_UNPUBLISHED
     pytest.param(
         assignment(published=False),
@@ -142,10 +172,11 @@ RULE_CASES = [
         [("COURSE_UNPUBLISHED", None)],
         id="course unpublished",
     ),
+    # Teachers finish grades after the term: a concluded course still syncs.
     pytest.param(
         assignment(),
         view(course=replace(COURSE, workflow_state="completed")),
-        [("COURSE_UNPUBLISHED", None)],
+        [],
         id="course concluded",
     ),
     # DIFFERENTIATED
@@ -171,6 +202,45 @@ RULE_CASES = [
         view(),
         [],
         id="section overrides with different dates",
+    ),
+    # "Everyone" as a course-level override dates everyone: no differentiation, no missing date.
+    pytest.param(
+        assignment(
+            due_at=None,
+            only_visible_to_overrides=True,
+            visible_to_everyone=True,
+            overrides=(course_override("2024-10-01T17:00:00Z"),),
+        ),
+        view(),
+        [],
+        id="course override for everyone",
+    ),
+    pytest.param(
+        assignment(
+            due_at=None,
+            only_visible_to_overrides=True,
+            overrides=(course_override("2024-10-01T17:00:00Z"), section_override(P2, None)),
+        ),
+        view(),
+        [("DUE_DATE_MISSING", "12")],
+        id="course override and a section override taking the date away",
+    ),
+    # Given to some students through its module: Canvas says so, no override of its own explains it.
+    pytest.param(
+        assignment(visible_to_everyone=False),
+        view(),
+        [("DIFFERENTIATED", None)],
+        id="given through its module",
+    ),
+    pytest.param(
+        assignment(
+            visible_to_everyone=False,
+            only_visible_to_overrides=True,
+            overrides=(section_override(P1, "2024-10-01T17:00:00Z"),),
+        ),
+        view(),
+        [],
+        id="not for everyone because of its section override",
     ),
     # DUE_DATE_MISSING
     pytest.param(
@@ -355,6 +425,32 @@ RULE_CASES = [
         [("DUE_DATE_MISSING", "11"), ("DUE_DATE_MISSING", "12")],
         id="no date: only missing, not outside",
     ),
+    # The assign date IC gets is checked too: the unlock date, else the creation time.
+    pytest.param(
+        assignment(unlock_at=at("2024-08-01T17:00:00Z")),
+        view(),
+        [("DUE_DATE_OUTSIDE_TERM", "11"), ("DUE_DATE_OUTSIDE_TERM", "12")],
+        id="unlocked before the term",
+    ),
+    pytest.param(
+        assignment(created_at=at("2024-12-01T17:00:00Z")),
+        view(),
+        [],
+        id="created after the due date: assigned on the due date",
+    ),
+    # With grading periods, a date must fall in one of them (IC files assignments by them).
+    pytest.param(
+        assignment(due_at=at("2024-10-20T17:00:00Z")),
+        view(ic={"ic-p1": found_with_periods("ic-p1"), "ic-p2": found("ic-p2")}),
+        [("DUE_DATE_OUTSIDE_TERM", "11")],
+        id="due between two grading periods",
+    ),
+    pytest.param(
+        assignment(due_at=at("2024-10-01T17:00:00Z")),
+        view(ic={"ic-p1": found_with_periods("ic-p1"), "ic-p2": found("ic-p2")}),
+        [],
+        id="due in a grading period",
+    ),
 ]
 
 
@@ -405,10 +501,15 @@ def test_title_names_length_limit_and_excess() -> None:
     assert v.fix == "Shorten the title by 5 characters."
 
 
-def test_html_entity_counts_as_one_character() -> None:
-    assert check(assignment(title="Q&amp;A"), limit=3) == []
-    (v,) = check(assignment(title="Q&amp;A"), limit=2)
-    assert v.message == "Title 'Q&A' is 3 characters; the limit is 2 — remove 1."
+def test_title_is_counted_as_sent_never_unescaped() -> None:
+    assert check(assignment(title="Facts &notes"), limit=12) == []
+    (v,) = check(assignment(title=" Q&amp;A "), limit=6)
+    assert v.message == "Title 'Q&amp;A' is 7 characters; the limit is 6 — remove 1."
+
+
+def test_emoji_length_is_counted_in_utf16_units() -> None:
+    (v,) = check(assignment(title="x" * 29 + "\N{PARTY POPPER}"))
+    assert "is 31 characters; the limit is 30 — remove 1." in v.message
 
 
 def test_limit_comes_from_the_caller() -> None:
@@ -430,10 +531,13 @@ def test_twins_are_both_flagged_ignoring_case_and_spaces() -> None:
     assert found_codes(check(second, v)) == [("NAME_NOT_UNIQUE", None)]
 
 
-def test_twins_compare_unescaped_titles() -> None:
-    first = assignment(id="100", title="Q&amp;A")
+def test_twins_compare_titles_as_sent() -> None:
+    first = assignment(id="100", title="Q&A ")
     v = twins_view(first, assignment(id="101", title="q&a"))
     assert found_codes(check(first, v)) == [("NAME_NOT_UNIQUE", None)]
+    # IC gets "Q&amp;A" as typed: another title than "q&a".
+    other = assignment(id="100", title="Q&amp;A")
+    assert check(other, twins_view(other, assignment(id="101", title="q&a"))) == []
 
 
 @pytest.mark.parametrize(
@@ -528,8 +632,8 @@ def test_points_message_tells_none_from_zero() -> None:
     ],
 )
 def test_whole_assignment_messages_name_the_title(a: Assignment) -> None:
-    (v,) = check(replace(a, title="Lab &amp; Report"))
-    assert "'Lab & Report'" in v.message
+    (v,) = check(replace(a, title=" Lab &amp; Report "))
+    assert "'Lab &amp; Report'" in v.message
     assert v.fix == entry(v.code).fix
 
 
@@ -621,3 +725,27 @@ def test_sections_in_numeric_id_order() -> None:
 def test_is_eligible(a: Assignment, eligible: bool) -> None:
     violations = check(a)
     assert is_eligible(a, violations) is eligible
+
+
+def test_an_assign_date_outside_the_term_says_which_date_to_set() -> None:
+    created = assignment(created_at=at("2024-07-20T17:00:00Z"))
+    (v,) = check(created, view(sections=(P1,)))
+    assert "is due 2024-10-01 and assigned 2024-07-20 in section 'Period 1'" not in v.message
+    assert "assigned 2024-07-20 in section 'Period 1'" in v.message
+    assert v.fix.startswith("For section 'Period 1', set an available-from date into one of")
+    unlocked = assignment(unlock_at=at("2024-07-20T17:00:00Z"))
+    (v,) = check(unlocked, view(sections=(P1,)))
+    assert v.fix.startswith("For section 'Period 1', move the available-from date into one of")
+
+
+def test_a_course_override_gives_the_available_from_date() -> None:
+    # The Assign To tray keeps "Everyone"'s dates on a course override, not on the assignment.
+    everyone = replace(
+        course_override("2024-10-01T17:00:00Z"),
+        unlock_at=at("2024-07-20T17:00:00Z"),
+        unlock_at_set=True,
+    )
+    a = assignment(due_at=None, created_at=at("2024-09-01T17:00:00Z"), overrides=(everyone,))
+    assert found_codes(check(a, view(sections=(P1,)))) == [("DUE_DATE_OUTSIDE_TERM", "11")]
+    in_term = replace(everyone, unlock_at=at("2024-09-20T17:00:00Z"))
+    assert check(replace(a, overrides=(in_term,)), view(sections=(P1,))) == []

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from gpb.handlers.course_state import AssignmentRecord, CourseState
 from gpb.handlers.delta import Confirmed, pending_entries
-from gpb.handlers.eligibility import IcClassFound, IcKnowledge, IcUnverified, Violation
+from gpb.handlers.eligibility import (
+    CourseView,
+    IcClassFound,
+    IcKnowledge,
+    IcUnverified,
+    Violation,
+    evaluate,
+)
 from gpb.handlers.grades import Grade, GradeValue, SentValue
 from gpb.handlers.line_items import changed_line_items, line_item_details
 from gpb.handlers.model import (
@@ -21,6 +28,8 @@ from gpb.handlers.model import (
     Enrollment,
     IcCategory,
     IcClass,
+    IcTerm,
+    LineItem,
     Override,
     OverrideTarget,
     Section,
@@ -160,8 +169,9 @@ def test_the_plan_maps_grades_to_line_items_and_results_that_validate() -> None:
     seven, eight = work[("124", "7")], work[("124", "8")]
     assert seven.line_item is not None and eight.line_item is not None
     assert seven.line_item.sourced_id == "canvas-a124-s7"
-    assert seven.line_item.title == "Q&A: Slope"  # unescaped
+    assert seven.line_item.title == "Q&amp;A: Slope"  # as Canvas stores it, never unescaped
     assert seven.line_item.due_date == DUE and eight.line_item.due_date == SECTION_8_DUE
+    assert seven.line_item.due_date.utcoffset() == CHICAGO.utcoffset(DUE.replace(tzinfo=None))
     assert seven.line_item.category_id == "CAT-3" and seven.line_item.school_id == "SCH-1"
     assert seven.line_item.assign_date == datetime(2026, 10, 5, 5, tzinfo=UTC)
     (late,) = seven.writes
@@ -181,6 +191,90 @@ def test_the_plan_maps_grades_to_line_items_and_results_that_validate() -> None:
         assert problems(line_item_validator(), line_item_body(w.line_item, root)) == []
         for write in w.writes:
             assert problems(result_validator(), result_body(write.result, root)) == []
+
+
+def line_item_of(plan: Plan, section_id: str = "7") -> LineItem:
+    (work,) = [w for w in plan.work if w.section_id == section_id]
+    assert work.line_item is not None, work.problem
+    return work.line_item
+
+
+def test_the_title_goes_as_typed_trimmed() -> None:
+    record = assignment(title=" Facts &notes on ch &sect 2 ")
+    item = line_item_of(plan_for(state(record), [grade("1201", 9.0)]))
+    assert item.title == "Facts &notes on ch &sect 2"
+
+
+def test_the_assign_date_is_never_after_the_due_date() -> None:
+    created_late = assignment(unlock_at=None, created_at=DUE + timedelta(days=3))
+    item = line_item_of(plan_for(state(created_late), [grade("1201", 9.0)]))
+    assert item.assign_date == item.due_date == DUE
+    created_early = assignment(unlock_at=None, created_at=DUE - timedelta(days=3))
+    item = line_item_of(plan_for(state(created_early), [grade("1201", 9.0)]))
+    assert item.assign_date == DUE - timedelta(days=3)
+
+
+def test_dates_go_in_the_district_offset_so_the_date_part_is_the_teachers() -> None:
+    # Due 2026-10-15 23:59:59 in Chicago, which is already the 16th in UTC.
+    item = line_item_of(plan_for(state(), [grade("1201", 9.0)]))
+    body = line_item_body(item, "https://ic.example/ims/oneroster")["lineItem"]
+    assert body["dueDate"] == "2026-10-15T23:59:59-05:00"
+    assert body["assignDate"] == "2026-10-05T00:00:00-05:00"
+    assert problems(line_item_validator(), {"lineItem": body}) == []
+
+
+def test_a_line_item_carries_the_grading_period_holding_its_due_date() -> None:
+    year = IcTerm("Y", "2026-27", date(2026, 8, 1), date(2027, 6, 30), kind="schoolYear")
+    q1 = IcTerm("Q1", "Q1", date(2026, 8, 1), date(2026, 10, 16), kind="gradingPeriod")
+    q2 = IcTerm("Q2", "Q2", date(2026, 10, 16), date(2027, 1, 15), kind="gradingPeriod")
+    ic_class = IcClass("SEC-7", "Algebra 7", "SCH-1", (year,), (q1, q2))
+    ic = {**IC, "SEC-7": IcClassFound(ic_class, (IcCategory("CAT-3", "Homework"),))}
+    item = line_item_of(plan_for(state(), [grade("1201", 9.0)], ic=ic))
+    # Due 2026-10-16T04:59:59Z is the 15th in Chicago: Q1, not Q2 as the UTC date would say.
+    assert item.grading_period_id == "Q1"
+    body = line_item_body(item, "https://ic.example/ims/oneroster")["lineItem"]
+    assert body["gradingPeriod"]["sourcedId"] == "Q1"
+    assert body["gradingPeriod"]["type"] == "academicSession"
+    assert problems(line_item_validator(), {"lineItem": body}) == []
+    # A class without grading periods: none sent.
+    assert line_item_of(plan_for(state(), [grade("1201", 9.0)])).grading_period_id is None
+
+
+def test_a_course_override_gives_every_section_its_due_date() -> None:
+    everyone = Override("5", OverrideTarget.COURSE, DUE + timedelta(days=1), True)
+    record = assignment(due_at=None, only_visible_to_overrides=True, overrides=(everyone,))
+    plan = plan_for(state(record), [grade("1201", 9.0), grade("1207", 7.0)])
+    assert line_item_of(plan, "7").due_date == DUE + timedelta(days=1)
+    assert line_item_of(plan, "8").due_date == DUE + timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("group", "category", "matches"),
+    [
+        pytest.param("R&amp;D", "R&D", False, id="entity text is no match"),
+        pytest.param("R&D", "R&D", True, id="same text"),
+        pytest.param(" r&d ", "R&D", True, id="case and spaces ignored"),
+    ],
+)
+def test_rule_and_plan_agree_on_categories(group: str, category: str, matches: bool) -> None:
+    ic_class = IcClass("SEC-7", "Algebra 7", "SCH-1")
+    known = IcClassFound(ic_class, (IcCategory("CAT-RD", category),))
+    course = replace(state(), groups=(AssignmentGroup("311", "456", group),))
+    view = CourseView(
+        course=course.course,
+        sections=course.sections[:1],
+        group_names={"311": group},
+        assignments=(),
+        ic={"SEC-7": known},
+    )
+    record = assignment()
+    codes = [v.code for v in evaluate(record.assignment, view, name_max_length=30, tz=CHICAGO)]
+    assert ("CATEGORY_NOT_FOUND" not in codes) is matches
+    plan = plan_for(course, [grade("1201", 9.0)], ic={"SEC-7": known})
+    (work,) = [w for w in plan.work if w.section_id == "7"]
+    assert (work.line_item is not None) is matches
+    if not matches:
+        assert work.problem is not None and work.problem[0] == "SIS_CATEGORY_NOT_FOUND"
 
 
 def test_a_missing_category_or_unreachable_ic_is_a_section_problem() -> None:

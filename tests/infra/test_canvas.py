@@ -308,7 +308,7 @@ async def test_get_assignment_asks_for_overrides_and_base_dates() -> None:
     (request,) = canvas.requests
     assert request.url.path == "/api/v1/courses/7/assignments/55"
     assert query(request) == {
-        "include[]": ["overrides"],
+        "include[]": ["overrides", "checkpoints"],
         "override_assignment_dates": ["false"],
     }
     assert assignment is not None
@@ -334,6 +334,8 @@ async def test_override_dates_and_targets() -> None:
     assert dated.target is OverrideTarget.SECTION and dated.section_id == "301"
     assert dated.due_at == datetime(2024, 10, 20, 4, 59, 59, tzinfo=UTC) and dated.due_at_set
     assert undated.due_at is None and not undated.due_at_set  # keeps the base date
+    assert undated.unlock_at == datetime(2024, 10, 5, tzinfo=UTC) and undated.unlock_at_set
+    assert dated.unlock_at is None and not dated.unlock_at_set
     assert cleared.due_at is None and cleared.due_at_set  # removes the date
 
     students, group, noop = by_id["4"], by_id["5"], by_id["6"]
@@ -342,6 +344,67 @@ async def test_override_dates_and_targets() -> None:
     assert group.target is OverrideTarget.GROUP
     assert group.group_id == "44" and group.section_id is None
     assert noop.target is OverrideTarget.STUDENTS
+
+
+async def test_course_override_is_everyone_and_visibility_is_read() -> None:
+    # The Assign To tray's "Everyone": an override of the course (lib/api/v1/assignment_override.rb
+    # answers `course_id` for set_type "Course").
+    data = {
+        **ASSIGNMENT,
+        "due_at": None,
+        "only_visible_to_overrides": True,
+        "visible_to_everyone": True,
+        "overrides": [
+            {"id": 9, "course_id": 7, "title": "Everyone", "due_at": "2024-10-18T04:59:59Z"}
+        ],
+    }
+    assignment = await Canvas(answers(ok(data))).client().get_assignment("7", "55")
+    assert assignment is not None and assignment.visible_to_everyone is True
+    (everyone,) = assignment.overrides
+    assert everyone.target is OverrideTarget.COURSE
+    assert everyone.due_at == datetime(2024, 10, 18, 4, 59, 59, tzinfo=UTC) and everyone.due_at_set
+    unsaid = await Canvas(answers(ok(ASSIGNMENT))).client().get_assignment("7", "55")
+    assert unsaid is not None and unsaid.visible_to_everyone is None
+
+
+async def test_checkpointed_discussion_is_due_when_its_last_checkpoint_is() -> None:
+    # `include[]=checkpoints`: the discussion's own due_at is empty, each checkpoint has its own
+    # date and overrides (lib/api/v1/assignment.rb, `has_sub_assignments`, `checkpoints`).
+    data = {
+        **ASSIGNMENT,
+        "due_at": None,
+        "overrides": [],
+        "has_sub_assignments": True,
+        "checkpoints": [
+            {
+                "name": "Reply to Topic",
+                "tag": "reply_to_topic",
+                "points_possible": 5,
+                "due_at": "2024-10-10T04:59:59Z",
+                "only_visible_to_overrides": False,
+                "overrides": [
+                    {"id": 1, "course_section_id": 301, "due_at": "2024-10-12T04:59:59Z"},
+                    {"id": 2, "course_section_id": 302, "due_at": "2024-10-13T04:59:59Z"},
+                ],
+            },
+            {
+                "name": "Required Replies",
+                "tag": "reply_to_entry",
+                "points_possible": 5,
+                "due_at": "2024-10-17T04:59:59Z",
+                "only_visible_to_overrides": False,
+                "overrides": [{"id": 3, "course_section_id": 302, "due_at": None}],
+            },
+        ],
+    }
+    assignment = await Canvas(answers(ok(data))).client().get_assignment("7", "55")
+    assert assignment is not None
+    assert assignment.due_at == datetime(2024, 10, 17, 4, 59, 59, tzinfo=UTC)
+    by_section = {o.section_id: o for o in assignment.overrides}
+    # 301: its first-checkpoint date, then the second checkpoint's own, later date.
+    assert by_section["301"].due_at == datetime(2024, 10, 17, 4, 59, 59, tzinfo=UTC)
+    # 302: the second checkpoint takes its date away.
+    assert by_section["302"].due_at is None and by_section["302"].due_at_set
 
 
 async def test_assignment_defaults_when_fields_are_absent() -> None:
@@ -373,7 +436,8 @@ async def test_list_assignments_uses_the_same_includes() -> None:
     assignments = await canvas.client().list_assignments("7")
     assert [a.id for a in assignments] == ["55", "57"]
     q = query(canvas.requests[0])
-    assert q["include[]"] == ["overrides"] and q["override_assignment_dates"] == ["false"]
+    assert q["include[]"] == ["overrides", "checkpoints"]
+    assert q["override_assignment_dates"] == ["false"]
 
 
 async def test_sections_with_student_counts() -> None:

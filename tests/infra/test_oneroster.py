@@ -633,18 +633,25 @@ async def test_get_result_of_a_gone_result_is_none(answer: httpx.Response) -> No
     assert await ic.client().get_result("r") is None
 
 
-def _academic_session(sourced_id: str, start: str, end: str) -> dict[str, Any]:
+def _session(sourced_id: str, start: str, end: str, kind: str = "term") -> dict[str, Any]:
     return {
-        "academicSession": {
-            "sourcedId": sourced_id,
-            "status": "active",
-            "title": f"Term {sourced_id}",
-            "startDate": start,
-            "endDate": end,
-            "type": "term",
-            "schoolYear": "2025",
-        }
+        "sourcedId": sourced_id,
+        "status": "active",
+        "title": f"Term {sourced_id}",
+        "startDate": start,
+        "endDate": end,
+        "type": kind,
+        "schoolYear": "2025",
     }
+
+
+def _academic_session(sourced_id: str, start: str, end: str) -> dict[str, Any]:
+    return {"academicSession": _session(sourced_id, start, end)}
+
+
+# T1's grading periods (getGradingPeriodsForTerm answers an AcademicSessionSet); T2 has none.
+Q1 = _session("Q1", "2024-08-20", "2024-10-20", "gradingPeriod")
+Q2 = _session("Q2", "2024-10-21", "2025-01-10", "gradingPeriod")
 
 
 def _class(sourced_id: str, *term_ids: str) -> dict[str, Any]:
@@ -661,6 +668,12 @@ def _class(sourced_id: str, *term_ids: str) -> dict[str, Any]:
 
 
 def _rostering(request: httpx.Request) -> httpx.Response:
+    if request.url.path.endswith("/gradingPeriods"):
+        term_id = request.url.path.split("/")[-2]
+        if term_id not in ("T1", "T2"):
+            return httpx.Response(404, json=imsx("Unknown Object", "unknownobject"))
+        periods = [Q2, {**Q1, "status": "tobedeleted"}, Q1] if term_id == "T1" else []
+        return httpx.Response(200, json={"academicSessions": periods})
     kind, sourced_id = request.url.path.split("/")[-2:]
     if kind == "classes" and sourced_id.startswith("SEC-"):
         return httpx.Response(200, json=_class(sourced_id, "T1", "T2", "T-GONE"))
@@ -685,6 +698,11 @@ async def test_get_class_with_its_school_and_terms() -> None:
         IcTerm("T1", "Term T1", date(2024, 8, 20), date(2025, 1, 10)),
         IcTerm("T2", "Term T2", date(2025, 1, 10), date(2025, 6, 1)),
     )  # the term IC no longer has is left out
+    # The terms' active grading periods, in date order.
+    assert ic_class.grading_periods == (
+        IcTerm("Q1", "Term Q1", date(2024, 8, 20), date(2024, 10, 20), "gradingPeriod"),
+        IcTerm("Q2", "Term Q2", date(2024, 10, 21), date(2025, 1, 10), "gradingPeriod"),
+    )
     paths = [
         r.url.path.removeprefix("/campus/api/oneroster/v1p2/district/ims/oneroster")
         for r in ic.requests
@@ -692,9 +710,23 @@ async def test_get_class_with_its_school_and_terms() -> None:
     assert paths == [
         "/rostering/v1p2/classes/SEC-7",
         "/rostering/v1p2/academicSessions/T1",
+        "/rostering/v1p2/terms/T1/gradingPeriods",
         "/rostering/v1p2/academicSessions/T2",
+        "/rostering/v1p2/terms/T2/gradingPeriods",
         "/rostering/v1p2/academicSessions/T-GONE",
     ]
+
+
+async def test_a_class_term_that_is_a_grading_period_is_its_own() -> None:
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/classes/SEC-7"):
+            return httpx.Response(200, json=_class("SEC-7", "Q1"))
+        return httpx.Response(200, json={"academicSession": Q1})
+
+    ic = Ic(api)
+    ic_class = await ic.client().get_class("SEC-7")
+    assert ic_class is not None and [p.sourced_id for p in ic_class.grading_periods] == ["Q1"]
+    assert not any(r.url.path.endswith("/gradingPeriods") for r in ic.requests)
 
 
 async def test_terms_are_cached_across_classes() -> None:
@@ -823,7 +855,7 @@ def test_line_item_body_is_valid() -> None:
     assert body["lineItem"]["class"]["href"] == f"{BASE}/rostering/v1p2/classes/SEC-7"
 
 
-def test_line_item_body_without_points_is_valid_and_dates_become_utc() -> None:
+def test_line_item_body_without_points_is_valid_and_dates_keep_their_offset() -> None:
     eastern = timezone(timedelta(hours=-4))
     item = replace(
         LINE_ITEM,
@@ -834,8 +866,11 @@ def test_line_item_body_without_points_is_valid_and_dates_become_utc() -> None:
     body = line_item_body(item, BASE)
     assert problems(line_item_validator(), body) == []
     assert "resultValueMax" not in body["lineItem"]
-    assert body["lineItem"]["dueDate"] == "2024-10-18T03:59:59Z"
+    # The plan gives dates the district's offset: a reader keeping the date part gets the 17th.
+    assert body["lineItem"]["dueDate"] == "2024-10-17T23:59:59-04:00"
     assert body["lineItem"]["class"]["href"].endswith("/classes/SEC%207%2FA")
+    utc = line_item_body(replace(item, due_date=datetime(2024, 10, 18, 3, tzinfo=UTC)), BASE)
+    assert utc["lineItem"]["dueDate"] == "2024-10-18T03:00:00Z"
 
 
 @pytest.mark.parametrize(

@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime, timedelta
 
 from gpb.handlers.alerts import AlertOpened, AlertResolved, AlertUpdated
@@ -41,9 +42,11 @@ ASSIGNMENT = Assignment(
     points_possible=10.0,
     grading_type="points",
     only_visible_to_overrides=True,
+    visible_to_everyone=False,
     overrides=(
         Override("5", OverrideTarget.SECTION, DUE, True, section_id="7"),
         Override("6", OverrideTarget.STUDENTS, None, False, student_ids=("1201", "1202")),
+        Override("7", OverrideTarget.COURSE, DUE, True, unlock_at=DUE - timedelta(days=3)),
     ),
 )
 
@@ -62,6 +65,12 @@ async def apply(store: SqlStore, *changes: object) -> None:
 
 def test_assignments_round_trip_through_json() -> None:
     assert assignment_from_json(assignment_to_json(ASSIGNMENT)) == ASSIGNMENT
+
+
+def test_an_assignment_stored_before_visibility_was_read_loads_as_unsaid() -> None:
+    data = json.loads(assignment_to_json(ASSIGNMENT))
+    del data["visible_to_everyone"]
+    assert assignment_from_json(json.dumps(data)).visible_to_everyone is None
 
 
 async def test_course_state_is_stored_and_loaded_whole(store: SqlStore) -> None:

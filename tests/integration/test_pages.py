@@ -439,3 +439,18 @@ async def test_an_interrupted_run_is_resumed_from_its_page(tmp_path: Path) -> No
             again = await client.post(resume, data={"csrf_token": csrf_of(page.text)})
             assert again.status_code == 409
             assert "Only an interrupted run can be resumed" in again.text
+
+
+async def test_the_error_page_maps_every_canvas_ic_title_to_gpb_codes(site: Site) -> None:
+    teacher = await site.add_token(Role.INSTRUCTOR, "456")
+    async with site.browser() as client:
+        await log_in(client, teacher)
+        page = (await client.get("/errors")).text
+    for title in (
+        "Cannot Export Canvas Submission in Section",
+        "Assignment Scores Export-PUT for OneRoster Error",
+        "Could Not Determine Class or Grading Period",
+    ):
+        assert f"<h3>{title}</h3>" in page
+    assert '<a href="#STUDENT_WITHOUT_SIS_ID"><code>STUDENT_WITHOUT_SIS_ID</code></a>' in page
+    assert "What gpb sends to Infinite Campus, and why" in page

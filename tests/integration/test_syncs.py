@@ -323,9 +323,15 @@ async def test_an_interrupted_run_resumes_without_sending_twice(tmp_path: Path) 
 
 
 async def test_the_error_dictionary(env: SandboxedGpb) -> None:
-    errors = {e["code"]: e for e in (await env.get("/api/errors")).json()["errors"]}
+    answer = (await env.get("/api/errors")).json()
+    errors = {e["code"]: e for e in answer["errors"]}
     assert errors["SIS_AUTH_FAILED"]["canvas_title"] == "Exchange Error"
     assert errors["NAME_TOO_LONG"]["fix"] and errors["STUDENT_WITHOUT_SIS_ID"]["meaning"]
+    titles = {t["title"]: t for t in answer["canvas_titles"]}
+    section = titles["Cannot Export Canvas Submission in Section"]
+    assert "STUDENT_WITHOUT_SIS_ID" in section["codes"] and section["fix"]
+    put = titles["Assignment Scores Export-PUT for OneRoster Error"]
+    assert put["codes"] == ["SIS_RESULT_REJECTED"]
     assert (await env.client.get("/api/errors")).status_code == 401
 
 

@@ -16,6 +16,7 @@ from gpb.infra.sandbox.state import (
     Assignment,
     AssignmentGroup,
     CanvasWorld,
+    Checkpoint,
     Conversation,
     Course,
     Enrollment,
@@ -114,6 +115,8 @@ def _override_title(override: Override, canvas: CanvasWorld) -> str:
     if override.student_ids is not None:
         count = len(override.student_ids)
         return f"{count} student" + ("" if count == 1 else "s")
+    if override.course_id is not None:
+        return "Everyone"
     return f"Group {override.group_id}"
 
 
@@ -130,6 +133,8 @@ def override_json(
         data["student_ids"] = list(override.student_ids)
     elif override.group_id is not None:
         data["group_id"] = override.group_id
+    elif override.course_id is not None:
+        data["course_id"] = override.course_id
     else:
         data["course_section_id"] = override.course_section_id
     for name, value in override.overridden_dates().items():
@@ -219,7 +224,7 @@ def assignment_json(
         "workflow_state": assignment.workflow_state,
         "unpublishable": True,
         "only_visible_to_overrides": assignment.only_visible_to_overrides,
-        "visible_to_everyone": not assignment.only_visible_to_overrides,
+        "visible_to_everyone": assignment.visible_to_everyone,
         "post_to_sis": assignment.post_to_sis,
         "integration_id": None,
         "integration_data": {},
@@ -238,7 +243,28 @@ def assignment_json(
         data["overrides"] = [override_json(o, assignment, canvas) for o in assignment.overrides]
     if "all_dates" in include:
         data["all_dates"] = _all_dates(assignment, canvas)
+    if "checkpoints" in include:
+        # Canvas answers both only when asked for checkpoints.
+        data["has_sub_assignments"] = bool(assignment.checkpoints)
+        data["checkpoints"] = [
+            _checkpoint_json(c, assignment, canvas) for c in assignment.checkpoints
+        ]
     return data
+
+
+def _checkpoint_json(
+    checkpoint: Checkpoint, assignment: Assignment, canvas: CanvasWorld
+) -> dict[str, Any]:
+    return {
+        "name": checkpoint.name,
+        "tag": checkpoint.tag,
+        "points_possible": checkpoint.points_possible,
+        "due_at": iso(checkpoint.due_at),
+        "unlock_at": iso(checkpoint.unlock_at),
+        "lock_at": iso(checkpoint.lock_at),
+        "only_visible_to_overrides": checkpoint.only_visible_to_overrides,
+        "overrides": [override_json(o, assignment, canvas) for o in checkpoint.overrides],
+    }
 
 
 def group_json(group: AssignmentGroup) -> dict[str, Any]:

@@ -9,10 +9,11 @@ replaces (200); a DELETE of an unknown record is 404.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from gpb.infra.sandbox import schema
-from gpb.infra.sandbox.state import SandboxState
+from gpb.infra.sandbox.state import IcClass, SandboxState
 
 Kind = Literal["lineItem", "result"]
 
@@ -92,12 +93,41 @@ def put_line_item(state: SandboxState, sourced_id: str, payload: Any) -> Outcome
         return _refused(
             422, f"Category {category_id} is not a category of class {class_id}", "unknownobject"
         )
-    for field in ("gradingPeriod", "academicSession"):
-        session = item.get(field)
-        if session and session["sourcedId"] not in ic_class.term_ids:
-            description = f"{field} {session['sourcedId']} is no term of class {class_id}"
-            return _refused(422, description, "unknownobject")
-    return _store(ic.line_items, sourced_id, item)
+    session = item.get("academicSession")
+    if session and session["sourcedId"] not in ic_class.term_ids:
+        description = f"academicSession {session['sourcedId']} is no term of class {class_id}"
+        return _refused(422, description, "unknownobject")
+    return _dates_refusal(state, item, ic_class) or _store(ic.line_items, sourced_id, item)
+
+
+def _moment(text: str) -> datetime:
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _dates_refusal(state: SandboxState, item: dict[str, Any], ic_class: IcClass) -> Outcome | None:
+    """IC's date rules: assigned no later than due, filed in a grading period of the class that
+    holds the due date (read as written: its date part, in the offset the sender gave)."""
+    assign, due = item["assignDate"], item["dueDate"]
+    if _moment(assign) > _moment(due):
+        return _refused(422, f"assignDate {assign} is after dueDate {due}", "invaliddata")
+    period_ref = item.get("gradingPeriod")
+    if not period_ref:
+        return None
+    periods = {p.sourced_id: p for p in state.ic.class_grading_periods(ic_class)}
+    period = periods.get(period_ref["sourcedId"])
+    if period is None:
+        description = (
+            f"gradingPeriod {period_ref['sourcedId']} is no grading period of class "
+            f"{ic_class.sourced_id}"
+        )
+        return _refused(422, description, "unknownobject")
+    day = date.fromisoformat(due[:10])
+    if not period.start_date <= day < period.end_date:
+        return _refused(
+            422, f"dueDate {due} is outside grading period {period.sourced_id}", "invaliddata"
+        )
+    return None
 
 
 def put_result(state: SandboxState, sourced_id: str, payload: Any) -> Outcome:

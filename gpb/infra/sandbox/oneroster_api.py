@@ -166,6 +166,7 @@ class OneRosterApi:
             Route(roster + "/classes/{sourced_id}/students", self.class_students),
             Route(roster + "/academicSessions/{sourced_id}", self.get_session),
             Route(roster + "/terms/{sourced_id}", self.get_session),
+            Route(roster + "/terms/{sourced_id}/gradingPeriods", self.term_grading_periods),
             Route(roster + "/schools/{sourced_id}", self.get_school),
             Route(book + "/categories", self.all_categories),
             Route(book + "/classes/{sourced_id}/categories", self.class_categories),
@@ -249,7 +250,15 @@ class OneRosterApi:
         term = self.state.ic.terms.get(request.path_params["sourced_id"])
         if term is None:
             return _unknown("academicSession", request.path_params["sourced_id"])
-        return JSONResponse({"academicSession": _session_json(term)})
+        return JSONResponse({"academicSession": _session_json(term, self._root(request))})
+
+    async def term_grading_periods(self, request: Request) -> Response:
+        term_id = request.path_params["sourced_id"]
+        if term_id not in self.state.ic.terms:
+            return _unknown("academicSession", term_id)
+        root = self._root(request)
+        periods = [_session_json(p, root) for p in self.state.ic.grading_periods_of(term_id)]
+        return _collection(request, "academicSessions", periods)
 
     async def get_school(self, request: Request) -> Response:
         school = self.state.ic.schools.get(request.path_params["sourced_id"])
@@ -343,8 +352,8 @@ class OneRosterApi:
         return JSONResponse(outcome.body, outcome.status)
 
 
-def _session_json(term: Term) -> dict[str, Any]:
-    return {
+def _session_json(term: Term, root: str) -> dict[str, Any]:
+    data: dict[str, Any] = {
         "sourcedId": term.sourced_id,
         "status": "active",
         "dateLastModified": ROSTER_MODIFIED,
@@ -354,6 +363,11 @@ def _session_json(term: Term) -> dict[str, Any]:
         "endDate": term.end_date.isoformat(),
         "schoolYear": term.school_year,
     }
+    if term.parent_id is not None:
+        data["parent"] = _ref(
+            root, "rostering/v1p2/academicSessions", term.parent_id, "academicSession"
+        )
+    return data
 
 
 def _category_json(category: Category) -> dict[str, Any]:

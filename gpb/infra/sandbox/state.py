@@ -104,20 +104,37 @@ class Override(Record):
     course_section_id: str | None = None
     student_ids: list[str] | None = None
     group_id: str | None = None
+    # The course's own id: a course-level override, "Everyone" in Canvas's Assign To tray.
+    course_id: str | None = None
     due_at: AwareDatetime | None = None
     unlock_at: AwareDatetime | None = None
     lock_at: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> Override:
-        targets = [self.course_section_id, self.student_ids, self.group_id]
+        targets = [self.course_section_id, self.student_ids, self.group_id, self.course_id]
         if sum(target is not None for target in targets) != 1:
-            raise ValueError("an override has one of course_section_id, student_ids, group_id")
+            raise ValueError(
+                "an override has one of course_section_id, student_ids, group_id, course_id"
+            )
         return self
 
     def overridden_dates(self) -> dict[str, datetime | None]:
         given = self.model_fields_set
         return {name: getattr(self, name) for name in OVERRIDE_DATES if name in given}
+
+
+class Checkpoint(Record):
+    """A part of a graded discussion with checkpoints, carrying its own dates and overrides."""
+
+    tag: Literal["reply_to_topic", "reply_to_entry"]
+    name: str
+    points_possible: float | None = None
+    due_at: AwareDatetime | None = None
+    unlock_at: AwareDatetime | None = None
+    lock_at: AwareDatetime | None = None
+    only_visible_to_overrides: bool = False
+    overrides: list[Override] = Field(default_factory=list)
 
 
 GradingType = Literal["points", "percent", "pass_fail", "letter_grade", "gpa_scale", "not_graded"]
@@ -143,10 +160,30 @@ class Assignment(Record):
     omit_from_final_grade: bool = False
     only_visible_to_overrides: bool = False
     overrides: list[Override] = Field(default_factory=list)
+    # Given only to some students through its module's overrides (Canvas's selective release):
+    # nothing in the assignment's own overrides says so, but Canvas answers it is not visible to
+    # everyone.
+    module_restricted: bool = False
+    checkpoints: list[Checkpoint] = Field(default_factory=list)
 
     @property
     def published(self) -> bool:
         return self.workflow_state == "published"
+
+    @property
+    def for_everyone(self) -> bool:
+        """Given to every student of the course, by its "Everyone" dates or a course override."""
+        course_override = any(o.course_id is not None for o in self.overrides)
+        return not self.only_visible_to_overrides or course_override
+
+    @property
+    def visible_to_everyone(self) -> bool:
+        """Canvas's `visible_to_everyone` (DatesOverridable): a course override, or no limit by
+        its own overrides nor by its module's."""
+        course_override = any(o.course_id is not None for o in self.overrides)
+        return course_override or (
+            not self.only_visible_to_overrides and not self.module_restricted
+        )
 
     @property
     def deleted(self) -> bool:
@@ -202,6 +239,7 @@ class Term(Record):
     start_date: date
     end_date: date
     school_year: str
+    parent_id: str | None = None  # the term a grading period belongs to
 
 
 class IcClass(Record):
@@ -394,7 +432,7 @@ class CanvasWorld:
         """Who the assignment is given to: everyone, or only the override targets."""
         by_section = roster if roster is not None else self.roster(assignment.course_id)
         everyone = self.students_of_course(assignment.course_id, by_section)
-        if not assignment.only_visible_to_overrides:
+        if assignment.for_everyone:
             return everyone
         targeted: set[str] = set()
         for override in assignment.overrides:
@@ -442,6 +480,22 @@ class IcWorld:
 
     def categories_of(self, class_id: str) -> list[Category]:
         return [c for c in self.categories.values() if c.class_id == class_id]
+
+    def grading_periods_of(self, term_id: str) -> list[Term]:
+        return [
+            t for t in self.terms.values() if t.parent_id == term_id and t.type == "gradingPeriod"
+        ]
+
+    def class_grading_periods(self, ic_class: IcClass) -> list[Term]:
+        """The grading periods a line item of the class may be filed in: those of its terms, or
+        a term of the class that is itself one."""
+        found = []
+        for term_id in ic_class.term_ids:
+            term = self.terms.get(term_id)
+            if term is not None and term.type == "gradingPeriod":
+                found.append(term)
+            found.extend(self.grading_periods_of(term_id))
+        return found
 
     def record_write(
         self,

@@ -46,7 +46,12 @@ def assignment_to_json(assignment: Assignment) -> str:
     for name in _ASSIGNMENT_TIMES:
         data[name] = _time_or_none(getattr(assignment, name))
     data["overrides"] = [
-        {**asdict(o), "target": o.target.value, "due_at": _time_or_none(o.due_at)}
+        {
+            **asdict(o),
+            "target": o.target.value,
+            "due_at": _time_or_none(o.due_at),
+            "unlock_at": _time_or_none(o.unlock_at),
+        }
         for o in assignment.overrides
     ]
     return json.dumps(data, separators=(",", ":"))
@@ -62,6 +67,7 @@ def assignment_from_json(text: str) -> Assignment:
                 **o,
                 "target": OverrideTarget(o["target"]),
                 "due_at": _parse_or_none(o["due_at"]),
+                "unlock_at": _parse_or_none(o.get("unlock_at")),
                 "student_ids": tuple(o["student_ids"]),
             }
         )

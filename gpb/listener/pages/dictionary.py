@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gpb.handlers.dictionary import ENTRIES, Entry, Kind
+from gpb.handlers.dictionary import CANVAS_TITLES, ENTRIES, Entry, Kind
 from gpb.listener.auth import authenticate
 from gpb.listener.pages.render import page, render
 
@@ -26,4 +26,11 @@ def by_kind() -> list[tuple[str, list[Entry]]]:
 @page
 async def errors_page(request: Request) -> Response:
     principal = await authenticate(request)
-    return render(request, "errors.html", principal, nav="errors", sections=by_kind())
+    return render(
+        request,
+        "errors.html",
+        principal,
+        nav="errors",
+        sections=by_kind(),
+        canvas_titles=CANVAS_TITLES,
+    )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 
 from gpb.infra.sandbox.faults import FaultConfig
 from gpb.infra.sandbox.server import RunningSandbox
-from gpb.infra.sandbox.state import Enrollment, User
+from gpb.infra.sandbox.state import Checkpoint, Enrollment, Override, User
 
 STRING_IDS = {"Accept": "application/json+canvas-string-ids"}
 
@@ -252,3 +254,71 @@ async def test_unknown_things_are_404_with_canvas_errors(
     answer = await canvas.get(path)
     assert answer.status_code == 404
     assert answer.json()["errors"][0]["message"]
+
+
+async def test_a_course_override_is_everyone_as_canvas_answers_it(
+    canvas: httpx.AsyncClient, sandbox: RunningSandbox
+) -> None:
+    # The Assign To tray's "Everyone": Canvas answers an override naming the course.
+    assignment = sandbox.state.canvas.assignments["126"]
+    assignment.only_visible_to_overrides = True
+    assignment.overrides = [Override(id="60", course_id="456", due_at=assignment.due_at)]
+    answer = await canvas.get("/courses/456/assignments/126", params={"include[]": "overrides"})
+    data = answer.json()
+    (everyone,) = data["overrides"]
+    assert everyone["course_id"] == 456 and everyone["title"] == "Everyone"
+    assert not {"course_section_id", "student_ids", "group_id"} & everyone.keys()
+    assert data["visible_to_everyone"] is True
+    world = sandbox.state.canvas
+    everyone_in_course = world.students_of_course("456", world.roster("456"))
+    assert world.assigned_students(assignment) == everyone_in_course
+
+
+async def test_a_module_restricted_assignment_is_not_visible_to_everyone(
+    canvas: httpx.AsyncClient, sandbox: RunningSandbox
+) -> None:
+    sandbox.state.canvas.assignments["124"].module_restricted = True
+    data = (await canvas.get("/courses/456/assignments/124")).json()
+    assert data["visible_to_everyone"] is False and data["only_visible_to_overrides"] is False
+    assert (await canvas.get("/courses/456/assignments/123")).json()["visible_to_everyone"] is True
+    # Canvas: a course-level override makes it visible to everyone whatever its module says.
+    restricted = sandbox.state.canvas.assignments["124"]
+    restricted.overrides = [Override(id="62", course_id="456", due_at=restricted.due_at)]
+    data = (await canvas.get("/courses/456/assignments/124")).json()
+    assert data["visible_to_everyone"] is True
+
+
+async def test_checkpoints_are_answered_only_when_asked_for(
+    canvas: httpx.AsyncClient, sandbox: RunningSandbox
+) -> None:
+    assignment = sandbox.state.canvas.assignments["127"]
+    assignment.due_at = None
+    assignment.checkpoints = [
+        Checkpoint(
+            tag="reply_to_topic", name="Reply to Topic", due_at=datetime(2026, 11, 2, tzinfo=UTC)
+        ),
+        Checkpoint(
+            tag="reply_to_entry",
+            name="Required Replies",
+            due_at=datetime(2026, 11, 6, tzinfo=UTC),
+            overrides=[Override(id="61", course_section_id="8", due_at=None)],
+        ),
+    ]
+    plain = (await canvas.get("/courses/456/assignments/127")).json()
+    assert "checkpoints" not in plain and "has_sub_assignments" not in plain
+    answer = await canvas.get("/courses/456/assignments/127", params={"include[]": "checkpoints"})
+    data = answer.json()
+    assert data["has_sub_assignments"] is True and data["due_at"] is None
+    first, second = data["checkpoints"]
+    assert (first["tag"], first["due_at"]) == ("reply_to_topic", "2026-11-02T00:00:00Z")
+    assert second["overrides"] == [
+        {
+            "id": 61,
+            "assignment_id": 127,
+            "title": "Algebra I - Period 2",
+            "course_section_id": 8,
+            "due_at": None,
+            "all_day": False,
+            "all_day_date": None,
+        }
+    ]

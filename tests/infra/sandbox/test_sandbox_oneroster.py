@@ -289,3 +289,53 @@ async def test_delete_answers_204_then_404(
         ("DELETE", 404),
         ("DELETE", 404),
     ]
+
+
+async def test_a_term_lists_its_grading_periods(sis: httpx.AsyncClient) -> None:
+    answer = await sis.get("/rostering/v1p2/terms/TERM-2026-27/gradingPeriods")
+    periods = answer.json()["academicSessions"]
+    assert [(p["sourcedId"], p["type"]) for p in periods] == [
+        ("GP-2026-S1", "gradingPeriod"),
+        ("GP-2026-S2", "gradingPeriod"),
+    ]
+    assert periods[0]["parent"]["sourcedId"] == "TERM-2026-27"
+    assert answer.headers["X-Total-Count"] == "2"
+    unknown = await sis.get("/rostering/v1p2/terms/T-9/gradingPeriods")
+    assert unknown.status_code == 404 and code_minor(unknown) == "unknownobject"
+
+
+def _period(sourced_id: str) -> dict[str, str]:
+    href = f"http://x/rostering/v1p2/academicSessions/{sourced_id}"
+    return {"href": href, "sourcedId": sourced_id, "type": "academicSession"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "status"),
+    [
+        # Due 2026-10-15 in Chicago's offset: inside semester 1.
+        (
+            {
+                "assignDate": "2026-10-05T00:00:00-05:00",
+                "dueDate": "2026-10-15T23:59:59-05:00",
+                "gradingPeriod": _period("GP-2026-S1"),
+            },
+            201,
+        ),
+        (
+            {
+                "assignDate": "2026-10-05T00:00:00-05:00",
+                "dueDate": "2026-10-15T23:59:59-05:00",
+                "gradingPeriod": _period("GP-2026-S2"),
+            },
+            422,
+        ),
+        ({"assignDate": "2024-10-19T00:00:00Z", "dueDate": "2024-10-18T04:59:59Z"}, 422),
+        ({"gradingPeriod": _period("TERM-2026-27")}, 422),
+    ],
+    ids=["due in its period", "due outside its period", "assigned after due", "not a period"],
+)
+async def test_line_item_dates_must_suit_ic(
+    sis: httpx.AsyncClient, line_item: Body, changes: dict[str, Any], status: int
+) -> None:
+    answer = await sis.put("/gradebook/v1p2/lineItems/canvas-a123-s7", json=line_item(**changes))
+    assert answer.status_code == status, answer.text
