@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from datetime import time, timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
@@ -24,6 +25,7 @@ from gpb.handlers.health import DiskProbe, HealthJob, HealthSettings
 from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.ingest import EventDecoder, IngestPolicy, root_account
+from gpb.handlers.lti import LtiPolicy
 from gpb.handlers.messagebus import Handler, MessageBus
 from gpb.handlers.notices import CANVAS_INBOX, WEBHOOK, NoticeDispatcher, NoticesQueued
 from gpb.handlers.rechecks import Rechecks, RecheckSettings
@@ -47,7 +49,7 @@ from gpb.infra.store.postgres import listen_forever
 from gpb.infra.store.sqlite_lock import serving_lock
 from gpb.infra.store.store import PoolSettings, SqlStore, open_database
 from gpb.listener.app import create_app as create_listener_app
-from gpb.listener.context import AppContext, ListenerConfig
+from gpb.listener.context import AppContext, ListenerConfig, LtiSetup
 
 log = logging.getLogger("gpb")
 
@@ -60,11 +62,43 @@ def _secret(value: Any) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
+def _listed(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def lti_setup(settings: Settings) -> LtiSetup | None:
+    if not settings.lti_client_id:
+        return None
+    policy = LtiPolicy(
+        issuer=settings.lti_issuer,
+        client_id=settings.lti_client_id,
+        deployment_ids=frozenset(_listed(settings.lti_deployment_ids)),
+        instructor_roles=frozenset(_listed(settings.lti_instructor_roles)),
+    )
+    return LtiSetup(policy, settings.lti_auth_url)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def frame_origins(settings: Settings) -> tuple[str, ...]:
+    """The Canvas sites whose pages may frame gpb's: only when launch from Canvas is on."""
+    if not settings.lti_client_id:
+        return ()
+    urls = [settings.canvas_base_url or "", *_listed(settings.lti_frame_origins)]
+    return tuple(dict.fromkeys(_origin(url) for url in urls if url.strip()))
+
+
 def listener_config(settings: Settings) -> ListenerConfig:
     config = ListenerConfig(
         max_event_bytes=settings.max_event_bytes,
         admin_token=_secret(settings.admin_token),
         time_zone=ZoneInfo(settings.time_zone),
+        lti=lti_setup(settings),
+        public_base_url=settings.public_base_url,
+        frame_origins=frame_origins(settings),
     )
     session_secret = _secret(settings.session_secret)
     if session_secret:
@@ -328,23 +362,44 @@ def retry_policy(settings: Settings) -> RetryPolicy:
     )
 
 
-@asynccontextmanager
-async def _decoder(settings: Settings) -> AsyncIterator[EventDecoder]:
+class KeySets:
+    """One JwksCache per JWKS URL, fetched once at start: Canvas's event keys and its LTI keys
+    (the sandbox serves both from one URL)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._min_refetch = settings.jwks_min_refetch_seconds
+        self._caches: dict[str, JwksCache] = {}
+        self._warming: list[asyncio.Task[None]] = []
+
+    def at(self, url: str) -> JwksCache:
+        cache = self._caches.get(url)
+        if cache is None:
+            cache = JwksCache(url, min_refetch_seconds=self._min_refetch)
+            self._caches[url] = cache
+            self._warming.append(asyncio.create_task(cache.refresh()))
+        return cache
+
+    async def close(self) -> None:
+        for task in self._warming:
+            task.cancel()
+        for cache in self._caches.values():
+            await cache.close()
+
+
+def _decoder(settings: Settings, keys: KeySets) -> EventDecoder:
     if settings.events_auth == "none":
         log.warning(
             "GPB_EVENTS_AUTH=none: events are accepted unsigned; use this only in development"
         )
-        yield PlainJsonDecoder()
-        return
-    keys = JwksCache(
-        settings.canvas_jwks_url, min_refetch_seconds=settings.jwks_min_refetch_seconds
-    )
-    warm = asyncio.create_task(keys.refresh())
-    try:
-        yield JwtDecoder(keys, leeway_seconds=settings.jwt_leeway_seconds)
-    finally:
-        warm.cancel()
-        await keys.close()
+        return PlainJsonDecoder()
+    return JwtDecoder(keys.at(settings.canvas_jwks_url), leeway_seconds=settings.jwt_leeway_seconds)
+
+
+def _lti_tokens(settings: Settings, keys: KeySets) -> JwtDecoder | None:
+    """The id_token checker of launches from Canvas, when they are on."""
+    if not settings.lti_client_id:
+        return None
+    return JwtDecoder(keys.at(settings.lti_jwks_url))
 
 
 def _background(coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
@@ -432,7 +487,9 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             *([_background(nightly.run(), "gpb-reconcile")] if nightly else []),
         ):
             stack.push_async_callback(_cancel, task)
-        decoder = await stack.enter_async_context(_decoder(settings))
+        keys = KeySets(settings)
+        stack.push_async_callback(keys.close)
+        decoder = _decoder(settings, keys)
         stack.enter_context(tuned_for_serving())
         yield AppContext(
             config=listener_config(settings),
@@ -460,6 +517,8 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             admin_alerts=store.health,
             reconciliations=store.reconciliations,
             run_results=store.health,
+            lti_tokens=_lti_tokens(settings, keys),
+            lti_nonces=store.lti_nonces,
         )
 
 

@@ -20,11 +20,13 @@ from gpb.handlers.courses import CourseSeen
 from gpb.handlers.envelope import CanvasEvent
 from gpb.handlers.errors import SisUnavailable
 from gpb.handlers.eventlog import (
+    LAUNCH_EVENT,
     Appended,
     EventPage,
     EventQuery,
     EventStatus,
     Finish,
+    LaunchEntry,
     Rejection,
     StoredEvent,
 )
@@ -82,6 +84,21 @@ class FakeEventLog:
             error={"code": rejection.code, "message": rejection.message},
             raw=rejection.raw.decode("utf-8", "replace"),
             source_ip=rejection.source_ip,
+        )
+        return event_id
+
+    async def append_launch(self, entry: LaunchEntry) -> str:
+        event_id = self._next_id()
+        self.events[event_id] = StoredEvent(
+            id=event_id,
+            received_at=datetime.now(UTC),
+            status=EventStatus.REJECTED if entry.error else EventStatus.PROCESSED,
+            event_name=LAUNCH_EVENT,
+            course_id=entry.course_id,
+            user_id=entry.user_id,
+            error=entry.error,
+            outcome={"role": entry.role} if entry.role else None,
+            source_ip=entry.source_ip,
         )
         return event_id
 

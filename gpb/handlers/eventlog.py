@@ -67,6 +67,21 @@ class Rejection:
 
 
 @dataclass(frozen=True)
+class LaunchEntry:
+    """A launch from Canvas (LTI), accepted or refused: who, which course, the role given or the
+    refusal. Never the id_token: it would let whoever reads the log replay it."""
+
+    course_id: str | None
+    user_id: str | None
+    role: str | None  # None when refused
+    error: dict[str, str] | None  # {"code", "message"} when refused
+    source_ip: str | None
+
+
+LAUNCH_EVENT = "lti_launch"
+
+
+@dataclass(frozen=True)
 class EventQuery:
     course_id: str | None = None
     event_name: str | None = None
@@ -122,6 +137,11 @@ class EventLog(Protocol):
         ...
 
     async def append_rejected(self, rejection: Rejection) -> str: ...
+
+    async def append_launch(self, entry: LaunchEntry) -> str:
+        """Records a launch from Canvas as a `lti_launch` entry, already final (`processed` or
+        `rejected`): no handler ever picks it up."""
+        ...
 
     async def claim_due(self, claim: Claim, limit: int) -> list[StoredEvent]:
         """Events waiting for their handler, and failed ones due for a retry, oldest first,

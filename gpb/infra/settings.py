@@ -85,6 +85,17 @@ class Settings(BaseSettings):
     reconcile_at: str = Field(default="02:30", pattern=r"^(off|\d{2}:\d{2})$")
     reconcile_active_days: int = Field(default=30, ge=0)
 
+    # Launch from Canvas (LTI 1.3): off until GPB_LTI_CLIENT_ID is set. Lists are comma-separated.
+    lti_issuer: str = "https://canvas.instructure.com"
+    lti_client_id: str | None = None
+    lti_deployment_ids: str = ""  # empty: any deployment of the client
+    lti_auth_url: str = "https://sso.canvaslms.com/api/lti/authorize_redirect"
+    lti_jwks_url: str = "https://sso.canvaslms.com/api/lti/security/jwks"
+    lti_instructor_roles: str = "Instructor"
+    # Canvas origins besides GPB_CANVAS_BASE_URL whose pages may frame gpb's (vanity domains).
+    lti_frame_origins: str = ""
+    public_base_url: str | None = None
+
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith(POSTGRES_SCHEMES)

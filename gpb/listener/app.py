@@ -15,6 +15,7 @@ from gpb.listener import (
     api_events,
     api_syncs,
     ingress,
+    lti,
     metrics,
     openapi,
     ops,
@@ -28,6 +29,10 @@ ContextFactory = Callable[[], AbstractAsyncContextManager[AppContext]]
 ROUTES = [
     Route("/events/canvas", ingress.receive_event, methods=["POST"]),
     Route("/healthz", ops.healthz, methods=["GET"]),
+    Route("/lti/login", lti.login, methods=["GET", "POST"]),
+    Route("/lti/launch", lti.launch, methods=["POST"]),
+    Route("/lti/config.json", lti.config_json, methods=["GET"]),
+    Route("/lti/jwks.json", lti.jwks_json, methods=["GET"]),
     Route("/metrics", metrics.metrics, methods=["GET"]),
     Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
     Route("/api/courses", api_courses.list_courses, methods=["GET"]),

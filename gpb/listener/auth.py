@@ -42,11 +42,13 @@ async def authenticate(request: Request) -> Principal:
             raise ApiError(401, "UNAUTHENTICATED", "the token is unknown, revoked or expired")
         return principal
     session = sessions.from_request(request, ctx.config.session_secret, ctx.now())
-    if session is None or session.token_hash is None:
+    if session is None or (session.token_hash is None and session.launched is None):
         raise ApiError(401, "UNAUTHENTICATED", "send Authorization: Bearer <token>")
     if request.method not in SAFE_METHODS:
         await require_csrf(request, session)
-    principal = await principal_for(ctx, session.token_hash)
+    if session.launched is not None:
+        return session.launched.principal()
+    principal = await principal_for(ctx, session.token_hash or "")
     if principal is None:
         raise ApiError(401, "UNAUTHENTICATED", "the session's token was revoked or has expired")
     return principal

@@ -14,6 +14,7 @@ from gpb.handlers.courses import CourseDirectory
 from gpb.handlers.eventlog import EventLog
 from gpb.handlers.health import AdminAlertStore, FinishedRun
 from gpb.handlers.ingest import EventDecoder, IngestPolicy
+from gpb.handlers.lti import LtiPolicy, NonceLedger, TokenVerifier
 from gpb.handlers.reconcile import ReconcileStore
 from gpb.handlers.signals import Broadcast
 from gpb.handlers.sync_service import Pending, SyncService
@@ -51,6 +52,14 @@ class FinishedRuns(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class LtiSetup:
+    """Launch from Canvas (LTI 1.3), on when GPB_LTI_CLIENT_ID is set."""
+
+    policy: LtiPolicy
+    auth_url: str  # the platform's OIDC authorization endpoint
+
+
 @dataclass
 class ListenerConfig:
     max_event_bytes: int = 1_048_576
@@ -59,6 +68,11 @@ class ListenerConfig:
     # warns), so sessions end with the process.
     session_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     time_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # for dates on pages
+    lti: LtiSetup | None = None
+    # The URL browsers and Canvas reach gpb at (GPB_PUBLIC_BASE_URL); None: the request's own.
+    public_base_url: str | None = None
+    # Origins whose pages may show gpb's in a frame: the Canvas sites (none: no framing at all).
+    frame_origins: tuple[str, ...] = ()
 
 
 @dataclass
@@ -82,6 +96,8 @@ class AppContext:
     admin_alerts: AdminAlertStore
     reconciliations: ReconcileStore
     run_results: FinishedRuns  # the district overview's courses whose latest run failed
+    lti_tokens: TokenVerifier | None = None  # None while launch from Canvas is off
+    lti_nonces: NonceLedger | None = None
 
     @staticmethod
     def now() -> datetime:

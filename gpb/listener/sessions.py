@@ -4,6 +4,8 @@ The cookie holds no secret of its own: the token's SHA-256 (what the store keys 
 CSRF token and the expiry, signed with HMAC-SHA256 under `GPB_SESSION_SECRET`. The token is looked
 up on every request, so revoking it ends its sessions at once. A visitor who has not logged in yet
 gets a session without a token, so that the login form is protected against CSRF like the others.
+A launch from Canvas (LTI) makes a session without a token too: the cookie then says what the
+launches gave (the role and the courses), and lives inside Canvas's iframe (`cookie_attributes`).
 """
 
 from __future__ import annotations
@@ -16,15 +18,48 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+
+from gpb.handlers.tokens import Principal, Role
 
 COOKIE_NAME = "gpb_session"
 LIFETIME = timedelta(hours=12)
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 _VERSION = b"gpb-session-1"  # signed with the payload: a future format cannot be mistaken for it
+MAX_LAUNCHED_COURSES = 50  # the oldest launch's course is dropped past this: cookies stay small
+
+
+@dataclass(frozen=True)
+class Launched:
+    """What launches from Canvas gave this browser; no token stands behind it."""
+
+    role: Role
+    course_ids: tuple[str, ...]
+    canvas_user_id: str
+
+    def principal(self) -> Principal:
+        return Principal(
+            self.role, frozenset(self.course_ids), name=f"Canvas user {self.canvas_user_id}"
+        )
+
+    def adding(self, role: Role, course_id: str | None, canvas_user_id: str) -> Launched:
+        """This session after one more launch: its course joins the others of the same Canvas
+        user; another user (or a first admin launch) starts over."""
+        if canvas_user_id != self.canvas_user_id:
+            return launched(role, course_id, canvas_user_id)
+        courses = self.course_ids + (
+            (course_id,) if course_id and course_id not in self.course_ids else ()
+        )
+        best = Role.ADMIN if Role.ADMIN in (role, self.role) else Role.INSTRUCTOR
+        return Launched(best, courses[-MAX_LAUNCHED_COURSES:], canvas_user_id)
+
+
+def launched(role: Role, course_id: str | None, canvas_user_id: str) -> Launched:
+    return Launched(role, (course_id,) if course_id else (), canvas_user_id)
 
 
 @dataclass(frozen=True)
@@ -32,6 +67,7 @@ class Session:
     csrf_token: str
     expires_at: int  # Unix seconds
     token_hash: str | None = None  # None until the visitor logs in
+    launched: Launched | None = None  # a session made by launches from Canvas
 
     def accepts(self, submitted: str | None) -> bool:
         return submitted is not None and hmac.compare_digest(
@@ -39,9 +75,12 @@ class Session:
         )
 
 
-def new_session(now: datetime, token_hash: str | None = None) -> Session:
+def new_session(
+    now: datetime, token_hash: str | None = None, launched: Launched | None = None
+) -> Session:
     # A fresh CSRF token at login too: one learned before logging in is worth nothing after.
-    return Session(secrets.token_urlsafe(32), int((now + LIFETIME).timestamp()), token_hash)
+    expires_at = int((now + LIFETIME).timestamp())
+    return Session(secrets.token_urlsafe(32), expires_at, token_hash, launched)
 
 
 def _b64(data: bytes) -> str:
@@ -58,7 +97,14 @@ def _signature(secret: str, payload: str) -> str:
 
 
 def encode(session: Session, secret: str) -> str:
-    fields = {"c": session.csrf_token, "x": session.expires_at, "h": session.token_hash}
+    fields: dict[str, object] = {
+        "c": session.csrf_token,
+        "x": session.expires_at,
+        "h": session.token_hash,
+    }
+    if session.launched is not None:
+        grant = session.launched
+        fields["l"] = [grant.role.value, list(grant.course_ids), grant.canvas_user_id]
     payload = _b64(json.dumps(fields, separators=(",", ":")).encode())
     return f"{payload}.{_signature(secret, payload)}"
 
@@ -70,10 +116,18 @@ def decode(value: str, secret: str, now: datetime) -> Session | None:
         return None
     try:
         fields = json.loads(_unb64(payload))
-        session = Session(fields["c"], int(fields["x"]), fields["h"])
+        session = Session(fields["c"], int(fields["x"]), fields["h"], _launched(fields.get("l")))
     except (ValueError, binascii.Error, KeyError, TypeError):
         return None  # signed by us, so only a change of format gets here
     return session if session.expires_at > now.timestamp() else None
+
+
+def _launched(value: object) -> Launched | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 3 or not isinstance(value[1], list):
+        raise ValueError("not a launched session")
+    return Launched(Role(value[0]), tuple(str(c) for c in value[1]), str(value[2]))
 
 
 def from_request(request: Request, secret: str, now: datetime) -> Session | None:
@@ -81,20 +135,36 @@ def from_request(request: Request, secret: str, now: datetime) -> Session | None
     return decode(value, secret, now) if value else None
 
 
-def store(response: Response, request: Request, session: Session, secret: str) -> None:
-    response.set_cookie(
-        COOKIE_NAME,
-        encode(session, secret),
-        max_age=int(LIFETIME.total_seconds()),
-        httponly=True,
+def cookie_attributes(request: Request, session: Session) -> dict[str, Any]:
+    """The session cookie's attributes, in one place.
+
+    A session made by a launch from Canvas lives in an iframe on the district's Canvas site, where
+    gpb is a third party: only `SameSite=None; Secure` cookies go along there, `Partitioned` keeps
+    them (per Canvas site) in browsers that block other third-party cookies, and it lasts as long
+    as the browser session (12 hours at most, the signed expiry). Browsers keep Secure cookies
+    from plain http on loopback addresses, so the sandbox works as production does.
+    """
+    if session.launched is not None:
+        return {"httponly": True, "samesite": "none", "secure": True, "partitioned": True}
+    return {
+        "max_age": int(LIFETIME.total_seconds()),
+        "httponly": True,
         # Lax, not Strict: a link to a course page from Canvas or an e-mail opens it logged in,
         # while cross-site posts carry no cookie (and would need the CSRF token besides).
-        samesite="lax",
+        "samesite": "lax",
         # Behind a TLS proxy uvicorn reports https from the forwarded headers; plain http happens
         # only on a developer's machine, where a Secure cookie would never come back.
-        secure=request.url.scheme == "https",
-    )
+        "secure": request.url.scheme == "https",
+    }
+
+
+def store(response: Response, request: Request, session: Session, secret: str) -> None:
+    response.set_cookie(COOKIE_NAME, encode(session, secret), **cookie_attributes(request, session))
 
 
 def clear(response: Response) -> None:
     response.delete_cookie(COOKIE_NAME, httponly=True, samesite="lax")
+    # A partitioned cookie is a cookie of its own: only a partitioned deletion reaches it.
+    response.delete_cookie(
+        COOKIE_NAME, httponly=True, samesite="none", secure=True, partitioned=True
+    )

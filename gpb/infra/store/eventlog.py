@@ -12,12 +12,14 @@ from gpb.handlers.claims import Claim
 from gpb.handlers.envelope import CanvasEvent
 from gpb.handlers.eventlog import (
     BUCKET_STEP,
+    LAUNCH_EVENT,
     Appended,
     BucketCount,
     EventPage,
     EventQuery,
     EventStatus,
     Finish,
+    LaunchEntry,
     Rejection,
     StoredEvent,
     TimeBucket,
@@ -120,6 +122,33 @@ class SqlEventLog:
 
         return await self._db.write(write)
 
+    async def append_launch(self, entry: LaunchEntry) -> str:
+        status = EventStatus.REJECTED if entry.error else EventStatus.PROCESSED
+        outcome = json.dumps({"role": entry.role}) if entry.role else None
+        error = json.dumps(entry.error) if entry.error else None
+
+        def write(conn: Connection) -> str:
+            received_at = self._stamp()
+            launched = inserted_id(
+                conn,
+                "INSERT INTO events (received_at, status, event_name, event_time, course_id,"
+                " user_id, outcome, error, source_ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    received_at,
+                    status.value,
+                    LAUNCH_EVENT,
+                    received_at,
+                    entry.course_id,
+                    entry.user_id,
+                    outcome,
+                    error,
+                    entry.source_ip,
+                ),
+            )
+            return str(launched)
+
+        return await self._db.write(write)
+
     async def claim_due(self, claim: Claim, limit: int) -> list[StoredEvent]:
         return await self._db.write(lambda conn: _claim_due(conn, claim, limit))
 
@@ -186,8 +215,9 @@ class SqlEventLog:
         def write(conn: Connection) -> StoredEvent | None:
             conn.execute(
                 "UPDATE events SET status = 'accepted', attempts = 0, next_attempt_at = NULL,"
-                " error = NULL WHERE id = ? AND status NOT IN ('rejected', 'duplicate')",
-                (row_id,),
+                " error = NULL WHERE id = ? AND status NOT IN ('rejected', 'duplicate')"
+                " AND (event_name IS NULL OR event_name != ?)",  # a launch is no event to handle
+                (row_id, LAUNCH_EVENT),
             )
             row = conn.execute("SELECT * FROM events WHERE id = ?", (row_id,)).fetchone()
             return _event(row) if row else None

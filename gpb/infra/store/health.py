@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from gpb.handlers.eventlog import LAUNCH_EVENT
 from gpb.handlers.health import (
     AdminAlert,
     AdminAlertOpened,
@@ -83,6 +84,11 @@ def _alert_from_json(data: dict[str, Any]) -> AdminAlert:
     )
 
 
+# Launches from Canvas share the event log, but say nothing of Canvas's event deliveries: a refused
+# launch is no failing event, and a launch does not break a silence of events.
+_NOT_A_LAUNCH = f"(event_name IS NULL OR event_name != '{LAUNCH_EVENT}')"
+
+
 class SqlHealth:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -92,7 +98,8 @@ class SqlHealth:
     async def last_event_received(self) -> datetime | None:
         def read(conn: Connection) -> str | None:
             row = conn.execute(
-                "SELECT received_at FROM events WHERE status != 'rejected' ORDER BY id DESC LIMIT 1"
+                "SELECT received_at FROM events WHERE status != 'rejected'"
+                f" AND {_NOT_A_LAUNCH} ORDER BY id DESC LIMIT 1"
             ).fetchone()
             return row[0] if row else None
 
@@ -104,7 +111,8 @@ class SqlHealth:
             first = first_id_since(conn, since)
             return sum(
                 conn.execute(
-                    "SELECT count(*) FROM events WHERE status = ? AND id >= ?", (status, first)
+                    f"SELECT count(*) FROM events WHERE status = ? AND id >= ? AND {_NOT_A_LAUNCH}",
+                    (status, first),
                 ).fetchone()[0]
                 for status in ("failed", "rejected")
             )

@@ -13,6 +13,7 @@ from gpb.infra.store.database import POSTGRES_SCHEMES, Connection, Database
 from gpb.infra.store.eventlog import SqlEventLog
 from gpb.infra.store.health import SqlHealth
 from gpb.infra.store.job_slots import SqlJobSlots
+from gpb.infra.store.lti_nonces import SqlNonceLedger
 from gpb.infra.store.postgres import PostgresDatabase
 from gpb.infra.store.reconcile import SqlReconciliations
 from gpb.infra.store.retention import SqlRetention
@@ -55,6 +56,7 @@ class SqlStore:
         self.health = SqlHealth(self.db)
         self.reconciliations = SqlReconciliations(self.db)
         self.job_slots = SqlJobSlots(self.db)
+        self.lti_nonces = SqlNonceLedger(self.db)
 
     def migrate(self) -> list[str]:
         return self.db.migrate()

@@ -27,17 +27,24 @@ LISTENER_DIR = Path(__file__).resolve().parent.parent
 STATIC_DIR = LISTENER_DIR / "static"
 TEMPLATES = Jinja2Templates(directory=LISTENER_DIR / "templates")
 
-# Pages load only their own scripts and styles and cannot be framed: an injected <script> would
-# not run, and no other site can overlay them to steal clicks.
+# Pages load only their own scripts and styles and can be framed only by the district's Canvas
+# (launch from Canvas shows them in its iframe): an injected <script> would not run, and no other
+# site can overlay them to steal clicks.
+_POLICY = "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
 SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self';"
-        " frame-ancestors 'none'"
-    ),
+    "Content-Security-Policy": _POLICY + "; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",  # pages show grades and tokens' names: no shared caches
 }
+
+
+def security_headers(frame_origins: tuple[str, ...]) -> dict[str, str]:
+    if not frame_origins:
+        return SECURITY_HEADERS
+    policy = f"{_POLICY}; frame-ancestors {' '.join(frame_origins)}"
+    return SECURITY_HEADERS | {"Content-Security-Policy": policy}
+
 
 PageHandler = Callable[[Request], Awaitable[Response]]
 
@@ -140,7 +147,7 @@ def page(handler: PageHandler) -> PageHandler:
             response = await handler(request)
         except ApiError as error:
             response = error_page(request, error)
-        response.headers.update(SECURITY_HEADERS)
+        response.headers.update(security_headers(context(request).config.frame_origins))
         return response
 
     return answer
