@@ -279,7 +279,7 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.sandbox_command == "post":
         return sandbox_cli.post(args.file, args.to, args.key)
-    sandbox_cli.serve(args.host, args.port, args.seed, args.key)
+    sandbox_cli.serve(args.host, args.port, args.seed, args.key, args.gpb_url)
     return 0
 
 
@@ -355,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8900)
     sandbox.add_argument("--seed", help="a seed JSON file (default: the one shipped)")
     sandbox.add_argument("--key", help="the signing key file (default: ./.gpb-sandbox-key.json)")
+    sandbox.add_argument(
+        "--gpb-url", default="http://127.0.0.1:8000", help="where gpb runs, for launches"
+    )
     sandbox.set_defaults(run=cmd_sandbox, sandbox_command=None)
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command")
     post = sandbox_commands.add_parser("post", help="sign an event with the sandbox key, post it")

@@ -5,6 +5,7 @@
 /ims/oneroster/...     OneRoster 1.2 rostering and gradebook (oneroster_api)
 /jwks.json             the public half of the key that signs sandbox events
 /_sandbox/...          the control API (control_api)
+/courses/..., /lti/... Canvas's pages as an LTI platform that launches gpb (lti_platform)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.routing import Mount, Route
 from gpb.infra.sandbox.canvas_api import canvas_app
 from gpb.infra.sandbox.control_api import ControlApi
 from gpb.infra.sandbox.keys import public_jwks
+from gpb.infra.sandbox.lti_platform import LtiPlatform, PlatformPages
 from gpb.infra.sandbox.oneroster_api import TokenEndpoint, oneroster_app
 from gpb.infra.sandbox.settings import (
     CANVAS_PREFIX,
@@ -28,8 +30,12 @@ from gpb.infra.sandbox.settings import (
 from gpb.infra.sandbox.state import SandboxState
 
 
-def create_sandbox_app(state: SandboxState, settings: SandboxSettings) -> Starlette:
+def create_sandbox_app(
+    state: SandboxState, settings: SandboxSettings, platform: LtiPlatform | None = None
+) -> Starlette:
+    """`platform` says where gpb is, for launches; by default gpb's own default address."""
     jwks = public_jwks(settings.signing_key)
+    platform = platform or LtiPlatform(settings.signing_key)
 
     async def serve_jwks(request: Request) -> Response:
         return JSONResponse(jwks, headers={"Cache-Control": "max-age=300"})
@@ -40,6 +46,7 @@ def create_sandbox_app(state: SandboxState, settings: SandboxSettings) -> Starle
         Route(TOKEN_PATH, TokenEndpoint(state, settings).handle, methods=["POST"]),
         Mount(ONEROSTER_PREFIX, app=oneroster_app(state, settings)),
         Mount("/_sandbox", app=ControlApi(state).router()),
+        *PlatformPages(state, platform).routes(),
     ]
     app = Starlette(routes=routes)
     app.state.sandbox = state

@@ -19,11 +19,18 @@ import uvicorn
 
 from gpb.infra.sandbox.app import create_sandbox_app
 from gpb.infra.sandbox.keys import load_or_create_key, sign_event
-from gpb.infra.sandbox.settings import SandboxSettings, gpb_environment
+from gpb.infra.sandbox.lti_platform import LtiPlatform
+from gpb.infra.sandbox.settings import (
+    SandboxSettings,
+    gpb_environment,
+    lti_environment,
+    other_site,
+)
 from gpb.infra.sandbox.state import SandboxState, load_seed
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8900
+DEFAULT_GPB_URL = "http://127.0.0.1:8000"  # where `gpb serve` listens by default
 DEFAULT_KEY_FILE = ".gpb-sandbox-key.json"
 KEY_FILE_VARIABLE = "GPB_SANDBOX_KEY_FILE"
 
@@ -46,16 +53,29 @@ def serve(
     port: int = DEFAULT_PORT,
     seed_path: str | Path | None = None,
     key_path: str | Path | None = None,
+    gpb_url: str = DEFAULT_GPB_URL,
 ) -> None:
-    """Prints the settings for gpb, then serves the sandbox until interrupted."""
+    """Prints the settings for gpb and the pages that launch it, then serves the sandbox until
+    interrupted."""
     seed = load_seed(seed_path)
     settings = SandboxSettings(signing_key=load_or_create_key(resolve_key_path(key_path)))
-    app = create_sandbox_app(SandboxState(seed), settings)
+    platform = LtiPlatform(settings.signing_key, tool_url=gpb_url.rstrip("/"))
+    app = create_sandbox_app(SandboxState(seed), settings, platform)
     base_url = _public_base_url(host, port)
     print(f"# gpb sandbox: Canvas and Infinite Campus stand-ins at {base_url}")
     print("# Point gpb at it (in a shell, or in .env without 'export'):")
-    for name, value in gpb_environment(base_url, settings).items():
+    environment = gpb_environment(base_url, settings) | lti_environment(base_url, platform)
+    environment["GPB_PUBLIC_BASE_URL"] = platform.tool_url
+    for name, value in environment.items():
         print(f"export {name}={shlex.quote(value)}")
+    pages = other_site(base_url)
+    course = seed.canvas.courses[0]
+    teacher = course.teachers[0] if course.teachers else ""
+    admin = next(iter(platform.admins))
+    print(f"# Then, with gpb running at {platform.tool_url}, open the sandbox's Canvas and click")
+    print("# Grade Passback (gpb opens in Canvas's iframe, signed in by the launch):")
+    print(f"#   as the teacher: {pages}/courses/{course.id}?as_user={teacher}")
+    print(f"#   as an admin:    {pages}/accounts/1/external_tools/gpb?as_user={admin}")
     print(f"# State and controls: {base_url}/_sandbox/state")
     print("# Send a signed event to gpb: gpb sandbox post EVENT.json [--to URL]", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="info")

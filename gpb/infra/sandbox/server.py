@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 
 from gpb.infra.sandbox.app import create_sandbox_app
 from gpb.infra.sandbox.keys import sign_event
+from gpb.infra.sandbox.lti_platform import LtiPlatform
 from gpb.infra.sandbox.settings import (
     CANVAS_PREFIX,
     JWKS_PATH,
@@ -25,6 +26,8 @@ from gpb.infra.sandbox.settings import (
     TOKEN_PATH,
     SandboxSettings,
     gpb_environment,
+    lti_environment,
+    other_site,
 )
 from gpb.infra.sandbox.state import SandboxState
 
@@ -80,6 +83,7 @@ class RunningSandbox:
     base_url: str
     state: SandboxState
     settings: SandboxSettings
+    platform: LtiPlatform
 
     @property
     def canvas_url(self) -> str:
@@ -103,6 +107,15 @@ class RunningSandbox:
         """The GPB_* settings that point gpb at this sandbox."""
         return gpb_environment(self.base_url, self.settings)
 
+    def lti_environment(self) -> dict[str, str]:
+        """The GPB_LTI_* settings that make gpb a tool of this sandbox's platform."""
+        return lti_environment(self.base_url, self.platform)
+
+    @property
+    def pages_url(self) -> str:
+        """Where to open the sandbox's Canvas pages: another site than gpb's 127.0.0.1."""
+        return other_site(self.base_url)
+
     def sign_event(self, event: Mapping[str, Any]) -> str:
         """The event as Canvas would deliver it: a JWS that verifies against `jwks_url`."""
         return sign_event(event, self.settings.signing_key)
@@ -118,5 +131,6 @@ async def run_sandbox(
     """
     state = state if state is not None else SandboxState()
     settings = settings if settings is not None else SandboxSettings()
-    async with serve_on_loopback(create_sandbox_app(state, settings)) as base_url:
-        yield RunningSandbox(base_url, state, settings)
+    platform = LtiPlatform(settings.signing_key)  # its tool_url is set once gpb runs
+    async with serve_on_loopback(create_sandbox_app(state, settings, platform)) as base_url:
+        yield RunningSandbox(base_url, state, settings, platform)
