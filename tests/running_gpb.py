@@ -242,15 +242,19 @@ def result_puts(env: SandboxedGpb) -> Counter[str]:
 
 
 @asynccontextmanager
-async def sandboxed_gpb(tmp: Path, **overrides: Any) -> AsyncIterator[SandboxedGpb]:
+async def sandboxed_gpb(
+    tmp: Path, *, lti: bool = False, **overrides: Any
+) -> AsyncIterator[SandboxedGpb]:
+    """gpb on the sandbox; with `lti`, also a tool of the sandbox's platform (launch from its
+    Canvas pages)."""
     async with run_sandbox() as sandbox:
-        environment = {
-            k.removeprefix("GPB_").lower(): v for k, v in sandbox.gpb_environment().items()
-        }
+        variables = sandbox.gpb_environment() | (sandbox.lti_environment() if lti else {})
+        environment = {k.removeprefix("GPB_").lower(): v for k, v in variables.items()}
         settings = gpb_settings(
             tmp, environment.pop("canvas_jwks_url"), **(environment | overrides)
         )
         async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+            sandbox.platform.tool_url = url
             yield SandboxedGpb(sandbox, settings, client)
 
 

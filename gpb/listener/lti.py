@@ -65,27 +65,16 @@ def _state_mac(secret: str, state: str, nonce: str) -> str:
 
 def _set_state_cookie(response: Response, secret: str, state: str, nonce: str) -> None:
     """Named by the state, so that two launches under way in one browser keep theirs; the value
-    is the nonce, signed. Inside Canvas's iframe and posted to from Canvas's site: SameSite=None."""
-    response.set_cookie(
-        STATE_COOKIE_PREFIX + state,
-        f"{nonce}.{_state_mac(secret, state, nonce)}",
-        max_age=STATE_SECONDS,
-        path="/lti",
-        httponly=True,
-        secure=True,
-        samesite="none",
-        partitioned=True,
+    is the nonce, signed."""
+    value = f"{nonce}.{_state_mac(secret, state, nonce)}"
+    sessions.set_embedded_cookie(
+        response, STATE_COOKIE_PREFIX + state, value, max_age=STATE_SECONDS, path="/lti"
     )
 
 
 def _clear_state_cookie(response: Response, state: str) -> None:
-    response.delete_cookie(
-        STATE_COOKIE_PREFIX + state,
-        path="/lti",
-        httponly=True,
-        secure=True,
-        samesite="none",
-        partitioned=True,
+    sessions.set_embedded_cookie(
+        response, STATE_COOKIE_PREFIX + state, '""', max_age=0, path="/lti"
     )
 
 

@@ -18,7 +18,6 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -135,36 +134,43 @@ def from_request(request: Request, secret: str, now: datetime) -> Session | None
     return decode(value, secret, now) if value else None
 
 
-def cookie_attributes(request: Request, session: Session) -> dict[str, Any]:
-    """The session cookie's attributes, in one place.
-
-    A session made by a launch from Canvas lives in an iframe on the district's Canvas site, where
-    gpb is a third party: only `SameSite=None; Secure` cookies go along there, `Partitioned` keeps
-    them (per Canvas site) in browsers that block other third-party cookies, and it lasts as long
-    as the browser session (12 hours at most, the signed expiry). Browsers keep Secure cookies
-    from plain http on loopback addresses, so the sandbox works as production does.
-    """
-    if session.launched is not None:
-        return {"httponly": True, "samesite": "none", "secure": True, "partitioned": True}
-    return {
-        "max_age": int(LIFETIME.total_seconds()),
-        "httponly": True,
-        # Lax, not Strict: a link to a course page from Canvas or an e-mail opens it logged in,
-        # while cross-site posts carry no cookie (and would need the CSRF token besides).
-        "samesite": "lax",
-        # Behind a TLS proxy uvicorn reports https from the forwarded headers; plain http happens
-        # only on a developer's machine, where a Secure cookie would never come back.
-        "secure": request.url.scheme == "https",
-    }
+def set_embedded_cookie(
+    response: Response, name: str, value: str, *, max_age: int | None = None, path: str = "/"
+) -> None:
+    """A cookie that works inside Canvas's iframe, on the district's Canvas site, where gpb is a
+    third party: only `SameSite=None; Secure` cookies go along there, and `Partitioned` keeps them
+    (per Canvas site) in browsers that block other third-party cookies. Browsers keep Secure
+    cookies from plain http on loopback addresses, so the sandbox works as production does.
+    Written out by hand: Python's cookie module knows `Partitioned` only from 3.14. `value` is
+    cookie-safe (base64url, dots)."""
+    parts = [f"{name}={value}", f"Path={path}", "HttpOnly", "Secure", "SameSite=None"]
+    if max_age is not None:
+        parts.append(f"Max-Age={max_age}")
+    response.headers.append("set-cookie", "; ".join([*parts, "Partitioned"]))
 
 
 def store(response: Response, request: Request, session: Session, secret: str) -> None:
-    response.set_cookie(COOKIE_NAME, encode(session, secret), **cookie_attributes(request, session))
+    value = encode(session, secret)
+    if session.launched is not None:
+        # A launch's session lives in Canvas's iframe, for the browser session (12 hours at
+        # most: the signed expiry).
+        set_embedded_cookie(response, COOKIE_NAME, value)
+        return
+    response.set_cookie(
+        COOKIE_NAME,
+        value,
+        max_age=int(LIFETIME.total_seconds()),
+        httponly=True,
+        # Lax, not Strict: a link to a course page from Canvas or an e-mail opens it logged in,
+        # while cross-site posts carry no cookie (and would need the CSRF token besides).
+        samesite="lax",
+        # Behind a TLS proxy uvicorn reports https from the forwarded headers; plain http happens
+        # only on a developer's machine, where a Secure cookie would never come back.
+        secure=request.url.scheme == "https",
+    )
 
 
 def clear(response: Response) -> None:
     response.delete_cookie(COOKIE_NAME, httponly=True, samesite="lax")
     # A partitioned cookie is a cookie of its own: only a partitioned deletion reaches it.
-    response.delete_cookie(
-        COOKIE_NAME, httponly=True, samesite="none", secure=True, partitioned=True
-    )
+    set_embedded_cookie(response, COOKIE_NAME, '""', max_age=0)
