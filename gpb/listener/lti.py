@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -29,6 +28,7 @@ from gpb.listener.auth import context
 from gpb.listener.context import AppContext, LtiSetup
 from gpb.listener.errors import ApiError
 from gpb.listener.forms import read_form
+from gpb.listener.lti_schemas import DeveloperKey, Extension, ExtensionSettings, Jwks, Placement
 from gpb.listener.pages.render import page, render
 
 log = logging.getLogger("gpb.lti")
@@ -289,56 +289,50 @@ def _signed_in(request: Request, ctx: AppContext, grant: Grant, state: str) -> R
 # -- what Canvas reads --------------------------------------------------------------------------
 
 
-def developer_key(base: str, domain: str) -> dict[str, Any]:
+def developer_key(base: str, domain: str) -> DeveloperKey:
     """Canvas's developer key JSON ("Add LTI Key", method "Enter URL" or "Paste JSON")."""
     launch_url = base + "/lti/launch"
 
-    def placement(name: str, text: str) -> dict[str, Any]:
-        return {
-            "placement": name,
-            "message_type": "LtiResourceLinkRequest",
-            "target_link_uri": launch_url,
-            "text": text,
-            "enabled": True,
-            "default": "enabled",
-            "visibility": "admins",  # teachers, TAs and admins see the link; students do not
-        }
+    def placement(name: str) -> Placement:
+        return Placement(
+            placement=name,
+            message_type="LtiResourceLinkRequest",
+            target_link_uri=launch_url,
+            text=TITLE,
+            enabled=True,
+            default="enabled",
+            visibility="admins",  # teachers, TAs and admins see the link; students do not
+        )
 
-    return {
-        "title": TITLE,
-        "description": DESCRIPTION,
-        "oidc_initiation_url": base + "/lti/login",
-        "target_link_uri": launch_url,
-        "public_jwk_url": base + "/lti/jwks.json",
-        "scopes": [],
-        "custom_fields": {
-            COURSE_FIELD: "$Canvas.course.id",
-            USER_FIELD: "$Canvas.user.id",
-        },
-        "extensions": [
-            {
-                "domain": domain,
-                "tool_id": "gpb",
-                "platform": "canvas.instructure.com",
-                "privacy_level": "anonymous",
-                "settings": {
-                    "text": TITLE,
-                    "placements": [
-                        placement("course_navigation", TITLE),
-                        placement("account_navigation", TITLE),
-                    ],
-                },
-            }
+    return DeveloperKey(
+        title=TITLE,
+        description=DESCRIPTION,
+        oidc_initiation_url=base + "/lti/login",
+        target_link_uri=launch_url,
+        public_jwk_url=base + "/lti/jwks.json",
+        scopes=[],
+        custom_fields={COURSE_FIELD: "$Canvas.course.id", USER_FIELD: "$Canvas.user.id"},
+        extensions=[
+            Extension(
+                domain=domain,
+                tool_id="gpb",
+                platform="canvas.instructure.com",
+                privacy_level="anonymous",  # ids and roles only: no names, no e-mail addresses
+                settings=ExtensionSettings(
+                    text=TITLE,
+                    placements=[placement("course_navigation"), placement("account_navigation")],
+                ),
+            )
         ],
-    }
+    )
 
 
 async def config_json(request: Request) -> Response:
     base = base_url(request)
     domain = base.split("://", 1)[-1].split("/", 1)[0]
-    return JSONResponse(developer_key(base, domain))
+    return JSONResponse(developer_key(base, domain).model_dump())
 
 
 async def jwks_json(request: Request) -> Response:
     # gpb calls no LTI Advantage service yet, so it signs nothing: an empty set.
-    return JSONResponse({"keys": []}, headers={"Cache-Control": "max-age=300"})
+    return JSONResponse(Jwks(keys=[]).model_dump(), headers={"Cache-Control": "max-age=300"})

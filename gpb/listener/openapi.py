@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gpb.handlers.envelope import Envelope
-from gpb.listener import schemas
+from gpb.listener import lti_schemas, schemas
 from gpb.listener.api_syncs import SyncBody
 
 Access = Literal["public", "token", "admin"]
@@ -87,6 +87,57 @@ _SYNC_FORM: dict[str, Any] = {
     },
     "patternProperties": {"^assignment-": {"type": "string"}},
     "required": ["csrf_token", "action"],
+}
+
+# Launch from Canvas: pages for a browser Canvas sends (every refusal a page with its code).
+_LTI_REFUSED = {
+    400: _page("refused: the page names the code"),
+    401: _page("refused: the page names the code"),
+    403: _page("refused: a deployment or role gpb does not take"),
+    404: _page("LTI_OFF: launch from Canvas is not configured"),
+    411: _page("LENGTH_REQUIRED"),
+    413: _page("PAYLOAD_TOO_LARGE"),
+}
+_LTI_LOGIN_ANSWERS = {
+    302: Answer("to the platform's authorization endpoint"),
+    303: Answer("back to the login, to see the browser kept its cookie"),
+    200: _page("the browser kept no cookie: open gpb in a new tab"),
+    **_LTI_REFUSED,
+}
+_LTI_OPERATIONS = {
+    ("/lti/login", "GET"): Operation(
+        "OIDC third-party initiated login from Canvas",
+        "public",
+        _LTI_LOGIN_ANSWERS,
+        query=tuple(
+            Param(name, "OIDC login parameter")
+            for name in (*lti_schemas.LtiLoginForm.model_fields, "gpb_state")
+        ),
+    ),
+    ("/lti/login", "POST"): Operation(
+        "OIDC third-party initiated login from Canvas",
+        "public",
+        _LTI_LOGIN_ANSWERS,
+        body={FORM: lti_schemas.LtiLoginForm},
+    ),
+    ("/lti/launch", "POST"): Operation(
+        "The launch: Canvas's form_post of the signed id_token",
+        "public",
+        {
+            303: Answer("signed in: to the course page, or the admin overview"),
+            503: _page("KEYS_UNAVAILABLE: Canvas's keys could not be fetched"),
+            **_LTI_REFUSED,
+        },
+        body={FORM: lti_schemas.LtiLaunchForm},
+    ),
+    ("/lti/config.json", "GET"): Operation(
+        "The developer key's JSON configuration for Canvas",
+        "public",
+        {200: _json(lti_schemas.DeveloperKey)},
+    ),
+    ("/lti/jwks.json", "GET"): Operation(
+        "gpb's own public keys (none yet)", "public", {200: _json(lti_schemas.Jwks)}
+    ),
 }
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
@@ -256,6 +307,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         {303: _REDIRECT, 403: _page("the form expired")},
         body={FORM: schemas.CsrfForm},
     ),
+    **_LTI_OPERATIONS,
     ("/", "GET"): Operation("The courses page", "token", {200: _page(), 303: _REDIRECT}),
     ("/courses/{course_id}", "GET"): Operation(
         "A course's page", "token", {200: _page(), 303: _REDIRECT}

@@ -94,7 +94,7 @@ def test_framing_is_open_only_to_the_canvas_origins_when_lti_is_on() -> None:
 
 
 def test_the_developer_key_has_canvas_s_shape() -> None:
-    key = developer_key("https://gpb.district.org", "gpb.district.org")
+    key = developer_key("https://gpb.district.org", "gpb.district.org").model_dump()
     assert key["oidc_initiation_url"] == "https://gpb.district.org/lti/login"
     extension = key["extensions"][0]
     assert extension["platform"] == "canvas.instructure.com"

@@ -177,6 +177,13 @@ def test_every_route_is_guarded_or_deliberately_public() -> None:
         ("/openapi.json", "GET"),
         ("/login", "GET"),
         ("/login", "POST"),
+        # Launch from Canvas: the browser Canvas sends has no session yet; the launch checks
+        # the platform's signed id_token instead (tests/integration/test_lti_launch.py).
+        ("/lti/login", "GET"),
+        ("/lti/login", "POST"),
+        ("/lti/launch", "POST"),
+        ("/lti/config.json", "GET"),
+        ("/lti/jwks.json", "GET"),
     }
 
 
