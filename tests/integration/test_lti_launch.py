@@ -164,8 +164,11 @@ async def test_an_admin_launch_from_account_navigation_lands_on_the_overview(
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"] == "/admin"
     assert (await browser.get("/admin")).status_code == 200
-    assert (await browser.get("/admin/events?event_name=lti_launch")).status_code == 200
+    listing = await browser.get("/admin/events?event_name=lti_launch")
+    assert listing.status_code == 200 and "lti_launch" in listing.text
     newest = (await launches(env))[0]
+    entry = await browser.get(f"/admin/events/{newest['id']}")
+    assert entry.status_code == 200 and "lti_launch" in entry.text
     assert (newest["status"], newest["user_id"], newest["course_id"]) == ("processed", ADMIN, None)
 
 
