@@ -184,8 +184,8 @@ def grant_for(claims: Mapping[str, Any], policy: LtiPolicy) -> Grant:
     raise _refused(
         403,
         "LTI_ROLE_NOT_ALLOWED",
-        "gpb is for the course's teachers and for admins; your role in this course does not"
-        " give access to grade passback",
+        "only the course's teachers and admins use grade passback; your role in this course"
+        " does not give access to it",
     )
 
 

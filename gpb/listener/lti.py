@@ -47,7 +47,8 @@ LOGIN_PARAMETERS = (
 )
 TITLE = "Grade Passback"
 DESCRIPTION = "Checks assignments against the passback rules and sends grades to the SIS."
-_TITLES = {400: "This launch cannot be used", 401: "This launch was refused", 403: "Not for you"}
+_TITLES = {400: "This launch cannot be used", 401: "This launch was refused", 403: "Not allowed"}
+_ROLE_TITLE = "Grade passback is for teachers and admins"
 
 
 def base_url(request: Request) -> str:
@@ -120,10 +121,10 @@ async def _record(
     )
     await ctx.events.append_launch(entry)
     if refusal is not None:
+        # The user stays in the event log, for admins: a student's id is kept out of the logs.
         log.warning(
-            "refused a launch from Canvas (course %s, user %s): %s %s",
+            "refused a launch from Canvas (course %s): %s %s",
             who.course_id,
-            who.canvas_user_id,
             refusal.code,
             refusal.message,
         )
@@ -136,7 +137,9 @@ async def _refused(request: Request, refusal: Refusal, who: Launcher | None = No
         "lti_refused.html",
         None,
         status=refusal.status,
-        title=_TITLES.get(refusal.status, "Launch from Canvas failed"),
+        title=_ROLE_TITLE
+        if refusal.code == "LTI_ROLE_NOT_ALLOWED"
+        else _TITLES.get(refusal.status, "Launch from Canvas failed"),
         code=refusal.code,
         message=refusal.message[:1].upper() + refusal.message[1:] + ".",
     )

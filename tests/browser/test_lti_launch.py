@@ -157,7 +157,9 @@ async def test_an_admin_launches_into_the_overview(canvas: Page, lti_gpb: Sandbo
 
 async def test_a_student_gets_the_403_page(canvas: Page) -> None:
     await click_grade_passback(canvas, f"/courses/{COURSE}?as_user={STUDENT}")
-    await expect(tool(canvas).get_by_role("heading", name="Not for you")).to_be_visible()
+    await expect(
+        tool(canvas).get_by_role("heading", name="Grade passback is for teachers and admins")
+    ).to_be_visible()
     await expect(tool(canvas).get_by_text("LTI_ROLE_NOT_ALLOWED")).to_be_visible()
     await assert_fits_800(tool_frame(canvas))
     assert not [c for c in await canvas.context.cookies() if c["name"] == "gpb_session"]
