@@ -138,9 +138,15 @@ async def test_a_teacher_launches_into_the_course_inside_canvas(
     # The session holds this course only: another one is Not found, inside the iframe too.
     await frame.goto(f"{gpb_url(lti_gpb)}/courses/999")
     await expect(tool(canvas).get_by_role("heading", name="Not found")).to_be_visible()
-    await frame.goto(f"{gpb_url(lti_gpb)}/courses/{COURSE}/history")
-    await expect(tool(canvas).get_by_role("heading", name="Algebra I")).to_be_visible()
-    await assert_fits_800(frame)
+    for tab in ("pending", "sync", "history"):
+        await frame.goto(f"{gpb_url(lti_gpb)}/courses/{COURSE}/{tab}")
+        await expect(tool(canvas).get_by_role("heading", name="Algebra I")).to_be_visible()
+        await assert_fits_800(frame)
+
+    # Logging out inside the iframe (a form with the CSRF token) ends the partitioned session.
+    await tool(canvas).get_by_role("button", name="Log out").click()
+    await expect(tool(canvas).get_by_text("You are logged out.")).to_be_visible()
+    assert not [c for c in await canvas.context.cookies() if c["name"] == "gpb_session"]
 
 
 async def test_an_admin_launches_into_the_overview(canvas: Page, lti_gpb: SandboxedGpb) -> None:
@@ -153,6 +159,10 @@ async def test_an_admin_launches_into_the_overview(canvas: Page, lti_gpb: Sandbo
     await expect(tool(canvas).get_by_role("heading", name="Event log")).to_be_visible()
     await expect(tool(canvas).get_by_text("lti_launch").first).to_be_visible()
     await assert_fits_800(frame)
+    for path, heading in (("/admin/check", "Connection checks"), ("/errors", "Error dictionary")):
+        await frame.goto(gpb_url(lti_gpb) + path)
+        await expect(tool(canvas).get_by_role("heading", name=heading).first).to_be_visible()
+        await assert_fits_800(frame)
 
 
 async def test_a_student_gets_the_403_page(canvas: Page) -> None:
