@@ -28,8 +28,9 @@ def long_run() -> bool:
 @pytest.fixture(scope="session")
 def served_gpb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxedGpb]:
     """One gpb with its sandbox, served from a thread for the blocking clients of hypothesis and
-    schemathesis, with a course, grades and a sync run to find."""
-    with sandboxed_gpb_in_thread(tmp_path_factory.mktemp("served")) as env:
+    schemathesis, with a course, grades and a sync run to find; launch from the sandbox's Canvas
+    is on, so that the launch routes meet bad input with their checks, not as LTI_OFF."""
+    with sandboxed_gpb_in_thread(tmp_path_factory.mktemp("served"), lti=True) as env:
         with httpx.Client(base_url=str(env.client.base_url), headers=auth(ADMIN_TOKEN)) as client:
             for payload in event_stream.events(SEED, 40):
                 answer = client.post("/events/canvas", content=env.sandbox.sign_event(payload))
