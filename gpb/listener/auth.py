@@ -48,7 +48,7 @@ async def authenticate(request: Request) -> Principal:
         await require_csrf(request, session)
     if session.launched is not None:
         return session.launched.principal()
-    principal = await principal_for(ctx, session.token_hash or "")
+    principal = await principal_for(ctx, session.token_hash) if session.token_hash else None
     if principal is None:
         raise ApiError(401, "UNAUTHENTICATED", "the session's token was revoked or has expired")
     return principal

@@ -5,7 +5,7 @@ CSRF token and the expiry, signed with HMAC-SHA256 under `GPB_SESSION_SECRET`. T
 up on every request, so revoking it ends its sessions at once. A visitor who has not logged in yet
 gets a session without a token, so that the login form is protected against CSRF like the others.
 A launch from Canvas (LTI) makes a session without a token too: the cookie then says what the
-launches gave (the role and the courses), and lives inside Canvas's iframe (`cookie_attributes`).
+launches gave (the role and the courses), and lives inside Canvas's iframe (`set_embedded_cookie`).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Launched:
 
     def adding(self, role: Role, course_id: str | None, canvas_user_id: str) -> Launched:
         """This session after one more launch: its course joins the others of the same Canvas
-        user; another user (or a first admin launch) starts over."""
+        user, and an admin's launch makes it an admin's; another user's launch starts over."""
         if canvas_user_id != self.canvas_user_id:
             return launched(role, course_id, canvas_user_id)
         courses = self.course_ids + (
