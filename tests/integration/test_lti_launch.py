@@ -5,7 +5,6 @@ its code, an entry of the event log, and no session."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import AsyncIterator
 from html import unescape
 from pathlib import Path
@@ -16,6 +15,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from joserfc.jwk import RSAKey
+from lti_claims import FromNow, resolved
 from running_gpb import SandboxedGpb, sandboxed_gpb
 
 from gpb.infra.sandbox.keys import new_signing_key
@@ -279,8 +279,8 @@ async def assert_refused(
         ),
         ({"iss": "https://evil.example"}, 401, "LTI_WRONG_ISSUER"),
         ({CLAIM + "deployment_id": "9:elsewhere"}, 403, "LTI_UNKNOWN_DEPLOYMENT"),
-        ({"exp": int(time.time()) - 400, "iat": int(time.time()) - 4000}, 401, "LTI_EXPIRED"),
-        ({"iat": int(time.time()) + 400}, 401, "LTI_ISSUED_IN_FUTURE"),
+        ({"exp": FromNow(-400), "iat": FromNow(-4000)}, 401, "LTI_EXPIRED"),
+        ({"iat": FromNow(400)}, 401, "LTI_ISSUED_IN_FUTURE"),
         ({CLAIM + "message_type": "LtiDeepLinkingRequest"}, 400, "LTI_WRONG_MESSAGE_TYPE"),
         ({CLAIM + "version": "1.1"}, 400, "LTI_WRONG_VERSION"),
         ({CLAIM + "custom": {"canvas_user_id": TEACHER}}, 400, "LTI_MISSING_CUSTOM_FIELD"),
@@ -290,7 +290,7 @@ async def assert_refused(
 async def test_a_bad_token_is_refused_with_its_code(
     env: SandboxedGpb, claims: dict[str, Any], status: int, code: str
 ) -> None:
-    browser, answer = await forged_launch(env, **claims)
+    browser, answer = await forged_launch(env, **resolved(claims))
     await assert_refused(env, browser, answer, status, code)
 
 
