@@ -35,6 +35,7 @@ from gpb.handlers.school_hours import SchoolHours
 from gpb.handlers.signals import Broadcast
 from gpb.handlers.sync_runner import SyncRunner, SyncSettings
 from gpb.handlers.sync_service import Pending, SyncService
+from gpb.handlers.undo import UndoRunner
 from gpb.handlers.worker import WORKER_LANES, Worker
 from gpb.infra.canvas import CanvasClient
 from gpb.infra.checks import ConnectionChecks
@@ -254,10 +255,18 @@ def sync_service(
             hold_unposted=settings.unposted_grades == "hold",
         ),
     )
+    undo = UndoRunner(
+        sis=sis,
+        runs=store.syncs,
+        changes=store,
+        concurrency=settings.sis_max_concurrency,
+        time_budget_seconds=settings.sync_time_budget_seconds,
+    )
     return SyncService(
         store.syncs,
         runner,
         store.course_state,
+        undo,
         holder=replica_name(settings),
         lease_seconds=settings.event_lease_seconds,
         alone_on_database=not settings.is_postgres,

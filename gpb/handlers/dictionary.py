@@ -380,6 +380,29 @@ ENTRIES: tuple[Entry, ...] = (
             "restore the enrollment in Canvas, clear the grade and sync."
         ),
     ),
+    Entry(
+        "CHANGED_IN_IC_SINCE",
+        "filter",
+        None,
+        title="Changed in IC since; kept",
+        meaning=(
+            "An undo found that IC no longer holds what the undone run wrote: someone changed "
+            "the grade or assignment in IC since. The undo keeps IC's value rather than "
+            "overwrite a change it did not make."
+        ),
+        fix="Check the grade in IC; change it there by hand if it should go back too.",
+    ),
+    Entry(
+        "AUTO_SYNC_PAUSED",
+        "filter",
+        None,
+        title="Automatic sync paused",
+        meaning=(
+            "The assignment's grades failed in several automatic runs in a row "
+            "(GPB_AUTO_SYNC_MAX_FAILURES), so automatic runs leave it out until the teacher acts."
+        ),
+        fix="Fix the errors the failed runs show, then sync the assignment by hand once.",
+    ),
 )
 
 BY_CODE: Mapping[str, Entry] = MappingProxyType({e.code: e for e in ENTRIES})

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any, Literal
 
 
 class OverrideTarget(StrEnum):
@@ -185,6 +186,20 @@ class LineItem:
     category_id: str
     result_value_max: float | None
     grading_period_id: str | None = None  # the class's grading period holding the due date
+
+
+RecordKind = Literal["lineItem", "result"]
+
+
+@dataclass(frozen=True)
+class IcRecord:
+    """A line item or result exactly as IC answered it, and what gpb reads in it: putting `body`
+    back restores the record as it was."""
+
+    kind: RecordKind
+    sourced_id: str
+    body: dict[str, Any]
+    value: LineItem | Result
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ from gpb.handlers.model import (
     Enrollment,
     IcCategory,
     IcClass,
+    IcRecord,
     LineItem,
+    RecordKind,
     Result,
     Section,
     Submission,
@@ -74,3 +76,15 @@ class Sis(Protocol):
         ...
 
     async def get_result(self, sourced_id: str) -> Result | None: ...
+
+    async def read_record(self, kind: RecordKind, sourced_id: str) -> IcRecord | None:
+        """The line item or result as IC holds it; None when IC has none."""
+        ...
+
+    async def restore_record(self, record: IcRecord) -> None:
+        """Puts a record read by `read_record` back as it was."""
+        ...
+
+    async def delete_line_item(self, sourced_id: str) -> None:
+        """Deletes a line item; one IC does not have counts as deleted."""
+        ...

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from gpb.handlers.course_state import CourseStateStore
 from gpb.handlers.delta import ConfirmedStore, PendingEntry
@@ -23,6 +23,7 @@ from gpb.handlers.eligibility import IcUnverified
 from gpb.handlers.errors import ExternalError, SisAuthFailed, SisError
 from gpb.handlers.grades import GradeStore, GradeStored, SentValue, ic_value, read_grades
 from gpb.handlers.ic_directory import IcDirectory
+from gpb.handlers.model import IcRecord, LineItem, RecordKind
 from gpb.handlers.ports import Canvas, Sis
 from gpb.handlers.sync_plan import Delete, Plan, PlanInput, SectionWork, Write, make_plan
 from gpb.handlers.syncs import (
@@ -39,6 +40,7 @@ from gpb.handlers.syncs import (
     RunStatus,
     SyncRun,
     SyncStore,
+    WriteRecord,
 )
 from gpb.handlers.timefmt import utcnow
 
@@ -53,6 +55,38 @@ class Interrupted(Exception):
 
 def value_key(value: SentValue) -> str:
     return json.dumps(value.as_json(), sort_keys=True)
+
+
+def line_item_key(item: LineItem) -> str:
+    """What gpb writes in a line item, comparable with what IC answers for it later (IC keeps
+    dates to the second)."""
+    return json.dumps(
+        {
+            "title": item.title,
+            "assign_date": _second(item.assign_date),
+            "due_date": _second(item.due_date),
+            "class_id": item.class_id,
+            "school_id": item.school_id,
+            "category_id": item.category_id,
+            "result_value_max": item.result_value_max,
+        },
+        sort_keys=True,
+    )
+
+
+def record_key(record: IcRecord | None) -> str:
+    """The comparable form of what IC holds: `DELETED` when it holds nothing."""
+    if record is None:
+        return DELETED
+    if isinstance(record.value, LineItem):
+        return line_item_key(record.value)
+    return value_key(ic_value(record.value))
+
+
+def _second(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 @dataclass(frozen=True)
@@ -90,12 +124,12 @@ class SyncRunner:
             await self._carry_out(run, plan, report, deadline)
             status = report.status()
         except* Interrupted:
-            report.errors.append(_error("SYNC_TIMED_OUT", "the run outlived its time budget"))
+            report.errors.append(run_error("SYNC_TIMED_OUT", "the run outlived its time budget"))
             status = RunStatus.INTERRUPTED
         except* ExternalError as group:
             failure = group.exceptions[0]
             assert isinstance(failure, ExternalError)
-            report.errors.append(_error(failure.code, failure.message))
+            report.errors.append(run_error(failure.code, failure.message))
             status = RunStatus.FAILED
         await self.runs.finish(run.id, status, report.as_json(), self.clock())
         log.info("run %s of course %s: %s", run.id, run.course_id, status.value)
@@ -121,7 +155,7 @@ class SyncRunner:
                 grades=await self.grades.grades(run.course_id),
                 confirmed=await self.confirmed.confirmed(run.course_id),
                 ic=ic,
-                kind=run.kind,
+                kind=run.kind.plan_kind,
                 assignment_ids=run.assignment_ids,
                 time_zone=self.settings.time_zone,
                 today=self.clock().astimezone(self.settings.time_zone).date(),
@@ -193,7 +227,9 @@ class SyncRunner:
             return None  # IC gets a line item only with its first result
         if work.problem is not None:
             code, message = work.problem
-            report.errors.append(_error(code, message, work.assignment_id, None, work.section_id))
+            report.errors.append(
+                run_error(code, message, work.assignment_id, None, work.section_id)
+            )
             _refreshed(report, work, Outcome.FAILED)
             return code
         if run.dry_run:
@@ -201,12 +237,19 @@ class SyncRunner:
             return None
         assert work.line_item is not None
         try:
+            await self._record_before(
+                run,
+                "lineItem",
+                work.line_item.sourced_id,
+                (work.assignment_id, work.section_id, None),
+                line_item_key(work.line_item),
+            )
             await self.sis.put_line_item(work.line_item)
         except SisAuthFailed:
             raise
         except SisError as exc:
             report.errors.append(
-                _error(exc.code, exc.message, work.assignment_id, None, work.section_id)
+                run_error(exc.code, exc.message, work.assignment_id, None, work.section_id)
             )
             _refreshed(report, work, Outcome.FAILED)
             return exc.code
@@ -296,11 +339,18 @@ class SyncRunner:
             if self.monotonic() > deadline:
                 raise Interrupted()
             try:
+                await self._record_before(
+                    run,
+                    "result",
+                    step.sourced_id,
+                    (pending.assignment_id, pending.section_id, pending.student_id),
+                    step.key,
+                )
                 await call()
             except SisAuthFailed:
                 raise
             except SisError as exc:
-                error = _error(
+                error = run_error(
                     exc.code,
                     exc.message,
                     pending.assignment_id,
@@ -310,6 +360,33 @@ class SyncRunner:
                 return _outcome(pending, Outcome.FAILED, exc.code), error
         await self.changes.apply([step.change])
         return _outcome(pending, step.success, sis=step.sis), None
+
+    async def _record_before(
+        self,
+        run: SyncRun,
+        kind: RecordKind,
+        sourced_id: str,
+        where: tuple[str, str, str | None],
+        written: str,
+    ) -> None:
+        """Keeps what IC holds before the write, so that an undo can put it back. A record IC
+        cannot be asked about is not written: a write nobody could take back waits for the next
+        run."""
+        assignment_id, section_id, user_id = where
+        before = await self.sis.read_record(kind, sourced_id)
+        await self.runs.record_write(
+            WriteRecord(
+                run.id,
+                kind,
+                sourced_id,
+                run.course_id,
+                assignment_id,
+                section_id,
+                user_id,
+                before,
+                written,
+            )
+        )
 
     async def _current(self, sourced_id: str) -> dict[str, object] | None:
         """IC's value of a result, for a dry run's preview; None when it has none or cannot say."""
@@ -330,7 +407,7 @@ def _refreshed(report: RunReport, work: SectionWork, outcome: Outcome) -> None:
         )
 
 
-def _error(
+def run_error(
     code: str,
     message: str,
     assignment_id: str | None = None,

@@ -18,6 +18,7 @@ from gpb.handlers.line_items import LineItemChange, changed_line_items
 from gpb.handlers.signals import Wakeup, drain_forever
 from gpb.handlers.sync_runner import SyncRunner
 from gpb.handlers.syncs import (
+    ACTIVE,
     LineItemConfirmed,
     RunError,
     RunKind,
@@ -28,6 +29,7 @@ from gpb.handlers.syncs import (
     SyncStore,
 )
 from gpb.handlers.timefmt import utcnow
+from gpb.handlers.undo import UndoRunner
 
 log = logging.getLogger("gpb.sync")
 
@@ -74,12 +76,24 @@ class Pending:
         return dict(Counter(ids))
 
 
+class NewerRuns(Exception):
+    """Later runs wrote some of the records the run to undo wrote: they are undone first."""
+
+    def __init__(self, sync_ids: list[str]) -> None:
+        super().__init__(
+            "later runs changed some of the same grades in IC; undo them first, newest first: "
+            + ", ".join(sync_ids)
+        )
+        self.sync_ids = sync_ids
+
+
 class SyncService:
     def __init__(
         self,
         runs: SyncStore,
         runner: SyncRunner,
         courses: CourseStateStore,
+        undo_runner: UndoRunner,
         *,
         holder: str = "gpb",
         lease_seconds: float = 300.0,
@@ -88,6 +102,7 @@ class SyncService:
     ) -> None:
         self._runs = runs
         self._runner = runner
+        self._undo_runner = undo_runner
         self._courses = courses
         self._holder = holder
         self._lease = timedelta(seconds=lease_seconds)
@@ -117,6 +132,30 @@ class SyncService:
         assert resumed is not None
         self._wakeup.set()
         return resumed
+
+    async def undo(self, run: SyncRun, *, dry_run: bool, requested_by: str | None) -> SyncRun:
+        """Queues a run taking `run` back; raises InvalidRequest, NewerRuns or RunInProgress."""
+        await self._check_undoable(run)
+        request = SyncRequest(
+            run.course_id, RunKind.UNDO, dry_run, None, requested_by, undo_of=run.id
+        )
+        return await self.request(request)
+
+    async def _check_undoable(self, run: SyncRun) -> None:
+        if run.kind is RunKind.UNDO:
+            raise InvalidRequest("UNDO_OF_UNDO", "an undo cannot be undone; sync again instead")
+        if run.dry_run:
+            raise InvalidRequest("NOT_UNDOABLE", "a dry run wrote nothing to IC")
+        if run.status in ACTIVE:
+            raise InvalidRequest("NOT_UNDOABLE", "the run is still going; undo it once it ends")
+        undone = await self._runs.undone_by(run.id)
+        if undone is not None:
+            raise InvalidRequest("ALREADY_UNDONE", f"run {undone} already undid this run")
+        if not await self._runs.writes_of(run.id):
+            raise InvalidRequest("NOT_UNDOABLE", "the run wrote nothing to IC that gpb can undo")
+        newer = await self._runs.newer_runs_touching(run)
+        if newer:
+            raise NewerRuns(newer)
 
     async def _validate(self, request: SyncRequest) -> None:
         ids = request.assignment_ids
@@ -174,7 +213,10 @@ class SyncService:
 
     async def _execute(self, run: SyncRun) -> None:
         try:
-            await self._runner.execute(run)
+            if run.kind is RunKind.UNDO:
+                await self._undo_runner.execute(run)
+            else:
+                await self._runner.execute(run)
         except Exception as exc:  # a defect, not an outside failure: say so, keep serving
             log.exception("run %s failed unexpectedly", run.id)
             report = RunReport()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from gpb.handlers.claims import Claim
 from gpb.handlers.grades import SentValue
+from gpb.handlers.model import IcRecord, RecordKind
 from gpb.handlers.timefmt import iso
 
 if TYPE_CHECKING:  # line_items reads the confirmations defined here
@@ -20,6 +21,18 @@ if TYPE_CHECKING:  # line_items reads the confirmations defined here
 class RunKind(StrEnum):
     SYNC = "sync"
     REMASTER = "remaster"
+    AUTO = "auto"  # a sync the scheduler started after the course's changes settled
+    NIGHTLY = "nightly"  # a sync the scheduler started at the course's nightly time
+    UNDO = "undo"  # puts back what IC held before the run it takes back
+
+    @property
+    def automatic(self) -> bool:
+        return self in (RunKind.AUTO, RunKind.NIGHTLY)
+
+    @property
+    def plan_kind(self) -> RunKind:
+        """What the run sends: automatic runs send the pending delta, as a sync does."""
+        return RunKind.SYNC if self.automatic else self
 
 
 class RunStatus(StrEnum):
@@ -49,6 +62,7 @@ class SyncRequest:
     dry_run: bool
     assignment_ids: tuple[str, ...] | None
     requested_by: str | None
+    undo_of: str | None = None  # the run an undo takes back
 
 
 @dataclass(frozen=True)
@@ -179,6 +193,7 @@ class SyncRun:
     progress_done: int = 0
     progress_total: int = 0
     report: dict[str, Any] | None = None
+    undo_of: str | None = None
 
     def as_json(self, *, full: bool = True) -> dict[str, Any]:
         report = self.report or RunReport().as_json()
@@ -194,6 +209,7 @@ class SyncRun:
             "finished_at": iso(self.finished_at),
             "progress": {"done": self.progress_done, "total": self.progress_total},
             "counts": report["counts"],
+            "undo_of": self.undo_of,
         }
         if not full:
             return summary
@@ -253,6 +269,34 @@ class LineItemOutcome:
     message: str
 
 
+@dataclass(frozen=True)
+class LineItemUndone:
+    """A change: an undo put a line item back as it was, or deleted the one its run created."""
+
+    run_id: str
+    course_id: str
+    assignment_id: str
+    section_id: str
+    sourced_id: str
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class WriteRecord:
+    """One write of a run: IC's record before it (None: IC held none), and what the run wrote,
+    comparable with what IC holds later (`value_key`, `line_item_key`, or `DELETED`)."""
+
+    run_id: str
+    kind: RecordKind
+    sourced_id: str
+    course_id: str
+    assignment_id: str
+    section_id: str
+    user_id: str | None
+    before: IcRecord | None
+    written: str
+
+
 class SyncStore(Protocol):
     async def create_run(self, request: SyncRequest, now: datetime) -> SyncRun:
         """Queues a run; raises RunInProgress for a real run while another is queued or running."""
@@ -296,6 +340,22 @@ class SyncStore(Protocol):
         ...
 
     async def written_line_items(self, course_id: str) -> list[LineItemConfirmed]: ...
+
+    async def record_write(self, write: WriteRecord) -> None:
+        """Keeps what IC held before a write; the first record of a run's record stays (a resumed
+        run reads IC again after its own write)."""
+        ...
+
+    async def writes_of(self, sync_id: str) -> list[WriteRecord]: ...
+
+    async def newer_runs_touching(self, run: SyncRun) -> list[str]:
+        """Real runs of the course after `run` that wrote some record it wrote and that no
+        succeeded undo took back, newest first."""
+        ...
+
+    async def undone_by(self, sync_id: str) -> str | None:
+        """The real undo of the run that succeeded, if any."""
+        ...
 
     async def last_synced(self, course_id: str) -> dict[str, datetime]:
         """When IC last confirmed a result of each assignment of the course."""

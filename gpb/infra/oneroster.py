@@ -28,7 +28,15 @@ from gpb.handlers.errors import (
     SisRejected,
     SisUnavailable,
 )
-from gpb.handlers.model import IcCategory, IcClass, IcTerm, LineItem, Result
+from gpb.handlers.model import (
+    IcCategory,
+    IcClass,
+    IcRecord,
+    IcTerm,
+    LineItem,
+    RecordKind,
+    Result,
+)
 from gpb.infra.http_retry import HttpAdapter, RetryPolicy, redact, send_with_retry
 
 ROSTERING = "rostering/v1p2"
@@ -284,23 +292,34 @@ class OneRosterClient(HttpAdapter):
             raise self._refusal(response, f"deletion of result {sourced_id}", _result_code)
 
     async def get_result(self, sourced_id: str) -> Result | None:
-        data = await self._get_object(f"{GRADEBOOK}/results/{_seg(sourced_id)}", "result")
-        # `tobedeleted` is OneRoster's "safe to delete": for gpb the result is gone.
+        record = await self.read_record("result", sourced_id)
+        if record is None:
+            return None
+        assert isinstance(record.value, Result)
+        return record.value
+
+    async def read_record(self, kind: RecordKind, sourced_id: str) -> IcRecord | None:
+        collection = "lineItems" if kind == "lineItem" else "results"
+        data = await self._get_object(f"{GRADEBOOK}/{collection}/{_seg(sourced_id)}", kind)
+        # `tobedeleted` is OneRoster's "safe to delete": for gpb the record is gone.
         if data is None or data.get("status") == "tobedeleted":
             return None
-        score_date = _date(data.get("scoreDate")) or _date(data.get("dateLastModified"))
-        if score_date is None:
-            raise SisUnavailable(f"IC answered result {sourced_id} without a readable scoreDate")
-        return Result(
-            sourced_id=str(data.get("sourcedId", sourced_id)),
-            line_item_id=str(_ref_id(data.get("lineItem")) or ""),
-            student_sis_id=str(_ref_id(data.get("student")) or ""),
-            score=_float(data.get("score")),
-            score_status=str(data.get("scoreStatus", "")),
-            score_date=score_date,
-            late=_flag(data.get("late")),
-            missing=_flag(data.get("missing")),
-        )
+        return ic_record(kind, sourced_id, data)
+
+    async def restore_record(self, record: IcRecord) -> None:
+        if record.kind == "lineItem":
+            path, code = f"{GRADEBOOK}/lineItems/{_seg(record.sourced_id)}", _line_item_code
+        else:
+            path, code = f"{GRADEBOOK}/results/{_seg(record.sourced_id)}", _result_code
+        response = await self._call("PUT", path, json={record.kind: record.body})
+        if response.status_code not in WRITE_OK:
+            raise self._refusal(response, f"{record.kind} {record.sourced_id}", code)
+
+    async def delete_line_item(self, sourced_id: str) -> None:
+        response = await self._call("DELETE", f"{GRADEBOOK}/lineItems/{_seg(sourced_id)}")
+        # 404: already gone, which is what a delete wants.
+        if response.status_code not in WRITE_OK | {404}:
+            raise self._refusal(response, f"deletion of line item {sourced_id}", _line_item_code)
 
     # -- beyond the port: `gpb check` -------------------------------------------------------
 
@@ -569,6 +588,54 @@ def _session(data: Json, sourced_id: str) -> IcTerm:
         raise SisUnavailable(f"IC answered academic session {sourced_id} without readable dates")
     kind = str(data.get("type") or "term")
     return IcTerm(sourced_id, str(data.get("title", "")), start, end, kind)
+
+
+def ic_record(kind: RecordKind, sourced_id: str, data: Json) -> IcRecord:
+    """A record as IC answered it, with what gpb reads in it."""
+    value = _line_item(data, sourced_id) if kind == "lineItem" else _result(data, sourced_id)
+    return IcRecord(kind, sourced_id, data, value)
+
+
+def _result(data: Json, sourced_id: str) -> Result:
+    score_date = _date(data.get("scoreDate")) or _date(data.get("dateLastModified"))
+    if score_date is None:
+        raise SisUnavailable(f"IC answered result {sourced_id} without a readable scoreDate")
+    return Result(
+        sourced_id=str(data.get("sourcedId", sourced_id)),
+        line_item_id=str(_ref_id(data.get("lineItem")) or ""),
+        student_sis_id=str(_ref_id(data.get("student")) or ""),
+        score=_float(data.get("score")),
+        score_status=str(data.get("scoreStatus", "")),
+        score_date=score_date,
+        late=_flag(data.get("late")),
+        missing=_flag(data.get("missing")),
+    )
+
+
+def _line_item(data: Json, sourced_id: str) -> LineItem:
+    assign_date, due_date = _datetime(data.get("assignDate")), _datetime(data.get("dueDate"))
+    if assign_date is None or due_date is None:
+        raise SisUnavailable(f"IC answered line item {sourced_id} without readable dates")
+    return LineItem(
+        sourced_id=str(data.get("sourcedId", sourced_id)),
+        title=str(data.get("title", "")),
+        assign_date=assign_date,
+        due_date=due_date,
+        class_id=str(_ref_id(data.get("class")) or ""),
+        school_id=str(_ref_id(data.get("school")) or ""),
+        category_id=str(_ref_id(data.get("category")) or ""),
+        result_value_max=_float(data.get("resultValueMax")),
+    )
+
+
+def _datetime(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _ref_id(ref: Any) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from starlette.requests import Request
@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from gpb.handlers.dictionary import CANVAS_TITLES, ENTRIES
 from gpb.handlers.ids import local_id_or_none, record_id
-from gpb.handlers.sync_service import InvalidRequest
+from gpb.handlers.sync_service import InvalidRequest, NewerRuns
 from gpb.handlers.syncs import RunInProgress, RunKind, SyncRequest, SyncRun
 from gpb.handlers.tokens import Principal
 from gpb.listener.auth import authenticate, context, course_access
@@ -41,13 +41,26 @@ class SyncBody(BaseModel):
     dry_run: bool = False
 
 
-async def _body(request: Request) -> SyncBody:
+Body = TypeVar("Body", bound=BaseModel)
+
+
+class UndoBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = False
+
+
+async def _parsed(request: Request, model: type[Body], what: str) -> Body:
     raw = await request.body()
     try:
-        return SyncBody.model_validate(json.loads(raw or b"null"))
+        return model.model_validate(json.loads(raw or b"null"))
     except (ValueError, RecursionError, ValidationError) as exc:
         detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else "not JSON"
-        raise ApiError(400, "INVALID_BODY", f"the body is not a sync request: {detail}") from None
+        raise ApiError(400, "INVALID_BODY", f"the body is not {what}: {detail}") from None
+
+
+async def _body(request: Request) -> SyncBody:
+    return await _parsed(request, SyncBody, "a sync request")
 
 
 async def pending_changes(ctx: AppContext, course_id: str) -> list[dict[str, Any]]:
@@ -116,6 +129,8 @@ def _refusals(*, invalid_status: int) -> Iterator[None]:
         raise ApiError(invalid_status, invalid.code, invalid.message) from None
     except RunInProgress as busy:
         raise ApiError(409, "SYNC_IN_PROGRESS", str(busy), sync_id=busy.sync_id) from None
+    except NewerRuns as newer:
+        raise ApiError(409, "UNDO_NEWER_RUNS", str(newer), sync_ids=newer.sync_ids) from None
 
 
 async def visible_run(ctx: AppContext, principal: Principal, sync_id: str) -> SyncRun:
@@ -144,6 +159,23 @@ async def resume(ctx: AppContext, run: SyncRun) -> SyncRun:
 async def resume_run(request: Request) -> Response:
     resumed = await resume(context(request), await _visible_run(request))
     return JSONResponse({"id": resumed.id, "status": resumed.status.value}, status_code=202)
+
+
+async def undo(ctx: AppContext, principal: Principal, run: SyncRun, *, dry_run: bool) -> SyncRun:
+    """Queues the undo of `run` (or its preview); refusals are 409 (NOT_UNDOABLE, UNDO_OF_UNDO,
+    ALREADY_UNDONE, UNDO_NEWER_RUNS with the runs to undo first, SYNC_IN_PROGRESS)."""
+    with _refusals(invalid_status=409):
+        return await ctx.syncs.undo(
+            run, dry_run=dry_run, requested_by=principal.name or principal.role.value
+        )
+
+
+async def undo_run(request: Request) -> Response:
+    principal = await authenticate(request)
+    run = await visible_run(context(request), principal, request.path_params["sync_id"])
+    body = await _parsed(request, UndoBody, "an undo request")
+    undoing = await undo(context(request), principal, run, dry_run=body.dry_run)
+    return JSONResponse({"id": undoing.id, "status": undoing.status.value}, status_code=202)
 
 
 async def run_history(

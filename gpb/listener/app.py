@@ -46,6 +46,7 @@ ROUTES = [
     Route("/api/courses/{course_id}/syncs", api_syncs.list_runs, methods=["GET"]),
     Route("/api/syncs/{sync_id}", api_syncs.get_run, methods=["GET"]),
     Route("/api/syncs/{sync_id}/resume", api_syncs.resume_run, methods=["POST"]),
+    Route("/api/syncs/{sync_id}/undo", api_syncs.undo_run, methods=["POST"]),
     Route("/api/errors", api_syncs.errors, methods=["GET"]),
     Route("/api/events", api_events.list_events, methods=["GET"]),
     Route("/api/events/export", api_events.export_events, methods=["GET"]),

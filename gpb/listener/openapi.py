@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from gpb.handlers.envelope import Envelope
 from gpb.listener import lti_schemas, schemas
-from gpb.listener.api_syncs import SyncBody
+from gpb.listener.api_syncs import SyncBody, UndoBody
 
 Access = Literal["public", "token", "admin"]
 HTML = "text/html"
@@ -219,6 +219,20 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             202: _json(schemas.Queued, "queued again"),
             409: _json(schemas.ErrorBody, "NOT_RESUMABLE or SYNC_IN_PROGRESS"),
         },
+    ),
+    ("/api/syncs/{sync_id}/undo", "POST"): Operation(
+        "Take a run back: IC's earlier values put back where IC still holds what the run wrote",
+        "token",
+        {
+            202: _json(schemas.Queued, "queued"),
+            400: _json(schemas.ErrorBody, "INVALID_BODY"),
+            409: _json(
+                schemas.ErrorBody,
+                "NOT_UNDOABLE, UNDO_OF_UNDO, ALREADY_UNDONE, SYNC_IN_PROGRESS, or UNDO_NEWER_RUNS"
+                " with the sync_ids of the later runs to undo first",
+            ),
+        },
+        body={"application/json": UndoBody},
     ),
     ("/api/errors", "GET"): Operation(
         "The error dictionary", "token", {200: _json(schemas.Dictionary)}

@@ -20,7 +20,8 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every 4xx and 5xx; a 409 adds `sync_id`."""
+    """Every 4xx and 5xx; a 409 adds `sync_id` (UNDO_NEWER_RUNS: `sync_ids`, the runs to undo
+    first, newest first)."""
 
     error: ErrorDetail
 
@@ -160,7 +161,7 @@ class Counts(BaseModel):
 class SyncSummary(BaseModel):
     id: str
     course_id: str
-    kind: Literal["sync", "remaster"]
+    kind: Literal["sync", "remaster", "auto", "nightly", "undo"]
     dry_run: bool
     status: Literal["queued", "running", "succeeded", "partial", "failed", "interrupted"]
     requested_by: str | None
@@ -169,6 +170,7 @@ class SyncSummary(BaseModel):
     finished_at: Time
     progress: Progress
     counts: Counts
+    undo_of: str | None = Field(description="the run an undo takes back")
 
 
 class SyncList(BaseModel):

@@ -16,6 +16,7 @@ from gpb.handlers.line_items import LineItemDetails
 from gpb.handlers.sync_runner import DELETED, value_key
 from gpb.handlers.syncs import (
     LineItemConfirmed,
+    LineItemUndone,
     ResultConfirmed,
     ResultDeleted,
     RunInProgress,
@@ -23,8 +24,11 @@ from gpb.handlers.syncs import (
     RunStatus,
     SyncRequest,
     SyncRun,
+    WriteRecord,
 )
 from gpb.handlers.timefmt import format_time, parse_time, utcnow
+from gpb.handlers.undo import RESTORED
+from gpb.infra.oneroster import ic_record
 from gpb.infra.store.database import (
     INTEGRITY_ERRORS,
     Connection,
@@ -68,7 +72,7 @@ def _run(row: Row) -> SyncRun:
     return SyncRun(
         id=str(row["id"]),
         course_id=row["course_id"],
-        kind=RunKind(row["kind"]),
+        kind=RunKind(row["variant"] or row["kind"]),
         dry_run=bool(row["dry_run"]),
         status=RunStatus(row["status"]),
         requested_by=row["requested_by"],
@@ -79,6 +83,30 @@ def _run(row: Row) -> SyncRun:
         progress_done=row["progress_done"],
         progress_total=row["progress_total"],
         report=json.loads(row["report"]) if row["report"] else None,
+        undo_of=str(row["undo_of"]) if row["undo_of"] is not None else None,
+    )
+
+
+def _stored_kind(kind: RunKind) -> tuple[str, str | None]:
+    """The `kind` column keeps sync or remaster (its CHECK predates the other kinds); `variant`
+    says which other kind a run is."""
+    if kind in (RunKind.SYNC, RunKind.REMASTER):
+        return kind.value, None
+    return RunKind.SYNC.value, kind.value
+
+
+def _write_record(row: Row) -> WriteRecord:
+    before = json.loads(row["before_value"]) if row["before_value"] else None
+    return WriteRecord(
+        run_id=str(row["run_id"]),
+        kind=row["kind"],
+        sourced_id=row["sourced_id"],
+        course_id=row["course_id"],
+        assignment_id=row["assignment_id"],
+        section_id=row["section_id"],
+        user_id=row["user_id"],
+        before=ic_record(row["kind"], row["sourced_id"], before) if before else None,
+        written=row["written_value"],
     )
 
 
@@ -134,13 +162,17 @@ class SqlSyncs:
     async def create_run(self, request: SyncRequest, now: datetime) -> SyncRun:
         def write(conn: Connection) -> SyncRun | str:
             ids = json.dumps(list(request.assignment_ids)) if request.assignment_ids else None
+            kind, variant = _stored_kind(request.kind)
             created = conn.execute(
-                "INSERT INTO sync_runs (course_id, kind, dry_run, status, requested_by,"
-                " assignment_ids, created_at) VALUES (?, ?, ?, 'queued', ?, ?, ?)"
+                "INSERT INTO sync_runs (course_id, kind, variant, undo_of, dry_run, status,"
+                " requested_by, assignment_ids, created_at)"
+                " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)"
                 f" ON CONFLICT (course_id) WHERE {_ACTIVE_REAL_RUN} DO NOTHING RETURNING *",
                 (
                     request.course_id,
-                    request.kind.value,
+                    kind,
+                    variant,
+                    int(request.undo_of) if request.undo_of else None,
                     int(request.dry_run),
                     request.requested_by,
                     ids,
@@ -321,6 +353,62 @@ class SqlSyncs:
             for r in rows
         ]
 
+    async def record_write(self, write: WriteRecord) -> None:
+        before = json.dumps(write.before.body, sort_keys=True) if write.before else None
+        await self._db.write(
+            lambda conn: conn.execute(
+                "INSERT INTO run_writes (run_id, kind, sourced_id, course_id, assignment_id,"
+                " section_id, user_id, before_value, written_value)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (
+                    int(write.run_id),
+                    write.kind,
+                    write.sourced_id,
+                    write.course_id,
+                    write.assignment_id,
+                    write.section_id,
+                    write.user_id,
+                    before,
+                    write.written,
+                ),
+            )
+        )
+
+    async def writes_of(self, sync_id: str) -> list[WriteRecord]:
+        rows = await self._db.read(
+            lambda conn: conn.execute(
+                "SELECT * FROM run_writes WHERE run_id = ? ORDER BY kind DESC, sourced_id",
+                (int(sync_id),),
+            ).fetchall()
+        )
+        return [_write_record(row) for row in rows]
+
+    async def newer_runs_touching(self, run: SyncRun) -> list[str]:
+        rows = await self._db.read(
+            lambda conn: conn.execute(
+                "SELECT DISTINCT later.run_id FROM run_writes mine"
+                " JOIN run_writes later ON later.course_id = mine.course_id"
+                " AND later.sourced_id = mine.sourced_id AND later.kind = mine.kind"
+                " JOIN sync_runs r ON r.id = later.run_id"
+                " WHERE mine.run_id = :run AND later.run_id > :run AND r.dry_run = 0"
+                " AND NOT EXISTS (SELECT 1 FROM sync_runs u WHERE u.undo_of = r.id"
+                " AND u.dry_run = 0 AND u.status = 'succeeded')"
+                " ORDER BY later.run_id DESC",
+                {"run": int(run.id)},
+            ).fetchall()
+        )
+        return [str(row[0]) for row in rows]
+
+    async def undone_by(self, sync_id: str) -> str | None:
+        row = await self._db.read(
+            lambda conn: conn.execute(
+                "SELECT id FROM sync_runs WHERE undo_of = ? AND dry_run = 0"
+                " AND status = 'succeeded' ORDER BY id LIMIT 1",
+                (int(sync_id),),
+            ).fetchone()
+        )
+        return str(row[0]) if row else None
+
     async def last_synced(self, course_id: str) -> dict[str, datetime]:
         """When IC last confirmed a result of each assignment of the course."""
 
@@ -440,9 +528,19 @@ def _line_item_confirmed(conn: Connection, change: LineItemConfirmed) -> None:
     )
 
 
+def _line_item_undone(conn: Connection, change: LineItemUndone) -> None:
+    if change.deleted:
+        conn.execute(
+            "DELETE FROM line_items WHERE course_id = ? AND assignment_id = ? AND section_id = ?",
+            (change.course_id, change.assignment_id, change.section_id),
+        )
+    _remember(conn, change.run_id, change.sourced_id, DELETED if change.deleted else RESTORED)
+
+
 WRITERS: dict[type, Callable[[Connection, Any], None]] = {
     GradeStored: _grade_stored,
     ResultConfirmed: _result_confirmed,
     ResultDeleted: _result_deleted,
     LineItemConfirmed: _line_item_confirmed,
+    LineItemUndone: _line_item_undone,
 }
