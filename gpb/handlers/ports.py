@@ -81,6 +81,10 @@ class Sis(Protocol):
         """The line item or result as IC holds it; None when IC has none."""
         ...
 
+    async def read_results_of(self, class_id: str, line_item_id: str) -> list[IcRecord]:
+        """The results IC holds on a line item of a class, as IC holds them."""
+        ...
+
     async def restore_record(self, record: IcRecord) -> None:
         """Puts a record read by `read_record` back as it was."""
         ...

@@ -25,7 +25,15 @@ from gpb.handlers.grades import GradeStore, GradeStored, SentValue, ic_value, re
 from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.model import IcRecord, LineItem, RecordKind
 from gpb.handlers.ports import Canvas, Sis
-from gpb.handlers.sync_plan import Delete, Plan, PlanInput, SectionWork, Write, make_plan
+from gpb.handlers.sync_plan import (
+    Delete,
+    Plan,
+    PlanInput,
+    SectionWork,
+    Write,
+    line_item_id,
+    make_plan,
+)
 from gpb.handlers.syncs import (
     ChangeSink,
     GradeOutcome,
@@ -195,13 +203,14 @@ class SyncRunner:
             if self.monotonic() > deadline:
                 raise Interrupted()
             async with slots:
-                writable = await self._line_item(run, work, report)
+                unread = await self._befores_kept(run, work, report)
+                writable = unread or await self._line_item(run, work, report)
             async with asyncio.TaskGroup() as group:
                 tasks = [
                     group.create_task(self._write(run, w, writable, confirmed, slots, deadline))
                     for w in work.writes
                 ] + [
-                    group.create_task(self._delete(run, d, confirmed, slots, deadline))
+                    group.create_task(self._delete(run, d, unread, confirmed, slots, deadline))
                     for d in work.deletes
                 ]
             finished[index] = [task.result() for task in tasks]
@@ -220,6 +229,20 @@ class SyncRunner:
                     if error is not None:
                         report.errors.append(error)
 
+    async def _befores_kept(self, run: SyncRun, work: SectionWork, report: RunReport) -> str | None:
+        """None once IC's records before the section's writes are kept; else the code that
+        fails them: a write nobody could take back waits for the next run."""
+        try:
+            await self._keep_befores(run, work)
+        except SisAuthFailed:
+            raise
+        except SisError as exc:
+            report.errors.append(
+                run_error(exc.code, exc.message, work.assignment_id, None, work.section_id)
+            )
+            return exc.code
+        return None
+
     async def _line_item(self, run: SyncRun, work: SectionWork, report: RunReport) -> str | None:
         """Upserts the section's line item; returns None when results can be written, else the
         code that fails them."""
@@ -237,13 +260,6 @@ class SyncRunner:
             return None
         assert work.line_item is not None
         try:
-            await self._record_before(
-                run,
-                "lineItem",
-                work.line_item.sourced_id,
-                (work.assignment_id, work.section_id, None),
-                line_item_key(work.line_item),
-            )
             await self.sis.put_line_item(work.line_item)
         except SisAuthFailed:
             raise
@@ -297,11 +313,14 @@ class SyncRunner:
         self,
         run: SyncRun,
         delete: Delete,
+        failed_code: str | None,
         confirmed: dict[str, str],
         slots: asyncio.Semaphore,
         deadline: float,
     ) -> tuple[GradeOutcome, RunError | None]:
         pending = delete.entry
+        if failed_code is not None:
+            return _outcome(pending, Outcome.FAILED, failed_code), None
         change = ResultDeleted(
             run.id,
             run.course_id,
@@ -339,13 +358,6 @@ class SyncRunner:
             if self.monotonic() > deadline:
                 raise Interrupted()
             try:
-                await self._record_before(
-                    run,
-                    "result",
-                    step.sourced_id,
-                    (pending.assignment_id, pending.section_id, pending.student_id),
-                    step.key,
-                )
                 await call()
             except SisAuthFailed:
                 raise
@@ -361,32 +373,45 @@ class SyncRunner:
         await self.changes.apply([step.change])
         return _outcome(pending, step.success, sis=step.sis), None
 
-    async def _record_before(
-        self,
-        run: SyncRun,
-        kind: RecordKind,
-        sourced_id: str,
-        where: tuple[str, str, str | None],
-        written: str,
-    ) -> None:
-        """Keeps what IC holds before the write, so that an undo can put it back. A record IC
-        cannot be asked about is not written: a write nobody could take back waits for the next
-        run."""
-        assignment_id, section_id, user_id = where
-        before = await self.sis.read_record(kind, sourced_id)
-        await self.runs.record_write(
-            WriteRecord(
-                run.id,
-                kind,
-                sourced_id,
-                run.course_id,
-                assignment_id,
-                section_id,
-                user_id,
-                before,
-                written,
+    async def _keep_befores(self, run: SyncRun, work: SectionWork) -> None:
+        """Keeps what IC holds before the section's writes, so that an undo can put it back: one
+        read of the line item and one of its results for the whole section."""
+        if run.dry_run:
+            return
+        item_id = line_item_id(work.assignment_id, work.section_id)
+        item = await self.sis.read_record("lineItem", item_id)
+        held: dict[str, IcRecord] = {}
+        if item is not None:
+            assert isinstance(item.value, LineItem)
+            for result in await self.sis.read_results_of(item.value.class_id, item_id):
+                held[result.sourced_id] = result
+
+        def record(kind: RecordKind, sourced_id: str, user_id: str | None, written: str) -> None:
+            before = item if kind == "lineItem" else held.get(sourced_id)
+            records.append(
+                WriteRecord(
+                    run.id,
+                    kind,
+                    sourced_id,
+                    run.course_id,
+                    work.assignment_id,
+                    work.section_id,
+                    user_id,
+                    before,
+                    written,
+                )
             )
-        )
+
+        records: list[WriteRecord] = []
+        if work.writes and work.line_item is not None and work.problem is None:
+            record("lineItem", item_id, None, line_item_key(work.line_item))
+        for write in work.writes:
+            record(
+                "result", write.result.sourced_id, write.entry.student_id, value_key(write.value)
+            )
+        for delete in work.deletes:
+            record("result", delete.sourced_id, delete.entry.student_id, DELETED)
+        await self.runs.record_writes(records)
 
     async def _current(self, sourced_id: str) -> dict[str, object] | None:
         """IC's value of a result, for a dry run's preview; None when it has none or cannot say."""

@@ -341,9 +341,9 @@ class SyncStore(Protocol):
 
     async def written_line_items(self, course_id: str) -> list[LineItemConfirmed]: ...
 
-    async def record_write(self, write: WriteRecord) -> None:
-        """Keeps what IC held before a write; the first record of a run's record stays (a resumed
-        run reads IC again after its own write)."""
+    async def record_writes(self, writes: Sequence[WriteRecord]) -> None:
+        """Keeps what IC held before writes; a run's first record of an IC record stays (a
+        resumed run reads IC again after its own writes)."""
         ...
 
     async def writes_of(self, sync_id: str) -> list[WriteRecord]: ...

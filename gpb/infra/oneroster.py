@@ -271,6 +271,11 @@ class OneRosterClient(HttpAdapter):
         items = await self._read_collection(path, "categories")
         return [IcCategory(sourced_id, str(item.get("title", ""))) for sourced_id, item in items]
 
+    async def read_results_of(self, class_id: str, line_item_id: str) -> list[IcRecord]:
+        path = f"{GRADEBOOK}/classes/{_seg(class_id)}/lineItems/{_seg(line_item_id)}/results"
+        items = await self._read_collection(path, "results")
+        return [ic_record("result", sourced_id, item) for sourced_id, item in items]
+
     async def put_line_item(self, line_item: LineItem) -> None:
         path = f"{GRADEBOOK}/lineItems/{_seg(line_item.sourced_id)}"
         response = await self._call(

@@ -370,6 +370,17 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         },
         body={FORM: schemas.CsrfForm},
     ),
+    ("/courses/{course_id}/syncs/{sync_id}/undo", "POST"): Operation(
+        "From a run's page: preview its undo, or (confirmed, from the preview) undo it",
+        "token",
+        {
+            303: _REDIRECT,
+            400: _page("the sync page: the undo was not confirmed"),
+            403: _page("the form expired"),
+            409: _page("the sync page: why the run cannot be undone, in words"),
+        },
+        body={FORM: schemas.UndoForm},
+    ),
     ("/errors", "GET"): Operation(
         "The error dictionary page", "token", {200: _page(), 303: _REDIRECT}
     ),

@@ -314,3 +314,10 @@ class CsrfForm(BaseModel):
     """A page's form that changes state (url-encoded): the session's CSRF token."""
 
     csrf_token: str
+
+
+class UndoForm(CsrfForm):
+    """`preview` from the run's page; `undo` with `confirm=yes` from the preview."""
+
+    action: Literal["preview", "undo"]
+    confirm: Literal["yes"] | None = None

@@ -353,24 +353,29 @@ class SqlSyncs:
             for r in rows
         ]
 
-    async def record_write(self, write: WriteRecord) -> None:
-        before = json.dumps(write.before.body, sort_keys=True) if write.before else None
+    async def record_writes(self, writes: Sequence[WriteRecord]) -> None:
+        rows = [
+            (
+                int(w.run_id),
+                w.kind,
+                w.sourced_id,
+                w.course_id,
+                w.assignment_id,
+                w.section_id,
+                w.user_id,
+                json.dumps(w.before.body, sort_keys=True) if w.before else None,
+                w.written,
+            )
+            for w in writes
+        ]
+        if not rows:
+            return
         await self._db.write(
-            lambda conn: conn.execute(
+            lambda conn: conn.executemany(
                 "INSERT INTO run_writes (run_id, kind, sourced_id, course_id, assignment_id,"
                 " section_id, user_id, before_value, written_value)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (
-                    int(write.run_id),
-                    write.kind,
-                    write.sourced_id,
-                    write.course_id,
-                    write.assignment_id,
-                    write.section_id,
-                    write.user_id,
-                    before,
-                    write.written,
-                ),
+                rows,
             )
         )
 

@@ -37,6 +37,12 @@ ROUTES: list[BaseRoute] = [
         methods=["POST"],
         name="course_run_resume",
     ),
+    Route(
+        "/courses/{course_id}/syncs/{sync_id}/undo",
+        syncs.undo_run,
+        methods=["POST"],
+        name="course_run_undo",
+    ),
     Route("/errors", dictionary.errors_page, methods=["GET"], name="errors"),
     Route("/admin", admin.overview, methods=["GET"], name="admin"),
     Route("/admin/check", admin.check_page, methods=["GET"], name="admin_check"),

@@ -25,6 +25,7 @@ from gpb.listener.api_syncs import (
     request_run,
     resume,
     run_history,
+    undo,
     visible_run,
 )
 from gpb.listener.auth import context, course_access
@@ -88,7 +89,19 @@ def problem_of(error: ApiError, course_id: str) -> Problem:
         "INVALID_BODY": "Press Preview, Sync now or Remaster to say what to do.",
         "NOT_CONFIRMED": "Tick the box to confirm the remaster, then press Remaster again.",
         "NOT_RESUMABLE": f"{error.message[:1].upper()}{error.message[1:]}.",
+        "NOT_UNDOABLE": f"This run cannot be undone: {error.message}.",
+        "UNDO_OF_UNDO": "An undo cannot be undone; sync the grades again instead.",
+        "ALREADY_UNDONE": f"This run was undone already ({error.message}).",
+        "NOT_CONFIRMED_UNDO": "Tick the box to confirm the undo, then press Undo again.",
     }
+    if error.code == "UNDO_NEWER_RUNS":
+        newest = error.extra.get("sync_ids", [None])[0]
+        return Problem(
+            "Later runs changed some of the same grades in IC. Undo them first, newest first"
+            f" (runs {', '.join(error.extra.get('sync_ids', []))}), then this one.",
+            f"/courses/{course_id}/syncs/{newest}" if newest else None,
+            "Open the newest of them",
+        )
     return Problem(texts.get(error.code, f"gpb could not start it: {error.message}."))
 
 
@@ -257,6 +270,8 @@ async def run_page(request: Request) -> Response:
         and bool(run.assignment_ids)
         and run.status not in ACTIVE,
         resumable=run.status is RunStatus.INTERRUPTED,
+        undoable=not run.dry_run and run.kind is not RunKind.UNDO and run.status not in ACTIVE,
+        undo_confirmable=run.dry_run and run.kind is RunKind.UNDO and run.status not in ACTIVE,
         pick=PICK,
         names=names_of(await ctx.course_state.course_state(run.course_id)),
         resumed="resumed" in request.query_params,
@@ -277,3 +292,24 @@ async def resume_run(request: Request) -> Response:
             request, principal, run.course_id, problem=problem, status=refused.status
         )
     return RedirectResponse(run_url(resumed) + "?resumed=1", status_code=303)
+
+
+@page
+async def undo_run(request: Request) -> Response:
+    """From a run's page: `preview` shows what an undo would do (a dry run), `undo` (with the
+    confirmation ticked, on that preview) starts it. A refusal is the sync page with the reason."""
+    principal, run = await _course_run(request)
+    form = await read_form(request)
+    action = form.get("action")
+    try:
+        if action == "undo" and form.get("confirm") != "yes":
+            raise ApiError(400, "NOT_CONFIRMED_UNDO", "the undo was not confirmed")
+        if action not in ("preview", "undo"):
+            raise ApiError(400, "INVALID_BODY", "press Preview the undo, then Undo")
+        undoing = await undo(context(request), principal, run, dry_run=action == "preview")
+    except ApiError as refused:
+        problem = problem_of(refused, run.course_id)
+        return await _sync_page(
+            request, principal, run.course_id, problem=problem, status=refused.status
+        )
+    return RedirectResponse(run_url(undoing), status_code=303)
