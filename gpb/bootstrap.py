@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from starlette.applications import Starlette
 
 from gpb.handlers.alerts import ALERT_CHANGES
+from gpb.handlers.auto_sync import AutoMode, AutoSyncPolicy, AutoSyncScheduler, NightlyWindow
 from gpb.handlers.backoff import RetryPolicy
 from gpb.handlers.claims import Turns
 from gpb.handlers.eventlog import Finish
@@ -230,6 +231,30 @@ def rechecks_for(
     )
 
 
+def auto_sync_policy(settings: Settings) -> AutoSyncPolicy:
+    zone = ZoneInfo(settings.time_zone)
+    return AutoSyncPolicy(
+        allowed=frozenset(AutoMode(m.strip()) for m in settings.auto_sync_modes.split(",")),
+        default=AutoMode(settings.auto_sync_default),
+        delay=timedelta(minutes=settings.auto_sync_delay_minutes),
+        window=NightlyWindow.parse(settings.auto_sync_nightly_window),
+        zone=zone,
+        school=SchoolHours.parse(settings.school_days, settings.school_hours, zone),
+        max_runs=settings.auto_sync_max_runs,
+        sis_concurrency=settings.sis_max_concurrency,
+        max_failures=settings.auto_sync_max_failures,
+    )
+
+
+def auto_sync_scheduler(settings: Settings, store: SqlStore) -> AutoSyncScheduler:
+    return AutoSyncScheduler(
+        store=store.auto_sync,
+        pending=Pending(store.course_state, store.syncs, store.syncs),
+        courses=store.course_state,
+        policy=auto_sync_policy(settings),
+    )
+
+
 def sync_service(
     settings: Settings,
     store: SqlStore,
@@ -237,6 +262,7 @@ def sync_service(
     sis: OneRosterClient,
     ic: IcDirectory,
     rechecks: Rechecks,
+    automatic: AutoSyncScheduler | None = None,
 ) -> SyncService:
     runner = SyncRunner(
         canvas=canvas,
@@ -270,6 +296,8 @@ def sync_service(
         holder=replica_name(settings),
         lease_seconds=settings.event_lease_seconds,
         alone_on_database=not settings.is_postgres,
+        automatic=automatic.policy if automatic else None,
+        after_run=automatic.after_run if automatic else None,
     )
 
 
@@ -466,7 +494,9 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             lanes=worker_lanes(settings),
             after_finish=after_finish,
         )
-        syncs = sync_service(settings, store, canvas, sis, ic, rechecks)
+        automatic = auto_sync_scheduler(settings, store)
+        syncs = sync_service(settings, store, canvas, sis, ic, rechecks, automatic)
+        automatic.on_queued = syncs.wake
         admin_channels = admin_notifiers(settings, canvas, channels)
         admin_dispatcher = NoticeDispatcher(store.health, admin_channels, retry_policy(settings))
         health = health_job(settings, store, admin_channels, admin_dispatcher.notify)
@@ -485,6 +515,7 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             _background(worker.run(), "gpb-worker"),
             _background(dispatcher.run(), "gpb-notices"),
             _background(syncs.run_forever(), "gpb-syncs"),
+            _background(automatic.run_forever(), "gpb-auto-syncs"),
             _background(
                 RetentionJob(
                     store.retention, settings.event_retention_days, turns=job_turns(settings, store)
@@ -526,6 +557,7 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             admin_alerts=store.health,
             reconciliations=store.reconciliations,
             run_results=store.health,
+            auto_sync=automatic,
             lti_tokens=_lti_tokens(settings, keys),
             lti_nonces=store.lti_nonces,
         )

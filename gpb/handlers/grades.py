@@ -30,6 +30,15 @@ from gpb.handlers.ports import Canvas
 
 
 @dataclass(frozen=True)
+class GradeChanged:
+    """A change: a grade of the course changed when gpb received this event (automatic syncs
+    after a change wait for the course's grading to pause)."""
+
+    course_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class GradeValue:
     """A grade as Canvas shows it."""
 
@@ -304,5 +313,7 @@ def _stored(
         "before": before.value.as_json(),
         "after": after.value.as_json(),
     }
-    changes = (CourseSeen(after.course_id, event.shard), GradeStored(after))
+    changes: tuple[object, ...] = (CourseSeen(after.course_id, event.shard), GradeStored(after))
+    if after.value != before.value:
+        changes += (GradeChanged(after.course_id, event.received_at),)
     return Handled(outcome=outcome, changes=changes, error=error)

@@ -123,13 +123,16 @@ class SyncRunner:
     clock: Callable[[], datetime] = utcnow
     monotonic: Callable[[], float] = time.monotonic
 
-    async def execute(self, run: SyncRun) -> RunStatus:
+    async def execute(self, run: SyncRun, concurrency: int | None = None) -> RunStatus:
+        """Carries the run out with at most `concurrency` calls in flight (the configured limit
+        unless a smaller one is given)."""
         deadline = self.monotonic() + self.settings.time_budget_seconds
         await self.runs.set_status(run.id, RunStatus.RUNNING, self.clock())
         report = RunReport()
         try:
             plan = await self._plan(run, report)
-            await self._carry_out(run, plan, report, deadline)
+            slots = asyncio.Semaphore(concurrency or self.settings.concurrency)
+            await self._carry_out(run, plan, report, deadline, slots)
             status = report.status()
         except* Interrupted:
             report.errors.append(run_error("SYNC_TIMED_OUT", "the run outlived its time budget"))
@@ -187,14 +190,13 @@ class SyncRunner:
         await self.changes.apply([GradeStored(grade) for grade in grades])
 
     async def _carry_out(
-        self, run: SyncRun, plan: Plan, report: RunReport, deadline: float
+        self, run: SyncRun, plan: Plan, report: RunReport, deadline: float, slots: asyncio.Semaphore
     ) -> None:
         """Every section at once, under one limit of calls in flight: IC is never idle waiting
         for one section's last result before the next section's line item goes out. A section's
         results follow its own line item. What finished is reported in the plan's order, even when
         the run stops midway."""
         confirmed = await self.runs.confirmed_in_run(run.id)
-        slots = asyncio.Semaphore(self.settings.concurrency)
         finished: list[list[tuple[GradeOutcome, RunError | None]] | None] = [None] * len(plan.work)
         done = 0
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from gpb.handlers.auto_sync import AutoSyncPolicy
 from gpb.handlers.claims import Claim
 from gpb.handlers.course_state import CourseStateStore
 from gpb.handlers.delta import ConfirmedStore, PendingEntry, pending_entries
@@ -32,6 +34,8 @@ from gpb.handlers.timefmt import utcnow
 from gpb.handlers.undo import UndoRunner
 
 log = logging.getLogger("gpb.sync")
+
+AfterRun = Callable[[SyncRun], Awaitable[None]]
 
 
 class InvalidRequest(Exception):
@@ -99,6 +103,9 @@ class SyncService:
         lease_seconds: float = 300.0,
         alone_on_database: bool = True,
         idle_poll_seconds: float = 2.0,
+        automatic: AutoSyncPolicy | None = None,
+        after_run: AfterRun | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._runs = runs
         self._runner = runner
@@ -110,6 +117,13 @@ class SyncService:
         self._wakeup = Wakeup()
         self._idle_poll = idle_poll_seconds
         self._dry_runs: set[asyncio.Task[None]] = set()
+        self._automatic = automatic
+        self._after_run = after_run
+        self._clock = clock
+
+    def wake(self) -> None:
+        """Something was queued: look for it now rather than at the next poll."""
+        self._wakeup.set()
 
     async def request(self, request: SyncRequest) -> SyncRun:
         """Queues a run after checking the request; raises InvalidRequest or RunInProgress."""
@@ -185,14 +199,15 @@ class SyncService:
         await drain_forever(self._run_next, self._wakeup, self._idle_poll, "running queued runs")
 
     async def _run_next(self) -> int:
-        run = await self._runs.claim_next_run(self._claim())
+        limit = self._automatic.run_limit(self._clock()) if self._automatic else None
+        run = await self._runs.claim_next_run(self._claim(), limit)
         if run is None:
             return 0
         await self._execute_claimed(run)
         return 1
 
     def _claim(self) -> Claim:
-        return Claim.starting(self._holder, utcnow(), self._lease)
+        return Claim.starting(self._holder, self._clock(), self._lease)
 
     async def _execute_claimed(self, run: SyncRun) -> None:
         """Runs `run` while renewing its claim, a third of the lease at a time."""
@@ -215,6 +230,8 @@ class SyncService:
         try:
             if run.kind is RunKind.UNDO:
                 await self._undo_runner.execute(run)
+            elif run.kind.automatic and self._automatic is not None:
+                await self._runner.execute(run, self._automatic.concurrency(self._clock()))
             else:
                 await self._runner.execute(run)
         except Exception as exc:  # a defect, not an outside failure: say so, keep serving
@@ -228,3 +245,7 @@ class SyncService:
                 )
             )
             await self._runs.finish(run.id, RunStatus.FAILED, report.as_json(), utcnow())
+        if self._after_run is not None and not run.dry_run:
+            finished = await self._runs.run(run.id)
+            if finished is not None and finished.status not in ACTIVE:
+                await self._after_run(finished)

@@ -319,10 +319,12 @@ class SyncStore(Protocol):
         (and dry runs it left queued) become `interrupted`."""
         ...
 
-    async def claim_next_run(self, claim: Claim) -> SyncRun | None:
+    async def claim_next_run(self, claim: Claim, auto_limit: int | None = None) -> SyncRun | None:
         """The oldest real run that is queued, or still running under a claim that ran out (its
-        holder died: the run is resumed), claimed for `claim.holder`. Dry runs whose holder's
-        claim ran out become `interrupted`: nobody will finish them."""
+        holder died: the run is resumed), claimed for `claim.holder`; runs people started come
+        before automatic ones, and an automatic one only while fewer than `auto_limit` are under
+        way across all processes. Dry runs whose holder's claim ran out become `interrupted`:
+        nobody will finish them."""
         ...
 
     async def renew_claim(self, sync_id: str, claim: Claim) -> None:

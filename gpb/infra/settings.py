@@ -84,6 +84,22 @@ class Settings(BaseSettings):
     # a run in the last so many days (0: every known course).
     reconcile_at: str = Field(default="02:30", pattern=r"^(off|\d{2}:\d{2})$")
     reconcile_active_days: int = Field(default=30, ge=0)
+    # Automatic syncs: the modes teachers may choose and the district's default for courses whose
+    # teacher chose none; after a change, how long grading must pause before the run; the window
+    # (in GPB_TIME_ZONE, may cross midnight) nightly times fall in; automatic runs at once across
+    # the district off-peak (one in school hours); failed automatic runs in a row after which an
+    # assignment is left out of them until the teacher syncs it by hand.
+    auto_sync_modes: str = Field(
+        default="off,after_change,nightly",
+        pattern=r"^\s*(off|after_change|nightly)(\s*,\s*(off|after_change|nightly))*\s*$",
+    )
+    auto_sync_default: Literal["off", "after_change", "nightly"] = "off"
+    auto_sync_delay_minutes: float = Field(default=10.0, gt=0)
+    auto_sync_nightly_window: str = Field(
+        default="18:00-06:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$"
+    )
+    auto_sync_max_runs: int = Field(default=2, ge=1, le=16)
+    auto_sync_max_failures: int = Field(default=3, ge=1)
 
     # Launch from Canvas (LTI 1.3): off until GPB_LTI_CLIENT_ID is set. Lists are comma-separated.
     lti_issuer: str = "https://canvas.instructure.com"

@@ -50,7 +50,7 @@ class UndoBody(BaseModel):
     dry_run: bool = False
 
 
-async def _parsed(request: Request, model: type[Body], what: str) -> Body:
+async def parsed_body(request: Request, model: type[Body], what: str) -> Body:
     raw = await request.body()
     try:
         return model.model_validate(json.loads(raw or b"null"))
@@ -60,7 +60,7 @@ async def _parsed(request: Request, model: type[Body], what: str) -> Body:
 
 
 async def _body(request: Request) -> SyncBody:
-    return await _parsed(request, SyncBody, "a sync request")
+    return await parsed_body(request, SyncBody, "a sync request")
 
 
 async def pending_changes(ctx: AppContext, course_id: str) -> list[dict[str, Any]]:
@@ -173,7 +173,7 @@ async def undo(ctx: AppContext, principal: Principal, run: SyncRun, *, dry_run: 
 async def undo_run(request: Request) -> Response:
     principal = await authenticate(request)
     run = await visible_run(context(request), principal, request.path_params["sync_id"])
-    body = await _parsed(request, UndoBody, "an undo request")
+    body = await parsed_body(request, UndoBody, "an undo request")
     undoing = await undo(context(request), principal, run, dry_run=body.dry_run)
     return JSONResponse({"id": undoing.id, "status": undoing.status.value}, status_code=202)
 

@@ -11,6 +11,7 @@ from starlette.routing import Route
 from gpb.listener import (
     api_admin,
     api_assignments,
+    api_auto_sync,
     api_courses,
     api_events,
     api_syncs,
@@ -47,6 +48,8 @@ ROUTES = [
     Route("/api/syncs/{sync_id}", api_syncs.get_run, methods=["GET"]),
     Route("/api/syncs/{sync_id}/resume", api_syncs.resume_run, methods=["POST"]),
     Route("/api/syncs/{sync_id}/undo", api_syncs.undo_run, methods=["POST"]),
+    Route("/api/courses/{course_id}/auto-sync", api_auto_sync.get_auto_sync, methods=["GET"]),
+    Route("/api/courses/{course_id}/auto-sync", api_auto_sync.put_auto_sync, methods=["PUT"]),
     Route("/api/errors", api_syncs.errors, methods=["GET"]),
     Route("/api/events", api_events.list_events, methods=["GET"]),
     Route("/api/events/export", api_events.export_events, methods=["GET"]),

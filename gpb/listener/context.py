@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from gpb.handlers.alerts import AlertStore
+from gpb.handlers.auto_sync import AutoSyncScheduler
 from gpb.handlers.course_state import CourseStateStore
 from gpb.handlers.courses import CourseDirectory
 from gpb.handlers.eventlog import EventLog
@@ -96,6 +97,7 @@ class AppContext:
     admin_alerts: AdminAlertStore
     reconciliations: ReconcileStore
     run_results: FinishedRuns  # the district overview's courses whose latest run failed
+    auto_sync: AutoSyncScheduler
     lti_tokens: TokenVerifier | None = None  # None while launch from Canvas is off
     lti_nonces: NonceLedger | None = None
 

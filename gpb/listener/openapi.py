@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from gpb.handlers.envelope import Envelope
 from gpb.listener import lti_schemas, schemas
+from gpb.listener.api_auto_sync import AutoSyncBody
 from gpb.listener.api_syncs import SyncBody, UndoBody
 
 Access = Literal["public", "token", "admin"]
@@ -233,6 +234,24 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             ),
         },
         body={"application/json": UndoBody},
+    ),
+    ("/api/courses/{course_id}/auto-sync", "GET"): Operation(
+        "The course's automatic syncs: the mode in effect, the teacher's choice, the district's"
+        " rules, and the assignments left out after failing",
+        "token",
+        {200: _json(schemas.AutoSync)},
+    ),
+    ("/api/courses/{course_id}/auto-sync", "PUT"): Operation(
+        "Choose the course's automatic syncs: off, after each change, or nightly",
+        "token",
+        {
+            200: _json(schemas.AutoSync),
+            400: _json(
+                schemas.ErrorBody,
+                "INVALID_BODY, AUTO_SYNC_MODE_NOT_ALLOWED, NIGHTLY_OUTSIDE_WINDOW",
+            ),
+        },
+        body={"application/json": AutoSyncBody},
     ),
     ("/api/errors", "GET"): Operation(
         "The error dictionary", "token", {200: _json(schemas.Dictionary)}

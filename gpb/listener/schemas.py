@@ -173,6 +173,26 @@ class SyncSummary(BaseModel):
     undo_of: str | None = Field(description="the run an undo takes back")
 
 
+class PausedAssignment(BaseModel):
+    id: str
+    failures: int
+
+
+class AutoSync(BaseModel):
+    mode: Literal["off", "after_change", "nightly"] = Field(description="the mode in effect")
+    chosen: Literal["off", "after_change", "nightly"] | None = Field(
+        description="the teacher's choice; null: the district's default"
+    )
+    nightly_at: str = Field(description="HH:MM, in the district's zone")
+    allowed: list[str]
+    default: str
+    nightly_window: str
+    delay_minutes: float
+    paused_assignments: list[PausedAssignment] = Field(
+        description="left out of automatic runs after failing in several in a row"
+    )
+
+
 class SyncList(BaseModel):
     syncs: list[SyncSummary]
     next_cursor: str | None

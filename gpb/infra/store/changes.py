@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from gpb.infra.store import alerts, course_state, courses, health, syncs
+from gpb.infra.store import alerts, auto_sync, course_state, courses, health, syncs
 from gpb.infra.store.database import Connection
 
 ChangeWriter = Callable[[Connection, Any], None]
@@ -20,6 +20,7 @@ WRITERS: dict[type, ChangeWriter] = {
     **alerts.WRITERS,
     **syncs.WRITERS,
     **health.WRITERS,
+    **auto_sync.WRITERS,
 }
 
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gpb.infra.store.alerts import SqlAlerts
+from gpb.infra.store.auto_sync import SqlAutoSync
 from gpb.infra.store.changes import apply_changes
 from gpb.infra.store.course_state import SqlCourseState
 from gpb.infra.store.courses import SqlCourses
@@ -53,6 +54,7 @@ class SqlStore:
         self.alerts = SqlAlerts(self.db)
         self.retention = SqlRetention(self.db)
         self.syncs = SqlSyncs(self.db)
+        self.auto_sync = SqlAutoSync(self.db)
         self.health = SqlHealth(self.db)
         self.reconciliations = SqlReconciliations(self.db)
         self.job_slots = SqlJobSlots(self.db)

@@ -33,6 +33,7 @@ from gpb.infra.store.database import (
     INTEGRITY_ERRORS,
     Connection,
     Database,
+    Dialect,
     Row,
     for_update,
     skip_locked,
@@ -42,6 +43,21 @@ log = logging.getLogger("gpb.sync")
 
 # The predicate of the sync_runs_one_active index: at most one such run per course.
 _ACTIVE_REAL_RUN = "dry_run = 0 AND status IN ('queued', 'running')"
+
+
+# Automatic runs: queued by the scheduler, limited in number across the district.
+_AUTOMATIC = "coalesce(variant IN ('auto', 'nightly'), false)"
+CLAIM_LOCK = 0x6770_6214  # the advisory lock replicas take to claim a run
+
+
+def _automatic_under_way(conn: Connection, now: str) -> int:
+    """Automatic runs claimed by a live holder (running, or claimed and about to start)."""
+    row = conn.execute(
+        f"SELECT count(*) FROM sync_runs WHERE {_AUTOMATIC} AND dry_run = 0"
+        " AND status IN ('queued', 'running') AND lease_until >= ?",
+        (now,),
+    ).fetchone()
+    return int(row[0])
 
 
 def _time_or_none(text: str | None) -> datetime | None:
@@ -118,6 +134,35 @@ def _claim_run(conn: Connection, run_id: int, claim: Claim) -> SyncRun:
     return _run(row)
 
 
+def insert_run(conn: Connection, request: SyncRequest, now: datetime) -> SyncRun | str:
+    """Queues a run; the id of the course's active real run instead when it has one."""
+    ids = json.dumps(list(request.assignment_ids)) if request.assignment_ids else None
+    kind, variant = _stored_kind(request.kind)
+    created = conn.execute(
+        "INSERT INTO sync_runs (course_id, kind, variant, undo_of, dry_run, status,"
+        " requested_by, assignment_ids, created_at)"
+        " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)"
+        f" ON CONFLICT (course_id) WHERE {_ACTIVE_REAL_RUN} DO NOTHING RETURNING *",
+        (
+            request.course_id,
+            kind,
+            variant,
+            int(request.undo_of) if request.undo_of else None,
+            int(request.dry_run),
+            request.requested_by,
+            ids,
+            format_time(now),
+        ),
+    ).fetchone()
+    if created is not None:
+        return _run(created)
+    active = conn.execute(
+        f"SELECT id FROM sync_runs WHERE course_id = ? AND {_ACTIVE_REAL_RUN}",
+        (request.course_id,),
+    ).fetchone()
+    return str(active[0])
+
+
 class SqlSyncs:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -160,34 +205,7 @@ class SqlSyncs:
         ]
 
     async def create_run(self, request: SyncRequest, now: datetime) -> SyncRun:
-        def write(conn: Connection) -> SyncRun | str:
-            ids = json.dumps(list(request.assignment_ids)) if request.assignment_ids else None
-            kind, variant = _stored_kind(request.kind)
-            created = conn.execute(
-                "INSERT INTO sync_runs (course_id, kind, variant, undo_of, dry_run, status,"
-                " requested_by, assignment_ids, created_at)"
-                " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)"
-                f" ON CONFLICT (course_id) WHERE {_ACTIVE_REAL_RUN} DO NOTHING RETURNING *",
-                (
-                    request.course_id,
-                    kind,
-                    variant,
-                    int(request.undo_of) if request.undo_of else None,
-                    int(request.dry_run),
-                    request.requested_by,
-                    ids,
-                    format_time(now),
-                ),
-            ).fetchone()
-            if created is not None:
-                return _run(created)
-            active = conn.execute(
-                f"SELECT id FROM sync_runs WHERE course_id = ? AND {_ACTIVE_REAL_RUN}",
-                (request.course_id,),
-            ).fetchone()
-            return str(active[0])
-
-        created = await self._db.write(write)
+        created = await self._db.write(lambda conn: insert_run(conn, request, now))
         if isinstance(created, str):
             raise RunInProgress(created)
         return created
@@ -299,22 +317,29 @@ class SqlSyncs:
 
         return await self._db.write(write)
 
-    async def claim_next_run(self, claim: Claim) -> SyncRun | None:
+    async def claim_next_run(self, claim: Claim, auto_limit: int | None = None) -> SyncRun | None:
         now = format_time(claim.now)
 
         def write(conn: Connection) -> SyncRun | None:
+            if conn.dialect is Dialect.POSTGRES:
+                # Replicas claim one at a time, so that they count automatic runs alike.
+                conn.execute("SELECT pg_advisory_xact_lock(?)", (CLAIM_LOCK,))
             conn.execute(
                 "UPDATE sync_runs SET status = 'interrupted', finished_at = ?,"
                 " claimed_by = NULL, lease_until = NULL WHERE dry_run = 1"
                 " AND status IN ('queued', 'running') AND lease_until < ?",
                 (now, now),
             )
+            room = 1 if auto_limit is None else auto_limit - _automatic_under_way(conn, now)
             row = conn.execute(
                 "SELECT id FROM sync_runs WHERE dry_run = 0 AND ("
                 " (status = 'queued' AND (lease_until IS NULL OR lease_until < :now))"
                 " OR (status = 'running' AND lease_until < :now)"
-                ") ORDER BY id LIMIT 1" + skip_locked(conn),
-                {"now": now},
+                f") AND (NOT {_AUTOMATIC} OR :room > 0)"
+                # Runs people started go before automatic ones; each kind in the order queued.
+                f" ORDER BY CASE WHEN {_AUTOMATIC} THEN 1 ELSE 0 END, id LIMIT 1"
+                + skip_locked(conn),
+                {"now": now, "room": room},
             ).fetchone()
             if row is None:
                 return None
