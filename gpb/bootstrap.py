@@ -252,6 +252,8 @@ def auto_sync_scheduler(settings: Settings, store: SqlStore) -> AutoSyncSchedule
         pending=Pending(store.course_state, store.syncs, store.syncs),
         courses=store.course_state,
         policy=auto_sync_policy(settings),
+        # A course waits at most half the delay more than the delay for its round.
+        round_seconds=min(30.0, settings.auto_sync_delay_minutes * 30),
     )
 
 

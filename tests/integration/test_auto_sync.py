@@ -1,0 +1,87 @@
+"""Automatic syncs end to end: a teacher's grading session reaches IC as one automatic run, with
+no one pressing Sync; the course's choice through the API."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from running_gpb import SandboxedGpb, finished, grade, ic_results, sandboxed_gpb
+
+FINE = "124"
+
+
+async def runs(env: SandboxedGpb) -> list[dict[str, Any]]:
+    history: list[dict[str, Any]] = (await env.get("/api/courses/456/syncs")).json()["syncs"]
+    return history
+
+
+async def first_run(env: SandboxedGpb, within: float = 60.0) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        history = await runs(env)
+        if history:
+            return await finished(env, history[-1]["id"])
+        await asyncio.sleep(0.05)
+    raise AssertionError("no automatic run started")
+
+
+async def test_a_grading_session_goes_to_ic_as_one_automatic_run(tmp_path: Path) -> None:
+    # 0.02 minutes: grading must pause 1.2 s; the grades below come faster than that
+    async with sandboxed_gpb(tmp_path, auto_sync_delay_minutes=0.02) as env:
+        await env.handled(await env.post("assignment_created", assignment_id="10000000000124"))
+        chosen = await env.client.put(
+            "/api/courses/456/auto-sync",
+            json={"mode": "after_change"},
+            headers={"Authorization": "Bearer admin-bootstrap-secret-token"},
+        )
+        assert chosen.status_code == 200, chosen.text
+        assert chosen.json()["mode"] == "after_change" and chosen.json()["chosen"] == "after_change"
+        for user_id, score in (("1201", 9.0), ("1202", 8.0), ("1207", 7.0)):
+            await grade(env, FINE, user_id, score, "2026-11-02T10:00:00.000Z")
+        run = await first_run(env)
+        assert (run["kind"], run["requested_by"], run["status"]) == (
+            "auto",
+            "automatic",
+            "succeeded",
+        ), run["errors"]
+        assert run["counts"]["sent"] == 3
+        assert ic_results(env)[f"canvas-a{FINE}-s7-u1201"]["score"] == 9.0
+        pending = (await env.get("/api/courses/456/pending")).json()["changes"]
+        assert not [c for c in pending if c["assignment_id"] == FINE]
+        await asyncio.sleep(2.5)  # rounds go on: nothing new, no second run
+        assert len(await runs(env)) == 1
+
+
+async def test_choices_the_district_does_not_allow_are_400(tmp_path: Path) -> None:
+    async with sandboxed_gpb(tmp_path, auto_sync_modes="off,nightly") as env:
+        headers = {"Authorization": "Bearer admin-bootstrap-secret-token"}
+        put = env.client.put
+        refused = await put(
+            "/api/courses/456/auto-sync", json={"mode": "after_change"}, headers=headers
+        )
+        assert (refused.status_code, refused.json()["error"]["code"]) == (
+            400,
+            "AUTO_SYNC_MODE_NOT_ALLOWED",
+        )
+        outside = await put(
+            "/api/courses/456/auto-sync",
+            json={"mode": "nightly", "nightly_at": "12:00"},
+            headers=headers,
+        )
+        assert outside.json()["error"]["code"] == "NIGHTLY_OUTSIDE_WINDOW"
+        bad = await put("/api/courses/456/auto-sync", json={"mode": "hourly"}, headers=headers)
+        assert (bad.status_code, bad.json()["error"]["code"]) == (400, "INVALID_BODY")
+        fine = await put(
+            "/api/courses/456/auto-sync",
+            json={"mode": "nightly", "nightly_at": "23:15"},
+            headers=headers,
+        )
+        assert fine.status_code == 200
+        shown = (await env.get("/api/courses/456/auto-sync")).json()
+        assert (shown["mode"], shown["nightly_at"], shown["allowed"]) == (
+            "nightly",
+            "23:15",
+            ["nightly", "off"],
+        )
