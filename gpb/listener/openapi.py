@@ -367,6 +367,16 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         },
         body={FORM: _SYNC_FORM},
     ),
+    ("/courses/{course_id}/auto-sync", "POST"): Operation(
+        "Choose the course's automatic syncs from the sync page",
+        "token",
+        {
+            303: _REDIRECT,
+            400: _page("the sync page: the choice is not allowed, in words"),
+            403: _page("the form expired"),
+        },
+        body={FORM: schemas.AutoSyncForm},
+    ),
     ("/courses/{course_id}/history", "GET"): Operation(
         "A course's runs, newest first",
         "token",

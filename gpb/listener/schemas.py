@@ -341,3 +341,10 @@ class UndoForm(CsrfForm):
 
     action: Literal["preview", "undo"]
     confirm: Literal["yes"] | None = None
+
+
+class AutoSyncForm(CsrfForm):
+    """The sync page's automatic-sync form; an empty mode is the district's default."""
+
+    mode: Literal["", "off", "after_change", "nightly"]
+    nightly_at: str | None = None

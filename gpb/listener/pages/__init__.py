@@ -27,6 +27,12 @@ ROUTES: list[BaseRoute] = [
     Route("/courses/{course_id}/pending", syncs.pending, methods=["GET"], name="course_pending"),
     Route("/courses/{course_id}/sync", syncs.sync_form, methods=["GET"], name="course_sync"),
     Route("/courses/{course_id}/syncs", syncs.start_run, methods=["POST"], name="course_run_start"),
+    Route(
+        "/courses/{course_id}/auto-sync",
+        syncs.choose_auto_sync_page,
+        methods=["POST"],
+        name="course_auto_sync",
+    ),
     Route("/courses/{course_id}/history", syncs.history, methods=["GET"], name="course_history"),
     Route(
         "/courses/{course_id}/syncs/{sync_id}", syncs.run_page, methods=["GET"], name="course_run"

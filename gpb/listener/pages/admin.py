@@ -103,6 +103,8 @@ async def overview(request: Request) -> Response:
         charts=charts,
         admin_alerts=[a.as_json() for a in await ctx.admin_alerts.admin_alerts("open")],
         reconciliations=[r.as_json(full=False) for r in reconciled],
+        auto_sync_modes=await ctx.auto_sync.courses_by_mode(),
+        auto_sync_policy=ctx.auto_sync.policy,
     )
 
 

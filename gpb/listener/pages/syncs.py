@@ -19,6 +19,7 @@ from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.syncs import ACTIVE, RunKind, RunStatus, SyncRun
 from gpb.handlers.tokens import Principal
 from gpb.listener.api_assignments import course_assignments
+from gpb.listener.api_auto_sync import choose_auto_sync
 from gpb.listener.api_syncs import (
     pending_changes,
     pending_line_items,
@@ -186,6 +187,9 @@ async def _sync_page(
         not_syncing=len(listed) - len(assignments),
         under_way=under_way.as_json(full=False) if under_way else None,
         problem=problem,
+        auto_sync=(await ctx.auto_sync.choice(course_id)).as_json(ctx.auto_sync.policy),
+        auto_saved="auto-saved" in request.query_params,
+        names_by_id={a["id"]: a["title"] for a in listed},
         **await course_header(request, course_id, "course_sync"),
     )
 
@@ -313,3 +317,24 @@ async def undo_run(request: Request) -> Response:
             request, principal, run.course_id, problem=problem, status=refused.status
         )
     return RedirectResponse(run_url(undoing), status_code=303)
+
+
+@page
+async def choose_auto_sync_page(request: Request) -> Response:
+    """The sync page's automatic-sync form: the teacher's choice, then the sync page again."""
+    principal, course_id = await course_access(request)
+    form = await read_form(request)
+    mode = form.get("mode") or None
+    try:
+        if mode not in (None, "off", "after_change", "nightly"):
+            raise ApiError(400, "INVALID_BODY", "choose off, after each change or nightly")
+        await choose_auto_sync(context(request), course_id, mode, form.get("nightly_at") or None)
+    except ApiError as refused:
+        return await _sync_page(
+            request,
+            principal,
+            course_id,
+            problem=Problem(f"The automatic syncs were not changed: {refused.message}."),
+            status=refused.status,
+        )
+    return RedirectResponse(f"/courses/{course_id}/sync?auto-saved=1#auto-heading", status_code=303)
