@@ -3,12 +3,14 @@ before the run, grades changed in IC since kept, faults, interruption and resume
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from running_gpb import SandboxedGpb, env_client, finished, grade, sandboxed_gpb, start
 
@@ -178,3 +180,57 @@ async def test_refusals(env: SandboxedGpb) -> None:
     assert (of_dry.status_code, of_dry.json()["error"]["code"]) == (409, "NOT_UNDOABLE")
     bad = await env.post_json(f"/api/syncs/{first['id']}/undo", {"dry_run": "maybe"})
     assert (bad.status_code, bad.json()["error"]["code"]) == (400, "INVALID_BODY")
+
+
+async def test_an_undo_stopped_with_its_process_is_finished_after_the_restart(
+    tmp_path: Path,
+) -> None:
+    from databases import on_postgres
+    from running_gpb import ADMIN_TOKEN, auth, gpb_settings
+
+    from gpb.bootstrap import create_app
+    from gpb.infra.sandbox.server import run_sandbox
+    from gpb.infra.sandbox.server import serve_on_loopback as serve
+
+    async with run_sandbox() as sandbox:
+        environment = {
+            k.removeprefix("GPB_").lower(): v for k, v in sandbox.gpb_environment().items()
+        }
+        settings = gpb_settings(
+            tmp_path, environment.pop("canvas_jwks_url"), event_lease_seconds=2, **environment
+        )
+        async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+            first = SandboxedGpb(sandbox, settings, client)
+            await first.handled(
+                await first.post("assignment_created", assignment_id="10000000000124")
+            )
+            before = ic_state(first)
+            for user_id in ("1201", "1202", "1205", "1206", "1207", "1208"):
+                await grade(first, FINE, user_id, 5.0, "2026-11-02T10:00:00.000Z")
+            run = await start(first, kind="sync")
+            writes = len(sandbox.state.ic.writes)
+            sandbox.state.sis_faults.configure(FaultConfig(latency_seconds=0.2))
+            started = await first.post_json(f"/api/syncs/{run['id']}/undo", {})
+            undo_id = started.json()["id"]
+            for _ in range(500):  # until IC applied a first deletion, so the stop falls mid-undo
+                if any(w.applied for w in sandbox.state.ic.writes[writes:]):
+                    break
+                await asyncio.sleep(0.02)
+        sandbox.state.sis_faults.configure(FaultConfig())
+        async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+            second = SandboxedGpb(sandbox, settings, client)
+            if not on_postgres():  # alone on its database, the new process knows it stopped
+                stopped = (await second.get(f"/api/syncs/{undo_id}")).json()
+                assert stopped["status"] == "interrupted"
+                resumed = await client.post(
+                    f"/api/syncs/{undo_id}/resume", headers=auth(ADMIN_TOKEN)
+                )
+                assert resumed.status_code == 202
+            done = await finished(second, undo_id)
+            assert done["status"] == "succeeded", done["errors"]
+            assert ic_state(second) == before
+    applied = Counter(
+        (w.method, w.sourced_id) for w in sandbox.state.ic.writes[writes:] if w.applied
+    )
+    # the one call in flight at the stop may have been applied with its answer lost
+    assert sum(count - 1 for count in applied.values()) <= 1, applied
