@@ -85,3 +85,50 @@ async def test_choices_the_district_does_not_allow_are_400(tmp_path: Path) -> No
             "23:15",
             ["nightly", "off"],
         )
+
+
+async def until(check: Any, within: float = 60.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        if found := await check():
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError("not within the time allowed")
+
+
+async def test_an_assignment_that_keeps_failing_is_left_out_until_the_teacher_syncs_it(
+    tmp_path: Path,
+) -> None:
+    async with sandboxed_gpb(
+        tmp_path,
+        auto_sync_default="after_change",
+        auto_sync_delay_minutes=0.01,
+        auto_sync_max_failures=2,
+        sis_category_cache_seconds=0,
+    ) as env:
+        await env.handled(await env.post("assignment_created", assignment_id="10000000000124"))
+        sandbox_ic = env.sandbox.state.ic
+        gone = sandbox_ic.classes.pop("SEC-7")  # IC lost section 7's class: its grades fail
+
+        async def failed_runs(count: int) -> list[dict[str, Any]] | None:
+            done = [r for r in await runs(env) if r["status"] in ("failed", "partial")]
+            return done if len(done) >= count else None
+
+        for n, score in enumerate((5.0, 6.0), start=1):
+            await grade(env, FINE, "1201", score, f"2026-11-02T10:0{n}:00.000Z")
+            (latest, *_) = await until(lambda n=n: failed_runs(n))
+            assert latest["kind"] == "auto"
+        shown = (await env.get("/api/courses/456/auto-sync")).json()
+        assert shown["paused_assignments"] == [{"id": FINE, "failures": 2}]
+
+        await grade(env, FINE, "1201", 7.0, "2026-11-02T10:05:00.000Z")
+        await asyncio.sleep(1.5)  # rounds go on; the paused assignment starts no run
+        assert len(await runs(env)) == 2
+
+        sandbox_ic.classes["SEC-7"] = gone  # fixed; the teacher syncs it once by hand
+        response = await env.post_json("/api/courses/456/syncs", {"kind": "sync"})
+        manual = await finished(env, response.json()["id"])
+        assert manual["status"] == "succeeded", manual["errors"]
+        shown = (await env.get("/api/courses/456/auto-sync")).json()
+        assert shown["paused_assignments"] == []
+        assert ic_results(env)[f"canvas-a{FINE}-s7-u1201"]["score"] == 7.0
