@@ -378,8 +378,8 @@ class SyncRunner:
     async def _keep_befores(self, run: SyncRun, work: SectionWork) -> None:
         """Keeps what IC holds before the section's writes, so that an undo can put it back: one
         read of the line item and one of its results for the whole section."""
-        if run.dry_run:
-            return
+        if run.dry_run or (work.problem is not None and not work.deletes):
+            return  # nothing will be written
         item_id = line_item_id(work.assignment_id, work.section_id)
         item = await self.sis.read_record("lineItem", item_id)
         held: dict[str, IcRecord] = {}
@@ -387,6 +387,8 @@ class SyncRunner:
             assert isinstance(item.value, LineItem)
             for result in await self.sis.read_results_of(item.value.class_id, item_id):
                 held[result.sourced_id] = result
+
+        records: list[WriteRecord] = []
 
         def record(kind: RecordKind, sourced_id: str, user_id: str | None, written: str) -> None:
             before = item if kind == "lineItem" else held.get(sourced_id)
@@ -404,7 +406,6 @@ class SyncRunner:
                 )
             )
 
-        records: list[WriteRecord] = []
         if work.writes and work.line_item is not None and work.problem is None:
             record("lineItem", item_id, None, line_item_key(work.line_item))
         for write in work.writes:
