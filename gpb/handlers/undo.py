@@ -4,7 +4,7 @@ Each write of a run kept what IC held before it (`WriteRecord`). An undo reads e
 where IC still holds what the run wrote, it puts the earlier record back, or deletes the record the
 run created; where IC holds something else (a teacher changed it in IC since), it keeps it and says
 so per grade (`CHANGED_IN_IC_SINCE`). Results go first, then line items, so a line item the run
-created is deleted only once its results are gone, and never while a result on it is kept.
+created is deleted only once its results are gone, and never while IC holds another result on it.
 
 Restored results update what gpb holds as confirmed, so the undone grades are pending again. An
 undo resumes like any run: what it restored earlier is skipped, so nothing is written twice.
@@ -23,9 +23,9 @@ from typing import Any
 
 from gpb.handlers.errors import ExternalError, SisAuthFailed, SisError
 from gpb.handlers.grades import ic_value
-from gpb.handlers.model import IcRecord, Result
+from gpb.handlers.model import IcRecord, LineItem, Result
 from gpb.handlers.ports import Sis
-from gpb.handlers.sync_plan import line_item_id
+from gpb.handlers.sync_plan import result_id
 from gpb.handlers.sync_runner import DELETED, Interrupted, record_key, run_error
 from gpb.handlers.syncs import (
     ChangeSink,
@@ -111,14 +111,15 @@ class _Undo:
                 report.grades.append(outcome)
                 if error is not None:
                     report.errors.append(error)
-        # A line item the run created stays while IC keeps a result on it.
-        held = {
-            line_item_id(g.assignment_id, g.section_id)
+        # Results this undo removes (or would): a line item the run created goes only once IC
+        # holds no other result on it.
+        removed = {
+            result_id(g.assignment_id, g.section_id, g.student_id)
             for g, _ in outcomes
-            if g.outcome in (Outcome.FAILED, Outcome.FILTERED)
+            if g.outcome is Outcome.DELETED
         }
         for item in items:
-            warning = await self._line_item(item, held)
+            warning = await self._line_item(item, removed)
             if warning is not None:
                 report.warnings.append(warning)
 
@@ -165,7 +166,7 @@ class _Undo:
         value = ic_value(write.before.value)
         await runner.changes.apply([ResultConfirmed(*where, write.sourced_id, value)])
 
-    async def _line_item(self, write: WriteRecord, held: set[str]) -> RunWarning | None:
+    async def _line_item(self, write: WriteRecord, removed: set[str]) -> RunWarning | None:
         """Puts a line item back; a warning when it stays as the run left it."""
         if write.sourced_id in self.done_before:
             return None
@@ -178,7 +179,7 @@ class _Undo:
                     return None
                 if record_key(current) != write.written:
                     return self._kept(write, "was changed in IC since the run; it is kept")
-                if write.before is None and write.sourced_id in held:
+                if write.before is None and await self._holds_results(current, removed):
                     return self._kept(write, "still holds results in IC; it is kept")
                 if not self.run.dry_run:
                     await self._put_back_line_item(write, write.before)
@@ -187,6 +188,17 @@ class _Undo:
             except SisError as exc:
                 return RunWarning(exc.code, exc.message, write.assignment_id)
         return None
+
+    async def _holds_results(self, line_item: IcRecord | None, removed: set[str]) -> bool:
+        """IC holds a result on the line item that this undo does not remove (one it kept, one
+        a later run or a teacher put there)."""
+        if line_item is None:
+            return False
+        assert isinstance(line_item.value, LineItem)
+        results = await self.runner.sis.read_results_of(
+            line_item.value.class_id, line_item.sourced_id
+        )
+        return any(r.sourced_id not in removed for r in results)
 
     async def _put_back_line_item(self, write: WriteRecord, before: IcRecord | None) -> None:
         runner = self.runner

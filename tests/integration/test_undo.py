@@ -135,7 +135,8 @@ async def test_faults_mid_undo_still_end_with_ic_as_before(env: SandboxedGpb) ->
 
 
 async def test_an_interrupted_undo_resumes_without_writing_twice(tmp_path: Path) -> None:
-    async with sandboxed_gpb(tmp_path, sync_time_budget_seconds=0.4) as env:
+    # A budget the sync keeps easily and the slowed undo cannot: each of its calls takes 1.5 s.
+    async with sandboxed_gpb(tmp_path, sync_time_budget_seconds=5) as env:
         await env.handled(await env.post("assignment_created", assignment_id="10000000000124"))
         users = ("1201", "1202", "1205", "1206", "1207", "1208")
         for user_id in users:
@@ -144,7 +145,7 @@ async def test_an_interrupted_undo_resumes_without_writing_twice(tmp_path: Path)
         run = await start(env, kind="sync")
         assert run["status"] == "succeeded", run["errors"]
         writes = len(env.sandbox.state.ic.writes)
-        env.sandbox.state.sis_faults.configure(FaultConfig(latency_seconds=0.15))
+        env.sandbox.state.sis_faults.configure(FaultConfig(latency_seconds=1.5))
         stopped = await undo(env, run["id"])
         assert stopped["status"] == "interrupted"
         env.sandbox.state.sis_faults.configure(FaultConfig())
@@ -234,3 +235,21 @@ async def test_an_undo_stopped_with_its_process_is_finished_after_the_restart(
     )
     # the one call in flight at the stop may have been applied with its answer lost
     assert sum(count - 1 for count in applied.values()) <= 1, applied
+
+
+async def test_a_line_item_the_run_created_stays_while_ic_holds_another_result_on_it(
+    env: SandboxedGpb,
+) -> None:
+    await grade(env, FINE, "1207", 7.0, "2026-11-02T10:00:00.000Z")  # section 8
+    run = await start(env, kind="sync")
+    ic = env.sandbox.state.ic
+    entered = copy.deepcopy(ic.results[f"canvas-a{FINE}-s8-u1207"])  # a teacher's own, in IC
+    entered["sourcedId"] = "entered-in-ic"
+    ic.results["entered-in-ic"] = entered
+
+    undone = await undo(env, run["id"])
+    assert undone["status"] == "succeeded", undone["errors"]
+    assert f"canvas-a{FINE}-s8-u1207" not in ic.results
+    assert "entered-in-ic" in ic.results and f"canvas-a{FINE}-s8" in ic.line_items
+    (kept,) = undone["warnings"]
+    assert kept["code"] == "CHANGED_IN_IC_SINCE" and "still holds results" in kept["message"]
