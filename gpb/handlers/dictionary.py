@@ -392,17 +392,6 @@ ENTRIES: tuple[Entry, ...] = (
         ),
         fix="Check the grade in IC; change it there by hand if it should go back too.",
     ),
-    Entry(
-        "AUTO_SYNC_PAUSED",
-        "filter",
-        None,
-        title="Automatic sync paused",
-        meaning=(
-            "The assignment's grades failed in several automatic runs in a row "
-            "(GPB_AUTO_SYNC_MAX_FAILURES), so automatic runs leave it out until the teacher acts."
-        ),
-        fix="Fix the errors the failed runs show, then sync the assignment by hand once.",
-    ),
 )
 
 BY_CODE: Mapping[str, Entry] = MappingProxyType({e.code: e for e in ENTRIES})
