@@ -246,10 +246,20 @@ def auto_sync_policy(settings: Settings) -> AutoSyncPolicy:
     )
 
 
+def pending_view(settings: Settings, store: SqlStore) -> Pending:
+    return Pending(
+        store.course_state,
+        store.syncs,
+        store.syncs,
+        store.syncs,
+        hold_unposted=settings.unposted_grades == "hold",
+    )
+
+
 def auto_sync_scheduler(settings: Settings, store: SqlStore) -> AutoSyncScheduler:
     return AutoSyncScheduler(
         store=store.auto_sync,
-        pending=Pending(store.course_state, store.syncs, store.syncs),
+        pending=pending_view(settings, store),
         courses=store.course_state,
         policy=auto_sync_policy(settings),
         # A course waits at most half the delay more than the delay for its round.
@@ -546,13 +556,7 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             course_state=store.course_state,
             alerts=store.alerts,
             alert_signal=alert_signal,
-            pending=Pending(
-                store.course_state,
-                store.syncs,
-                store.syncs,
-                store.syncs,
-                hold_unposted=settings.unposted_grades == "hold",
-            ),
+            pending=pending_view(settings, store),
             syncs=syncs,
             sync_runs=store.syncs,
             checks=connection_checks(settings),

@@ -406,7 +406,7 @@ class SyncRunner:
                 )
             )
 
-        if work.writes and work.line_item is not None and work.problem is None:
+        if (work.writes or work.refresh) and work.line_item is not None and work.problem is None:
             record("lineItem", item_id, None, line_item_key(work.line_item))
         for write in work.writes:
             record(

@@ -559,11 +559,14 @@ def _line_item_confirmed(conn: Connection, change: LineItemConfirmed) -> None:
 
 
 def _line_item_undone(conn: Connection, change: LineItemUndone) -> None:
+    where = "WHERE course_id = ? AND assignment_id = ? AND section_id = ?"
+    key = (change.course_id, change.assignment_id, change.section_id)
     if change.deleted:
-        conn.execute(
-            "DELETE FROM line_items WHERE course_id = ? AND assignment_id = ? AND section_id = ?",
-            (change.course_id, change.assignment_id, change.section_id),
-        )
+        conn.execute(f"DELETE FROM line_items {where}", key)
+    else:
+        # IC holds the line item as it was before the undone run: gpb no longer knows which
+        # details it has, so the next sync of the assignment sends the line item with its results.
+        conn.execute(f"UPDATE line_items SET details = NULL {where}", key)
     _remember(conn, change.run_id, change.sourced_id, DELETED if change.deleted else RESTORED)
 
 
