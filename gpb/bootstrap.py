@@ -21,6 +21,7 @@ from gpb.handlers.auto_sync import AutoMode, AutoSyncPolicy, AutoSyncScheduler, 
 from gpb.handlers.backoff import RetryPolicy
 from gpb.handlers.claims import Turns
 from gpb.handlers.eventlog import Finish
+from gpb.handlers.fixes import FixService, FixSettings
 from gpb.handlers.grades import GradeEvents
 from gpb.handlers.health import DiskProbe, HealthJob, HealthSettings
 from gpb.handlers.ic_directory import IcDirectory
@@ -264,6 +265,28 @@ def auto_sync_scheduler(settings: Settings, store: SqlStore) -> AutoSyncSchedule
         policy=auto_sync_policy(settings),
         # A course waits at most half the delay more than the delay for its round.
         round_seconds=min(30.0, settings.auto_sync_delay_minutes * 30),
+    )
+
+
+def fix_service(
+    settings: Settings,
+    store: SqlStore,
+    canvas: CanvasClient,
+    ic: IcDirectory,
+    notify: Callable[[], None],
+) -> FixService:
+    return FixService(
+        canvas=canvas,
+        writer=canvas,
+        state=store.course_state,
+        ic=ic,
+        events=store.events,
+        settings=FixSettings(
+            name_max_length=settings.name_max_length,
+            time_zone=ZoneInfo(settings.time_zone),
+            act_as_user=settings.canvas_act_as_user,
+        ),
+        notify=notify,
     )
 
 
@@ -566,6 +589,7 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             auto_sync=automatic,
             lti_tokens=_lti_tokens(settings, keys),
             lti_nonces=store.lti_nonces,
+            fixes=fix_service(settings, store, canvas, ic, worker.notify),
         )
 
 

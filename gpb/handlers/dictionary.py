@@ -310,6 +310,17 @@ ENTRIES: tuple[Entry, ...] = (
         ),
     ),
     Entry(
+        "CANVAS_REFUSED",
+        "canvas",
+        "error",
+        title="Canvas refused the change",
+        meaning=(
+            "A fix gpb asked Canvas to make was declined (a validation such as a due date outside "
+            "the availability dates, or a permission); Canvas changed nothing."
+        ),
+        fix="Read Canvas's reason beside the fix, change what it names, and try again.",
+    ),
+    Entry(
         "ASSIGNMENT_INELIGIBLE",
         "filter",
         None,

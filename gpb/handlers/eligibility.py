@@ -232,8 +232,14 @@ def _term_span(term: IcTerm) -> str:
 # The checks, one per rule. Each yields what is wrong; evaluate() adds code and severity.
 
 
+def title_length(title: str) -> int:
+    """A Canvas title's length as NAME_TOO_LONG counts it (the title IC gets, in IC's units);
+    the fixes count with it too."""
+    return ic_length(sent_title(title))
+
+
 def _name_too_long(f: _Facts) -> Iterator[_Finding]:
-    length = ic_length(f.title)
+    length = title_length(f.title)
     excess = length - f.name_max_length
     if excess > 0:
         yield _Finding(

@@ -8,7 +8,8 @@ whatever catches it can record the code and show the fix to the person who can a
     ├── CanvasError
     │   ├── CanvasNotConfigured   CANVAS_NOT_CONFIGURED
     │   ├── CanvasAuthFailed      CANVAS_AUTH_FAILED
-    │   └── CanvasUnavailable     CANVAS_UNAVAILABLE
+    │   ├── CanvasUnavailable     CANVAS_UNAVAILABLE
+    │   └── CanvasRefused         CANVAS_REFUSED (a change Canvas declined, with its reason)
     └── SisError
         ├── SisNotConfigured      SIS_UNAVAILABLE (nothing to call)
         ├── SisAuthFailed         SIS_AUTH_FAILED
@@ -46,6 +47,12 @@ class CanvasAuthFailed(CanvasError):
 
 class CanvasUnavailable(CanvasError):
     code = "CANVAS_UNAVAILABLE"
+
+
+class CanvasRefused(CanvasError):
+    """Canvas answered a change with a 4xx: nothing was changed, and `message` says why in words."""
+
+    code = "CANVAS_REFUSED"
 
 
 class SisError(ExternalError):

@@ -73,6 +73,16 @@ class Assignment:
 
 
 @dataclass(frozen=True)
+class AssignmentChange:
+    """What a fix changes in an assignment; None leaves a field as it is."""
+
+    name: str | None = None
+    published: bool | None = None
+    due_at: datetime | None = None
+    assignment_group_id: str | None = None
+
+
+@dataclass(frozen=True)
 class AssignmentGroup:
     id: str
     course_id: str

@@ -6,10 +6,12 @@ Every method may raise the errors of `gpb.handlers.errors`; adapters retry befor
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from gpb.handlers.model import (
     Assignment,
+    AssignmentChange,
     AssignmentGroup,
     Course,
     Enrollment,
@@ -56,6 +58,32 @@ class Canvas(Protocol):
     ) -> None:
         """A private message to each recipient, in the course's context when one is given."""
         ...
+
+
+class CanvasWriter(Protocol):
+    """The Canvas REST writes a fix makes. `as_user_id` masquerades as that user (None: gpb's own
+    token user). Raises `CanvasRefused` with Canvas's reason, or `CanvasUnavailable` when it cannot
+    tell whether the change was made; a change is never retried blindly."""
+
+    async def update_assignment(
+        self, course_id: str, assignment_id: str, change: AssignmentChange, as_user_id: str | None
+    ) -> Assignment: ...
+
+    async def set_section_due_at(
+        self,
+        course_id: str,
+        assignment_id: str,
+        section_id: str,
+        override_id: str | None,
+        due_at: datetime,
+        as_user_id: str | None,
+    ) -> None:
+        """The section's due date, in its override (made when `override_id` is None)."""
+        ...
+
+    async def rename_assignment_group(
+        self, course_id: str, group_id: str, name: str, as_user_id: str | None
+    ) -> AssignmentGroup: ...
 
 
 class Sis(Protocol):

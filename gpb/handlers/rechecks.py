@@ -36,6 +36,7 @@ from gpb.handlers.courses import CourseSeen
 from gpb.handlers.eligibility import CourseView, IcKnowledge, evaluate, is_eligible
 from gpb.handlers.errors import CanvasNotConfigured
 from gpb.handlers.eventlog import StoredEvent
+from gpb.handlers.fixes import FIX_EVENT
 from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.messagebus import Handled, Handler, Unusable
@@ -77,11 +78,14 @@ class Rechecks:
             "course_section": self._refresh_sections,
             "enrollment": self._refresh_enrollments,
         }
-        return {
+        handlers = {
             f"{family}_{verb}": self._handler(refresh)
             for family, refresh in by_family.items()
             for verb in ("created", "updated")
         }
+        # A fix gpb made in Canvas: re-read what it changed, without waiting for Canvas's event.
+        handlers[FIX_EVENT] = self._handler(self._refresh_after_fix)
+        return handlers
 
     def _handler(self, refresh: Refresh) -> Handler:
         async def handle(event: StoredEvent) -> Handled:
@@ -176,6 +180,15 @@ class Rechecks:
     ) -> tuple[CourseState, list[object]]:
         groups = tuple(await self.canvas.list_assignment_groups(state.course_id))
         return replace(state, groups=groups), [GroupsStored(state.course_id, groups)]
+
+    async def _refresh_after_fix(
+        self, state: CourseState, event: StoredEvent
+    ) -> tuple[CourseState, list[object]]:
+        if event.body.get("outcome") == "refused":
+            return state, []  # Canvas changed nothing
+        if event.body.get("refresh") == "groups":
+            return await self._refresh_groups(state, event)
+        return await self._refresh_assignment(state, event)
 
     async def _refresh_course(
         self, state: CourseState, event: StoredEvent

@@ -1,4 +1,4 @@
-"""The Canvas REST adapter: reads what live events do not carry, sends inbox messages.
+"""The Canvas REST adapter: reads what live events do not carry, sends inbox messages, makes fixes.
 
 Canvas answers with local ids, follows `Link` headers for paging, and throttles per token with a
 leaky bucket (reference/canvas-rest.md section 1). Every failure leaves here as a `CanvasError`.
@@ -7,6 +7,7 @@ leaky bucket (reference/canvas-rest.md section 1). Every failure leaves here as 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -19,11 +20,13 @@ from gpb.handlers.errors import (
     CanvasAuthFailed,
     CanvasError,
     CanvasNotConfigured,
+    CanvasRefused,
     CanvasUnavailable,
 )
 from gpb.handlers.model import (
     LISTED_STATES,
     Assignment,
+    AssignmentChange,
     AssignmentGroup,
     Course,
     Enrollment,
@@ -208,6 +211,78 @@ class CanvasClient(HttpAdapter):
         )
         _expect_success(response, self._token)
 
+    # -- writes: the fixes -----------------------------------------------------------------
+    #
+    # A change is sent once: retried only when Canvas provably did not act on it (no connection,
+    # or throttled). After an ambiguous failure (a timeout once sent, a 5xx) it is not retried:
+    # the caller is told the change may or may not have been made.
+
+    async def update_assignment(
+        self, course_id: str, assignment_id: str, change: AssignmentChange, as_user_id: str | None
+    ) -> Assignment:
+        form: dict[str, Any] = {}
+        if change.name is not None:
+            form["assignment[name]"] = change.name
+        if change.published is not None:
+            form["assignment[published]"] = "true" if change.published else "false"
+        if change.due_at is not None:
+            form["assignment[due_at]"] = _iso(change.due_at)
+        if change.assignment_group_id is not None:
+            form["assignment[assignment_group_id]"] = change.assignment_group_id
+        path = f"courses/{_seg(course_id)}/assignments/{_seg(assignment_id)}"
+        data = await self._write("PUT", path, form, as_user_id)
+        return _assignment(data, course_id)
+
+    async def set_section_due_at(
+        self,
+        course_id: str,
+        assignment_id: str,
+        section_id: str,
+        override_id: str | None,
+        due_at: datetime,
+        as_user_id: str | None,
+    ) -> None:
+        base = f"courses/{_seg(course_id)}/assignments/{_seg(assignment_id)}/overrides"
+        form = {"assignment_override[due_at]": _iso(due_at)}
+        if override_id is None:
+            form["assignment_override[course_section_id]"] = section_id
+            await self._write("POST", base, form, as_user_id)
+        else:
+            await self._write("PUT", f"{base}/{_seg(override_id)}", form, as_user_id)
+
+    async def rename_assignment_group(
+        self, course_id: str, group_id: str, name: str, as_user_id: str | None
+    ) -> AssignmentGroup:
+        path = f"courses/{_seg(course_id)}/assignment_groups/{_seg(group_id)}"
+        data = await self._write("PUT", path, {"name": name}, as_user_id)
+        return AssignmentGroup(id=str(data["id"]), course_id=course_id, name=str(data.get("name")))
+
+    async def _write(
+        self, method: str, path: str, form: dict[str, Any], as_user_id: str | None
+    ) -> Json:
+        """One change; Canvas's refusal leaves as `CanvasRefused` with its reason in words."""
+        if as_user_id is not None:
+            form = {**form, "as_user_id": as_user_id}
+        url = f"{self._root()}/{path}"
+        try:
+            response = await self._fetch(method, url, data=form, idempotent=False, refusals=True)
+        except CanvasUnavailable as exc:
+            raise CanvasUnavailable(
+                f"{exc.message}. Canvas may or may not have made the change: look at it in Canvas "
+                "before trying again",
+                status=exc.status,
+            ) from exc
+        if not response.is_success:
+            reason = redact(canvas_reason(response), [self._token])
+            raise CanvasRefused(
+                f"Canvas refused the change ({response.status_code}): {reason}",
+                status=response.status_code,
+            )
+        body = _json(response)
+        if not isinstance(body, dict):
+            raise CanvasError(f"Canvas answered {method} {_where(response)} with no object")
+        return body
+
     # -- beyond the port: `gpb check` -------------------------------------------------------
 
     async def whoami(self) -> ApiUser | None:
@@ -267,8 +342,13 @@ class CanvasClient(HttpAdapter):
         params: Params | None = None,
         data: dict[str, Any] | None = None,
         idempotent: bool = True,
+        refusals: bool = False,
     ) -> httpx.Response:
-        """Sends with retries; raises for auth failures and for what the retries could not cure."""
+        """Sends with retries; raises for auth failures and for what the retries could not cure.
+
+        With `refusals`, a 401 or 403 that is not about the token comes back as an answer, so a
+        change can say why Canvas declined it (a masquerade not allowed, a permission lacking).
+        """
         headers = {"Authorization": f"Bearer {self._token}"}
 
         async def attempt() -> httpx.Response:
@@ -299,7 +379,7 @@ class CanvasClient(HttpAdapter):
             raise CanvasAuthFailed(
                 "Canvas refused gpb's API token: it is invalid or expired", status=status
             )
-        if status in (401, 403):
+        if status in (401, 403) and not refusals:
             raise CanvasAuthFailed(
                 f"Canvas refused {method} {_where(response)}: the token's user lacks permission",
                 status=status,
@@ -364,6 +444,34 @@ def _expect_success(response: httpx.Response, token: str | None) -> httpx.Respon
             status=response.status_code,
         )
     return response
+
+
+def canvas_reason(response: httpx.Response) -> str:
+    """Canvas's reason for a refusal, in words, from its error bodies.
+
+    Canvas answers `{"errors": [{"message": ...}]}`, `{"errors": {"due_at": [{"message": ...}]}}`
+    for a validation, or `{"errors": "Invalid as_user_id"}` for a masquerade it refuses.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:300] or response.reason_phrase
+    errors = body.get("errors") if isinstance(body, dict) else body
+    if isinstance(errors, str):
+        return errors
+    found: list[str] = []
+    if isinstance(errors, list):
+        found = [str(e.get("message")) for e in errors if isinstance(e, dict) and e.get("message")]
+    elif isinstance(errors, dict):
+        for attribute, items in errors.items():
+            for item in items if isinstance(items, list) else [items]:
+                message = item.get("message") if isinstance(item, dict) else item
+                found.append(f"{attribute.replace('_', ' ')} {message}")
+    return "; ".join(found) or json.dumps(body)[:300]
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _json(response: httpx.Response) -> Any:

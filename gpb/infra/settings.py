@@ -34,6 +34,9 @@ class Settings(BaseSettings):
 
     canvas_base_url: str | None = None
     canvas_token: SecretStr | None = None
+    # Fixes made from gpb: as the teacher who clicked (Canvas's `as_user_id`, which needs the
+    # token's user to hold "Become other users"), or as the token's own user.
+    canvas_act_as_user: bool = False
 
     sis_base_url: str | None = None
     sis_token_url: str | None = None

@@ -13,6 +13,7 @@ from gpb.handlers.auto_sync import AutoSyncScheduler
 from gpb.handlers.course_state import CourseStateStore
 from gpb.handlers.courses import CourseDirectory
 from gpb.handlers.eventlog import EventLog
+from gpb.handlers.fixes import FixService
 from gpb.handlers.health import AdminAlertStore, FinishedRun
 from gpb.handlers.ingest import EventDecoder, IngestPolicy
 from gpb.handlers.lti import LtiPolicy, NonceLedger, TokenVerifier
@@ -98,6 +99,7 @@ class AppContext:
     reconciliations: ReconcileStore
     run_results: FinishedRuns  # the district overview's courses whose latest run failed
     auto_sync: AutoSyncScheduler
+    fixes: FixService  # fixes made in Canvas, and the category-mapping assistant
     lti_tokens: TokenVerifier | None = None  # None while launch from Canvas is off
     lti_nonces: NonceLedger | None = None
 

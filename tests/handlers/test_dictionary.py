@@ -148,6 +148,7 @@ def test_severity_only_where_it_means_something() -> None:
         errors.CanvasNotConfigured("x"),
         errors.CanvasAuthFailed("x"),
         errors.CanvasUnavailable("x"),
+        errors.CanvasRefused("x"),
         errors.SisNotConfigured("x"),
         errors.SisAuthFailed("x"),
         errors.SisUnavailable("x"),

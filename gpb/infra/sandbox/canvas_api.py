@@ -158,8 +158,9 @@ class CanvasApi:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
 
-    def router(self) -> Router:
+    def router(self, writes: Sequence[Route] = ()) -> Router:
         routes = [
+            *writes,
             Route("/courses/{course_id}", self.get_course),
             Route("/courses/{course_id}/assignments", self.list_assignments),
             Route("/courses/{course_id}/assignments/{assignment_id}", self.get_assignment),
@@ -538,7 +539,7 @@ async def _not_found_app(scope: Scope, receive: Receive, send: Send) -> None:
     await _not_found()(scope, receive, send)
 
 
-def canvas_app(state: SandboxState, token: str) -> ASGIApp:
+def canvas_app(state: SandboxState, token: str, writes: Sequence[Route] = ()) -> ASGIApp:
     """The Canvas stand-in, mounted at `/api/v1`: faults first, then the token check."""
-    edge = CanvasEdge(CanvasApi(state).router(), token)
+    edge = CanvasEdge(CanvasApi(state).router(writes), token)
     return FaultInjector(edge, state.canvas_faults, rate_limited, server_error)

@@ -526,6 +526,19 @@ def _numeric_id(record: Enrollment | Section) -> tuple[int, str]:
     return (int(record.id) if record.id.isdigit() else 0, record.id)
 
 
+class LiveEventOutbox:
+    """Where the sandbox's Canvas sends its Live Events, what it sent, and what the API token may.
+
+    `url` is gpb's event endpoint (None: events are built but not sent). `may_masquerade` says
+    whether the token's user holds Canvas's "Become other users" permission (`as_user_id`).
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url
+        self.may_masquerade = True
+        self.deliveries: list[dict[str, Any]] = []
+
+
 class SandboxState:
     """The whole world of one sandbox, plus its fault switches and issued SIS tokens.
 
@@ -538,6 +551,7 @@ class SandboxState:
         self.canvas_faults = Faults()
         self.sis_faults = Faults()
         self.sis_tokens = TokenStore()
+        self.live_events = LiveEventOutbox()
         self.canvas = CanvasWorld(self.seed.canvas)
         self.ic = IcWorld(self.seed.ic)
 

@@ -1,0 +1,695 @@
+"""Fixes made in Canvas from gpb: what is offered for an open problem, and making one.
+
+A fix changes Canvas, never gpb's own state: gpb records it in the event log as a `gpb_fix` event
+(who, what, before -> after, Canvas's answer), and handling that event re-reads from Canvas what
+changed, as Canvas's own Live Event does moments later. Whichever comes first resolves the alert,
+and the open page sees it through the alert stream.
+
+Before writing, gpb re-reads the assignment: when Canvas no longer holds what the page showed
+(someone changed it meanwhile) nothing is written. Canvas's refusals come back in Canvas's words;
+a change Canvas may or may not have made is reported as such and never retried.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+from gpb.handlers.category_match import CategoryMatch, rank_categories, rule_name
+from gpb.handlers.course_state import CourseState, CourseStateStore
+from gpb.handlers.eligibility import IcClassFound, title_length
+from gpb.handlers.envelope import parse_event
+from gpb.handlers.errors import CanvasError, CanvasRefused
+from gpb.handlers.eventlog import EventLog
+from gpb.handlers.ic_directory import IcDirectory
+from gpb.handlers.model import Assignment, AssignmentChange, AssignmentGroup, OverrideTarget
+from gpb.handlers.ports import Canvas, CanvasWriter
+from gpb.handlers.timefmt import iso, utcnow
+from gpb.handlers.titles import suggest_title
+
+FIX_EVENT = "gpb_fix"
+
+# Why some problems have no automatic fix, and what to do instead.
+NO_AUTOMATIC_FIX = {
+    "DIFFERENTIATED": (
+        "Assigning to some students or groups is a teaching decision gpb will not undo: IC would "
+        "get grades only for some students. Assign it to whole sections (or everyone) in Canvas, "
+        "or turn off its sync."
+    ),
+    "COURSE_UNPUBLISHED": (
+        "Publishing a course opens it to every student at once; that is the teacher's or the "
+        "school's call in Canvas, not a passback fix."
+    ),
+    "NOT_GRADED": (
+        "Changing how an assignment is graded changes what students see; set a grading type in "
+        "Canvas, or turn off its sync."
+    ),
+    "POINTS_MISSING": "How many points an assignment is worth is for the teacher to set in Canvas.",
+    "SECTION_WITHOUT_SIS_ID": (
+        "Sections are linked to IC classes by the SIS import; only the SIS admin can fix the link."
+    ),
+    "SECTION_CLASS_NOT_FOUND": (
+        "The section's SIS id names no IC class; only the SIS admin can fix the link or the class."
+    ),
+    "CATEGORY_UNVERIFIED": (
+        "IC could not be asked; nothing in Canvas is wrong yet. Wait and look again."
+    ),
+    "OMITTED_FROM_FINAL_GRADE": (
+        "A warning only: whether it counts in Canvas is the teacher's choice."
+    ),
+    "DUE_DATE_OUTSIDE_TERM": (
+        "Which term an assignment belongs to is the teacher's decision: move its due date in "
+        "Canvas."
+    ),
+}
+
+
+class FixRefused(Exception):
+    """gpb will not make this fix (nothing was sent to Canvas); `code` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class FixSettings:
+    name_max_length: int
+    time_zone: tzinfo
+    act_as_user: bool = False
+
+
+@dataclass(frozen=True)
+class Fixer:
+    """Who asked for the fix: a name for the log, and their Canvas user for `as_user_id`."""
+
+    name: str
+    canvas_user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FixRequest:
+    code: str
+    title: str | None = None  # NAME_TOO_LONG, NAME_NOT_UNIQUE
+    due_at: datetime | None = None  # DUE_DATE_MISSING
+    section_ids: tuple[str, ...] = ()  # DUE_DATE_MISSING: these sections; none: the base date
+    action: str | None = None  # CATEGORY_NOT_FOUND: "rename_group" or "move"
+    group_name: str | None = None  # rename_group
+    group_id: str | None = None  # move
+
+
+@dataclass(frozen=True)
+class FixOutcome:
+    applied: bool
+    code: str
+    what: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    canvas_answer: str
+    event_id: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "applied": self.applied,
+            "code": self.code,
+            "what": self.what,
+            "before": self.before,
+            "after": self.after,
+            "canvas_answer": self.canvas_answer,
+            "event_id": self.event_id,
+        }
+
+
+@dataclass(frozen=True)
+class FixOffer:
+    """What gpb offers for one open problem of an assignment."""
+
+    code: str
+    automatic: bool
+    explanation: str
+    title_suggestion: str | None = None
+    title_limit: int | None = None
+    title_cut_mid_word: bool = False
+    sections_without_date: tuple[tuple[str, str], ...] = ()  # (id, name)
+    group: AssignmentGroup | None = None
+    candidates: tuple[CategoryMatch, ...] = ()  # IC categories, closest first
+    matching_groups: tuple[AssignmentGroup, ...] = ()  # Canvas groups named as a close category
+    group_assignments: tuple[str, ...] = ()  # titles a group rename moves
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "code": self.code,
+            "automatic": self.automatic,
+            "explanation": self.explanation,
+        }
+        if self.title_suggestion is not None:
+            data["title"] = {
+                "suggestion": self.title_suggestion,
+                "limit": self.title_limit,
+                "cut_mid_word": self.title_cut_mid_word,
+            }
+        if self.sections_without_date:
+            data["sections_without_date"] = [
+                {"id": sid, "name": name} for sid, name in self.sections_without_date
+            ]
+        if self.code == "CATEGORY_NOT_FOUND":
+            data["group"] = _group_json(self.group)
+            data["candidates"] = [
+                {"title": m.title, "rank": m.rank, "reason": m.reason, "close": m.close}
+                for m in self.candidates
+            ]
+            data["matching_groups"] = [_group_json(g) for g in self.matching_groups]
+            data["group_assignments"] = list(self.group_assignments)
+        return data
+
+
+@dataclass(frozen=True)
+class ClassCategories:
+    section_name: str
+    class_title: str | None  # None: IC could not be asked, or has no such class
+    matched: str | None  # the category the group's name is, to the rule
+    candidates: tuple[CategoryMatch, ...]
+
+
+@dataclass(frozen=True)
+class GroupAlignment:
+    group: AssignmentGroup
+    assignments: tuple[str, ...]  # titles of its assignments set to sync
+    classes: tuple[ClassCategories, ...]
+
+    @property
+    def aligned(self) -> bool:
+        return all(c.matched is not None for c in self.classes if c.class_title is not None)
+
+
+def _group_json(group: AssignmentGroup | None) -> dict[str, Any] | None:
+    return None if group is None else {"id": group.id, "name": group.name}
+
+
+@dataclass
+class FixService:
+    canvas: Canvas
+    writer: CanvasWriter
+    state: CourseStateStore
+    ic: IcDirectory
+    events: EventLog
+    settings: FixSettings
+    notify: Callable[[], None] = field(default=lambda: None)
+
+    # -------------------------------------------------------------------- reading
+
+    async def offers(self, course_id: str, assignment_id: str) -> list[FixOffer]:
+        """One offer per open problem of the assignment, in the rules' order."""
+        state, record = await self._record(course_id, assignment_id)
+        codes = list(dict.fromkeys(v.code for v in record.violations))
+        return [await self._offer(state, record.assignment, code) for code in codes]
+
+    async def _offer(self, state: CourseState, assignment: Assignment, code: str) -> FixOffer:
+        limit = self.settings.name_max_length
+        if code in ("NAME_TOO_LONG", "NAME_NOT_UNIQUE"):
+            title = html.unescape(assignment.title)
+            if code == "NAME_TOO_LONG":
+                explanation = "Rename it in Canvas to a title that fits."
+            else:  # a number sets one twin apart, and the suggester keeps numbers
+                title += " 2"
+                explanation = (
+                    "Rename this one in Canvas so that no other assignment set to sync has its "
+                    "title."
+                )
+            found = suggest_title(title, limit, title_length)
+            return FixOffer(
+                code,
+                True,
+                explanation,
+                title_suggestion=found.title,
+                title_limit=limit,
+                title_cut_mid_word=found.cut_mid_word,
+            )
+        if code == "ASSIGNMENT_UNPUBLISHED":
+            return FixOffer(code, True, "Publish it in Canvas: students will see it.")
+        if code == "DUE_DATE_MISSING":
+            lacking = _sections_without_date(state, assignment)
+            return FixOffer(
+                code,
+                True,
+                "Give it a due date in Canvas, for everyone or for the sections that lack one.",
+                sections_without_date=lacking,
+            )
+        if code == "CATEGORY_NOT_FOUND":
+            return await self._category_offer(state, assignment)
+        return FixOffer(code, False, NO_AUTOMATIC_FIX.get(code, "Fix it in Canvas or in IC."))
+
+    async def _category_offer(self, state: CourseState, assignment: Assignment) -> FixOffer:
+        group = next((g for g in state.groups if g.id == assignment.assignment_group_id), None)
+        titles = await self._category_titles(state)
+        ranked = tuple(rank_categories(group.name if group else "", titles))
+        close = {rule_name(m.title) for m in ranked if m.close}
+        matching = tuple(
+            g for g in state.groups if rule_name(g.name) in close and g.id != (group and group.id)
+        )
+        explanation = (
+            "Rename the assignment group in Canvas to the IC category it stands for, or move this "
+            "assignment to a group already named as one."
+        )
+        return FixOffer(
+            "CATEGORY_NOT_FOUND",
+            True,
+            explanation,
+            group=group,
+            candidates=ranked,
+            matching_groups=matching,
+            group_assignments=_group_titles(state, group.id) if group else (),
+        )
+
+    async def _category_titles(self, state: CourseState) -> list[str]:
+        """Every IC category title of the course's sections' classes, in class order."""
+        known = await self.ic.knowledge(_class_ids(state))
+        return [
+            c.title for k in known.values() if isinstance(k, IcClassFound) for c in k.categories
+        ]
+
+    async def alignment(self, course_id: str) -> list[GroupAlignment]:
+        """Every Canvas group of the course beside the IC categories of each section's class."""
+        state = await self.state.course_state(course_id)
+        if not state.loaded:
+            raise FixRefused("NOT_FOUND", "gpb has not read this course from Canvas yet")
+        known = await self.ic.knowledge(_class_ids(state))
+        sections = [s for s in state.sections if s.sis_section_id and s.student_count]
+        found = []
+        for group in state.groups:
+            classes = []
+            for section in sections:
+                k = known.get(section.sis_section_id or "")
+                if not isinstance(k, IcClassFound):
+                    classes.append(ClassCategories(section.name, None, None, ()))
+                    continue
+                ranked = tuple(rank_categories(group.name, [c.title for c in k.categories]))
+                matched = next((m.title for m in ranked if m.rank == 0), None)
+                classes.append(ClassCategories(section.name, k.ic_class.title, matched, ranked))
+            found.append(GroupAlignment(group, _group_titles(state, group.id), tuple(classes)))
+        return found
+
+    # -------------------------------------------------------------------- fixing
+
+    async def apply(
+        self, course_id: str, assignment_id: str, request: FixRequest, fixer: Fixer
+    ) -> FixOutcome:
+        """Makes the fix in Canvas (or raises FixRefused before sending anything)."""
+        state, record = await self._record(course_id, assignment_id)
+        if request.code in NO_AUTOMATIC_FIX:
+            raise FixRefused("NO_AUTOMATIC_FIX", NO_AUTOMATIC_FIX[request.code])
+        if request.code not in {v.code for v in record.violations}:
+            raise FixRefused(
+                "FIX_NOT_NEEDED", f"'{record.assignment.title}' has no open {request.code} problem"
+            )
+        as_user = self._as_user(fixer)
+        if request.code in ("NAME_TOO_LONG", "NAME_NOT_UNIQUE"):
+            return await self._rename(state, record.assignment, request, fixer, as_user)
+        if request.code == "ASSIGNMENT_UNPUBLISHED":
+            return await self._publish(state, record.assignment, request, fixer, as_user)
+        if request.code == "DUE_DATE_MISSING":
+            return await self._set_due(state, record.assignment, request, fixer, as_user)
+        if request.code == "CATEGORY_NOT_FOUND":
+            if request.action == "rename_group":
+                group_id = record.assignment.assignment_group_id or ""
+                return await self.rename_group(course_id, group_id, request.group_name, fixer)
+            if request.action == "move":
+                return await self._move(state, record.assignment, request, fixer, as_user)
+            raise FixRefused("INVALID_FIX", "action must be rename_group or move")
+        raise FixRefused("NO_AUTOMATIC_FIX", f"gpb has no automatic fix for {request.code}")
+
+    async def rename_group(
+        self, course_id: str, group_id: str, name: str | None, fixer: Fixer
+    ) -> FixOutcome:
+        """Renames an assignment group in Canvas; refused when another group has that name."""
+        state = await self.state.course_state(course_id)
+        group = next((g for g in state.groups if g.id == group_id), None)
+        if group is None:
+            raise FixRefused("NOT_FOUND", "no such assignment group in this course")
+        new_name = (name or "").strip()
+        if not new_name:
+            raise FixRefused("INVALID_FIX", "give the group's new name")
+        taken = next(
+            (
+                g
+                for g in state.groups
+                if g.id != group.id and rule_name(g.name) == rule_name(new_name)
+            ),
+            None,
+        )
+        if taken is not None:
+            raise FixRefused(
+                "GROUP_NAME_TAKEN",
+                f"Group '{taken.name}' already has that name: move the assignments of "
+                f"'{group.name}' to it instead, or pick another name.",
+            )
+        as_user = self._as_user(fixer)
+        fresh = {g.id: g for g in await self.canvas.list_assignment_groups(course_id)}
+        if group.id not in fresh or fresh[group.id].name != group.name:
+            now = fresh[group.id].name if group.id in fresh else None
+            raise FixRefused(
+                "CANVAS_CHANGED",
+                f"Group '{group.name}' changed in Canvas since gpb last read it"
+                + (f" (it is now '{now}')" if now else " (it is gone)")
+                + ". Reload the page and look again.",
+            )
+        moves = list(_group_titles(state, group.id))
+        before = {"group": group.name}
+        after = {"group": new_name, "assignments_moved": moves}
+        return await self._write(
+            course_id,
+            None,
+            "CATEGORY_NOT_FOUND",
+            f"Rename group '{group.name}' to '{new_name}' in Canvas",
+            before,
+            after,
+            fixer,
+            lambda: self.writer.rename_assignment_group(course_id, group.id, new_name, as_user),
+            refresh="groups",
+            group_id=group.id,
+        )
+
+    async def _rename(
+        self,
+        state: CourseState,
+        assignment: Assignment,
+        request: FixRequest,
+        fixer: Fixer,
+        as_user: str | None,
+    ) -> FixOutcome:
+        title = (request.title or "").strip()
+        if not title:
+            raise FixRefused("INVALID_FIX", "give the new title")
+        limit = self.settings.name_max_length
+        if title_length(title) > limit:
+            raise FixRefused(
+                "INVALID_FIX", f"'{title}' is {title_length(title)} long; the limit is {limit}"
+            )
+        twins = [
+            r.assignment.title
+            for r in state.assignments.values()
+            if r.sync_enabled
+            and r.assignment.id != assignment.id
+            and rule_name(r.assignment.title) == rule_name(title)
+        ]
+        if twins:
+            raise FixRefused(
+                "INVALID_FIX", f"another assignment set to sync is already titled '{twins[0]}'"
+            )
+        await self._unchanged(assignment, "title", lambda a: a.title)
+        change = AssignmentChange(name=title)
+        return await self._update(
+            assignment,
+            request.code,
+            "Rename in Canvas",
+            {"title": assignment.title},
+            {"title": title},
+            fixer,
+            change,
+            as_user,
+        )
+
+    async def _publish(
+        self,
+        state: CourseState,
+        assignment: Assignment,
+        request: FixRequest,
+        fixer: Fixer,
+        as_user: str | None,
+    ) -> FixOutcome:
+        await self._unchanged(assignment, "published state", lambda a: a.published)
+        return await self._update(
+            assignment,
+            request.code,
+            "Publish in Canvas",
+            {"published": False},
+            {"published": True},
+            fixer,
+            AssignmentChange(published=True),
+            as_user,
+        )
+
+    async def _set_due(
+        self,
+        state: CourseState,
+        assignment: Assignment,
+        request: FixRequest,
+        fixer: Fixer,
+        as_user: str | None,
+    ) -> FixOutcome:
+        if request.due_at is None:
+            raise FixRefused("INVALID_FIX", "give the due date")
+        due_at = request.due_at
+        if due_at.tzinfo is None:  # a date-time typed on the page is in the district's zone
+            due_at = due_at.replace(tzinfo=self.settings.time_zone)
+        await self._unchanged(assignment, "due dates", _dates)
+        course_id = assignment.course_id
+        if not request.section_ids:
+            return await self._update(
+                assignment,
+                request.code,
+                "Set due date in Canvas",
+                {"due_at": iso(assignment.due_at)},
+                {"due_at": iso(due_at)},
+                fixer,
+                AssignmentChange(due_at=due_at),
+                as_user,
+            )
+        names = {s.id: s.name for s in state.sections}
+        unknown = [sid for sid in request.section_ids if sid not in names]
+        if unknown:
+            raise FixRefused("INVALID_FIX", f"no section {unknown[0]} in this course")
+        overrides = {
+            o.section_id: o.id
+            for o in assignment.overrides
+            if o.target is OverrideTarget.SECTION and o.section_id
+        }
+
+        async def write() -> object:
+            for section_id in request.section_ids:
+                await self.writer.set_section_due_at(
+                    course_id, assignment.id, section_id, overrides.get(section_id), due_at, as_user
+                )
+            return None
+
+        sections = [names[sid] for sid in request.section_ids]
+        return await self._write(
+            course_id,
+            assignment.id,
+            request.code,
+            "Set due date in Canvas for " + ", ".join(f"'{n}'" for n in sections),
+            {"due_at": None, "sections": sections},
+            {"due_at": iso(due_at), "sections": sections},
+            fixer,
+            write,
+        )
+
+    async def _move(
+        self,
+        state: CourseState,
+        assignment: Assignment,
+        request: FixRequest,
+        fixer: Fixer,
+        as_user: str | None,
+    ) -> FixOutcome:
+        groups = {g.id: g for g in state.groups}
+        target = groups.get(request.group_id or "")
+        if target is None:
+            raise FixRefused("INVALID_FIX", "no such assignment group in this course")
+        current = groups.get(assignment.assignment_group_id or "")
+        await self._unchanged(assignment, "group", lambda a: a.assignment_group_id)
+        return await self._update(
+            assignment,
+            request.code,
+            f"Move to group '{target.name}' in Canvas",
+            {"group": current.name if current else None},
+            {"group": target.name},
+            fixer,
+            AssignmentChange(assignment_group_id=target.id),
+            as_user,
+        )
+
+    async def _update(
+        self,
+        assignment: Assignment,
+        code: str,
+        what: str,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        fixer: Fixer,
+        change: AssignmentChange,
+        as_user: str | None,
+    ) -> FixOutcome:
+        return await self._write(
+            assignment.course_id,
+            assignment.id,
+            code,
+            what,
+            before,
+            after,
+            fixer,
+            lambda: self.writer.update_assignment(
+                assignment.course_id, assignment.id, change, as_user
+            ),
+        )
+
+    async def _write(
+        self,
+        course_id: str,
+        assignment_id: str | None,
+        code: str,
+        what: str,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        fixer: Fixer,
+        write: Callable[[], Any],
+        *,
+        refresh: str = "assignment",
+        group_id: str | None = None,
+    ) -> FixOutcome:
+        """Sends the change once and records it, whatever Canvas answered."""
+        try:
+            await write()
+        except CanvasRefused as refused:
+            outcome, answer = "refused", refused.message
+        except CanvasError as failed:
+            outcome, answer = "uncertain", failed.message
+        else:
+            outcome, answer = "applied", "Canvas made the change"
+        body = {
+            "assignment_id": assignment_id,
+            "group_id": group_id,
+            "code": code,
+            "what": what,
+            "who": fixer.name,
+            "as_user_id": self._as_user(fixer),
+            "before": before,
+            "after": after,
+            "canvas_answer": answer,
+            "outcome": outcome,
+            "refresh": refresh,
+        }
+        event = parse_event(
+            {
+                "metadata": {
+                    "event_name": FIX_EVENT,
+                    "event_time": iso(utcnow()),
+                    "producer": "gpb",
+                    "context_type": "Course",
+                    "context_id": course_id,
+                    "user_id": fixer.canvas_user_id,
+                },
+                "body": body,
+            }
+        )
+        appended = await self.events.append(event, None)
+        self.notify()
+        return FixOutcome(outcome == "applied", code, what, before, after, answer, appended.id)
+
+    # -------------------------------------------------------------------- helpers
+
+    def _as_user(self, fixer: Fixer) -> str | None:
+        if not self.settings.act_as_user:
+            return None
+        if fixer.canvas_user_id is None:
+            raise FixRefused(
+                "ACT_AS_UNAVAILABLE",
+                "gpb makes changes as the teacher who asks (GPB_CANVAS_ACT_AS_USER), but this "
+                "login names no Canvas user; ask the gpb admin for a token with --canvas-user",
+            )
+        return fixer.canvas_user_id
+
+    async def _record(self, course_id: str, assignment_id: str) -> tuple[CourseState, Any]:
+        state = await self.state.course_state(course_id)
+        record = state.assignments.get(assignment_id)
+        if record is None or record.assignment.deleted:
+            raise FixRefused("NOT_FOUND", "no such assignment in this course")
+        return state, record
+
+    async def _unchanged(
+        self, known: Assignment, what: str, value: Callable[[Assignment], object]
+    ) -> None:
+        """Refuses when Canvas no longer holds what gpb showed (someone changed it meanwhile)."""
+        fresh = await self.canvas.get_assignment(known.course_id, known.id)
+        if fresh is None or fresh.deleted:
+            raise FixRefused("CANVAS_CHANGED", f"Canvas no longer has '{known.title}'")
+        if value(fresh) != value(known):
+            raise FixRefused(
+                "CANVAS_CHANGED",
+                f"The {what} of '{known.title}' changed in Canvas since gpb last read it; nothing "
+                "was sent. The page updates on its own in a moment: look again then.",
+            )
+
+
+def _sections_without_date(
+    state: CourseState, assignment: Assignment
+) -> tuple[tuple[str, str], ...]:
+    section_ids = {o.section_id for o in assignment.overrides if o.target is OverrideTarget.SECTION}
+    found = []
+    for section in state.sections:
+        if not section.student_count:
+            continue
+        override = next(
+            (
+                o
+                for o in assignment.overrides
+                if o.target is OverrideTarget.SECTION and o.section_id == section.id
+            ),
+            None,
+        )
+        if override is None and (assignment.only_visible_to_overrides or section.id in section_ids):
+            continue
+        due = override.due_at if override is not None and override.due_at_set else assignment.due_at
+        if due is None:
+            found.append((section.id, section.name))
+    return tuple(found)
+
+
+def _dates(assignment: Assignment) -> tuple[object, ...]:
+    return (assignment.due_at, tuple((o.section_id, o.due_at) for o in assignment.overrides))
+
+
+def _class_ids(state: CourseState) -> list[str]:
+    return [s.sis_section_id for s in state.sections if s.sis_section_id and s.student_count]
+
+
+def _group_titles(state: CourseState, group_id: str) -> tuple[str, ...]:
+    return tuple(
+        r.assignment.title
+        for r in sorted(state.assignments.values(), key=lambda r: int(r.assignment.id))
+        if r.assignment.assignment_group_id == group_id and not r.assignment.deleted
+    )
+
+
+def parse_fix_request(data: dict[str, Any], parse_time: Callable[[str], datetime]) -> FixRequest:
+    """A FixRequest from the API's or the page's fields; raises FixRefused for bad input."""
+    code = data.get("code")
+    if not isinstance(code, str) or not code:
+        raise FixRefused("INVALID_FIX", "give the code of the problem to fix")
+    due_at = None
+    raw_due = data.get("due_at")
+    if raw_due:
+        try:
+            due_at = parse_time(str(raw_due))
+        except ValueError:
+            raise FixRefused("INVALID_FIX", f"'{raw_due}' is not a date and time") from None
+    sections = data.get("section_ids") or ()
+    if isinstance(sections, str):
+        sections = (sections,)
+    return FixRequest(
+        code=code,
+        title=_text(data.get("title")),
+        due_at=due_at,
+        section_ids=tuple(str(s) for s in sections if str(s)),
+        action=_text(data.get("action")),
+        group_name=_text(data.get("group_name")),
+        group_id=_text(data.get("group_id")),
+    )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
