@@ -70,9 +70,16 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
         print("an instructor token needs at least one --course", file=sys.stderr)
         return 2
     expires = utcnow() + timedelta(days=args.expires) if args.expires else None
+    canvas_user = local_id_or_none(args.canvas_user) if args.canvas_user else None
+    if args.canvas_user and canvas_user is None:
+        print(f"not a Canvas user id: {args.canvas_user}", file=sys.stderr)
+        return 2
     token = new_token()
     _with_store(
-        settings, lambda store: store.tokens.add(token, role, tuple(courses), args.name, expires)
+        settings,
+        lambda store: store.tokens.add(
+            token, role, tuple(courses), args.name, expires, canvas_user
+        ),
     )
     print(token)
     return 0
@@ -304,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--course", action="append", help="a course the instructor may see")
     create.add_argument("--name")
     create.add_argument("--expires", type=int, metavar="DAYS")
+    create.add_argument(
+        "--canvas-user", help="the holder's Canvas user id (fixes act as it, see the README)"
+    )
     create.set_defaults(run=cmd_token_create)
     token.add_parser("list", help="list tokens (prefixes only)").set_defaults(run=cmd_token_list)
     revoke = token.add_parser("revoke", help="revoke the token with this prefix")

@@ -104,7 +104,7 @@ class FixRequest:
 
 @dataclass(frozen=True)
 class FixOutcome:
-    applied: bool
+    outcome: str  # "applied", "refused" (by Canvas: nothing changed) or "uncertain"
     code: str
     what: str
     before: dict[str, Any]
@@ -112,9 +112,14 @@ class FixOutcome:
     canvas_answer: str
     event_id: str
 
+    @property
+    def applied(self) -> bool:
+        return self.outcome == "applied"
+
     def as_json(self) -> dict[str, Any]:
         return {
             "applied": self.applied,
+            "outcome": self.outcome,
             "code": self.code,
             "what": self.what,
             "before": self.before,
@@ -588,7 +593,7 @@ class FixService:
         )
         appended = await self.events.append(event, None)
         self.notify()
-        return FixOutcome(outcome == "applied", code, what, before, after, answer, appended.id)
+        return FixOutcome(outcome, code, what, before, after, answer, appended.id)
 
     # -------------------------------------------------------------------- helpers
 

@@ -26,6 +26,7 @@ class Principal:
     course_ids: frozenset[str]
     name: str | None = None
     token_prefix: str | None = None
+    canvas_user_id: str | None = None  # who fixes made in Canvas act as (GPB_CANVAS_ACT_AS_USER)
 
     @property
     def is_admin(self) -> bool:
@@ -44,6 +45,7 @@ class TokenInfo:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    canvas_user_id: str | None = None
 
 
 def new_token() -> str:
@@ -67,6 +69,7 @@ class TokenStore(Protocol):
         course_ids: tuple[str, ...],
         name: str | None,
         expires_at: datetime | None,
+        canvas_user_id: str | None = None,
     ) -> TokenInfo: ...
 
     async def find_by_hash(self, digest: str, now: datetime) -> TokenInfo | None:

@@ -14,6 +14,7 @@ from gpb.listener import (
     api_auto_sync,
     api_courses,
     api_events,
+    api_fixes,
     api_syncs,
     ingress,
     lti,
@@ -39,6 +40,22 @@ ROUTES = [
     Route("/api/courses", api_courses.list_courses, methods=["GET"]),
     Route(
         "/api/courses/{course_id}/assignments", api_assignments.list_assignments, methods=["GET"]
+    ),
+    Route(
+        "/api/courses/{course_id}/assignments/{assignment_id}/fixes",
+        api_fixes.list_fixes,
+        methods=["GET"],
+    ),
+    Route(
+        "/api/courses/{course_id}/assignments/{assignment_id}/fixes",
+        api_fixes.post_fix,
+        methods=["POST"],
+    ),
+    Route("/api/courses/{course_id}/categories", api_fixes.categories, methods=["GET"]),
+    Route(
+        "/api/courses/{course_id}/categories/groups/{group_id}",
+        api_fixes.post_group_name,
+        methods=["POST"],
     ),
     Route("/api/courses/{course_id}/alerts", api_assignments.list_alerts, methods=["GET"]),
     Route("/api/courses/{course_id}/alerts/stream", api_assignments.alert_stream, methods=["GET"]),

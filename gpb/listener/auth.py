@@ -62,7 +62,9 @@ async def principal_for(ctx: AppContext, digest: str) -> Principal | None:
     info = await ctx.tokens.find_by_hash(digest, ctx.now())
     if info is None:
         return None
-    return Principal(info.role, frozenset(info.course_ids), info.name, info.prefix)
+    return Principal(
+        info.role, frozenset(info.course_ids), info.name, info.prefix, info.canvas_user_id
+    )
 
 
 async def require_csrf(request: Request, session: sessions.Session) -> None:

@@ -178,6 +178,55 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "token",
         {200: _json(schemas.AssignmentList)},
     ),
+    ("/api/courses/{course_id}/assignments/{assignment_id}/fixes", "GET"): Operation(
+        "What gpb can fix in Canvas for each open problem of an assignment (suggested title,"
+        " sections without a date, IC categories ranked by closeness to the group's name), and"
+        " why the others have no automatic fix",
+        "token",
+        {200: _json(schemas.FixOfferList), 404: _json(schemas.ErrorBody, "NOT_FOUND")},
+    ),
+    ("/api/courses/{course_id}/assignments/{assignment_id}/fixes", "POST"): Operation(
+        "Fix one open problem in Canvas (rename, publish, set the due date, rename the group or"
+        " move the assignment). The alert resolves when gpb re-reads Canvas; the fix is in the"
+        " event log as a gpb_fix event. A change is sent once, never retried blindly.",
+        "token",
+        {
+            200: _json(schemas.FixResult, "Canvas made the change"),
+            400: _json(schemas.ErrorBody, "INVALID_BODY or INVALID_FIX"),
+            403: _json(schemas.ErrorBody, "ACT_AS_UNAVAILABLE: the caller names no Canvas user"),
+            404: _json(schemas.ErrorBody, "NOT_FOUND"),
+            409: _json(
+                schemas.ErrorBody, "FIX_NOT_NEEDED, CANVAS_CHANGED (meanwhile) or GROUP_NAME_TAKEN"
+            ),
+            422: _json(
+                schemas.FixRefusedBody, "CANVAS_REFUSED with Canvas's reason, or NO_AUTOMATIC_FIX"
+            ),
+            502: _json(
+                schemas.FixRefusedBody,
+                "CANVAS_UNAVAILABLE: Canvas may or may not have made the change",
+            ),
+        },
+        body={"application/json": schemas.FixBody},
+    ),
+    ("/api/courses/{course_id}/categories", "GET"): Operation(
+        "Every Canvas assignment group beside the IC categories of each section's class,"
+        " matched or ranked by closeness",
+        "token",
+        {200: _json(schemas.CategoryAlignment), 404: _json(schemas.ErrorBody, "NOT_FOUND")},
+    ),
+    ("/api/courses/{course_id}/categories/groups/{group_id}", "POST"): Operation(
+        "Rename an assignment group in Canvas (refused when another group has that name)",
+        "token",
+        {
+            200: _json(schemas.FixResult, "Canvas made the change"),
+            400: _json(schemas.ErrorBody, "INVALID_BODY or INVALID_FIX"),
+            404: _json(schemas.ErrorBody, "NOT_FOUND"),
+            409: _json(schemas.ErrorBody, "GROUP_NAME_TAKEN or CANVAS_CHANGED"),
+            422: _json(schemas.FixRefusedBody, "CANVAS_REFUSED with Canvas's reason"),
+            502: _json(schemas.FixRefusedBody, "CANVAS_UNAVAILABLE"),
+        },
+        body={"application/json": schemas.GroupRenameBody},
+    ),
     ("/api/courses/{course_id}/alerts", "GET"): Operation(
         "A course's alerts",
         "token",

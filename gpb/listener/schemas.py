@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Time = str | None  # ISO-8601 UTC with a Z, or null
 
@@ -348,3 +348,87 @@ class AutoSyncForm(CsrfForm):
 
     mode: Literal["", "off", "after_change", "nightly"]
     nightly_at: str | None = None
+
+
+class FixBody(BaseModel):
+    """A fix to make in Canvas for one open problem of an assignment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(description="the problem's code, e.g. NAME_TOO_LONG")
+    title: str | None = Field(None, description="NAME_TOO_LONG, NAME_NOT_UNIQUE: the new title")
+    due_at: str | None = Field(
+        None,
+        description="DUE_DATE_MISSING: ISO-8601; without an offset it is in GPB_TIME_ZONE",
+    )
+    section_ids: list[str] | None = Field(
+        None, description="DUE_DATE_MISSING: date these sections (none: the base due date)"
+    )
+    action: Literal["rename_group", "move"] | None = Field(
+        None, description="CATEGORY_NOT_FOUND: rename the group, or move the assignment"
+    )
+    group_name: str | None = Field(None, description="rename_group: the group's new name")
+    group_id: str | None = Field(None, description="move: the group to move the assignment to")
+
+
+class GroupRenameBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+
+
+class FixResult(BaseModel):
+    applied: bool
+    outcome: Literal["applied", "refused", "uncertain"]
+    code: str
+    what: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    canvas_answer: str
+    event_id: str = Field(description="the gpb_fix event in the event log")
+
+
+class FixRefusedBody(ErrorBody):
+    fix: FixResult | None = None
+
+
+class FixOffer(BaseModel):
+    code: str
+    automatic: bool
+    explanation: str
+    title: dict[str, Any] | None = None
+    sections_without_date: list[dict[str, str]] | None = None
+    group: dict[str, str] | None = None
+    candidates: list[dict[str, Any]] | None = None
+    matching_groups: list[dict[str, str]] | None = None
+    group_assignments: list[str] | None = None
+
+
+class FixOfferList(BaseModel):
+    fixes: list[FixOffer]
+
+
+class CategoryMatch(BaseModel):
+    title: str
+    rank: int
+    reason: str
+    close: bool
+
+
+class ClassCategories(BaseModel):
+    section: str
+    ic_class: str | None
+    matched: str | None
+    candidates: list[CategoryMatch]
+
+
+class GroupAlignment(BaseModel):
+    id: str
+    name: str
+    assignments: list[str]
+    aligned: bool
+    classes: list[ClassCategories]
+
+
+class CategoryAlignment(BaseModel):
+    groups: list[GroupAlignment]

@@ -275,6 +275,6 @@ class LiveEventSender:
                 response = await client.post(
                     url, content=token, headers={"Content-Type": "application/jwt"}
                 )
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
             return Delivery(name, url, None, f"gpb could not be reached: {type(error).__name__}")
         return Delivery(name, url, response.status_code, response.text[:500])

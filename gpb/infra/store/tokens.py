@@ -21,13 +21,14 @@ class SqlTokens:
         course_ids: tuple[str, ...],
         name: str | None,
         expires_at: datetime | None,
+        canvas_user_id: str | None = None,
     ) -> TokenInfo:
         created = datetime.now(UTC)
 
         def write(conn: Connection) -> None:
             conn.execute(
                 "INSERT INTO tokens (prefix, token_hash, role, name, course_ids, created_at,"
-                " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " expires_at, canvas_user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     token_prefix(token),
                     token_hash(token),
@@ -36,11 +37,14 @@ class SqlTokens:
                     json.dumps(list(course_ids)),
                     format_time(created),
                     format_time(expires_at) if expires_at else None,
+                    canvas_user_id,
                 ),
             )
 
         await self._db.write(write)
-        return TokenInfo(token_prefix(token), role, name, course_ids, created, expires_at, None)
+        return TokenInfo(
+            token_prefix(token), role, name, course_ids, created, expires_at, None, canvas_user_id
+        )
 
     async def find_by_hash(self, digest: str, now: datetime) -> TokenInfo | None:
         def read(conn: Connection) -> Row | None:
@@ -79,4 +83,5 @@ def _info(row: Row) -> TokenInfo:
         created_at=parse_time(row["created_at"]),
         expires_at=parse_time(row["expires_at"]) if row["expires_at"] else None,
         revoked_at=parse_time(row["revoked_at"]) if row["revoked_at"] else None,
+        canvas_user_id=row["canvas_user_id"],
     )
