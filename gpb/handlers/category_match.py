@@ -125,7 +125,7 @@ def closeness(group: str, category: str) -> tuple[int, str]:
     if g and (expanded in (c, _singular(c)) or _initials(category) == g and len(g) > 1):
         return 3, _REASONS[3]
     apart = _distance(_singular(g), _singular(c))
-    if g and apart <= max(1, min(len(g), len(c)) // 4):
+    if g and apart <= min(len(g), len(c)) // 4:
         return 4, f"{apart} letter{'s' if apart != 1 else ''} apart"
     if _words(group) & _words(category):
         return 5, _REASONS[5]
