@@ -19,6 +19,7 @@ from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.reconcile import ReconcileStatus, Reconciliation
 from gpb.handlers.timefmt import iso, utcnow
 from gpb.handlers.tokens import Role, new_token
+from gpb.infra.sandbox import canvas_cli
 from gpb.infra.settings import Settings
 from gpb.infra.store.sqlite_backup import BackupError, backup_database, restore_database
 from gpb.infra.store.sqlite_lock import DatabaseInUse
@@ -286,6 +287,8 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.sandbox_command == "post":
         return sandbox_cli.post(args.file, args.to, args.key)
+    if args.sandbox_command == "canvas":
+        return canvas_cli.run(args)
     sandbox_cli.serve(args.host, args.port, args.seed, args.key, args.gpb_url)
     return 0
 
@@ -364,12 +367,20 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8900)
     sandbox.add_argument("--seed", help="a seed JSON file (default: the one shipped)")
-    sandbox.add_argument("--key", help="the signing key file (default: ./.gpb-sandbox-key.json)")
     sandbox.add_argument(
-        "--gpb-url", default="http://127.0.0.1:8000", help="where gpb runs, for launches"
+        "--key",
+        help="the signing key file (default: ./.gpb-sandbox-key.json if there is one, else"
+        " ~/.config/gpb/sandbox-key.json)",
+    )
+    sandbox.add_argument(
+        "--gpb-url",
+        default="http://127.0.0.1:8000",
+        help="where gpb runs: launches go there, and Canvas changes send their Live Events to"
+        " its /events/canvas",
     )
     sandbox.set_defaults(run=cmd_sandbox, sandbox_command=None)
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command")
+    canvas_cli.add_commands(sandbox_commands)
     post = sandbox_commands.add_parser("post", help="sign an event with the sandbox key, post it")
     post.add_argument("file")
     post.add_argument("--to", default="http://127.0.0.1:8000/events/canvas")

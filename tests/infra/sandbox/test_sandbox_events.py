@@ -88,6 +88,7 @@ def test_the_sample_events_name_what_the_seed_holds() -> None:
 
 async def test_post_signs_and_delivers_an_event(tmp_path: Path, capsys: Any) -> None:
     key_path = tmp_path / "key.json"
+    load_or_create_key(key_path)  # as `gpb sandbox` makes it
     received: list[dict[str, Any]] = []
 
     async def receive(request: Request) -> Response:
@@ -107,20 +108,35 @@ async def test_post_signs_and_delivers_an_event(tmp_path: Path, capsys: Any) -> 
 
 def test_post_reports_unreadable_files_and_unreachable_targets(tmp_path: Path) -> None:
     key_path = tmp_path / "key.json"
+    load_or_create_key(key_path)
     not_json = tmp_path / "event.json"
     not_json.write_text("{nope")
     assert cli.post(not_json, "http://127.0.0.1:9/events/canvas", key_path) == 2
     assert cli.post(SAMPLES[0], "http://127.0.0.1:9/events/canvas", key_path) == 1
 
 
-def test_the_key_file_comes_from_the_environment_or_the_working_folder(
+def test_the_key_file_comes_from_the_environment_the_working_folder_or_the_users(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(cli.KEY_FILE_VARIABLE, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.chdir(tmp_path)
+    # Any folder: the user's key, where `gpb sandbox` made it.
+    assert cli.resolve_key_path() == tmp_path / "config" / "gpb" / "sandbox-key.json"
+    (tmp_path / ".gpb-sandbox-key.json").write_text("{}")
     assert cli.resolve_key_path() == Path(".gpb-sandbox-key.json")
     monkeypatch.setenv(cli.KEY_FILE_VARIABLE, str(tmp_path / "k.json"))
     assert cli.resolve_key_path() == tmp_path / "k.json"
     assert cli.resolve_key_path("given.json") == Path("given.json")
+
+
+def test_post_without_a_key_says_how_to_get_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "none.json"
+    assert cli.post(SAMPLES[0], "http://127.0.0.1:9/events/canvas", missing) == 2
+    assert "start `gpb sandbox` first" in capsys.readouterr().err
+    assert not missing.exists()
 
 
 def test_the_printed_settings_point_at_the_sandbox(sandbox: RunningSandbox) -> None:
