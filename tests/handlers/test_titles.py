@@ -1,4 +1,4 @@
-"""The title suggester of the NAME_TOO_LONG fix: never over the limit, deterministic, numbers kept."""
+"""The NAME_TOO_LONG title suggester: never over the limit, deterministic, keeps numbers."""
 
 from __future__ import annotations
 
