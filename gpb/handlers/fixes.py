@@ -137,6 +137,7 @@ class FixOffer:
     automatic: bool
     explanation: str
     title_suggestion: str | None = None
+    title_length: int | None = None  # in the rule's units
     title_limit: int | None = None
     title_cut_mid_word: bool = False
     sections_without_date: tuple[tuple[str, str], ...] = ()  # (id, name)
@@ -154,6 +155,7 @@ class FixOffer:
         if self.title_suggestion is not None:
             data["title"] = {
                 "suggestion": self.title_suggestion,
+                "length": self.title_length,
                 "limit": self.title_limit,
                 "cut_mid_word": self.title_cut_mid_word,
             }
@@ -231,6 +233,7 @@ class FixService:
                 True,
                 explanation,
                 title_suggestion=found.title,
+                title_length=found.length,
                 title_limit=limit,
                 title_cut_mid_word=found.cut_mid_word,
             )

@@ -113,6 +113,7 @@ async def test_a_long_title_is_renamed_in_canvas_and_the_alert_resolves(env: Env
     offer = offers["NAME_TOO_LONG"]
     assert offer["title"] == {
         "suggestion": "HW 3.2: Linear Equations Rev2",
+        "length": 29,
         "limit": 30,
         "cut_mid_word": False,
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gpb.listener.pages import admin, courses, dictionary, login, syncs
+from gpb.listener.pages import admin, courses, dictionary, fixes, login, syncs
 from gpb.listener.pages.render import STATIC_DIR
 
 ROUTES: list[BaseRoute] = [
@@ -23,6 +23,24 @@ ROUTES: list[BaseRoute] = [
         courses.assignment_rows,
         methods=["GET"],
         name="course_assignment_rows",
+    ),
+    Route(
+        "/courses/{course_id}/assignments/{assignment_id}/fixes",
+        fixes.post_fix,
+        methods=["POST"],
+        name="course_fix",
+    ),
+    Route(
+        "/courses/{course_id}/categories",
+        fixes.categories,
+        methods=["GET"],
+        name="course_categories",
+    ),
+    Route(
+        "/courses/{course_id}/categories/groups/{group_id}",
+        fixes.post_group_name,
+        methods=["POST"],
+        name="course_group_rename",
     ),
     Route("/courses/{course_id}/pending", syncs.pending, methods=["GET"], name="course_pending"),
     Route("/courses/{course_id}/sync", syncs.sync_form, methods=["GET"], name="course_sync"),

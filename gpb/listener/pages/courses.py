@@ -12,6 +12,7 @@ from starlette.routing import NoMatchFound
 from gpb.listener.api_assignments import course_assignments
 from gpb.listener.api_courses import courses_json
 from gpb.listener.auth import authenticate, context, course_access
+from gpb.listener.pages.fix_forms import fix_offers, fixed_notice, title_units
 from gpb.listener.pages.render import page, render
 
 # A course's tabs, by route name. Pending, Sync and History belong to the sync feature: a tab shows
@@ -19,6 +20,7 @@ from gpb.listener.pages.render import page, render
 # without editing this list; they render `_course_header.html` with `course_header()` on top.
 COURSE_TABS = (
     ("Assignments", "course"),
+    ("Categories", "course_categories"),
     ("Pending", "course_pending"),
     ("Sync", "course_sync"),
     ("History", "course_history"),
@@ -64,12 +66,17 @@ async def course_header(request: Request, course_id: str, current: str) -> dict[
 @page
 async def course(request: Request) -> Response:
     principal, course_id = await course_access(request)
+    ctx = context(request)
+    assignments = await course_assignments(ctx, course_id)
     return render(
         request,
         "course.html",
         principal,
         nav="courses",
-        assignments=await course_assignments(context(request), course_id),
+        assignments=assignments,
+        fixes=await fix_offers(ctx, course_id, assignments),
+        title_units=title_units(),
+        fixed=await fixed_notice(ctx, course_id, request.query_params.get("fixed")),
         **await course_header(request, course_id, "course"),
     )
 
@@ -79,5 +86,14 @@ async def assignment_rows(request: Request) -> Response:
     """The rows of the course page alone: its script fetches them again when an alert arrives,
     so rows are rendered by one template whether the page is loaded or updated live."""
     principal, course_id = await course_access(request)
-    assignments = await course_assignments(context(request), course_id)
-    return render(request, "_assignment_rows.html", principal, assignments=assignments)
+    ctx = context(request)
+    assignments = await course_assignments(ctx, course_id)
+    return render(
+        request,
+        "_assignment_rows.html",
+        principal,
+        assignments=assignments,
+        course_id=course_id,
+        fixes=await fix_offers(ctx, course_id, assignments),
+        title_units=title_units(),
+    )

@@ -1,0 +1,108 @@
+"""Fixing problems in Canvas from the pages: the fix forms beside each problem, the course's
+category alignment, and the form posts, which make the fix the API makes (`api_fixes`).
+
+A form posted by the page's script (it asks for JSON) gets the outcome as JSON, shown in the live
+region while the alert stream resolves the alert; a form posted without script is answered by
+the page again with the outcome in words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from gpb.handlers.fixes import FixOutcome, FixRefused
+from gpb.handlers.ids import local_id_or_none
+from gpb.handlers.tokens import Principal
+from gpb.listener.api_fixes import (
+    alignment_json,
+    make_fix,
+    outcome_error,
+    refusal_error,
+    rename_group,
+)
+from gpb.listener.auth import context, course_access
+from gpb.listener.errors import ApiError
+from gpb.listener.forms import read_form
+from gpb.listener.pages.courses import course_header
+from gpb.listener.pages.fix_forms import fixed_notice
+from gpb.listener.pages.render import page, render
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _answer(request: Request, outcome: FixOutcome, back: str) -> Response:
+    error = outcome_error(outcome)
+    if _wants_json(request):
+        if error is not None:
+            return JSONResponse(
+                {"error": {"code": error.code, "message": error.message}, **error.extra},
+                error.status,
+            )
+        return JSONResponse(outcome.as_json())
+    if error is not None:
+        raise error
+    return RedirectResponse(f"{back}?fixed={outcome.event_id}", status_code=303)
+
+
+def _refused(request: Request, error: ApiError) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": {"code": error.code, "message": error.message}}, error.status)
+    raise error
+
+
+@page
+async def post_fix(request: Request) -> Response:
+    principal, course_id = await course_access(request)
+    form = await read_form(request)
+    assignment_id = local_id_or_none(request.path_params["assignment_id"]) or ""
+    data: dict[str, Any] = {k: v for k, v in form.items() if k != "csrf_token" and v != ""}
+    if "section_ids" in form:
+        data["section_ids"] = [s for s in form["section_ids"].split(",") if s]
+    try:
+        outcome = await make_fix(context(request), principal, course_id, assignment_id, data)
+    except ApiError as error:
+        return _refused(request, error)
+    return _answer(request, outcome, f"/courses/{course_id}")
+
+
+@page
+async def post_group_name(request: Request) -> Response:
+    principal, course_id = await course_access(request)
+    form = await read_form(request)
+    group_id = local_id_or_none(request.path_params["group_id"]) or ""
+    try:
+        outcome = await rename_group(
+            context(request), principal, course_id, group_id, form.get("group_name", "")
+        )
+    except ApiError as error:
+        return _refused(request, error)
+    return _answer(request, outcome, f"/courses/{course_id}/categories")
+
+
+@page
+async def categories(request: Request) -> Response:
+    principal, course_id = await course_access(request)
+    return await _categories_page(request, principal, course_id)
+
+
+async def _categories_page(request: Request, principal: Principal, course_id: str) -> Response:
+    ctx = context(request)
+    try:
+        groups = alignment_json(await ctx.fixes.alignment(course_id))["groups"]
+    except FixRefused as refused:
+        raise refusal_error(refused) from None
+    return render(
+        request,
+        "categories.html",
+        principal,
+        nav="courses",
+        groups=groups,
+        taken={g["name"].strip().casefold() for g in groups},
+        fixed=await fixed_notice(ctx, course_id, request.query_params.get("fixed")),
+        **await course_header(request, course_id, "course_categories"),
+    )
