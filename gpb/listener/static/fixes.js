@@ -38,7 +38,8 @@ document.addEventListener("submit", async (event) => {
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
   try {
-    const response = await fetch(form.action, {
+    // getAttribute: a field named "action" shadows the form's action property.
+    const response = await fetch(form.getAttribute("action"), {
       method: "POST",
       body: new URLSearchParams(new FormData(form)),
       headers: { Accept: "application/json" },
