@@ -141,6 +141,34 @@ _LTI_OPERATIONS = {
     ),
 }
 
+# A fix posted from a page: the API's fields as form fields (`section_ids` comma-separated).
+_FIX_FORM: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "csrf_token": {"type": "string"},
+        "code": {"type": "string"},
+        "title": {"type": "string"},
+        "due_at": {"type": "string"},
+        "section_ids": {"type": "string"},
+        "action": {"enum": ["rename_group", "move"]},
+        "group_name": {"type": "string"},
+        "group_id": {"type": "string"},
+    },
+    "required": ["csrf_token", "code"],
+}
+_FIX_PAGE_OR_JSON = ("text/html", "application/json")
+_FIX_REFUSALS = {
+    status: Answer(words, media=_FIX_PAGE_OR_JSON)
+    for status, words in {
+        400: "INVALID_FIX or INVALID_BODY",
+        403: "the form expired, or ACT_AS_UNAVAILABLE",
+        404: "NOT_FOUND",
+        409: "FIX_NOT_NEEDED, CANVAS_CHANGED or GROUP_NAME_TAKEN",
+        422: "CANVAS_REFUSED with Canvas's reason, or NO_AUTOMATIC_FIX",
+        502: "CANVAS_UNAVAILABLE: Canvas may or may not have made the change",
+    }.items()
+}
+
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("/events/canvas", "POST"): Operation(
         "Receive one Canvas Live Event: a compact RS256 JWS (or, with GPB_EVENTS_AUTH=none, the"
@@ -392,7 +420,43 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     **_LTI_OPERATIONS,
     ("/", "GET"): Operation("The courses page", "token", {200: _page(), 303: _REDIRECT}),
     ("/courses/{course_id}", "GET"): Operation(
-        "A course's page", "token", {200: _page(), 303: _REDIRECT}
+        "A course's page",
+        "token",
+        {200: _page(), 303: _REDIRECT},
+        query=(Param("fixed", "shown after a fix: its gpb_fix event"),),
+    ),
+    ("/courses/{course_id}/assignments/{assignment_id}/fixes", "POST"): Operation(
+        "Fix a problem in Canvas from the Assignments tab (the API's fix). With Accept:"
+        " application/json the outcome is JSON, as the API answers it; else a page",
+        "token",
+        {
+            200: _json(schemas.FixResult, "Canvas made the change (Accept: application/json)"),
+            303: _REDIRECT,
+            **_FIX_REFUSALS,
+        },
+        body={FORM: _FIX_FORM},
+    ),
+    ("/courses/{course_id}/categories", "GET"): Operation(
+        "A course's Canvas groups beside each section's IC categories",
+        "token",
+        {200: _page(), 303: _REDIRECT, 404: _page("gpb has not read the course yet")},
+        query=(Param("fixed", "shown after a rename: its gpb_fix event"),),
+    ),
+    ("/courses/{course_id}/categories/groups/{group_id}", "POST"): Operation(
+        "Rename a Canvas group from the category view",
+        "token",
+        {
+            200: _json(schemas.FixResult, "Canvas made the change (Accept: application/json)"),
+            303: _REDIRECT,
+            **_FIX_REFUSALS,
+        },
+        body={
+            FORM: {
+                "type": "object",
+                "properties": {"csrf_token": {"type": "string"}, "group_name": {"type": "string"}},
+                "required": ["csrf_token", "group_name"],
+            }
+        },
     ),
     ("/courses/{course_id}/assignment-rows", "GET"): Operation(
         "A course page's assignment rows", "token", {200: _page(), 303: _REDIRECT}
@@ -497,6 +561,8 @@ _PATH_PARAMS = {
     "sync_id": Param("sync_id", "a run's id"),
     "event_id": Param("event_id", "an event's id"),
     "reconciliation_id": Param("reconciliation_id", "a reconciliation's id"),
+    "assignment_id": Param("assignment_id", "a Canvas assignment id, local (123) or global"),
+    "group_id": Param("group_id", "a Canvas assignment group id"),
 }
 _PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 

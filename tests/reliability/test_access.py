@@ -102,6 +102,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
             "sync_id": run["id"],
             "event_id": event["id"],
             "reconciliation_id": "1",
+            "assignment_id": "123",
+            "group_id": "311",
         }
         yield World(env, callers, params)
 
