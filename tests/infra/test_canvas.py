@@ -15,9 +15,10 @@ from gpb.handlers.errors import (
     CanvasAuthFailed,
     CanvasError,
     CanvasNotConfigured,
+    CanvasRefused,
     CanvasUnavailable,
 )
-from gpb.handlers.model import OverrideTarget
+from gpb.handlers.model import AssignmentChange, OverrideTarget
 from gpb.infra.canvas import CanvasClient
 from gpb.infra.http_retry import RetryPolicy
 
@@ -637,3 +638,126 @@ async def test_whoami_names_the_tokens_user() -> None:
 async def test_whoami_without_a_canvas_api_is_none() -> None:
     canvas = Canvas(lambda request: httpx.Response(404, text="Not Found"))
     assert await canvas.client().whoami() is None
+
+
+# -- writes: the fixes ---------------------------------------------------------------------
+
+
+async def test_update_assignment_sends_canvas_form_fields_and_masquerades() -> None:
+    canvas = Canvas(lambda request: ok({**ASSIGNMENT, "name": "HW 3.2"}))
+    change = AssignmentChange(
+        name="HW 3.2", published=True, due_at=datetime(2024, 10, 18, 4, 59, tzinfo=UTC)
+    )
+    updated = await canvas.client().update_assignment("7", "55", change, "789")
+    assert updated.title == "HW 3.2"
+    (request,) = canvas.requests
+    assert (request.method, request.url.path) == ("PUT", "/api/v1/courses/7/assignments/55")
+    assert parse_qs(request.content.decode()) == {
+        "assignment[name]": ["HW 3.2"],
+        "assignment[published]": ["true"],
+        "assignment[due_at]": ["2024-10-18T04:59:00Z"],
+        "as_user_id": ["789"],
+    }
+
+
+async def test_a_section_date_goes_to_its_override_or_makes_one() -> None:
+    canvas = Canvas(lambda request: ok({"id": 9}))
+    client = canvas.client()
+    due = datetime(2024, 10, 20, 18, 0, tzinfo=UTC)
+    await client.set_section_due_at("7", "55", "301", "1", due, None)
+    await client.set_section_due_at("7", "55", "302", None, due, None)
+    put, post = canvas.requests
+    assert (put.method, put.url.path) == ("PUT", "/api/v1/courses/7/assignments/55/overrides/1")
+    assert parse_qs(put.content.decode()) == {
+        "assignment_override[due_at]": ["2024-10-20T18:00:00Z"]
+    }
+    assert (post.method, post.url.path) == ("POST", "/api/v1/courses/7/assignments/55/overrides")
+    assert parse_qs(post.content.decode())["assignment_override[course_section_id]"] == ["302"]
+
+
+async def test_rename_assignment_group() -> None:
+    canvas = Canvas(lambda request: ok({"id": 12, "name": "Homework"}))
+    group = await canvas.client().rename_assignment_group("7", "12", "Homework", None)
+    assert (group.id, group.name) == ("12", "Homework")
+    (request,) = canvas.requests
+    assert request.url.path == "/api/v1/courses/7/assignment_groups/12"
+    assert parse_qs(request.content.decode()) == {"name": ["Homework"]}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "reason"),
+    [
+        (
+            400,
+            {
+                "errors": {
+                    "due_at": [
+                        {"attribute": "due_at", "message": "must be between availability dates"}
+                    ]
+                }
+            },
+            "due at must be between availability dates",
+        ),
+        (401, {"errors": "Invalid as_user_id"}, "Invalid as_user_id"),
+        (
+            401,
+            {
+                "status": "unauthorized",
+                "errors": [{"message": "user not authorized to perform that action"}],
+            },
+            "user not authorized to perform that action",
+        ),
+        (
+            404,
+            {"errors": [{"message": "The specified resource does not exist."}]},
+            "does not exist",
+        ),
+    ],
+)
+async def test_a_refusal_carries_canvas_reason_in_words(
+    status: int, body: dict[str, Any], reason: str
+) -> None:
+    canvas = Canvas(lambda request: httpx.Response(status, json=body))
+    with pytest.raises(CanvasRefused) as refused:
+        await canvas.client().update_assignment("7", "55", AssignmentChange(published=True), "789")
+    assert reason in refused.value.message
+    assert TOKEN not in refused.value.message
+    assert len(canvas.requests) == 1
+
+
+async def test_a_write_is_not_resent_after_an_ambiguous_failure() -> None:
+    def timeout(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow")
+
+    for handler in (lambda r: httpx.Response(500), timeout):
+        canvas = Canvas(handler)
+        with pytest.raises(CanvasUnavailable) as failed:
+            await canvas.client().update_assignment("7", "55", AssignmentChange(name="x"), None)
+        assert "may or may not have made the change" in failed.value.message
+        assert len(canvas.requests) == 1
+
+
+async def test_a_write_that_never_left_or_was_throttled_is_sent_again() -> None:
+    throttled = httpx.Response(403, text="403 Forbidden (Rate Limit Exceeded)")
+    attempts = iter([httpx.ConnectError("refused"), throttled, ok(ASSIGNMENT)])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = next(attempts)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    canvas = Canvas(handler)
+    await canvas.client().update_assignment("7", "55", AssignmentChange(name="x"), None)
+    assert len(canvas.requests) == 3
+
+
+async def test_an_invalid_token_is_still_an_auth_failure_on_a_write() -> None:
+    invalid = httpx.Response(
+        401,
+        json={"errors": [{"message": "Invalid access token."}]},
+        headers={"WWW-Authenticate": 'Bearer realm="canvas-lms"'},
+    )
+    canvas = Canvas(lambda request: invalid)
+    with pytest.raises(CanvasAuthFailed):
+        await canvas.client().update_assignment("7", "55", AssignmentChange(name="x"), None)

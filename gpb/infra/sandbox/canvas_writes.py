@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -95,7 +95,7 @@ def _time(value: str | None) -> datetime | None:
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         raise ValueError("no zone")
-    return parsed
+    return parsed.astimezone(UTC)  # Canvas keeps times in UTC
 
 
 def _flag(value: str) -> bool:
