@@ -108,11 +108,14 @@ async def test_a_group_is_aligned_through_the_assistant(page: Page, site: Site) 
 
 
 async def test_canvas_refusing_is_told_in_words(page: Page, site: Site) -> None:
-    await site.change_assignment("124", due_at=None)
     await log_in(page, site.teacher_token, f"/courses/{COURSE}")
     await expect(page.locator("#live")).to_have_attribute("data-live", "connected")
+    await site.change_assignment("124", due_at=None)
+    # The alert's notice leads to the fix.
+    notice = page.get_by_role("status").locator("p", has_text="New error on “Homework 3.3")
+    await notice.get_by_role("link", name="Fix it…").click()
     blocked = row(page, "124")
-    await blocked.get_by_text("Set due date in Canvas…").click()
+    await expect(blocked.locator("details#fix-124-DUE_DATE_MISSING")).to_have_attribute("open", "")
     # Before the assignment opens (2026-10-12): Canvas refuses.
     await blocked.get_by_label("Due", exact=True).fill("2026-10-01T12:00")
     await blocked.get_by_role("button", name="Set due date in Canvas").click()

@@ -26,6 +26,14 @@ function announce(alert) {
   const notice = document.createElement("p");
   notice.className = alert.state === "resolved" ? "resolved" : alert.severity;
   notice.textContent = `${what} on “${title}”: ${alert.message}`;
+  // An open problem gpb can fix in Canvas: the notice leads to its fix (fixes.js opens it).
+  if (alert.state === "open" && document.getElementById(`fix-${alert.assignment_id}-${alert.code}`)) {
+    const link = document.createElement("a");
+    link.href = `#fix-${alert.assignment_id}-${alert.code}`;
+    link.className = "fix-link";
+    link.textContent = " Fix it…";
+    notice.append(link);
+  }
   notices.prepend(notice);
   while (notices.children.length > KEEP_NOTICES) notices.lastElementChild.remove();
 }

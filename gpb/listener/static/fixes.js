@@ -27,6 +27,18 @@ function tell(kind, text) {
   notices.prepend(notice);
 }
 
+// A live notice's "Fix it…" opens the problem's fix in its row.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a.fix-link");
+  if (!link) return;
+  const fix = document.getElementById(link.getAttribute("href").slice(1));
+  if (!fix) return;
+  event.preventDefault();
+  fix.open = true;
+  fix.scrollIntoView({ block: "center" });
+  fix.querySelector("input:not([type=hidden]), button")?.focus();
+});
+
 document.addEventListener("input", (event) => {
   if (event.target.matches(".title-input")) count(event.target);
 });
