@@ -15,6 +15,7 @@ from canvas_events import sample
 from running_gpb import ADMIN_TOKEN, SandboxedGpb, auth, sandboxed_gpb
 
 from gpb.bootstrap import open_store
+from gpb.cli import main as gpb_cli
 from gpb.handlers.tokens import Role, new_token
 from gpb.infra.sandbox.faults import FaultConfig
 from gpb.infra.sandbox.state import Assignment, AssignmentGroup, Override
@@ -321,14 +322,23 @@ async def test_an_ambiguous_failure_is_reported_and_never_retried(env: Env) -> N
     await env.resolved("131", "ASSIGNMENT_UNPUBLISHED")
 
 
-async def test_acting_as_the_teacher(tmp_path: Path) -> None:
+async def test_acting_as_the_teacher(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     async with sandboxed_gpb(tmp_path, canvas_act_as_user=True) as gpb:
         outbox = gpb.sandbox.state.live_events
         outbox.url = str(gpb.client.base_url).rstrip("/") + "/events/canvas"
-        teacher, nameless = new_token(), new_token()
-        await _tokens(
-            gpb, (teacher, ("456",), "Ms. Rivera", "789"), (nameless, ("456",), "no user", None)
+        # The teacher's token names their Canvas user (a global id is taken too).
+        monkeypatch.setenv("GPB_DATABASE_URL", gpb.settings.database_url)
+        argv = ["token", "create", "--role", "instructor", "--course", "456"]
+        code = await asyncio.to_thread(
+            gpb_cli, [*argv, "--name", "Ms. Rivera", "--canvas-user", "10000000000789"]
         )
+        assert code == 0
+        teacher = capsys.readouterr().out.strip()
+        assert await asyncio.to_thread(gpb_cli, [*argv, "--canvas-user", "nobody"]) == 2
+        nameless = new_token()
+        await _tokens(gpb, (nameless, ("456",), "no user", None))
         await gpb.handled(await gpb.post("assignment_created"))
         path = f"{COURSE}/assignments/126/fixes"
         body = {"code": "ASSIGNMENT_UNPUBLISHED"}
