@@ -19,7 +19,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from gpb.handlers.category_match import CategoryMatch, rank_categories, rule_name
-from gpb.handlers.course_state import CourseState, CourseStateStore
+from gpb.handlers.course_state import AssignmentRecord, CourseState, CourseStateStore
 from gpb.handlers.eligibility import IcClassFound, title_length
 from gpb.handlers.envelope import parse_event
 from gpb.handlers.errors import CanvasError, CanvasRefused
@@ -137,7 +137,7 @@ class FixOffer:
     automatic: bool
     explanation: str
     title_suggestion: str | None = None
-    title_length: int | None = None  # in the rule's units
+    suggestion_length: int | None = None  # in the rule's units
     title_limit: int | None = None
     title_cut_mid_word: bool = False
     sections_without_date: tuple[tuple[str, str], ...] = ()  # (id, name)
@@ -155,7 +155,7 @@ class FixOffer:
         if self.title_suggestion is not None:
             data["title"] = {
                 "suggestion": self.title_suggestion,
-                "length": self.title_length,
+                "length": self.suggestion_length,
                 "limit": self.title_limit,
                 "cut_mid_word": self.title_cut_mid_word,
             }
@@ -165,8 +165,15 @@ class FixOffer:
             ]
         if self.code == "CATEGORY_NOT_FOUND":
             data["group"] = _group_json(self.group)
+            named = {rule_name(g.name): g for g in self.matching_groups}
             data["candidates"] = [
-                {"title": m.title, "rank": m.rank, "reason": m.reason, "close": m.close}
+                {
+                    "title": m.title,
+                    "rank": m.rank,
+                    "reason": m.reason,
+                    "close": m.close,
+                    "group": _group_json(named.get(rule_name(m.title))),
+                }
                 for m in self.candidates
             ]
             data["matching_groups"] = [_group_json(g) for g in self.matching_groups]
@@ -213,9 +220,10 @@ class FixService:
         """One offer per open problem of the assignment, in the rules' order."""
         state, record = await self._record(course_id, assignment_id)
         codes = list(dict.fromkeys(v.code for v in record.violations))
-        return [await self._offer(state, record.assignment, code) for code in codes]
+        return [await self._offer(state, record, code) for code in codes]
 
-    async def _offer(self, state: CourseState, assignment: Assignment, code: str) -> FixOffer:
+    async def _offer(self, state: CourseState, record: AssignmentRecord, code: str) -> FixOffer:
+        assignment = record.assignment
         limit = self.settings.name_max_length
         if code in ("NAME_TOO_LONG", "NAME_NOT_UNIQUE"):
             title = html.unescape(assignment.title)
@@ -233,14 +241,19 @@ class FixService:
                 True,
                 explanation,
                 title_suggestion=found.title,
-                title_length=found.length,
+                suggestion_length=found.length,
                 title_limit=limit,
                 title_cut_mid_word=found.cut_mid_word,
             )
         if code == "ASSIGNMENT_UNPUBLISHED":
             return FixOffer(code, True, "Publish it in Canvas: students will see it.")
         if code == "DUE_DATE_MISSING":
-            lacking = _sections_without_date(state, assignment)
+            names = {s.id: s.name for s in state.sections}
+            lacking = tuple(
+                (v.section_id, names.get(v.section_id, v.section_id))
+                for v in record.violations
+                if v.code == code and v.section_id is not None
+            )
             return FixOffer(
                 code,
                 True,
@@ -256,9 +269,8 @@ class FixService:
         titles = await self._category_titles(state)
         ranked = tuple(rank_categories(group.name if group else "", titles))
         close = {rule_name(m.title) for m in ranked if m.close}
-        matching = tuple(
-            g for g in state.groups if rule_name(g.name) in close and g.id != (group and group.id)
-        )
+        own_id = group.id if group else None
+        matching = tuple(g for g in state.groups if rule_name(g.name) in close and g.id != own_id)
         explanation = (
             "Rename the assignment group in Canvas to the IC category it stands for, or move this "
             "assignment to a group already named as one."
@@ -611,7 +623,9 @@ class FixService:
             )
         return fixer.canvas_user_id
 
-    async def _record(self, course_id: str, assignment_id: str) -> tuple[CourseState, Any]:
+    async def _record(
+        self, course_id: str, assignment_id: str
+    ) -> tuple[CourseState, AssignmentRecord]:
         state = await self.state.course_state(course_id)
         record = state.assignments.get(assignment_id)
         if record is None or record.assignment.deleted:
@@ -631,30 +645,6 @@ class FixService:
                 f"The {what} of '{known.title}' changed in Canvas since gpb last read it; nothing "
                 "was sent. The page updates on its own in a moment: look again then.",
             )
-
-
-def _sections_without_date(
-    state: CourseState, assignment: Assignment
-) -> tuple[tuple[str, str], ...]:
-    section_ids = {o.section_id for o in assignment.overrides if o.target is OverrideTarget.SECTION}
-    found = []
-    for section in state.sections:
-        if not section.student_count:
-            continue
-        override = next(
-            (
-                o
-                for o in assignment.overrides
-                if o.target is OverrideTarget.SECTION and o.section_id == section.id
-            ),
-            None,
-        )
-        if override is None and (assignment.only_visible_to_overrides or section.id in section_ids):
-            continue
-        due = override.due_at if override is not None and override.due_at_set else assignment.due_at
-        if due is None:
-            found.append((section.id, section.name))
-    return tuple(found)
 
 
 def _dates(assignment: Assignment) -> tuple[object, ...]:

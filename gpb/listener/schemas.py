@@ -399,7 +399,7 @@ class FixOffer(BaseModel):
     title: dict[str, Any] | None = None
     sections_without_date: list[dict[str, str]] | None = None
     group: dict[str, str] | None = None
-    candidates: list[dict[str, Any]] | None = None
+    candidates: list[CategoryMatch] | None = None
     matching_groups: list[dict[str, str]] | None = None
     group_assignments: list[str] | None = None
 
@@ -413,6 +413,9 @@ class CategoryMatch(BaseModel):
     rank: int
     reason: str
     close: bool
+    group: dict[str, str] | None = Field(
+        None, description="in a fix offer: the Canvas group already named so (move to it)"
+    )
 
 
 class ClassCategories(BaseModel):
