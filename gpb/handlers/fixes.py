@@ -544,6 +544,14 @@ class FixService:
         change: AssignmentChange,
         as_user: str | None,
     ) -> FixOutcome:
+        async def write() -> None:
+            answer = await self.writer.update_assignment(
+                assignment.course_id, assignment.id, change, as_user
+            )
+            left = _not_as_asked(change, answer)
+            if left is not None:  # Canvas ignores some values (an unknown group) without a word
+                raise CanvasRefused(f"Canvas answered, but {left}")
+
         return await self._write(
             assignment.course_id,
             assignment.id,
@@ -552,9 +560,7 @@ class FixService:
             before,
             after,
             fixer,
-            lambda: self.writer.update_assignment(
-                assignment.course_id, assignment.id, change, as_user
-            ),
+            write,
         )
 
     async def _write(
@@ -645,6 +651,22 @@ class FixService:
                 f"The {what} of '{known.title}' changed in Canvas since gpb last read it; nothing "
                 "was sent. The page updates on its own in a moment: look again then.",
             )
+
+
+def _not_as_asked(change: AssignmentChange, answer: Assignment) -> str | None:
+    """What Canvas's answer left otherwise than `change` asked, in words; None: all as asked."""
+    if change.name is not None and answer.title.strip() != change.name.strip():
+        return f"the title is '{answer.title}'"
+    if change.published is not None and answer.published != change.published:
+        return "the assignment's published state did not change"
+    if change.due_at is not None and answer.due_at != change.due_at:
+        return f"the due date is {iso(answer.due_at) or 'not set'}"
+    if (
+        change.assignment_group_id is not None
+        and answer.assignment_group_id != change.assignment_group_id
+    ):
+        return "the assignment stayed in its group"
+    return None
 
 
 def _dates(assignment: Assignment) -> tuple[object, ...]:

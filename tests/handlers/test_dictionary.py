@@ -38,6 +38,8 @@ SYNC_AND_CANVAS = {
     "CANVAS_NOT_CONFIGURED": None,
     "CANVAS_AUTH_FAILED": None,
     "CANVAS_UNAVAILABLE": None,
+    # Beyond the design's table: a fix made from gpb that Canvas declined.
+    "CANVAS_REFUSED": None,
 }
 
 FILTER_REASONS = (

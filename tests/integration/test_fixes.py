@@ -361,3 +361,42 @@ async def test_acting_as_the_teacher(
         latest = (await gpb.get(f"/api/events/{events[0]['id']}")).json()
         assert latest["payload"]["metadata"]["user_id"] == "10000000000789"
         assert latest["payload"]["metadata"]["real_user_id"] == "10000000000001"
+
+
+async def test_a_change_canvas_ignores_is_not_taken_for_done(env: Env) -> None:
+    """Canvas ignores an assignment_group_id it does not know, and answers 200 all the same."""
+    canvas = env.canvas
+    canvas.assignment_groups["315"] = AssignmentGroup(
+        id="315", course_id="456", name="Odds", position=5
+    )
+    canvas.assignments["132"] = Assignment(
+        id="132",
+        course_id="456",
+        name="Odds 1",
+        assignment_group_id="315",
+        post_to_sis=True,
+        due_at="2026-11-10T18:00:00Z",
+        points_possible=10.0,
+    )
+    group_event = sample("assignment_created")
+    group_event["metadata"]["event_name"] = "assignment_group_created"
+    group_event["body"] = {"assignment_group_id": "315", "context_id": "456", "name": "Odds"}
+    await env.gpb.handled(await env.gpb.post_event(group_event))
+    await env.gpb.handled(await env.gpb.post("assignment_created", assignment_id="10000000000132"))
+    assert "CATEGORY_NOT_FOUND" in await env.codes("132")
+    # The Tests group goes away in Canvas; gpb has not heard yet.
+    canvas.assignment_groups["312"] = canvas.assignment_groups["312"].model_copy(
+        update={"workflow_state": "deleted"}
+    )
+    try:
+        answer = await env.fix("132", code="CATEGORY_NOT_FOUND", action="move", group_id="312")
+    finally:
+        canvas.assignment_groups["312"] = canvas.assignment_groups["312"].model_copy(
+            update={"workflow_state": "available"}
+        )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["message"] == (
+        "Canvas answered, but the assignment stayed in its group"
+    )
+    assert canvas.assignments["132"].assignment_group_id == "315"
+    assert await env.open_alert("132", "CATEGORY_NOT_FOUND")
