@@ -219,6 +219,18 @@ class FixService:
     async def offers(self, course_id: str, assignment_id: str) -> list[FixOffer]:
         """One offer per open problem of the assignment, in the rules' order."""
         state, record = await self._record(course_id, assignment_id)
+        return await self._offers(state, record)
+
+    async def course_offers(self, course_id: str) -> dict[str, list[FixOffer]]:
+        """The offers of every assignment of the course with a problem, read in one go."""
+        state = await self.state.course_state(course_id)
+        return {
+            aid: await self._offers(state, record)
+            for aid, record in state.assignments.items()
+            if record.violations and not record.assignment.deleted
+        }
+
+    async def _offers(self, state: CourseState, record: AssignmentRecord) -> list[FixOffer]:
         codes = list(dict.fromkeys(v.code for v in record.violations))
         return [await self._offer(state, record, code) for code in codes]
 

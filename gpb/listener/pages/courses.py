@@ -74,7 +74,7 @@ async def course(request: Request) -> Response:
         principal,
         nav="courses",
         assignments=assignments,
-        fixes=await fix_offers(ctx, course_id, assignments),
+        fixes=await fix_offers(ctx, course_id),
         title_units=title_units(),
         fixed=await fixed_notice(ctx, course_id, request.query_params.get("fixed")),
         **await course_header(request, course_id, "course"),
@@ -94,6 +94,6 @@ async def assignment_rows(request: Request) -> Response:
         principal,
         assignments=assignments,
         course_id=course_id,
-        fixes=await fix_offers(ctx, course_id, assignments),
+        fixes=await fix_offers(ctx, course_id),
         title_units=title_units(),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gpb.handlers.eligibility import title_length
-from gpb.handlers.fixes import FIX_EVENT, FixRefused
+from gpb.handlers.fixes import FIX_EVENT
 from gpb.listener.context import AppContext
 
 
@@ -15,20 +15,10 @@ def title_units() -> dict[str, Any]:
     return {"utf16": title_length("\U0001f600") == 2, "trim": title_length(" a ") == 1}
 
 
-async def fix_offers(
-    ctx: AppContext, course_id: str, assignments: list[dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
+async def fix_offers(ctx: AppContext, course_id: str) -> dict[str, dict[str, Any]]:
     """The offers of every assignment with problems, by assignment id then code."""
-    found: dict[str, dict[str, Any]] = {}
-    for assignment in assignments:
-        if not assignment["violations"]:
-            continue
-        try:
-            offers = await ctx.fixes.offers(course_id, assignment["id"])
-        except FixRefused:
-            continue
-        found[assignment["id"]] = {o.code: o.as_json() for o in offers}
-    return found
+    found = await ctx.fixes.course_offers(course_id)
+    return {aid: {o.code: o.as_json() for o in offers} for aid, offers in found.items()}
 
 
 async def fixed_notice(ctx: AppContext, course_id: str, event_id: str | None) -> str | None:
