@@ -14,13 +14,8 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gpb.handlers.fixes import (
-    Fixer,
-    FixOutcome,
-    FixRefused,
-    GroupAlignment,
-    parse_fix_request,
-)
+from gpb.handlers.fix_offers import GroupAlignment
+from gpb.handlers.fixes import Fixer, FixOutcome, FixRefused, parse_fix_request
 from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.tokens import Principal
 from gpb.listener.auth import context, course_access
