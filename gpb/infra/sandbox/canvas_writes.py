@@ -14,7 +14,7 @@ Parameters come as a form (`assignment[name]=...`) or as nested JSON, as Canvas 
 holds "Become other users" (`state.live_events.may_masquerade`) and the user exists; the change is
 then made with that user's permissions, so a user who teaches no section of the course is refused.
 
-Refusals are shaped as Canvas's (canvas-rest.md): validation errors are a 400 with
+Refusals are shaped as Canvas's own: validation errors are a 400 with
 `{"errors": {"<attribute>": [{"attribute", "type", "message"}]}}`, permission errors a 401 with
 `{"status": "unauthorized", "errors": [{"message": "user not authorized to perform that action"}]}`.
 An unknown `assignment_group_id` is ignored, as Canvas ignores it.
