@@ -15,7 +15,35 @@ async function refreshRows() {
   if (!response.ok || response.redirected || mine !== latestRefresh) return;
   const fresh = document.createElement("template");
   fresh.innerHTML = html;
+  const kept = openFixes();
   document.getElementById("assignment-rows").replaceWith(fresh.content.getElementById("assignment-rows"));
+  reopen(kept);
+}
+
+// A fix form the teacher has open stays open, with what was typed, when the rows are redrawn.
+function openFixes() {
+  return [...document.querySelectorAll("#assignment-rows details.fix-details[open]")].map((details) => ({
+    id: details.id,
+    fields: [...details.querySelectorAll("input:not([type=hidden]), select")].map((field) => ({
+      name: field.name, value: field.value, checked: field.checked, type: field.type,
+    })),
+  }));
+}
+
+function reopen(kept) {
+  for (const { id, fields } of kept) {
+    const details = document.getElementById(id);
+    if (!details) continue; // the problem is gone
+    details.open = true;
+    const inputs = [...details.querySelectorAll("input:not([type=hidden]), select")];
+    fields.forEach((field, index) => {
+      const input = inputs[index];
+      if (!input || input.name !== field.name) return;
+      if (field.type === "radio" || field.type === "checkbox") input.checked = field.checked;
+      else input.value = field.value;
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+  }
 }
 
 function announce(alert) {
