@@ -16,10 +16,11 @@ first, and says why in words:
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from gpb.handlers.ic_names import name_key
 
 ABBREVIATIONS = {
     "hw": "homework",
@@ -69,18 +70,13 @@ class CategoryMatch:
         return self.rank <= CLOSE
 
 
-def rule_name(text: str) -> str:
-    """A name as the rule compares it: HTML-unescaped, stripped, case-folded."""
-    return html.unescape(text).strip().casefold()
-
-
 def _compact(text: str) -> str:
     """Letters and digits only, case-folded: "Home Work " -> "homework"."""
-    return re.sub(r"[\W_]+", "", rule_name(text))
+    return re.sub(r"[\W_]+", "", name_key(text))
 
 
 def _words(text: str) -> set[str]:
-    return {_singular(w) for w in re.findall(r"[a-z0-9]+", rule_name(text)) if w != "and"}
+    return {_singular(w) for w in re.findall(r"[a-z0-9]+", name_key(text)) if w != "and"}
 
 
 def _singular(word: str) -> str:
@@ -109,12 +105,12 @@ def _distance(a: str, b: str) -> int:
 
 
 def _initials(text: str) -> str:
-    return "".join(w[0] for w in re.findall(r"[a-z0-9]+", rule_name(text)))
+    return "".join(w[0] for w in re.findall(r"[a-z0-9]+", name_key(text)))
 
 
 def closeness(group: str, category: str) -> tuple[int, str]:
     """The rank of `category` for a group named `group`, and why in words."""
-    if rule_name(group) == rule_name(category):
+    if name_key(group) == name_key(category):
         return 0, _REASONS[0]
     g, c = _compact(group), _compact(category)
     if g and g == c:

@@ -8,14 +8,14 @@ fix says why and what to do instead.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import Any
 
-from gpb.handlers.category_match import CategoryMatch, rank_categories, rule_name
+from gpb.handlers.category_match import CategoryMatch, rank_categories
 from gpb.handlers.course_state import AssignmentRecord, CourseState
 from gpb.handlers.eligibility import IcClassFound, title_length
 from gpb.handlers.ic_directory import IcDirectory
+from gpb.handlers.ic_names import name_key
 from gpb.handlers.model import Assignment, AssignmentGroup
 from gpb.handlers.titles import suggest_title
 
@@ -90,14 +90,14 @@ class FixOffer:
             ]
         if self.code == "CATEGORY_NOT_FOUND":
             data["group"] = _group_json(self.group)
-            named = {rule_name(g.name): g for g in self.matching_groups}
+            named = {name_key(g.name): g for g in self.matching_groups}
             data["candidates"] = [
                 {
                     "title": m.title,
                     "rank": m.rank,
                     "reason": m.reason,
                     "close": m.close,
-                    "group": _group_json(named.get(rule_name(m.title))),
+                    "group": _group_json(named.get(name_key(m.title))),
                 }
                 for m in self.candidates
             ]
@@ -144,7 +144,7 @@ class FixOffers:
         assignment = record.assignment
         limit = self.name_max_length
         if code in ("NAME_TOO_LONG", "NAME_NOT_UNIQUE"):
-            title = html.unescape(assignment.title)
+            title = assignment.title
             if code == "NAME_TOO_LONG":
                 explanation = "Rename it in Canvas to a title that fits."
             else:  # a number sets one twin apart, and the suggester keeps numbers
@@ -186,9 +186,9 @@ class FixOffers:
         group = next((g for g in state.groups if g.id == assignment.assignment_group_id), None)
         titles = await self._category_titles(state)
         ranked = tuple(rank_categories(group.name if group else "", titles))
-        close = {rule_name(m.title) for m in ranked if m.close}
+        close = {name_key(m.title) for m in ranked if m.close}
         own_id = group.id if group else None
-        matching = tuple(g for g in state.groups if rule_name(g.name) in close and g.id != own_id)
+        matching = tuple(g for g in state.groups if name_key(g.name) in close and g.id != own_id)
         explanation = (
             "Rename the assignment group in Canvas to the IC category it stands for, or move this "
             "assignment to a group already named as one."

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from gpb.handlers.category_match import rule_name
 from gpb.handlers.course_state import AssignmentRecord, CourseState, CourseStateStore
 from gpb.handlers.eligibility import title_length
 from gpb.handlers.envelope import parse_event
@@ -31,6 +30,7 @@ from gpb.handlers.fix_offers import (
     group_titles,
 )
 from gpb.handlers.ic_directory import IcDirectory
+from gpb.handlers.ic_names import name_key
 from gpb.handlers.model import Assignment, AssignmentChange, OverrideTarget
 from gpb.handlers.ports import Canvas, CanvasWriter
 from gpb.handlers.timefmt import iso, utcnow
@@ -180,7 +180,7 @@ class FixService:
             (
                 g
                 for g in state.groups
-                if g.id != group.id and rule_name(g.name) == rule_name(new_name)
+                if g.id != group.id and name_key(g.name) == name_key(new_name)
             ),
             None,
         )
@@ -237,7 +237,7 @@ class FixService:
             for r in state.assignments.values()
             if r.sync_enabled
             and r.assignment.id != assignment.id
-            and rule_name(r.assignment.title) == rule_name(title)
+            and name_key(r.assignment.title) == name_key(title)
         ]
         if twins:
             raise FixRefused(

@@ -160,7 +160,7 @@ def test_the_readme_walkthrough_fixes_an_assignment_and_sends_a_grade(walk: Walk
     for command in commands:
         outputs[command] = output = walk.run(command)
         # What the README says each step shows.
-        if "sandbox post" in command:
+        if "sandbox post tests/fixtures/events/assignment_created.json" in command:
             until(lambda: walk.alert("open"), "the long title's alert")
         elif "sandbox canvas rename 123" in command:
             assert "assignment_updated -> " in output and "gpb answered 202" in output
