@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -204,8 +204,6 @@ async def test_masquerading_needs_the_permission(world: World) -> None:
 
 
 async def test_an_unreachable_sandbox_says_where_it_looked(world: World) -> None:
-    world.sandbox = RunningSandbox(
-        "http://127.0.0.1:9", world.sandbox.state, world.sandbox.settings
-    )
+    world.sandbox = replace(world.sandbox, base_url="http://127.0.0.1:9")
     code, _, err = await world.run("publish", "126")
     assert code == 1 and "is `gpb sandbox` running?" in err
