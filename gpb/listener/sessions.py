@@ -41,8 +41,12 @@ class Launched:
     canvas_user_id: str
 
     def principal(self) -> Principal:
+        # The launch says who the user is in Canvas: fixes made in Canvas act as them.
         return Principal(
-            self.role, frozenset(self.course_ids), name=f"Canvas user {self.canvas_user_id}"
+            self.role,
+            frozenset(self.course_ids),
+            name=f"Canvas user {self.canvas_user_id}",
+            canvas_user_id=self.canvas_user_id,
         )
 
     def adding(self, role: Role, course_id: str | None, canvas_user_id: str) -> Launched:

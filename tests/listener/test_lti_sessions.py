@@ -27,6 +27,8 @@ def test_a_launched_session_reads_back_with_its_courses() -> None:
     principal = launched.principal()
     assert principal.may_see("456") and not principal.may_see("457")
     assert principal.role is Role.INSTRUCTOR and principal.name == "Canvas user 789"
+    # Fixes made in Canvas act as the user the launch named (GPB_CANVAS_ACT_AS_USER).
+    assert principal.canvas_user_id == "789"
 
 
 def test_a_token_session_cookie_keeps_its_format() -> None:
