@@ -35,6 +35,7 @@ from gpb.handlers.reconcile import ReconcileJob, Reconciler, ReconcileSettings
 from gpb.handlers.retention import RetentionJob
 from gpb.handlers.school_hours import SchoolHours
 from gpb.handlers.signals import Broadcast
+from gpb.handlers.students import StudentNames
 from gpb.handlers.sync_runner import SyncRunner, SyncSettings
 from gpb.handlers.sync_service import Pending, SyncService
 from gpb.handlers.undo import UndoRunner
@@ -57,8 +58,10 @@ from gpb.listener.context import AppContext, ListenerConfig, LtiSetup
 log = logging.getLogger("gpb")
 
 
-def handler_registry(rechecks: Rechecks, grade_events: GradeEvents) -> dict[str, Handler]:
-    return rechecks.registry() | grade_events.registry()
+def handler_registry(
+    rechecks: Rechecks, grade_events: GradeEvents, students: StudentNames
+) -> dict[str, Handler]:
+    return rechecks.registry() | grade_events.registry() | students.registry()
 
 
 def _secret(value: Any) -> str | None:
@@ -522,7 +525,13 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
         await store.events.release_claims(holder if settings.is_postgres else None)
         worker = Worker(
             store.events,
-            MessageBus(handler_registry(rechecks, GradeEvents(canvas, store.syncs))),
+            MessageBus(
+                handler_registry(
+                    rechecks,
+                    GradeEvents(canvas, store.syncs),
+                    StudentNames(canvas, store.course_state),
+                )
+            ),
             retry_policy(settings),
             holder=holder,
             lease_seconds=settings.event_lease_seconds,

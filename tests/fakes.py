@@ -254,6 +254,7 @@ class FakeCanvas:
         self.groups: list[AssignmentGroup] = []
         self.enrollments: list[Enrollment] = []
         self.teachers: list[str] = []
+        self.users: dict[str, str] = {}  # user id -> sortable name
         self.assignments: dict[str, Assignment] = {}
         self.submissions: dict[tuple[str, str], Submission] = {}
         self.sent: list[tuple[str | None, tuple[str, ...], str, str]] = []
@@ -292,6 +293,10 @@ class FakeCanvas:
     async def list_teacher_ids(self, course_id: str) -> list[str]:
         self._call("list_teacher_ids")
         return list(self.teachers)
+
+    async def get_sortable_name(self, user_id: str) -> str | None:
+        self._call("get_sortable_name")
+        return self.users.get(user_id)
 
     async def get_submission(
         self, course_id: str, assignment_id: str, user_id: str

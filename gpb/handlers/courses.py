@@ -20,7 +20,6 @@ class CourseSummary:
     id: str
     name: str | None
     open_alerts: int
-    pending_changes: int
     last_sync: str | None
 
 

@@ -55,12 +55,14 @@ class PendingEntry:
     synced: SentValue | None
     changed_at: datetime | None
     blocked_by: tuple[str, ...]
+    student_name: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
             "assignment_id": self.assignment_id,
             "student_id": self.student_id,
             "student_sis_id": self.student_sis_id,
+            "student_name": self.student_name,
             "section_id": self.section_id,
             "canvas": self.canvas.as_json(),
             "synced": self.synced.as_json() if self.synced else None,
@@ -148,6 +150,7 @@ def pending_entries(
                         student_sis,
                         held=hold_unposted and wanted is not None and not _posted(grade),
                     ),
+                    student_name=enrollment.sortable_name,
                 )
             )
     entries.sort(key=lambda e: (int(e.assignment_id), int(e.section_id), int(e.student_id)))

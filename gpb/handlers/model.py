@@ -127,6 +127,7 @@ class Enrollment:
     section_id: str
     sis_user_id: str | None
     state: str = "active"
+    sortable_name: str | None = None  # "Rivera, Ana": student data, never logged
 
     @property
     def current(self) -> bool:

@@ -45,6 +45,10 @@ class Canvas(Protocol):
 
     async def list_teacher_ids(self, course_id: str) -> list[str]: ...
 
+    async def get_sortable_name(self, user_id: str) -> str | None:
+        """The user's "Last, First"; None when Canvas has no such user."""
+        ...
+
     async def get_submission(
         self, course_id: str, assignment_id: str, user_id: str
     ) -> Submission | None: ...

@@ -194,6 +194,18 @@ class SyncRun:
     progress_total: int = 0
     report: dict[str, Any] | None = None
     undo_of: str | None = None
+    # Results IC confirmed in this run so far (sent, deleted): known while it runs or once it
+    # was interrupted, whatever its report holds (a process that died left none).
+    confirmed_sent: int = 0
+    confirmed_deleted: int = 0
+
+    def counts(self) -> dict[str, int]:
+        counts = dict((self.report or RunReport().as_json())["counts"])
+        if self.status is RunStatus.INTERRUPTED:
+            # What IC holds is the truth of a run that stopped short, not what its report saw.
+            counts["sent"], counts["deleted"] = self.confirmed_sent, self.confirmed_deleted
+            counts["extracted"] = sum(counts[o.value] for o in Outcome)
+        return counts
 
     def as_json(self, *, full: bool = True) -> dict[str, Any]:
         report = self.report or RunReport().as_json()
@@ -207,8 +219,12 @@ class SyncRun:
             "created_at": iso(self.created_at),
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
-            "progress": {"done": self.progress_done, "total": self.progress_total},
-            "counts": report["counts"],
+            "progress": {
+                "done": self.progress_done,
+                "total": self.progress_total,
+                "confirmed": self.confirmed_sent + self.confirmed_deleted,
+            },
+            "counts": self.counts(),
             "undo_of": self.undo_of,
         }
         if not full:

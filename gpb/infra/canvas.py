@@ -139,6 +139,7 @@ class CanvasClient(HttpAdapter):
                 section_id=str(item["course_section_id"]),
                 sis_user_id=item.get("sis_user_id") or None,
                 state=str(item.get("enrollment_state") or "active"),
+                sortable_name=_sortable_name(item.get("user")),
             )
             # A student re-added to a section has an old enrollment beside the new one.
             key = (enrollment.user_id, enrollment.section_id)
@@ -151,6 +152,9 @@ class CanvasClient(HttpAdapter):
         items = await self._enrollments(course_id, "TeacherEnrollment", ("active",))
         # A teacher of two sections has two enrollments; dict keeps first-seen order.
         return list(dict.fromkeys(str(item["user_id"]) for item in items))
+
+    async def get_sortable_name(self, user_id: str) -> str | None:
+        return _sortable_name(await self._get_one(f"users/{_seg(user_id)}"))
 
     async def get_submission(
         self, course_id: str, assignment_id: str, user_id: str
@@ -484,6 +488,14 @@ def _json(response: httpx.Response) -> Any:
 
 
 # -- JSON to domain values -----------------------------------------------------------------
+
+
+def _sortable_name(user: Any) -> str | None:
+    """The student's "Last, First" from an enrollment's `user` object (Canvas includes it)."""
+    if not isinstance(user, dict):
+        return None
+    name = user.get("sortable_name") or user.get("name")
+    return str(name) if name else None
 
 
 def _id(value: Any) -> str | None:

@@ -20,7 +20,8 @@ async def courses_json(ctx: AppContext, principal: Principal) -> list[dict[str, 
             "id": course.id,
             "name": course.name,
             "open_alerts": course.open_alerts,
-            "pending_changes": course.pending_changes,
+            # The same count as the course's own pages: its pending delta, every assignment.
+            "pending_changes": sum((await ctx.pending.counts(course.id)).values()),
             "last_sync": course.last_sync,
         }
         for course in await ctx.courses.summaries(only)

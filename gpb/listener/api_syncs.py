@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from gpb.handlers.dictionary import CANVAS_TITLES, ENTRIES
 from gpb.handlers.ids import local_id_or_none, record_id
+from gpb.handlers.students import Roster
 from gpb.handlers.sync_service import InvalidRequest, NewerRuns
 from gpb.handlers.syncs import RunInProgress, RunKind, SyncRequest, SyncRun
 from gpb.handlers.tokens import Principal
@@ -146,8 +147,17 @@ async def _visible_run(request: Request) -> SyncRun:
     return await visible_run(context(request), principal, request.path_params["sync_id"])
 
 
+async def run_json(ctx: AppContext, run: SyncRun) -> dict[str, Any]:
+    """The run as the API answers it: each grade with the student's name as Canvas sorts it."""
+    shown = run.as_json()
+    roster = Roster.of((await ctx.course_state.course_state(run.course_id)).enrollments)
+    for grade in shown["grades"]:
+        grade["student_name"] = roster.names.get(grade["student_id"])
+    return shown
+
+
 async def get_run(request: Request) -> Response:
-    return JSONResponse((await _visible_run(request)).as_json())
+    return JSONResponse(await run_json(context(request), await _visible_run(request)))
 
 
 async def resume(ctx: AppContext, run: SyncRun) -> SyncRun:

@@ -110,6 +110,7 @@ class PendingChange(BaseModel):
     assignment_id: str
     student_id: str
     student_sis_id: str | None
+    student_name: str | None = Field(description="Canvas's sortable name, as 'Last, First'")
     section_id: str
     canvas: CanvasGrade
     synced: SentGrade | None
@@ -147,6 +148,10 @@ class Queued(BaseModel):
 class Progress(BaseModel):
     done: int
     total: int
+    confirmed: int = Field(
+        description="results IC confirmed in this run so far (written or deleted); counted while"
+        " it runs and once it was interrupted, 0 otherwise"
+    )
 
 
 class Counts(BaseModel):
@@ -235,6 +240,7 @@ class AssignmentTally(BaseModel):
 class GradeOutcome(BaseModel):
     assignment_id: str
     student_id: str
+    student_name: str | None = Field(description="Canvas's sortable name, as 'Last, First'")
     section_id: str
     outcome: Literal["sent", "deleted", "failed", "filtered", "unchanged"]
     code: str | None

@@ -4,12 +4,14 @@ interruption and resume — against the sandbox's strict OneRoster stand-in."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from canvas_events import sample
 from databases import on_postgres
 from running_gpb import (
     SandboxedGpb,
@@ -385,6 +387,11 @@ async def test_a_run_killed_with_its_process_is_resumed_after_the_restart(tmp_pa
             else:
                 # Alone on its database, the new process knows the old one is gone.
                 assert stopped["status"] == "interrupted"
+                # It tells how far it got: what IC confirmed before the stop counts as sent.
+                confirmed = sum(1 for w in sandbox.state.ic.writes if w.kind == "result")
+                assert 1 <= stopped["progress"]["confirmed"] <= confirmed
+                assert stopped["counts"]["sent"] == stopped["progress"]["confirmed"]
+                assert stopped["progress"]["total"] > stopped["progress"]["done"]
                 resumed = await client.post(
                     f"/api/syncs/{sync_id}/resume", headers=auth(ADMIN_TOKEN)
                 )
@@ -407,3 +414,44 @@ def httpx_client(url: str) -> Any:
     import httpx
 
     return httpx.AsyncClient(base_url=url)
+
+
+async def test_students_are_named_in_the_pending_delta_and_the_runs_grades(
+    env: SandboxedGpb,
+) -> None:
+    await grade(env, FINE, "1201", 9.5, "2026-11-02T10:00:00.000Z")
+    (mine,) = [
+        c
+        for c in (await env.get("/api/courses/456/pending")).json()["changes"]
+        if (c["assignment_id"], c["student_id"]) == (FINE, "1201")
+    ]
+    assert mine["student_name"] == "Student, Sam" and mine["student_sis_id"] == "S-102938"
+    run = await start(env, kind="sync", assignment_ids=[FINE])
+    named = {g["student_id"]: g["student_name"] for g in run["grades"]}
+    assert named["1201"] == "Student, Sam"
+
+    # Canvas renames the student: its user_updated event (which lacks the sortable name) makes
+    # gpb read the user again.
+    env.sandbox.state.canvas.users["1201"].sortable_name = "Student-Rivera, Sam"
+    event = sample("grade_change_8_to_9_5")
+    event["metadata"]["event_name"] = "user_updated"
+    event["body"] = {"user_id": "10000000001201", "name": "Sam Student-Rivera"}
+    handled = await env.handled(await env.post_event(event))
+    assert handled["status"] == "processed", handled
+    assert "Rivera" not in json.dumps(handled["outcome"])
+    run_again = (await env.get(f"/api/syncs/{run['id']}")).json()
+    assert {g["student_name"] for g in run_again["grades"] if g["student_id"] == "1201"} == {
+        "Student-Rivera, Sam"
+    }
+
+
+async def test_the_course_list_counts_the_pending_changes_the_course_shows(
+    env: SandboxedGpb,
+) -> None:
+    await grade(env, FINE, "1201", 9.5, "2026-11-02T10:00:00.000Z")
+    await grade(env, FINE, "1202", 8.0, "2026-11-02T10:00:00.000Z")
+    pending = (await env.get("/api/courses/456/pending")).json()["changes"]
+    (course,) = (await env.get("/api/courses")).json()["courses"]
+    assert course["pending_changes"] == len(pending) >= 2
+    assignments = (await env.get("/api/courses/456/assignments")).json()["assignments"]
+    assert course["pending_changes"] == sum(a["pending_changes"] for a in assignments)

@@ -185,6 +185,7 @@ class CanvasApi:
             Route("/courses/{course_id}/students/submissions", self.student_submissions),
             Route("/conversations", self.create_conversation, methods=["POST"]),
             Route("/users/self", self.whoami),
+            Route("/users/{user_id}", self.get_user),
         ]
         return Router(routes, default=_not_found_app)
 
@@ -472,6 +473,10 @@ class CanvasApi:
 
     async def whoami(self, request: Request) -> Response:
         return self._answer(request, cj.user_json(API_USER))
+
+    async def get_user(self, request: Request) -> Response:
+        user = self.state.canvas.users.get(local_id(request.path_params["user_id"]))
+        return _not_found() if user is None else self._answer(request, cj.user_json(user))
 
     # ------------------------------------------------------------ conversations
 

@@ -27,6 +27,7 @@ from gpb.handlers.model import (
     OverrideTarget,
     Section,
 )
+from gpb.handlers.students import StudentRenamed
 from gpb.handlers.timefmt import format_time, parse_time, utcnow
 from gpb.infra.store.database import Connection, Database
 
@@ -91,6 +92,14 @@ class SqlCourseState:
     async def course_state(self, course_id: str) -> CourseState:
         return await self._db.read(lambda conn: _load(conn, course_id))
 
+    async def is_student(self, user_id: str) -> bool:
+        row = await self._db.read(
+            lambda conn: conn.execute(
+                "SELECT 1 FROM enrollments WHERE user_id = ? LIMIT 1", (user_id,)
+            ).fetchone()
+        )
+        return row is not None
+
     async def assignment_records(self, course_id: str) -> list[AssignmentRecord]:
         state = await self.course_state(course_id)
         return sorted(state.assignments.values(), key=lambda r: int(r.assignment.id))
@@ -121,7 +130,9 @@ def _load(conn: Connection, course_id: str) -> CourseState:
             )
         ),
         enrollments=tuple(
-            Enrollment(r["user_id"], r["section_id"], r["sis_user_id"], r["state"])
+            Enrollment(
+                r["user_id"], r["section_id"], r["sis_user_id"], r["state"], r["sortable_name"]
+            )
             for r in conn.execute("SELECT * FROM enrollments WHERE course_id = ?", (course_id,))
         ),
         assignments={
@@ -184,12 +195,20 @@ def _groups_stored(conn: Connection, change: GroupsStored) -> None:
 def _enrollments_stored(conn: Connection, change: EnrollmentsStored) -> None:
     conn.execute("DELETE FROM enrollments WHERE course_id = ?", (change.course_id,))
     conn.executemany(
-        "INSERT INTO enrollments (course_id, user_id, section_id, sis_user_id, state)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        "INSERT INTO enrollments"
+        " (course_id, user_id, section_id, sis_user_id, state, sortable_name)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [
-            (change.course_id, e.user_id, e.section_id, e.sis_user_id, e.state)
+            (change.course_id, e.user_id, e.section_id, e.sis_user_id, e.state, e.sortable_name)
             for e in change.enrollments
         ],
+    )
+
+
+def _student_renamed(conn: Connection, change: StudentRenamed) -> None:
+    conn.execute(
+        "UPDATE enrollments SET sortable_name = ? WHERE user_id = ?",
+        (change.sortable_name, change.user_id),
     )
 
 
@@ -225,4 +244,5 @@ WRITERS: dict[type, Callable[[Connection, Any], None]] = {
     GroupsStored: _groups_stored,
     EnrollmentsStored: _enrollments_stored,
     AssignmentStored: _assignment_stored,
+    StudentRenamed: _student_renamed,
 }

@@ -35,7 +35,7 @@ class SqlCourses:
                 params = ids
             rows = conn.execute(sql + " ORDER BY CAST(id AS INTEGER)", params).fetchall()
             return [
-                CourseSummary(row["id"], row["name"], row["open_alerts"], 0, _iso(row["last_sync"]))
+                CourseSummary(row["id"], row["name"], row["open_alerts"], _iso(row["last_sync"]))
                 for row in rows
             ]
 

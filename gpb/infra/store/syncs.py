@@ -84,7 +84,20 @@ def _grade(row: Row) -> Grade:
     )
 
 
+# A run's rows with how many results IC confirmed in it, counted while it may still be under way or
+# after it stopped short: an interrupted run's report cannot tell it (its process may have died).
+_RUNS = (
+    "SELECT *,"
+    " CASE WHEN status IN ('running', 'interrupted') THEN (SELECT count(*) FROM run_confirmations c"
+    " WHERE c.run_id = sync_runs.id AND c.value <> 'deleted') ELSE 0 END AS confirmed_sent,"
+    " CASE WHEN status IN ('running', 'interrupted') THEN (SELECT count(*) FROM run_confirmations c"
+    " WHERE c.run_id = sync_runs.id AND c.value = 'deleted') ELSE 0 END AS confirmed_deleted"
+    " FROM sync_runs"
+)
+
+
 def _run(row: Row) -> SyncRun:
+    counted = "confirmed_sent" in row.keys()  # noqa: SIM118 (sqlite3.Row: `in` checks values)
     return SyncRun(
         id=str(row["id"]),
         course_id=row["course_id"],
@@ -100,6 +113,8 @@ def _run(row: Row) -> SyncRun:
         progress_total=row["progress_total"],
         report=json.loads(row["report"]) if row["report"] else None,
         undo_of=str(row["undo_of"]) if row["undo_of"] is not None else None,
+        confirmed_sent=row["confirmed_sent"] if counted else 0,
+        confirmed_deleted=row["confirmed_deleted"] if counted else 0,
     )
 
 
@@ -215,7 +230,7 @@ class SqlSyncs:
         if row_id is None:
             return None
         row = await self._db.read(
-            lambda conn: conn.execute("SELECT * FROM sync_runs WHERE id = ?", (row_id,)).fetchone()
+            lambda conn: conn.execute(f"{_RUNS} WHERE id = ?", (row_id,)).fetchone()
         )
         return _run(row) if row else None
 
@@ -223,11 +238,11 @@ class SqlSyncs:
         def read(conn: Connection) -> list[Row]:
             if before_id is None:
                 return conn.execute(
-                    "SELECT * FROM sync_runs WHERE course_id = ? ORDER BY id DESC LIMIT ?",
+                    f"{_RUNS} WHERE course_id = ? ORDER BY id DESC LIMIT ?",
                     (course_id, limit),
                 ).fetchall()
             return conn.execute(
-                "SELECT * FROM sync_runs WHERE course_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+                f"{_RUNS} WHERE course_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
                 (course_id, int(before_id), limit),
             ).fetchall()
 

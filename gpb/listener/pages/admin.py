@@ -17,7 +17,6 @@ from gpb.handlers.health import FinishedRun
 from gpb.handlers.syncs import RunStatus
 from gpb.handlers.timefmt import iso
 from gpb.listener.api_admin import check_scope, reconciliation_json
-from gpb.listener.api_courses import courses_json
 from gpb.listener.api_events import (
     event_detail,
     event_summary,
@@ -90,16 +89,16 @@ async def overview(request: Request) -> Response:
         charts.append(
             build_chart(title, counts, start=start, bucket=bucket, buckets=buckets, zone=zone)
         )
-    courses = await courses_json(ctx, principal)
+    courses = await ctx.courses.summaries(None)  # admins see all; no pending counts needed here
     reconciled = await ctx.reconciliations.reconciliations(None, None, RECENT_RECONCILIATIONS)
     return render(
         request,
         "admin.html",
         principal,
         nav="admin",
-        courses=[c for c in courses if c["open_alerts"]],
+        courses=[c for c in courses if c.open_alerts],
         failed_runs=await latest_failed_runs(ctx),
-        course_names={c["id"]: c["name"] for c in courses},
+        course_names={c.id: c.name for c in courses},
         charts=charts,
         admin_alerts=[a.as_json() for a in await ctx.admin_alerts.admin_alerts("open")],
         reconciliations=[r.as_json(full=False) for r in reconciled],

@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from gpb.handlers.course_state import CourseState
 from gpb.handlers.ids import local_id_or_none
+from gpb.handlers.students import Roster
 from gpb.handlers.syncs import ACTIVE, RunKind, RunStatus, SyncRun
 from gpb.handlers.tokens import Principal
 from gpb.listener.api_assignments import course_assignments
@@ -26,6 +27,7 @@ from gpb.listener.api_syncs import (
     request_run,
     resume,
     run_history,
+    run_json,
     undo,
     visible_run,
 )
@@ -43,10 +45,12 @@ RECENT_RUNS = 5  # how far back the sync page looks for a run still going
 
 @dataclass(frozen=True)
 class Names:
-    """What the course calls its assignments and sections, for pages that get only ids."""
+    """What the course calls its assignments, sections and students, for pages that get only
+    ids."""
 
     assignments: Mapping[str, str]
     sections: Mapping[str, str]
+    students: Roster
 
     def assignment(self, assignment_id: str) -> str:
         return self.assignments.get(assignment_id) or f"Assignment {assignment_id}"
@@ -54,11 +58,18 @@ class Names:
     def section(self, section_id: str) -> str:
         return self.sections.get(section_id) or f"Section {section_id}"
 
+    def student(self, user_id: str) -> str:
+        return self.students.names.get(user_id) or f"Canvas user {user_id}"
+
+    def student_sis_id(self, user_id: str) -> str | None:
+        return self.students.sis_ids.get(user_id)
+
 
 def names_of(state: CourseState) -> Names:
     return Names(
         {a: r.assignment.title for a, r in state.assignments.items()},
         {s.id: s.name for s in state.sections},
+        Roster.of(state.enrollments),
     )
 
 
@@ -255,7 +266,7 @@ async def _course_run(request: Request) -> tuple[Principal, SyncRun]:
 async def run_page(request: Request) -> Response:
     principal, run = await _course_run(request)
     ctx = context(request)
-    shown = run.as_json()
+    shown = await run_json(ctx, run)
     grades = shown.pop("grades")
     # A preview belongs to the Sync tab (it ends with a Commit button); a real run to History.
     tab = "course_sync" if run.dry_run else "course_history"
