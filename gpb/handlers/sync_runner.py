@@ -106,6 +106,7 @@ class SyncSettings:
 
 
 ReloadCourse = Callable[[str], Awaitable[list[object]]]
+Stepped = tuple[GradeOutcome, RunError | None]  # one grade's outcome, and its error if it failed
 
 
 @dataclass
@@ -197,11 +198,15 @@ class SyncRunner:
         results follow its own line item. What finished is reported in the plan's order, even when
         the run stops midway."""
         confirmed = await self.runs.confirmed_in_run(run.id)
-        finished: list[list[tuple[GradeOutcome, RunError | None]] | None] = [None] * len(plan.work)
-        done = 0
+        finished: list[list[Stepped] | None] = [None] * len(plan.work)
+        progress = Progress(lambda done: self.runs.progress(run.id, done, plan.total))
+
+        async def counted(step: Awaitable[Stepped]) -> Stepped:
+            outcome = await step
+            progress.advance()
+            return outcome
 
         async def carry_out_section(index: int, work: SectionWork) -> None:
-            nonlocal done
             if self.monotonic() > deadline:
                 raise Interrupted()
             async with slots:
@@ -209,15 +214,17 @@ class SyncRunner:
                 writable = unread or await self._line_item(run, work, report)
             async with asyncio.TaskGroup() as group:
                 tasks = [
-                    group.create_task(self._write(run, w, writable, confirmed, slots, deadline))
+                    group.create_task(
+                        counted(self._write(run, w, writable, confirmed, slots, deadline))
+                    )
                     for w in work.writes
                 ] + [
-                    group.create_task(self._delete(run, d, unread, confirmed, slots, deadline))
+                    group.create_task(
+                        counted(self._delete(run, d, unread, confirmed, slots, deadline))
+                    )
                     for d in work.deletes
                 ]
             finished[index] = [task.result() for task in tasks]
-            done += len(tasks)
-            await self.runs.progress(run.id, done, plan.total)
 
         await self.runs.progress(run.id, 0, plan.total)
         try:
@@ -225,6 +232,7 @@ class SyncRunner:
                 for index, work in enumerate(plan.work):
                     sections.create_task(carry_out_section(index, work))
         finally:
+            await progress.flushed()
             for outcomes in finished:
                 for outcome, error in outcomes or ():
                     report.grades.append(outcome)
@@ -433,6 +441,38 @@ def _refreshed(report: RunReport, work: SectionWork, outcome: Outcome) -> None:
         report.line_items.append(
             LineItemOutcome(work.assignment_id, work.section_id, outcome, work.refresh.message)
         )
+
+
+class Progress:
+    """How many grades of a run are done, told to the store grade by grade. Writes never queue
+    up behind one another: while one is under way, later counts wait for it and the newest goes
+    next, so a fast run costs few writes and a slow one shows every grade."""
+
+    def __init__(self, write: Callable[[int], Awaitable[None]]) -> None:
+        self._write = write
+        self._done = 0
+        self._written = 0
+        self._writer: asyncio.Task[None] | None = None
+
+    def advance(self) -> None:
+        self._done += 1
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._catch_up(), name="gpb-run-progress")
+
+    async def flushed(self) -> None:
+        """Waits until the store holds the last count."""
+        if self._writer is not None:
+            await asyncio.shield(self._writer)
+
+    async def _catch_up(self) -> None:
+        while self._written < self._done:
+            done = self._done
+            try:
+                await self._write(done)
+            except Exception:  # progress is a courtesy: the run goes on, the next count retries
+                log.exception("could not record a run's progress")
+                return
+            self._written = done
 
 
 def run_error(

@@ -455,3 +455,26 @@ async def test_the_course_list_counts_the_pending_changes_the_course_shows(
     assert course["pending_changes"] == len(pending) >= 2
     assignments = (await env.get("/api/courses/456/assignments")).json()["assignments"]
     assert course["pending_changes"] == sum(a["pending_changes"] for a in assignments)
+
+
+async def test_progress_moves_grade_by_grade(env: SandboxedGpb) -> None:
+    for user_id in ("1201", "1202", "1205", "1206", "1207", "1208"):
+        await grade(env, FINE, user_id, 5.0, "2026-11-02T10:00:00.000Z")
+    env.sandbox.state.sis_faults.configure(FaultConfig(latency_seconds=0.2))
+    response = await env.post_json("/api/courses/456/syncs", {"kind": "remaster"})
+    sync_id = response.json()["id"]
+    seen: set[int] = set()
+    while (run := (await env.get(f"/api/syncs/{sync_id}")).json())["status"] in (
+        "queued",
+        "running",
+    ):
+        seen.add(run["progress"]["done"])
+        await asyncio.sleep(0.02)
+    env.sandbox.state.sis_faults.configure(FaultConfig())
+    assert run["status"] == "succeeded", run["errors"]
+    total = run["progress"]["total"]
+    assert run["progress"]["done"] == total
+    # One IC call takes 0.2 s and the page looks every 0.02 s: counted per (assignment, section)
+    # it would show at most one value per line item; counted per grade, most of them.
+    line_items = len(run["sections"]) * len(run["assignments"])
+    assert len(seen - {0, total}) > line_items, (sorted(seen), total, line_items)
