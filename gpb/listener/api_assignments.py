@@ -13,7 +13,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from gpb.handlers.alerts import FeedEntry
 from gpb.handlers.course_state import AssignmentRecord, CourseState
+from gpb.handlers.ic_dates import section_due_at
 from gpb.handlers.ic_names import sent_title
+from gpb.handlers.model import OverrideTarget
 from gpb.handlers.timefmt import iso
 from gpb.listener.auth import context, course_access
 from gpb.listener.context import AppContext
@@ -30,10 +32,24 @@ def assignment_json(
 ) -> dict[str, Any]:
     assignment = record.assignment
     groups = {g.id: g.name for g in state.groups}
+    sections = {s.id: s.name for s in state.sections}
+    overridden = [
+        o.section_id
+        for o in assignment.overrides
+        if o.target is OverrideTarget.SECTION and o.section_id is not None
+    ]
     return {
         "id": assignment.id,
         "title": sent_title(assignment.title),  # what IC gets, as the pages show it
         "due_at": iso(assignment.due_at),
+        "section_due_dates": [
+            {
+                "section_id": section_id,
+                "section_name": sections.get(section_id),
+                "due_at": iso(section_due_at(assignment, section_id)),
+            }
+            for section_id in dict.fromkeys(overridden)
+        ],
         "assignment_group": groups.get(assignment.assignment_group_id or ""),
         "sync_enabled": record.sync_enabled,
         "eligible": record.eligible,

@@ -57,10 +57,19 @@ class Violation(BaseModel):
     section_id: str | None
 
 
+class SectionDueDate(BaseModel):
+    section_id: str
+    section_name: str | None
+    due_at: Time
+
+
 class AssignmentSummary(BaseModel):
     id: str
     title: str
     due_at: Time
+    section_due_dates: list[SectionDueDate] = Field(
+        description="the due date of each section the assignment has an override for"
+    )
     assignment_group: str | None
     sync_enabled: bool
     eligible: bool

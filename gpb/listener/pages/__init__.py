@@ -6,11 +6,14 @@ Route names are part of the layout: the course tabs show a page once a route of 
 
 from __future__ import annotations
 
+from starlette.responses import FileResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from gpb.listener.pages import admin, courses, dictionary, fixes, login, syncs
 from gpb.listener.pages.render import STATIC_DIR
+
+SVG = "image/svg+xml"
 
 ROUTES: list[BaseRoute] = [
     Route("/login", login.login_form, methods=["GET"], name="login"),
@@ -85,4 +88,6 @@ ROUTES: list[BaseRoute] = [
         name="admin_event_replay",
     ),
     Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+    # Browsers ask for it without reading the page's <link rel="icon">: the same picture.
+    Route("/favicon.ico", lambda _: FileResponse(STATIC_DIR / "favicon.svg", media_type=SVG)),
 ]

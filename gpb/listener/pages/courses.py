@@ -9,9 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import NoMatchFound
 
+from gpb.handlers.syncs import RunStatus
 from gpb.listener.api_assignments import course_assignments
 from gpb.listener.api_courses import courses_json
 from gpb.listener.auth import authenticate, context, course_access
+from gpb.listener.context import AppContext
 from gpb.listener.pages.fix_forms import fix_offers, fixed_notice, title_units
 from gpb.listener.pages.render import page, render
 
@@ -25,6 +27,7 @@ COURSE_TABS = (
     ("Sync", "course_sync"),
     ("History", "course_history"),
 )
+RECENT_RUNS = 5  # how far back a course's pages look for a run under way or interrupted
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,15 @@ async def course_header(request: Request, course_id: str, current: str) -> dict[
     }
 
 
+async def stopped_run(ctx: AppContext, course_id: str) -> dict[str, Any] | None:
+    """The course's latest real run when it was interrupted (a later run supersedes it): the
+    course page and the Sync tab offer to resume it."""
+    for run in await ctx.sync_runs.runs(course_id, None, RECENT_RUNS):
+        if not run.dry_run:
+            return run.as_json(full=False) if run.status is RunStatus.INTERRUPTED else None
+    return None
+
+
 @page
 async def course(request: Request) -> Response:
     principal, course_id = await course_access(request)
@@ -77,6 +89,7 @@ async def course(request: Request) -> Response:
         fixes=await fix_offers(ctx, course_id),
         title_units=title_units(),
         fixed=await fixed_notice(ctx, course_id, request.query_params.get("fixed")),
+        stopped=await stopped_run(ctx, course_id),
         **await course_header(request, course_id, "course"),
     )
 

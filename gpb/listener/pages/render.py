@@ -20,8 +20,9 @@ from gpb.handlers.envelope import parse_canvas_time
 from gpb.handlers.timefmt import iso
 from gpb.handlers.tokens import Principal
 from gpb.listener import sessions
-from gpb.listener.auth import context
+from gpb.listener.auth import authenticate, context
 from gpb.listener.errors import ApiError
+from gpb.listener.pages.icons import icon
 
 LISTENER_DIR = Path(__file__).resolve().parent.parent
 STATIC_DIR = LISTENER_DIR / "static"
@@ -80,6 +81,7 @@ TEMPLATES.env.filters["local_time"] = local_time
 TEMPLATES.env.filters["number"] = number
 TEMPLATES.env.filters["iso_time"] = iso_time
 TEMPLATES.env.globals["error_title"] = error_title
+TEMPLATES.env.globals["icon"] = icon
 
 
 def csrf_token(request: Request) -> str | None:
@@ -117,7 +119,7 @@ _ERROR_TITLES = {
 }
 
 
-def error_page(request: Request, error: ApiError) -> Response:
+async def error_page(request: Request, error: ApiError) -> Response:
     if error.status == 401:
         # Back to this page after logging in; a form post cannot be replayed, so its page instead.
         target = request.url.path if request.method == "GET" else "/"
@@ -135,7 +137,22 @@ def error_page(request: Request, error: ApiError) -> Response:
     else:
         title = _ERROR_TITLES.get(error.status, "Something went wrong")
         message = error.message[:1].upper() + error.message[1:] + "."
-    return render(request, "error.html", None, status=error.status, title=title, message=message)
+    # The caller may be logged in (a course not theirs, an admin page): keep the header, Log out.
+    return render(
+        request,
+        "error.html",
+        await _who(request),
+        status=error.status,
+        title=title,
+        message=message,
+    )
+
+
+async def _who(request: Request) -> Principal | None:
+    try:
+        return await authenticate(request)
+    except ApiError:
+        return None
 
 
 def page(handler: PageHandler) -> PageHandler:
@@ -146,7 +163,7 @@ def page(handler: PageHandler) -> PageHandler:
         try:
             response = await handler(request)
         except ApiError as error:
-            response = error_page(request, error)
+            response = await error_page(request, error)
         response.headers.update(security_headers(context(request).config.frame_origins))
         return response
 

@@ -34,13 +34,12 @@ from gpb.listener.api_syncs import (
 from gpb.listener.auth import context, course_access
 from gpb.listener.errors import ApiError, not_found
 from gpb.listener.forms import read_form
-from gpb.listener.pages.courses import course_header
+from gpb.listener.pages.courses import RECENT_RUNS, course_header, stopped_run
 from gpb.listener.pages.render import page, render
 
 # A checkbox per assignment, named by its id: the forms are read as one value per name.
 PICK = "assignment-"
 SHOWN_GRADES = 1000  # a run page lists this many grades; the API lists them all
-RECENT_RUNS = 5  # how far back the sync page looks for a run still going
 
 
 @dataclass(frozen=True)
@@ -197,6 +196,7 @@ async def _sync_page(
         pick=PICK,
         not_syncing=len(listed) - len(assignments),
         under_way=under_way.as_json(full=False) if under_way else None,
+        stopped=None if under_way else await stopped_run(ctx, course_id),
         problem=problem,
         auto_sync=(await ctx.auto_sync.choice(course_id)).as_json(ctx.auto_sync.policy),
         auto_saved="auto-saved" in request.query_params,
