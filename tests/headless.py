@@ -7,12 +7,17 @@ scripts/test installs the Debian package when it is missing.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from running_gpb import SandboxedGpb
+from running_gpb import SandboxedGpb, sandboxed_gpb
+
+from gpb.handlers.tokens import Role, new_token
+from gpb.infra.store.store import SqlStore
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -63,6 +68,29 @@ class Site:
         )
         await self.gpb.handled(event_id)
         return event_id
+
+
+async def _add_token(path: str, role: Role, courses: tuple[str, ...], name: str) -> str:
+    token = new_token()
+    store = SqlStore(path)
+    store.start()
+    try:
+        await store.tokens.add(token, role, courses, name, None)
+    finally:
+        await store.close()
+    return token
+
+
+@asynccontextmanager
+async def open_site(tmp: Path, **settings: Any) -> AsyncIterator[Site]:
+    """gpb (with these settings) against the sandbox, the course read, and a teacher's tokens."""
+    async with sandboxed_gpb(tmp, **settings) as gpb:
+        await gpb.handled(await gpb.post("assignment_created"))  # gpb reads the whole course
+        path = gpb.settings.database_url
+        teacher = await _add_token(path, Role.INSTRUCTOR, (COURSE,), "Ms. Rivera")
+        stranger = await _add_token(path, Role.INSTRUCTOR, ("999",), "Mr. Elsewhere")
+        async with httpx.AsyncClient(base_url=gpb.sandbox.base_url + "/_sandbox") as control:
+            yield Site(gpb, str(gpb.client.base_url), teacher, stranger, control)
 
 
 async def log_in(page: Page, token: str, start: str = "/") -> None:

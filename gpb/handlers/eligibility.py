@@ -258,8 +258,8 @@ def _course_unpublished(f: _Facts) -> Iterator[_Finding]:
     course = f.view.course
     if not course.published:
         yield _Finding(
-            f"Course '{course.name}' of '{f.title}' is not published "
-            f"(its state is '{course.workflow_state}')."
+            f"The course '{course.name}' is not published (Canvas calls its state "
+            f"'{course.workflow_state}'), so no grade of '{f.title}' can go to IC."
         )
 
 
@@ -310,12 +310,13 @@ def _category_not_found(f: _Facts) -> Iterator[_Finding]:
             continue
         class_title = known.ic_class.title
         yield _Finding(
-            f"The assignment group {_group_label(group)} of '{f.title}' is no grading category "
-            f"of IC class '{class_title}' (section '{checked.section.name}').",
+            f"'{f.title}' is in the assignment group {_group_label(group)}, which is not a "
+            f"grading category of the IC class '{class_title}' (section "
+            f"'{checked.section.name}').",
             fix=(
                 f"Rename the group {_group_label(group)} to one of: {', '.join(titles)}."
                 if titles
-                else f"IC class '{class_title}' has no grading categories; ask the SIS admin "
+                else f"The IC class '{class_title}' has no grading categories; ask the SIS admin "
                 "to set them up."
             ),
             section_id=checked.section.id,
@@ -323,7 +324,7 @@ def _category_not_found(f: _Facts) -> Iterator[_Finding]:
 
 
 def _group_label(name: str | None) -> str:
-    return f"'{name}'" if name is not None else "(unknown to gpb)"
+    return f"'{name}'" if name is not None else "that gpb does not know"
 
 
 def _not_graded(f: _Facts) -> Iterator[_Finding]:
@@ -372,8 +373,8 @@ def _category_unverified(f: _Facts) -> Iterator[_Finding]:
         sections = ", ".join(f"'{n}'" for n in names)
         noun = "section" if len(names) == 1 else "sections"
         yield _Finding(
-            f"IC could not be asked about {noun} {sections}, so the IC class, category and term "
-            f"of '{f.title}' are not checked there."
+            f"gpb could not reach IC to check {noun} {sections}, so the IC class, grading "
+            f"category and term of '{f.title}' are not verified there yet."
         )
 
 
@@ -407,7 +408,7 @@ def _due_date_outside_term(f: _Facts) -> Iterator[_Finding]:
         dates = " and ".join(f"{what} {day}" for day, what in outside.items())
         spans = ", ".join(_term_span(t) for t in sessions)
         yield _Finding(
-            f"'{f.title}' is {dates} in section '{name}', outside every {kind} of IC class "
+            f"'{f.title}' is {dates} in section '{name}', outside every {kind} of the IC class "
             f"'{known.ic_class.title}'.",
             fix=_outside_fix(f.assignment, checked.section, set(outside.values()), spans),
             section_id=checked.section.id,

@@ -220,7 +220,8 @@ class SyncRun:
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
             "progress": {
-                "done": self.progress_done,
+                # A grade IC confirmed is done, even when the run stopped before counting it.
+                "done": max(self.progress_done, self.confirmed_sent + self.confirmed_deleted),
                 "total": self.progress_total,
                 "confirmed": self.confirmed_sent + self.confirmed_deleted,
             },

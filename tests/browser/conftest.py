@@ -7,39 +7,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 import pytest_asyncio
-from headless import CHROMIUM, CHROMIUM_ARGS, COURSE, Site
-from running_gpb import sandboxed_gpb
-
-from gpb.handlers.tokens import Role, new_token
-from gpb.infra.store.store import SqlStore
+from headless import CHROMIUM, CHROMIUM_ARGS, Site, open_site
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
 
 
-async def _add_token(path: str, role: Role, courses: tuple[str, ...], name: str) -> str:
-    token = new_token()
-    store = SqlStore(path)
-    store.start()
-    try:
-        await store.tokens.add(token, role, courses, name, None)
-    finally:
-        await store.close()
-    return token
-
-
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
-    async with sandboxed_gpb(Path(tmp_path_factory.mktemp("gpb"))) as gpb:
-        await gpb.handled(await gpb.post("assignment_created"))  # gpb reads the whole course
-        path = gpb.settings.database_url
-        teacher = await _add_token(path, Role.INSTRUCTOR, (COURSE,), "Ms. Rivera")
-        stranger = await _add_token(path, Role.INSTRUCTOR, ("999",), "Mr. Elsewhere")
-        async with httpx.AsyncClient(base_url=gpb.sandbox.base_url + "/_sandbox") as control:
-            yield Site(gpb, str(gpb.client.base_url), teacher, stranger, control)
+    async with open_site(Path(tmp_path_factory.mktemp("gpb"))) as opened:
+        yield opened
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

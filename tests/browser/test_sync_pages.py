@@ -79,7 +79,7 @@ async def test_a_preview_then_a_commit_followed_to_the_end(page: Page, site: Sit
     would_send = grade_rows(page, "sent")
     await expect(would_send).to_have_count(2)
     await expect(would_send.first).to_contain_text("would be sent")
-    await expect(would_send.filter(has_text="Canvas user 1207")).to_contain_text("not posted")
+    await expect(would_send.filter(has_text="Garcia, Jamie")).to_contain_text("not posted")
     assert not site.gpb.sandbox.state.ic.results, "a preview wrote to IC"
     await screenshot(page, "sync-preview")
 

@@ -17,11 +17,11 @@ function say(text) {
 function showProgress(run) {
   const bar = document.getElementById("run-progress");
   const text = document.getElementById("run-progress-text");
-  const { done, total } = run.progress;
+  const { done, total, confirmed } = run.progress;
   if (total > 0) {
     bar.max = total;
     bar.value = done;
-    text.textContent = `${done} of ${total} grades done`;
+    text.textContent = `${done} of ${total} grades done; ${confirmed} confirmed in IC`;
   } else {
     bar.removeAttribute("value"); // indeterminate: nothing to count yet
     text.textContent = run.status === "queued" ? "Waiting to start" : "Working out what to send";
