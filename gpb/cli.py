@@ -7,6 +7,8 @@ import asyncio
 import csv
 import json
 import logging
+import os
+import socket
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
@@ -22,7 +24,7 @@ from gpb.handlers.tokens import Role, new_token
 from gpb.infra.sandbox import canvas_cli
 from gpb.infra.settings import Settings
 from gpb.infra.store.sqlite_backup import BackupError, backup_database, restore_database
-from gpb.infra.store.sqlite_lock import DatabaseInUse
+from gpb.infra.store.sqlite_lock import DatabaseInUse, serving_lock
 from gpb.infra.store.store import SqlStore, open_database
 
 T = TypeVar("T")
@@ -43,13 +45,44 @@ def _with_store(settings: Settings, work: Callable[[SqlStore], Awaitable[T]]) ->
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serves, after the checks that can fail in one line: the port first (a busy one must not
+    leave a new database behind), then the database's lock, then the migrations."""
     import uvicorn
 
     from gpb.bootstrap import create_app, open_store
 
-    open_store(settings)  # migrate before the first request
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    try:
+        listening = _listen(args.host, args.port)
+    except OSError as exc:
+        print(
+            f"gpb serve: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr
+        )
+        return 1
+    with listening:
+        if not settings.is_postgres:
+            try:  # the lock itself is taken again, and held, once the server starts
+                with serving_lock(settings.sqlite_path, "gpb serve (starting)"):
+                    pass
+            except DatabaseInUse as exc:
+                print(f"gpb serve: the database is in use: {exc}", file=sys.stderr)
+                return 1
+        open_store(settings)  # migrate before the first request
+        config = uvicorn.Config(create_app(settings), log_level="info")
+        uvicorn.Server(config).run(sockets=[listening])
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, as uvicorn would bind it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+    except OSError:
+        listening.close()
+        raise
+    return listening
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -142,7 +175,14 @@ def cmd_events_export(args: argparse.Namespace, settings: Settings) -> int:
             detail["error_message"] = error.get("message")
             writer.writerow([detail.get(column) for column in CSV_COLUMNS])
 
-    _with_store(settings, export)
+    try:
+        _with_store(settings, export)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped reading (`| head`): a way to end, not a failure worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush
+        print("gpb events export: the reader closed the output; export stopped", file=sys.stderr)
+        return 1
     return 0
 
 
