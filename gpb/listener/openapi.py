@@ -402,6 +402,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             }
         },
     ),
+    ("/favicon.ico", "GET"): Operation(
+        "gpb's icon (SVG), for browsers that ask for it by this name",
+        "public",
+        {200: Answer("the icon", media=("image/svg+xml",))},
+    ),
     ("/login", "GET"): Operation(
         "The login page", "public", {200: _page(), 303: _REDIRECT}, query=(Param("next", "path"),)
     ),
@@ -594,7 +599,7 @@ def document(routes: list[BaseRoute]) -> dict[str, Any]:
         "info": {
             "title": "gpb: Canvas to Infinite Campus grade passback",
             "version": "1",
-            "description": 'Errors answer {"error": {"code", "message"}} (API.md).',
+            "description": 'Errors answer {"error": {"code", "message"}} (docs/api.md).',
         },
         "paths": paths,
         "components": {

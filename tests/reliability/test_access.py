@@ -186,6 +186,7 @@ def test_every_route_is_guarded_or_deliberately_public() -> None:
         ("/lti/launch", "POST"),
         ("/lti/config.json", "GET"),
         ("/lti/jwks.json", "GET"),
+        ("/favicon.ico", "GET"),  # a picture, the same for everyone
     }
 
 
