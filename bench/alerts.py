@@ -6,7 +6,7 @@ timed part is: post the signed `assignment_updated` event, gpb verifies and stor
 re-reads the assignment from Canvas, re-checks the course, opens or resolves the alert, and the
 SSE client reads it.
 
-The exit code is 1 when the p99 misses DESIGN.md's 100 ms.
+The exit code is 1 when the p99 misses docs/design.md's 100 ms.
 
     .venv/bin/python bench/alerts.py [--rounds 300]
 """

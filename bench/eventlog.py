@@ -9,7 +9,7 @@ table gives p50/p95 at both sizes and their ratio. Time windows are taken from t
 so they hold as many events at both sizes. A query that returns more rows in the larger log
 costs more for that alone; grows() tells that apart from a query that scans more.
 
-The exit code is 1 when a query grows with the log: DESIGN.md wants them flat. A p95 over 50 ms
+The exit code is 1 when a query grows with the log: docs/design.md wants them flat. A p95 over 50 ms
 (a page's budget) is flagged SLOW, but the run still passes: one slow draw on a busy machine is
 not a query that scans more.
 
@@ -469,7 +469,7 @@ def grows(small: Timings, large: Timings, row_ms: float) -> bool:
 
 
 def report(rows: int, small: dict[str, Timings], large: dict[str, Timings]) -> bool:
-    """Prints the table; True when no query grows with the log (DESIGN.md's bar)."""
+    """Prints the table; True when no query grows with the log (docs/design.md's bar)."""
     sizes = f"{rows // 10:,} events", f"{rows:,} events"
     print(f"\n  {'':<32} {sizes[0]:^24} {sizes[1]:^24}")
     columns = f"{'p50 ms':>8} {'p95 ms':>8} {'rows':>6}"

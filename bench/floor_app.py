@@ -1,9 +1,9 @@
 """The floor of bench/ingest.py: only the work every accepted event needs before its answer.
 
-What API.md and DESIGN.md require before a 202, done with gpb's own parts and nothing else:
-verify the JWS (gpb's decoder and JWKS cache) or decode the JSON, validate the envelope and hash
-it (gpb's `parse_event`), and commit one row durably through gpb's group-committing SQLite writer
-(WAL, `synchronous=FULL`) into a table whose only index is the one de-duplication needs; the
+What docs/api.md and docs/design.md require before a 202, done with gpb's own parts and nothing
+else: verify the JWS (gpb's decoder and JWKS cache) or decode the JSON, validate the envelope and
+hash it (gpb's `parse_event`), and commit one row durably through gpb's group-committing SQLite
+writer (WAL, `synchronous=FULL`) into a table whose only index is the one de-duplication needs; the
 garbage collector tuned as gpb tunes it. No audit indexes, no worker, no metrics, no recording of
 refusals: what gpb does beyond this is what makes it a product, and this floor shows what the bar
 leaves for it.

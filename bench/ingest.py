@@ -26,9 +26,9 @@ share of events it handled during the run), and what is left: HTTP and the rest.
 gpb stores its events in a SQLite file of the run's own, or, with --database, in a fresh database
 on that PostgreSQL server (created for the run, dropped after it). On a server of this machine,
 the table also gives the database server's CPU time per request, which gpb's own leaves out: use a
-server of your own, since all of its work is counted. The exit code is 1 when gpb misses
-DESIGN.md's ratio (signed >= 0.25, unsigned >= 0.4), a request failed, or an acknowledged event is
-not in the log.
+server of your own, since all of its work is counted. The exit code is 1 when gpb misses the
+ratio of docs/benchmarks.md (signed >= 0.25, unsigned >= 0.4), a request failed, or an
+acknowledged event is not in the log.
 
 --replicas 1,2,3 (PostgreSQL only) serves gpb as that many processes on one database instead, one
 count after another, each beside the baseline in the same rounds: one wrk per replica, all at once,

@@ -37,7 +37,7 @@ from gpb.infra.sandbox.state import load_seed
 
 ADMIN = "bench-admin-token"
 SECTIONS = ("7", "8")
-# DESIGN.md: "near the SIS stand-in's own limit at the same concurrency".
+# docs/design.md: "near the SIS stand-in's own limit at the same concurrency".
 TARGET = 1.5
 
 

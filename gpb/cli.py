@@ -1,4 +1,4 @@
-"""The `gpb` command (API.md, "Command line")."""
+"""The `gpb` command (docs/api.md, "The command line")."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 One table serves `GET /api/errors`, the eligibility rules (their severity and generic fix), the
 alerts and the run reports, so a code means the same thing wherever it appears. The rules come
-first, in the order of DESIGN.md's rules table, which is also the order violations are listed in.
+first, in the order of docs/design.md's rules table, which is also the order violations are
+listed in.
 
 `SECTION_WITHOUT_SIS_ID` is both a rule (a warning on the assignment) and a reason grades are left
 out of a run; codes are unique, so it has one entry, of kind "rule", whose meaning says both.

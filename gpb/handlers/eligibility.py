@@ -1,4 +1,4 @@
-"""The passback rules of DESIGN.md, evaluated for one assignment.
+"""The passback rules of docs/design.md, evaluated for one assignment.
 
 Pure: the caller reads Canvas and IC first and hands everything over as a `CourseView`, so the same
 evaluation serves live events, the assignments page and sync planning. The rules, their order,

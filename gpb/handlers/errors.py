@@ -1,7 +1,7 @@
 """The failures of outside systems, as the handlers see them.
 
 The adapters in infra/ translate HTTP statuses, timeouts and error bodies into these, after
-their own retries are spent. Each carries a code from the error dictionary (DESIGN.md), so
+their own retries are spent. Each carries a code from the error dictionary (docs/design.md), so
 whatever catches it can record the code and show the fix to the person who can act on it.
 
     ExternalError

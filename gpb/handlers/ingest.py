@@ -11,7 +11,8 @@ from gpb.handlers.ids import split_id
 
 
 class Refusal(Exception):
-    """A delivery gpb will not store as an event; becomes a 4xx (or the 503 of API.md)."""
+    """A delivery gpb will not store as an event; becomes a 4xx, or the 503 KEYS_UNAVAILABLE of
+    docs/api.md."""
 
     def __init__(
         self, status: int, code: str, message: str, *, retry_after: int | None = None

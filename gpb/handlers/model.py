@@ -1,7 +1,7 @@
 """What gpb knows of Canvas and Infinite Campus, as plain values.
 
-Ids are Canvas *local* ids as strings (API.md). The adapters in infra/ build these from REST
-answers; the handlers never see JSON from outside systems.
+Ids are Canvas *local* ids as strings (docs/api.md, "Conventions"). The adapters in infra/ build
+these from REST answers; the handlers never see JSON from outside systems.
 """
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ class ReconcileCourse:
 
 @dataclass(frozen=True)
 class Reconciliation:
-    """One course's reconciliation; `report` holds its lists (API.md-style JSON)."""
+    """One course's reconciliation; `report` holds its lists (JSON shaped as docs/api.md shows)."""
 
     course_id: str
     trigger: str

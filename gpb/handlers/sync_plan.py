@@ -2,7 +2,8 @@
 
 Pure: the runner reads Canvas, IC and the store first. For each (assignment, section with a SIS id)
 the plan holds the line item to upsert and the results to upsert or delete, with the deterministic
-sourcedIds of API.md, so a retried or resumed write lands on the same IC record.
+sourcedIds of docs/api.md ("Conventions"), so a retried or resumed write lands on the same IC
+record.
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ class RunWarning:
 
 @dataclass
 class RunReport:
-    """What a run did, grade by grade, with the tallies API.md lists."""
+    """What a run did, grade by grade, with the tallies docs/api.md lists."""
 
     grades: list[GradeOutcome] = field(default_factory=list)
     errors: list[RunError] = field(default_factory=list)

@@ -19,7 +19,7 @@ def parse_time(text: str) -> datetime:
 
 
 def iso(value: datetime | None) -> str | None:
-    """The API form (API.md: ISO-8601 UTC with a Z): `2024-10-22T09:31:18.007Z`."""
+    """The API form (docs/api.md: ISO-8601 UTC with a Z): `2024-10-22T09:31:18.007Z`."""
     if value is None:
         return None
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,4 +1,4 @@
-"""Configuration from `GPB_*` environment variables and `.env` (API.md, "Configuration")."""
+"""Configuration from `GPB_*` environment variables and `.env` (docs/api.md, "Settings")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The course list (API.md, "People and access")."""
+"""The course list (docs/api.md, "Courses and assignments")."""
 
 from __future__ import annotations
 

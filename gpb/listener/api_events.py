@@ -1,4 +1,4 @@
-"""The admin audit API over the event log (API.md, "Admin API")."""
+"""The admin audit API over the event log (docs/api.md, "The event log")."""
 
 from __future__ import annotations
 

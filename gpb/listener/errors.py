@@ -1,4 +1,4 @@
-"""Every error answer is `{"error": {"code", "message"}}` (API.md), whatever raised it."""
+"""Every error answer is `{"error": {"code", "message"}}` (docs/api.md), whatever raised it."""
 
 from __future__ import annotations
 

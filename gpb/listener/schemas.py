@@ -1,8 +1,8 @@
-"""The shapes of the API's answers (API.md), as pydantic models for the OpenAPI document.
+"""The shapes of the API's answers (docs/api.md), as pydantic models for the OpenAPI document.
 
 The handlers build their JSON directly; these models describe it. The fuzzing tests check every
-answer against them, so a model that drifts from what a route sends fails there. Keys that API.md
-lists are required; further keys are allowed, as API.md lets answers grow.
+answer against them, so a model that drifts from what a route sends fails there. Keys that
+docs/api.md lists are required; further keys are allowed, as answers may grow.
 """
 
 from __future__ import annotations

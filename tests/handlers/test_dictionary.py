@@ -7,7 +7,7 @@ import pytest
 from gpb.handlers import errors
 from gpb.handlers.dictionary import BY_CODE, CANVAS_TITLES, ENTRIES, Entry, entry
 
-# DESIGN.md's rules table, in its order.
+# docs/design.md's rules table, in its order.
 RULES = {
     "NAME_TOO_LONG": "error",
     "ASSIGNMENT_UNPUBLISHED": "error",
@@ -25,7 +25,7 @@ RULES = {
     "DUE_DATE_OUTSIDE_TERM": "warning",
 }
 
-# DESIGN.md's errors table: code -> the Canvas dictionary title it corresponds to.
+# docs/design.md's errors table: code -> the Canvas dictionary title it corresponds to.
 SYNC_AND_CANVAS = {
     "SIS_AUTH_FAILED": "Exchange Error",
     "SIS_CLASS_NOT_FOUND": "Could Not Determine Class or Grading Period",
@@ -79,7 +79,7 @@ CANVAS_IC_TITLES = (
 
 @pytest.mark.parametrize(("code", "canvas_title"), SYNC_AND_CANVAS.items())
 def test_canvas_titles_as_design_says(code: str, canvas_title: str | None) -> None:
-    # The title DESIGN.md names is among those the code meets.
+    # The title docs/design.md names is among those the code meets.
     titles = (entry(code).canvas_title or "").split(" / ")
     assert set((canvas_title or "").split(" / ")) <= set(titles)
     assert entry(code).kind == ("canvas" if code.startswith("CANVAS_") else "sync")

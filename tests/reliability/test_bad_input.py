@@ -56,7 +56,8 @@ def compact(header: dict[str, Any], claims: Any, signature: bytes = b"") -> str:
 
 
 def deliver(client: httpx.Client, body: bytes | str) -> httpx.Response:
-    """Posts a delivery; checks it was stored or refused as API.md says, and logged either way."""
+    """Posts a delivery; checks it was stored or refused as docs/api.md says, and logged either
+    way."""
     answer = client.post("/events/canvas", content=body)
     assert answer.status_code < 500, answer.text
     (newest,) = client.get("/api/events", params={"limit": 1}, headers=auth(ADMIN_TOKEN)).json()[

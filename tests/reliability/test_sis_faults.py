@@ -3,7 +3,7 @@ answers lost after IC applied the write, tokens expiring mid-run, refused creden
 
 What must hold:
 - IC ends equal to Canvas once the faults are survivable;
-- each result is written once per value (DESIGN.md): a PUT counts as a write when IC applied it
+- each result is written once per value (docs/design.md): a PUT counts as a write when IC applied it
   and gpb heard it confirmed. A PUT whose answer was lost (a 500 or a drop after IC applied it, a
   stall gpb gave up on) is a failed call to gpb, and sending it again is a retry, not a second
   write; so for each result and value exactly one applied PUT may have come back clean;

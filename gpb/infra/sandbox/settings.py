@@ -29,7 +29,7 @@ class SandboxSettings:
 
 
 def gpb_environment(base_url: str, settings: SandboxSettings) -> dict[str, str]:
-    """The `GPB_*` settings (API.md) that make gpb use the sandbox at `base_url`."""
+    """The `GPB_*` settings (docs/api.md) that make gpb use the sandbox at `base_url`."""
     root = base_url.rstrip("/")
     return {
         "GPB_CANVAS_BASE_URL": root,
