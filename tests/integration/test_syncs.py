@@ -444,6 +444,27 @@ async def test_students_are_named_in_the_pending_delta_and_the_runs_grades(
         "Student-Rivera, Sam"
     }
 
+    # An enrollment event reads the roster again, names included.
+    env.sandbox.state.canvas.users["1202"].sortable_name = "Brooks-Lee, Avery"
+    await grade(env, FINE, "1202", 7.0, "2026-11-02T10:00:00.000Z")
+    event = sample("grade_change_8_to_9_5")
+    event["metadata"]["event_name"] = "enrollment_updated"
+    event["body"] = {
+        "enrollment_id": "10000000000901",
+        "course_id": "10000000000456",
+        "user_id": "10000000001202",
+        "course_section_id": "10000000000007",
+        "type": "StudentEnrollment",
+        "workflow_state": "active",
+    }
+    handled = await env.handled(await env.post_event(event))
+    assert handled["status"] == "processed", handled
+    names = {
+        c["student_id"]: c["student_name"]
+        for c in (await env.get("/api/courses/456/pending")).json()["changes"]
+    }
+    assert names["1202"] == "Brooks-Lee, Avery"
+
 
 async def test_the_course_list_counts_the_pending_changes_the_course_shows(
     env: SandboxedGpb,
