@@ -78,7 +78,7 @@ def test_the_roster_names_students_and_their_sis_ids() -> None:
         [
             Enrollment("1201", "11", "S-1201", sortable_name="Rivera, Ana"),
             Enrollment("1201", "12", "S-1201", sortable_name="Rivera, Ana"),
-            Enrollment("1202", "11", None, None),
+            Enrollment("1202", "11", None),
         ]
     )
     assert roster.names == {"1201": "Rivera, Ana"}
