@@ -138,9 +138,10 @@ async def test_progress_moves_grade_by_grade(page: Page, site: Site) -> None:
     try:
         await page.get_by_label("Homework 3.3: Slope").check()
         await page.get_by_role("button", name="Sync now").click()
-        # Four grades in two sections of two: counted per section, it would never say 1 or 3.
+        # The grades of two sections, each with more than one: counted per section, it would
+        # jump from 0 past 1.
         await expect(page.locator("#run-progress-text")).to_have_text(
-            re.compile(r"^([13]) of 4 grades done; \1 confirmed in IC$"), timeout=30_000
+            re.compile(r"^1 of \d+ grades done; 1 confirmed in IC$"), timeout=30_000
         )
         await screenshot(page, "sync-progress")
     finally:
