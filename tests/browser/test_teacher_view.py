@@ -24,7 +24,7 @@ from playwright.async_api import Page, expect  # noqa: E402
 
 FINE = "124"  # Homework 3.3: Slope, eligible
 BLOCKED = "123"  # its title is too long
-PER_SECTION = "125"  # Unit 3 Test: no base due date, a date per section
+PER_SECTION = "125"  # a test with no base due date, a date per section
 WIDTHS = [1280, 390]
 # A run longer than this stops as interrupted; the runs of this module take well under a second
 # unless IC is made slow on purpose.
@@ -116,7 +116,8 @@ async def test_the_sync_tab_says_what_blocks_and_when_sections_are_due(
     )
     await expect(blocked).to_contain_text("Fix:")
     await expect(page.get_by_role("checkbox", name="Homework 3.2")).to_be_disabled()
-    per_section = page.get_by_role("row").filter(has_text="Unit 3 Test")
+    checkbox = page.locator(f'input[name="assignment-{PER_SECTION}"]')
+    per_section = page.get_by_role("row").filter(has=checkbox)
     await expect(per_section).to_contain_text("(Algebra I - Period 1)")
     await expect(per_section).to_contain_text("(Algebra I - Period 2)")
     await expect(per_section).not_to_contain_text("not set")
