@@ -156,7 +156,7 @@ async def interrupted_remaster(page: Page, site: Site) -> tuple[str, int]:
         await grade(site.gpb, FINE, user_id, 5.0, GRADED_AT)
     await log_in(page, site.teacher_token, f"/courses/{COURSE}/sync")
     writes_before = len(site.gpb.sandbox.state.ic.writes)
-    site.gpb.sandbox.state.sis_faults.configure(FaultConfig(latency_seconds=2.0))
+    site.gpb.sandbox.state.sis_faults.configure(FaultConfig(latency_seconds=0.8))
     try:
         await page.get_by_text("Remaster the whole course…").click()
         await page.get_by_label(re.compile("Yes: re-read every grade")).check()
