@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from gpb.handlers.alerts import Alert, AlertOpened, AlertResolved, AlertUpdated
 from gpb.handlers.claims import Claim
@@ -17,6 +18,7 @@ from gpb.handlers.course_state import (
     SectionsStored,
 )
 from gpb.handlers.courses import CourseSeen
+from gpb.handlers.delta import Confirmed
 from gpb.handlers.envelope import CanvasEvent
 from gpb.handlers.errors import SisUnavailable
 from gpb.handlers.eventlog import (
@@ -30,6 +32,7 @@ from gpb.handlers.eventlog import (
     Rejection,
     StoredEvent,
 )
+from gpb.handlers.grades import Grade
 from gpb.handlers.model import (
     Assignment,
     AssignmentGroup,
@@ -43,6 +46,7 @@ from gpb.handlers.model import (
     Submission,
 )
 from gpb.handlers.notices import NoticesQueued
+from gpb.handlers.syncs import LineItemConfirmed, RunStatus
 
 
 class FakeEventLog:
@@ -318,13 +322,17 @@ class FakeCanvas:
 
 
 class FakeSis:
-    """IC classes and categories the test sets up; `down` makes every call fail."""
+    """IC classes and categories the test sets up; `down` makes every call fail. Line items and
+    results written are kept; `refuse_results` fails every result written with that error."""
 
     def __init__(self) -> None:
         self.classes: dict[str, IcClass] = {}
         self.categories: dict[str, list[IcCategory]] = {}
         self.down = False
         self.calls = 0
+        self.line_items: list[LineItem] = []
+        self.results: list[Result] = []
+        self.refuse_results: Exception | None = None
 
     def _check(self) -> None:
         self.calls += 1
@@ -340,13 +348,55 @@ class FakeSis:
         return list(self.categories.get(class_id, []))
 
     async def put_line_item(self, line_item: LineItem) -> None:
-        raise NotImplementedError
+        self._check()
+        self.line_items.append(line_item)
 
     async def put_result(self, result: Result) -> None:
-        raise NotImplementedError
+        self._check()
+        if self.refuse_results is not None:
+            raise self.refuse_results
+        self.results.append(result)
 
     async def delete_result(self, sourced_id: str) -> None:
         raise NotImplementedError
 
     async def get_result(self, sourced_id: str) -> Result | None:
         raise NotImplementedError
+
+
+class FakeSyncStore:
+    """Runs, grades and confirmations in memory, for a SyncRunner: it keeps each run's statuses,
+    its final report and the changes the run applied."""
+
+    def __init__(self, grades: Sequence[Grade] = ()) -> None:
+        self.held_grades = list(grades)
+        self.statuses: dict[str, list[RunStatus]] = {}
+        self.reports: dict[str, dict[str, Any]] = {}
+        self.applied: list[object] = []
+
+    async def grades(self, course_id: str) -> list[Grade]:
+        return [g for g in self.held_grades if g.course_id == course_id]
+
+    async def confirmed(self, course_id: str) -> list[Confirmed]:
+        return []
+
+    async def set_status(self, sync_id: str, status: RunStatus, now: datetime) -> None:
+        self.statuses.setdefault(sync_id, []).append(status)
+
+    async def progress(self, sync_id: str, done: int, total: int) -> None:
+        pass
+
+    async def finish(
+        self, sync_id: str, status: RunStatus, report: dict[str, Any], now: datetime
+    ) -> None:
+        self.statuses.setdefault(sync_id, []).append(status)
+        self.reports[sync_id] = report
+
+    async def confirmed_in_run(self, sync_id: str) -> dict[str, str]:
+        return {}
+
+    async def written_line_items(self, course_id: str) -> list[LineItemConfirmed]:
+        return []
+
+    async def apply(self, changes: Sequence[object]) -> None:
+        self.applied.extend(changes)

@@ -25,6 +25,7 @@ from gpb.handlers.course_state import CourseStateStore
 from gpb.handlers.delta import Confirmed, ConfirmedStore
 from gpb.handlers.dictionary import BY_CODE
 from gpb.handlers.errors import CanvasError, SisError, SisRejected
+from gpb.handlers.failure_groups import to_report
 from gpb.handlers.grades import (
     Grade,
     GradeStore,
@@ -304,9 +305,7 @@ class Reconciler:
             async with asyncio.TaskGroup() as group:
                 reads = [(c, group.create_task(read(c))) for c in confirmed]
         except* SisError as failures:  # IC down, busy or refusing gpb: stop asking it tonight
-            first = failures.exceptions[0]
-            assert isinstance(first, SisError)
-            failure = first
+            failure = to_report(failures)
         if failure is not None:
             return _IcComparison(error=failure)
         canvas = {

@@ -21,6 +21,7 @@ from gpb.handlers.delta import ConfirmedStore, PendingEntry
 from gpb.handlers.dictionary import entry
 from gpb.handlers.eligibility import IcUnverified
 from gpb.handlers.errors import ExternalError, SisAuthFailed, SisError
+from gpb.handlers.failure_groups import to_report
 from gpb.handlers.grades import GradeStore, GradeStored, SentValue, ic_value, read_grades
 from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.model import IcRecord, LineItem, RecordKind
@@ -139,8 +140,7 @@ class SyncRunner:
             report.errors.append(run_error("SYNC_TIMED_OUT", "the run outlived its time budget"))
             status = RunStatus.INTERRUPTED
         except* ExternalError as group:
-            failure = group.exceptions[0]
-            assert isinstance(failure, ExternalError)
+            failure = to_report(group)
             report.errors.append(run_error(failure.code, failure.message))
             status = RunStatus.FAILED
         await self.runs.finish(run.id, status, report.as_json(), self.clock())
