@@ -23,6 +23,7 @@ from databases import database_url
 from joserfc.jwk import RSAKey
 
 from gpb.bootstrap import create_app
+from gpb.infra.sandbox.faults import FaultConfig, Faults
 from gpb.infra.sandbox.server import RunningSandbox, run_sandbox
 from gpb.infra.sandbox.server import serve_on_loopback as serve
 from gpb.infra.settings import Settings
@@ -227,6 +228,20 @@ async def resumed_to_the_end(env: SandboxedGpb, sync_id: str) -> dict[str, Any]:
         assert answer.status_code == 202, answer.text
         run = await finished(env, sync_id)
     raise AssertionError(f"run {sync_id} was still interrupted after 50 resumptions")
+
+
+# IC holds every write until the test switches faults again: a run stays under way, however fast
+# or slow the machine, while the test looks at it.
+HOLD_WRITES = FaultConfig(hold=True, methods=["PUT", "DELETE"])
+
+
+async def until_held(faults: Faults, within: float = 30.0) -> None:
+    """Returns once a request waits at the stand-in's hold: the client has got that far."""
+    deadline = asyncio.get_running_loop().time() + within
+    while faults.held == 0:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("no request reached the hold")
+        await asyncio.sleep(0.02)
 
 
 def ic_results(env: SandboxedGpb) -> dict[str, dict[str, Any]]:

@@ -83,23 +83,32 @@ async def test_a_preview_then_a_commit_followed_to_the_end(page: Page, site: Sit
     assert not site.gpb.sandbox.state.ic.results, "a preview wrote to IC"
     await screenshot(page, "sync-preview")
 
-    # IC answers slowly, so the run is still under way while the page follows it.
-    site.gpb.sandbox.state.sis_faults.configure(FaultConfig(latency_seconds=0.5))
+    # IC holds every write until the page and a second tab have seen the run under way: however
+    # fast or slow the machine, the run cannot finish before they look.
+    sis_faults = site.gpb.sandbox.state.sis_faults
+    sis_faults.configure(FaultConfig(hold=True, methods=["PUT", "DELETE"]))
     try:
         await page.get_by_role("button", name="Commit: send these grades to IC").click()
         await expect(page.get_by_role("heading", name=re.compile(r"^Sync #\d+"))).to_be_visible()
         await page.evaluate("window.loadedOnce = true")  # gone if the page reloads
         run_url = page.url
-        await expect(page.locator("#run-progress")).to_be_visible()
+        await expect(page.locator("#run-status")).to_contain_text(
+            "running", timeout=RUN_ENDS_WITHIN_MS
+        )
+        await expect(page.locator("#run-progress-text")).to_have_text(
+            "0 of 2 grades done", timeout=RUN_ENDS_WITHIN_MS
+        )
+        await expect(page.locator("#run-progress")).to_have_js_property("max", 2)
         await screenshot(page, "sync-running")
 
         await second_sync_is_refused_while_one_runs(page, run_url)
 
+        sis_faults.configure(FaultConfig())  # IC lets the writes through
         await expect(page.locator("#run-status")).to_contain_text(
             "succeeded", timeout=RUN_ENDS_WITHIN_MS
         )
     finally:
-        site.gpb.sandbox.state.sis_faults.configure(FaultConfig())
+        sis_faults.configure(FaultConfig())
     await expect(page.get_by_role("status")).to_contain_text("The run has finished: succeeded")
     await expect(page.locator("#run-progress-text")).to_have_text("Finished: 2 grades looked at")
     await expect(page.locator("#run-progress")).to_have_js_property("value", 2)

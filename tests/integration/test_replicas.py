@@ -22,7 +22,7 @@ from delivery import (
     assert_each_event_stored_once,
     stored_events,
 )
-from running_gpb import ADMIN_TOKEN, GpbProcess, auth
+from running_gpb import ADMIN_TOKEN, HOLD_WRITES, GpbProcess, auth, until_held
 from sse import open_stream
 
 from gpb.infra.sandbox.faults import FaultConfig
@@ -170,7 +170,8 @@ async def test_a_sync_runs_on_one_replica_and_is_finished_by_another_when_its_di
 ) -> None:
     created = await cluster.post(0, "assignment_created", assignment_id="10000000000124")
     await cluster.handled(created.json()["id"])
-    cluster.sandbox.state.sis_faults.configure(FaultConfig(latency_seconds=0.2))
+    faults = cluster.sandbox.state.sis_faults
+    faults.configure(HOLD_WRITES)  # the run stays under way while the other replicas are asked
     started = await cluster.api(0, "POST", "/api/courses/456/syncs", json={"kind": "remaster"})
     assert started.status_code == 202, started.text
     sync_id = started.json()["id"]
@@ -178,9 +179,12 @@ async def test_a_sync_runs_on_one_replica_and_is_finished_by_another_when_its_di
         again = await cluster.api(replica, "POST", "/api/courses/456/syncs", json={"kind": "sync"})
         assert again.status_code == 409 and again.json()["sync_id"] == sync_id
 
+    faults.configure(FaultConfig(latency_seconds=0.2))
     holder = await _holder_once_running(cluster, sync_id)
+    faults.configure(HOLD_WRITES)  # nor can the run end before its holder dies
+    await until_held(faults)
     await cluster.replicas[int(holder.removeprefix("replica-"))].kill()
-    cluster.sandbox.state.sis_faults.configure(FaultConfig())
+    faults.configure(FaultConfig())
 
     done = await cluster.finished(sync_id)
     assert done["status"] == "succeeded", done["errors"]

@@ -14,6 +14,7 @@ import pytest
 from canvas_events import sample
 from databases import on_postgres
 from running_gpb import (
+    HOLD_WRITES,
     SandboxedGpb,
     env_client,
     finished,
@@ -23,6 +24,7 @@ from running_gpb import (
     resumed_to_the_end,
     sandboxed_gpb,
     start,
+    until_held,
 )
 
 from gpb.infra.sandbox.faults import FaultConfig
@@ -261,7 +263,7 @@ async def test_injected_429_and_500_still_end_with_ic_equal_to_canvas(env: Sandb
 
 
 async def test_a_second_run_while_one_is_queued_is_409(env: SandboxedGpb) -> None:
-    env.sandbox.state.sis_faults.configure(FaultConfig(latency_seconds=0.3))
+    env.sandbox.state.sis_faults.configure(HOLD_WRITES)  # the first run stays under way
     await grade(env, FINE, "1201", 9.5, "2026-11-02T10:00:00.000Z")
     first = await env.post_json("/api/courses/456/syncs", {"kind": "sync"})
     second = await env.post_json("/api/courses/456/syncs", {"kind": "remaster"})
@@ -270,8 +272,8 @@ async def test_a_second_run_while_one_is_queued_is_409(env: SandboxedGpb) -> Non
     assert second.json()["sync_id"] == first.json()["id"]
     dry = await env.post_json("/api/courses/456/syncs", {"kind": "sync", "dry_run": True})
     assert dry.status_code == 202  # dry runs never wait and never block
-    await finished(env, first.json()["id"])
     env.sandbox.state.sis_faults.configure(FaultConfig())
+    assert (await finished(env, first.json()["id"]))["status"] == "succeeded"
 
 
 @pytest.mark.parametrize(
@@ -340,12 +342,17 @@ async def test_the_error_dictionary(env: SandboxedGpb) -> None:
 async def test_an_ic_token_that_expires_mid_run_is_refreshed(env: SandboxedGpb) -> None:
     for user_id in ("1201", "1202", "1205", "1206"):
         await grade(env, FINE, user_id, 6.0, "2026-11-02T10:00:00.000Z")
-    env.sandbox.state.sis_tokens.lifetime_seconds = 0.3  # tokens die while the run goes on
-    env.sandbox.state.sis_tokens.expire_all()
-    env.sandbox.state.sis_faults.configure(FaultConfig(latency_seconds=0.1))
-    run = await start(env, kind="remaster")
-    env.sandbox.state.sis_faults.configure(FaultConfig())
+    tokens, faults = env.sandbox.state.sis_tokens, env.sandbox.state.sis_faults
+    faults.configure(HOLD_WRITES)
+    started = await env.post_json("/api/courses/456/syncs", {"kind": "remaster"})
+    assert started.status_code == 202, started.text
+    await until_held(faults)  # the run read IC with its token and waits to write
+    issued = tokens.issued
+    tokens.expire_all()  # the token dies mid-run, long before gpb thought it would
+    faults.configure(FaultConfig())
+    run = await finished(env, started.json()["id"])
     assert run["status"] == "succeeded", run["errors"]
+    assert tokens.issued > issued  # refused once, gpb fetched a new token and went on
     assert all(count == 1 for count in result_puts(env).values())
 
 
@@ -375,6 +382,9 @@ async def test_a_run_killed_with_its_process_is_resumed_after_the_restart(tmp_pa
                 if any(w.applied for w in sandbox.state.ic.writes if w.kind == "result"):
                     break
                 await asyncio.sleep(0.02)
+            # IC holds the next write, so the run cannot end before gpb stops, however slowly.
+            sandbox.state.sis_faults.configure(HOLD_WRITES)
+            await until_held(sandbox.state.sis_faults)
         # gpb stopped mid-run (its tasks cancelled, as a killed process leaves them)
         sandbox.state.sis_faults.configure(FaultConfig())
         async with serve(create_app(settings)) as url, httpx_client(url) as client:

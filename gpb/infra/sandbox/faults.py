@@ -32,6 +32,10 @@ FaultKind = Literal[
 Method = Literal["GET", "POST", "PUT", "DELETE"]
 METHODS: tuple[Method, ...] = ("GET", "POST", "PUT", "DELETE")
 
+# How often a held request looks whether it is released. Polled rather than awaited on an event:
+# tests switch faults from other threads, and reading an attribute is safe across threads.
+HOLD_POLL_SECONDS = 0.02
+
 # Set in the ASGI scope when the request is handled under an after-apply fault or after a timeout
 # stall, so the gradebook can note in its write log that the client may never have seen the answer.
 FAULT_SCOPE_KEY = "gpb.sandbox.fault"
@@ -55,6 +59,11 @@ class FaultConfig(BaseModel):
         description="only requests with these methods get faults",
     )
     latency_seconds: float = Field(default=0.0, ge=0, description="added to every request")
+    hold: bool = Field(
+        default=False,
+        description="requests with the listed methods wait, before any latency or fault, until"
+        " a config without hold is set: a test holds a client midway to look at it",
+    )
     timeout_seconds: float = Field(default=30.0, ge=0, description="how long a timeout stalls")
     retry_after_seconds: int = Field(default=1, ge=0)
     retry_after_share: float = Field(
@@ -82,6 +91,7 @@ class Faults:
 
     def __init__(self) -> None:
         self.in_flight = 0
+        self.held = 0
         self.configure(FaultConfig())
 
     def configure(self, config: FaultConfig) -> None:
@@ -115,6 +125,21 @@ class Faults:
             self.injected[kind] += 1
         return kind
 
+    async def released(self, method: str) -> None:
+        """Returns once the config no longer holds requests of this method; counts those waiting,
+        so that a test can tell its client has reached the hold."""
+        if not self._holds(method):
+            return
+        self.held += 1
+        try:
+            while self._holds(method):  # noqa: ASYNC110 (see HOLD_POLL_SECONDS)
+                await asyncio.sleep(HOLD_POLL_SECONDS)
+        finally:
+            self.held -= 1
+
+    def _holds(self, method: str) -> bool:
+        return self.config.hold and method in self.config.methods
+
     def retry_after(self) -> int | None:
         """Retry-After for a rate-limit answer, or None when this one goes without."""
         if self._rng.random() < self.config.retry_after_share:
@@ -136,6 +161,7 @@ class Faults:
             "requests": self.requests,
             "injected": dict(self.injected),
             "in_flight": self.in_flight,
+            "held": self.held,
             "max_in_flight": self.max_in_flight,
         }
 
@@ -180,6 +206,7 @@ class FaultInjector:
             return
         faults = self.faults
         with faults.tracking():
+            await faults.released(scope["method"])
             config = faults.config
             if config.latency_seconds:
                 await asyncio.sleep(config.latency_seconds)

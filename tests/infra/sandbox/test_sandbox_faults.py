@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from running_gpb import until_held
 
 from gpb.infra.sandbox.faults import FaultConfig
 from gpb.infra.sandbox.server import RunningSandbox
@@ -122,6 +123,22 @@ async def test_latency_is_added_to_every_request(
     started = time.perf_counter()
     await sis.get(CLASS)
     assert time.perf_counter() - started >= 0.2
+
+
+async def test_held_requests_wait_until_released(
+    sandbox: RunningSandbox, sis: httpx.AsyncClient, line_item: Body
+) -> None:
+    faults = sandbox.state.sis_faults
+    faults.configure(FaultConfig(hold=True, methods=["PUT"]))
+    path = "/gradebook/v1p2/lineItems/canvas-a123-s7"
+    waiting = asyncio.create_task(sis.put(path, json=line_item()))
+    await until_held(faults)
+    assert faults.report()["held"] == 1
+    assert (await sis.get(CLASS)).status_code == 200  # methods the config leaves out go by
+    assert not waiting.done() and sandbox.state.ic.line_items == {}
+    faults.configure(FaultConfig())
+    assert (await waiting).status_code == 201
+    assert "canvas-a123-s7" in sandbox.state.ic.line_items and faults.held == 0
 
 
 async def test_requests_in_flight_are_counted(
