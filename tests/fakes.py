@@ -40,13 +40,15 @@ from gpb.handlers.model import (
     Enrollment,
     IcCategory,
     IcClass,
+    IcRecord,
     LineItem,
+    RecordKind,
     Result,
     Section,
     Submission,
 )
 from gpb.handlers.notices import NoticesQueued
-from gpb.handlers.syncs import LineItemConfirmed, RunStatus
+from gpb.handlers.syncs import LineItemConfirmed, RunStatus, WriteRecord
 
 
 class FakeEventLog:
@@ -363,6 +365,14 @@ class FakeSis:
     async def get_result(self, sourced_id: str) -> Result | None:
         raise NotImplementedError
 
+    async def read_record(self, kind: RecordKind, sourced_id: str) -> IcRecord | None:
+        self._check()
+        return None  # IC held nothing before gpb's writes
+
+    async def read_results_of(self, class_id: str, line_item_id: str) -> list[IcRecord]:
+        self._check()
+        return []
+
 
 class FakeSyncStore:
     """Runs, grades and confirmations in memory, for a SyncRunner: it keeps each run's statuses,
@@ -373,6 +383,7 @@ class FakeSyncStore:
         self.statuses: dict[str, list[RunStatus]] = {}
         self.reports: dict[str, dict[str, Any]] = {}
         self.applied: list[object] = []
+        self.befores: list[WriteRecord] = []
 
     async def grades(self, course_id: str) -> list[Grade]:
         return [g for g in self.held_grades if g.course_id == course_id]
@@ -397,6 +408,9 @@ class FakeSyncStore:
 
     async def written_line_items(self, course_id: str) -> list[LineItemConfirmed]:
         return []
+
+    async def record_writes(self, writes: Sequence[WriteRecord]) -> None:
+        self.befores.extend(writes)
 
     async def apply(self, changes: Sequence[object]) -> None:
         self.applied.extend(changes)

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from gpb.handlers.errors import ExternalError, SisAuthFailed, SisError
+from gpb.handlers.failure_groups import to_report
 from gpb.handlers.grades import ic_value
 from gpb.handlers.model import IcRecord, LineItem, Result
 from gpb.handlers.ports import Sis
@@ -74,8 +75,7 @@ class UndoRunner:
             report.errors.append(run_error("SYNC_TIMED_OUT", "the run outlived its time budget"))
             status = RunStatus.INTERRUPTED
         except* ExternalError as group:
-            failure = group.exceptions[0]
-            assert isinstance(failure, ExternalError)
+            failure = to_report(group)
             report.errors.append(run_error(failure.code, failure.message))
             status = RunStatus.FAILED
         await self.runs.finish(run.id, status, report.as_json(), self.clock())
