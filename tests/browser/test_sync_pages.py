@@ -98,7 +98,7 @@ async def test_a_preview_then_a_commit_followed_to_the_end(page: Page, site: Sit
             "running", timeout=RUN_STARTS_WITHIN_MS
         )
         await expect(page.locator("#run-progress-text")).to_have_text(
-            "0 of 2 grades done", timeout=RUN_STARTS_WITHIN_MS
+            "0 of 2 grades done; 0 confirmed in IC", timeout=RUN_STARTS_WITHIN_MS
         )
         await expect(page.locator("#run-progress")).to_have_js_property("max", 2)
         await screenshot(page, "sync-running")
