@@ -79,6 +79,7 @@ from gpb.handlers.envelope import CanvasEvent, content_hash, parse_event
 from gpb.handlers.eventlog import EventLog
 from gpb.handlers.ingest import EventDecoder
 from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder
+from gpb.infra.sandbox.settings import ROOT_ACCOUNT_ID
 from gpb.infra.store.store import POSTGRES_SCHEMES, SqlStore
 
 BENCH = Path(__file__).resolve().parent
@@ -474,6 +475,7 @@ def gpb_env(mode: str, database_url: str, jwks_url: str) -> dict[str, str]:
         "GPB_DATABASE_URL": database_url,
         "GPB_EVENTS_AUTH": "jwt" if mode == "signed" else "none",
         "GPB_CANVAS_JWKS_URL": jwks_url,
+        "GPB_CANVAS_ROOT_ACCOUNT_ID": ROOT_ACCOUNT_ID,
     }
 
 

@@ -26,7 +26,7 @@ from gpb.handlers.grades import GradeEvents
 from gpb.handlers.health import DiskProbe, HealthJob, HealthSettings
 from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.ids import local_id_or_none
-from gpb.handlers.ingest import EventDecoder, IngestPolicy, root_account
+from gpb.handlers.ingest import ROOT_ACCOUNT_FORMS, EventDecoder, IngestPolicy, root_account
 from gpb.handlers.lti import LtiPolicy
 from gpb.handlers.messagebus import Handler, MessageBus
 from gpb.handlers.notices import CANVAS_INBOX, WEBHOOK, NoticeDispatcher, NoticesQueued
@@ -461,13 +461,33 @@ class KeySets:
             await cache.close()
 
 
+def ingest_policy(settings: Settings) -> IngestPolicy:
+    """Whose events are accepted. Canvas signs every customer's events with the same keys: in
+    `jwt` mode without a root account gpb starts, but refuses every event and says so."""
+    policy = IngestPolicy(
+        root_account(settings.canvas_root_account_id),
+        root_account_required=settings.events_auth == "jwt",
+    )
+    if policy.root_account is None and policy.root_account_required:
+        log.error(
+            "GPB_CANVAS_ROOT_ACCOUNT_ID is not set: every event will be refused (403"
+            " ROOT_ACCOUNT_NOT_CONFIGURED); set it to the district's root account id (%s)",
+            ROOT_ACCOUNT_FORMS,
+        )
+    return policy
+
+
 def _decoder(settings: Settings, keys: KeySets) -> EventDecoder:
     if settings.events_auth == "none":
         log.warning(
             "GPB_EVENTS_AUTH=none: events are accepted unsigned; use this only in development"
         )
         return PlainJsonDecoder()
-    return JwtDecoder(keys.at(settings.canvas_jwks_url), leeway_seconds=settings.jwt_leeway_seconds)
+    return JwtDecoder(
+        keys.at(settings.canvas_jwks_url),
+        leeway_seconds=settings.jwt_leeway_seconds,
+        max_bytes=settings.max_event_bytes,
+    )
 
 
 def _lti_tokens(settings: Settings, keys: KeySets) -> JwtDecoder | None:
@@ -490,6 +510,7 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 @asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[AppContext]:
     """Starts the store, the clients and the background workers; stops them in reverse order."""
+    policy = ingest_policy(settings)  # a malformed root account stops the start here
     async with AsyncExitStack() as stack:
         if not settings.is_postgres:
             # Held while serving: `gpb restore` refuses to replace the database under a running
@@ -578,7 +599,7 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
         yield AppContext(
             config=listener_config(settings),
             decoder=decoder,
-            ingest_policy=IngestPolicy(root_account(settings.canvas_root_account_id)),
+            ingest_policy=policy,
             events=store.events,
             lag=store.events,
             tokens=store.tokens,

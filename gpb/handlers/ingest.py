@@ -34,18 +34,28 @@ class EventDecoder(Protocol):
 
 @dataclass(frozen=True)
 class RootAccount:
+    """The district's root account: its local id and its shard, both compared strictly (Canvas
+    signs every customer's events with the same keys, so the shard is part of who sent it)."""
+
+    shard: int | None  # None only for an unsharded Canvas, configured as `0~ID`
     local_id: str
-    shard: int | None  # None when configured in local form: any shard matches
 
     def matches(self, event: CanvasEvent) -> bool:
-        if event.root_account_id != self.local_id:
-            return False
-        return self.shard is None or event.shard in (None, self.shard)
+        return event.root_account_id == self.local_id and event.shard == self.shard
+
+    def __str__(self) -> str:
+        return f"{self.shard or 0}~{self.local_id}"
 
 
 @dataclass(frozen=True)
 class IngestPolicy:
-    root_account: RootAccount | None  # None accepts every root account
+    root_account: RootAccount | None
+    # Signed events must name a configured root account: unset refuses them all.
+    root_account_required: bool = False
+
+    @property
+    def refuses_every_event(self) -> bool:
+        return self.root_account is None and self.root_account_required
 
 
 async def ingest(
@@ -89,21 +99,50 @@ async def record_refusal(
 
 
 def _check_root_account(event: CanvasEvent, policy: IngestPolicy) -> None:
+    if policy.refuses_every_event:
+        raise Refusal(
+            403,
+            "ROOT_ACCOUNT_NOT_CONFIGURED",
+            "GPB_CANVAS_ROOT_ACCOUNT_ID is not set, so no event is accepted: set it to the"
+            " district's root account id",
+        )
     if policy.root_account is None or policy.root_account.matches(event):
         return
+    theirs = f"{event.shard or 0}~{event.root_account_id}" if event.root_account_id else "(none)"
     raise Refusal(
         403,
         "WRONG_ROOT_ACCOUNT",
-        f"events of root account {event.root_account_id or '(none)'} are not accepted here",
+        f"events of root account {theirs} are not accepted here",
     )
 
 
+ROOT_ACCOUNT_FORMS = (
+    "the global id (shard x 10^13 + local id, e.g. 10000000000001) or SHARD~ID (e.g. 1~1)"
+)
+
+
 def root_account(value: str | None) -> RootAccount | None:
-    """GPB_CANVAS_ROOT_ACCOUNT_ID, given in global or local form."""
+    """GPB_CANVAS_ROOT_ACCOUNT_ID: a global id, or `SHARD~ID` (Canvas's own short form). A bare
+    local id is refused: it says nothing of the shard, and any shard's account of that number
+    would match."""
     if value is None or not value.strip():
         return None
+    text = value.strip()
+    shard_text, tilde, local_text = text.partition("~")
     try:
-        shard, local = split_id(value)
+        if tilde:
+            shard, local = split_id(shard_text), split_id(local_text)
+            if shard[0] is not None or local[0] is not None:
+                raise ValueError(text)
+            return RootAccount(int(shard[1]) or None, local[1])
+        shard_of, local_id = split_id(text)
     except ValueError:
-        raise ValueError("GPB_CANVAS_ROOT_ACCOUNT_ID must be a Canvas account id") from None
-    return RootAccount(local, shard)
+        raise ValueError(
+            f"GPB_CANVAS_ROOT_ACCOUNT_ID must be {ROOT_ACCOUNT_FORMS}; got {text[:40]!r}"
+        ) from None
+    if shard_of is None:
+        raise ValueError(
+            f"GPB_CANVAS_ROOT_ACCOUNT_ID={text} is a local id without its shard; give"
+            f" {ROOT_ACCOUNT_FORMS}"
+        )
+    return RootAccount(shard_of, local_id)
