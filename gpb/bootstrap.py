@@ -38,6 +38,7 @@ from gpb.handlers.signals import Broadcast
 from gpb.handlers.students import StudentNames
 from gpb.handlers.sync_runner import SyncRunner, SyncSettings
 from gpb.handlers.sync_service import Pending, SyncService
+from gpb.handlers.throttle import PerAddressLimit
 from gpb.handlers.undo import UndoRunner
 from gpb.handlers.worker import WORKER_LANES, Worker
 from gpb.infra.canvas import CanvasClient
@@ -467,6 +468,7 @@ def ingest_policy(settings: Settings) -> IngestPolicy:
     policy = IngestPolicy(
         root_account(settings.canvas_root_account_id),
         root_account_required=settings.events_auth == "jwt",
+        refusals_logged=PerAddressLimit(settings.refusals_logged_per_minute),
     )
     if policy.root_account is None and policy.root_account_required:
         log.error(
@@ -583,7 +585,11 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             _background(automatic.run_forever(), "gpb-auto-syncs"),
             _background(
                 RetentionJob(
-                    store.retention, settings.event_retention_days, turns=job_turns(settings, store)
+                    store.retention,
+                    settings.event_retention_days,
+                    rejected_keep_days=settings.rejected_retention_days,
+                    request_fields_keep_days=settings.request_fields_retention_days,
+                    turns=job_turns(settings, store),
                 ).run(),
                 "gpb-retention",
             ),

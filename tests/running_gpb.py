@@ -103,6 +103,9 @@ def gpb_settings(tmp: Path, jwks_url: str, **overrides: Any) -> Settings:
         # Every unknown kid fetches the keys again, so its answer does not hang on how long ago
         # gpb started (within the interval it would be 503, tested on its own).
         "jwks_min_refetch_seconds": 0,
+        # The tests send many refusals from one address and look each one up in the log; the
+        # per-address bounds are tested on their own.
+        "refusals_logged_per_minute": 1_000_000,
         "admin_token": ADMIN_TOKEN,
         "max_event_bytes": 64 * 1024,
         "handler_retry_base_seconds": 0.05,
@@ -319,6 +322,7 @@ class GpbProcess:
             "GPB_REPLICA_NAME": f"gpb-{folder.name}",
             "GPB_ADMIN_TOKEN": ADMIN_TOKEN,
             "GPB_CANVAS_ROOT_ACCOUNT_ID": ROOT_ACCOUNT_ID,
+            "GPB_REFUSALS_LOGGED_PER_MINUTE": "1000000",
             **environment,
         }
         self._child: asyncio.subprocess.Process | None = None

@@ -8,6 +8,10 @@ from typing import Protocol
 from gpb.handlers.envelope import CanvasEvent, InvalidEnvelope, parse_event
 from gpb.handlers.eventlog import Appended, EventLog, Rejection
 from gpb.handlers.ids import split_id
+from gpb.handlers.throttle import PerAddressLimit
+
+# What is kept of a body refused before its signature was checked.
+UNAUTHENTICATED_KEEP_BYTES = 512
 
 
 class Refusal(Exception):
@@ -52,6 +56,8 @@ class IngestPolicy:
     root_account: RootAccount | None
     # Signed events must name a configured root account: unset refuses them all.
     root_account_required: bool = False
+    # How many refusals per client address are logged one by one (None: all of them).
+    refusals_logged: PerAddressLimit | None = None
 
     @property
     def refuses_every_event(self) -> bool:
@@ -75,26 +81,60 @@ async def ingest(
             raise Refusal(400, "INVALID_ENVELOPE", str(exc)) from None
         _check_root_account(event, policy)
     except Refusal as refusal:
-        await record_refusal(log, refusal, raw, source_ip, event.event_name if event else None)
+        await record_refusal(
+            log,
+            policy,
+            refusal,
+            raw,
+            source_ip,
+            event.event_name if event else None,
+            authenticated=event is not None,
+        )
         raise
     return await log.append(event, source_ip)
 
 
 async def record_refusal(
     log: EventLog,
+    policy: IngestPolicy,
     refusal: Refusal,
     raw: bytes,
     source_ip: str | None,
     event_name: str | None = None,
-) -> str:
+    *,
+    authenticated: bool = False,
+) -> str | None:
+    """Logs a refusal; None when the address is over its share and it was only counted.
+
+    A body refused before its signature was checked keeps only a short prefix: enough to tell
+    what it was, too little for a flood of forged posts to fill the disk."""
+    limit = policy.refusals_logged
+    if limit is not None:
+        within, ended = limit.hit(source_ip)
+        if ended is not None:
+            await log.append_rejected(_summary(ended.over, limit.limit, source_ip))
+        if not within:
+            return None
     return await log.append_rejected(
         Rejection(
             code=refusal.code,
             message=refusal.message,
-            raw=raw,
+            raw=raw if authenticated else raw[:UNAUTHENTICATED_KEEP_BYTES],
             source_ip=source_ip,
             event_name=event_name,
         )
+    )
+
+
+def _summary(over: int, limit: int, source_ip: str | None) -> Rejection:
+    return Rejection(
+        code="REFUSALS_NOT_LOGGED",
+        message=(
+            f"{over} more deliveries from this address were refused within one minute; at most"
+            f" {limit} a minute are logged one by one"
+        ),
+        raw=b"",
+        source_ip=source_ip,
     )
 
 

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     handler_retry_max_seconds: float = 3600.0
     # Events received longer ago than this are purged daily (those still being handled are kept).
     event_retention_days: int = Field(default=400, ge=1)
+    # Hardening of the edges: refused deliveries are purged sooner; Canvas's request fields
+    # (user_login, client_ip, user_agent, session_id) are removed from stored events sooner still.
+    rejected_retention_days: int = Field(default=7, ge=1)
+    request_fields_retention_days: int = Field(default=30, ge=1)
+    # Refused deliveries logged one by one per client address and minute; the rest are counted.
+    refusals_logged_per_minute: int = Field(default=60, ge=1)
 
     name_max_length: int = 30
     time_zone: str = "UTC"

@@ -63,7 +63,7 @@ async def receive_event(request: Request) -> Response:
         raw = await _read_bounded(request, limit)
     except _TooLarge as too_large:
         refusal = Refusal(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes")
-        await record_refusal(ctx.events, refusal, too_large.prefix, source_ip)
+        await record_refusal(ctx.events, ctx.ingest_policy, refusal, too_large.prefix, source_ip)
         return _refused(refusal)
     except _CutOff as cut_off:
         # Nobody hears the answer, but the log shows that a delivery came and how much arrived.
@@ -72,7 +72,7 @@ async def receive_event(request: Request) -> Response:
             "INVALID_BODY",
             f"the connection closed after {len(cut_off.prefix)} bytes, before the body ended",
         )
-        await record_refusal(ctx.events, refusal, cut_off.prefix, source_ip)
+        await record_refusal(ctx.events, ctx.ingest_policy, refusal, cut_off.prefix, source_ip)
         return _refused(refusal)
     try:
         appended = await ingest(raw, source_ip, ctx.decoder, ctx.events, ctx.ingest_policy)

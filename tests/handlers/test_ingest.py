@@ -5,7 +5,14 @@ from canvas_events import sample
 from fakes import FakeEventLog
 
 from gpb.handlers.eventlog import EventStatus
-from gpb.handlers.ingest import IngestPolicy, Refusal, ingest, root_account
+from gpb.handlers.ingest import (
+    UNAUTHENTICATED_KEEP_BYTES,
+    IngestPolicy,
+    Refusal,
+    ingest,
+    root_account,
+)
+from gpb.handlers.throttle import PerAddressLimit
 
 
 class JsonDecoder:
@@ -125,3 +132,61 @@ async def test_without_a_root_account_signed_events_are_all_refused_and_logged()
     (entry,) = log.events.values()
     assert entry.status is EventStatus.REJECTED
     assert entry.error is not None and entry.error["code"] == "ROOT_ACCOUNT_NOT_CONFIGURED"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_body_refused_before_its_signature_is_checked_keeps_a_short_prefix() -> None:
+    log = FakeEventLog()
+    with pytest.raises(Refusal):
+        await ingest(b"x" * 16_384, "10.0.0.3", RefusingDecoder(), log, OPEN)
+    (entry,) = log.events.values()
+    assert entry.raw == "x" * UNAUTHENTICATED_KEEP_BYTES
+
+
+async def test_refusals_past_an_addresss_share_are_counted_in_one_entry() -> None:
+    log = FakeEventLog()
+    clock = Clock()
+    policy = IngestPolicy(root_account=None, refusals_logged=PerAddressLimit(3, clock=clock))
+    for _ in range(10):
+        with pytest.raises(Refusal):
+            await ingest(b"forged", "10.0.0.4", RefusingDecoder(), log, policy)
+    with pytest.raises(Refusal):
+        await ingest(b"forged", "10.0.0.5", RefusingDecoder(), log, policy)  # its own share
+    assert [e.source_ip for e in log.events.values()] == ["10.0.0.4"] * 3 + ["10.0.0.5"]
+    clock.now += 60
+    with pytest.raises(Refusal):
+        await ingest(b"forged", "10.0.0.4", RefusingDecoder(), log, policy)
+    *_, summary, latest = log.events.values()
+    assert summary.error is not None and summary.error["code"] == "REFUSALS_NOT_LOGGED"
+    assert summary.error["message"].startswith("7 more deliveries from this address")
+    assert summary.source_ip == "10.0.0.4"
+    assert latest.error == {"code": "BAD_SIGNATURE", "message": "the signature does not verify"}
+
+
+def test_the_per_address_count_holds_a_bounded_number_of_addresses() -> None:
+    clock = Clock()
+    limit = PerAddressLimit(1, clock=clock, max_addresses=100)
+    for n in range(1000):
+        limit.hit(f"10.1.{n // 256}.{n % 256}")
+    assert len(limit._windows) <= 101  # the newcomers share one bucket
+    assert limit.hit("10.9.9.9") == (False, None)  # that bucket is over its share
+    clock.now += 60
+    assert limit.hit("10.9.9.9")[0] is True  # ended windows are dropped for new addresses
+
+
+def test_blocked_for_says_the_seconds_left_in_the_window() -> None:
+    clock = Clock()
+    limit = PerAddressLimit(2, clock=clock)
+    limit.hit("10.0.0.6")
+    assert limit.blocked_for("10.0.0.6") == 0
+    limit.hit("10.0.0.6")
+    clock.now += 20.5
+    assert limit.blocked_for("10.0.0.6") == 40
+    assert limit.blocked_for("10.0.0.7") == 0

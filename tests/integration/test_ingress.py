@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from gpb.bootstrap import create_app
+from gpb.handlers.ingest import UNAUTHENTICATED_KEEP_BYTES
 from gpb.infra.sandbox.server import serve_on_loopback as serve
 from gpb.infra.sandbox.settings import ROOT_ACCOUNT_ID
 
@@ -126,7 +127,9 @@ async def test_refusals_carry_their_code_and_are_logged(
     latest = (await gpb.admin_get("/api/events", status="rejected", limit=1)).json()["events"][0]
     assert latest["error"]["code"] == code
     detail = await gpb.event(latest["id"])
-    assert detail["raw"] == raw.decode()
+    # Refused before its signature was checked: only a short prefix is kept, whatever its size.
+    kept = raw if code == "INVALID_ENVELOPE" else raw[:UNAUTHENTICATED_KEEP_BYTES]
+    assert detail["raw"] == kept.decode()
 
 
 async def test_an_oversize_body_is_refused_before_it_is_read_whole(gpb: Gpb) -> None:
@@ -277,3 +280,26 @@ async def test_unsigned_mode_takes_plain_json(tmp_path: Any, jwks_url: str) -> N
             "/events/canvas", content=json.dumps(sample("assignment_created"))
         )
     assert response.status_code == 202
+
+
+async def test_a_flood_of_unsigned_posts_is_logged_in_a_bounded_share(
+    tmp_path: Any, jwks_url: str, signing_key: Any
+) -> None:
+    settings = gpb_settings(tmp_path, jwks_url, refusals_logged_per_minute=20)
+    junk = b"A" * 16_384
+    async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+        answers = [await client.post("/events/canvas", content=junk) for _ in range(200)]
+        genuine = await client.post(
+            "/events/canvas", content=sign(sample("grade_change_8_to_9_5"), signing_key)
+        )
+        logged = await client.get(
+            "/api/events", params={"status": "rejected", "limit": 500}, headers=auth(ADMIN_TOKEN)
+        )
+        raws = [
+            (await client.get(f"/api/events/{e['id']}", headers=auth(ADMIN_TOKEN))).json()["raw"]
+            for e in logged.json()["events"]
+        ]
+    assert {a.status_code for a in answers} == {400}  # every one is still answered
+    assert genuine.status_code == 202
+    assert len(raws) == 20
+    assert all(len(raw) == UNAUTHENTICATED_KEEP_BYTES for raw in raws)
