@@ -208,6 +208,7 @@ def health_job(
             disk_min_free_percent=settings.disk_min_free_percent,
             disk_min_free_bytes=settings.disk_min_free_mb * 1024 * 1024,
             channels=tuple(channels),
+            auth_failures_threshold=settings.auth_failures_alert_count,
         ),
         on_change=on_change,
         every_seconds=settings.health_check_seconds,
@@ -626,6 +627,8 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             lti_tokens=_lti_tokens(settings, keys),
             lti_nonces=store.lti_nonces,
             fixes=fix_service(settings, store, canvas, ic, worker.notify),
+            auth_throttle=PerAddressLimit(settings.auth_failures_per_minute),
+            auth_failures=store.auth_failures,
         )
 
 

@@ -106,6 +106,7 @@ def gpb_settings(tmp: Path, jwks_url: str, **overrides: Any) -> Settings:
         # The tests send many refusals from one address and look each one up in the log; the
         # per-address bounds are tested on their own.
         "refusals_logged_per_minute": 1_000_000,
+        "auth_failures_per_minute": 1_000_000,
         "admin_token": ADMIN_TOKEN,
         "max_event_bytes": 64 * 1024,
         "handler_retry_base_seconds": 0.05,
@@ -323,6 +324,7 @@ class GpbProcess:
             "GPB_ADMIN_TOKEN": ADMIN_TOKEN,
             "GPB_CANVAS_ROOT_ACCOUNT_ID": ROOT_ACCOUNT_ID,
             "GPB_REFUSALS_LOGGED_PER_MINUTE": "1000000",
+            "GPB_AUTH_FAILURES_PER_MINUTE": "1000000",
             **environment,
         }
         self._child: asyncio.subprocess.Process | None = None

@@ -9,7 +9,7 @@ from starlette.requests import Request
 
 from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.tokens import Principal, Role, token_hash
-from gpb.listener import sessions
+from gpb.listener import guessing, sessions
 from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError, not_found
 from gpb.listener.forms import read_form
@@ -37,8 +37,10 @@ async def authenticate(request: Request) -> Principal:
     ctx = context(request)
     token = _bearer(request)
     if token is not None:
+        guessing.refuse_if_throttled(request)
         principal = await principal_for(ctx, token_hash(token))
         if principal is None:
+            await guessing.failed(request, "failed bearer check")
             raise ApiError(401, "UNAUTHENTICATED", "the token is unknown, revoked or expired")
         return principal
     session = sessions.from_request(request, ctx.config.session_secret, ctx.now())

@@ -21,6 +21,7 @@ from gpb.handlers.reconcile import ReconcileStore
 from gpb.handlers.signals import Broadcast
 from gpb.handlers.sync_service import Pending, SyncService
 from gpb.handlers.syncs import SyncStore
+from gpb.handlers.throttle import FailedAttempts, PerAddressLimit
 from gpb.handlers.tokens import TokenStore
 
 
@@ -100,6 +101,8 @@ class AppContext:
     run_results: FinishedRuns  # the district overview's courses whose latest run failed
     auto_sync: AutoSyncScheduler
     fixes: FixService  # fixes made in Canvas, and the category-mapping assistant
+    auth_throttle: PerAddressLimit  # failed logins and bearer checks per client address
+    auth_failures: FailedAttempts
     lti_tokens: TokenVerifier | None = None  # None while launch from Canvas is off
     lti_nonces: NonceLedger | None = None
 

@@ -35,7 +35,7 @@ from gpb.infra.store.store import SqlStore
 from gpb.listener import sessions
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-SESSION_SECRET = "the-district-session-secret"
+SESSION_SECRET = "the-district-session-secret-of-32-bytes"
 
 
 class Site:

@@ -84,7 +84,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
                 "GPB_DATABASE_URL": database,
                 "GPB_REPLICA_NAME": f"replica-{number}",
                 "GPB_EVENT_LEASE_SECONDS": str(LEASE_SECONDS),
-                "GPB_SESSION_SECRET": "one-secret-for-every-replica",
+                "GPB_SESSION_SECRET": "one-secret-for-every-replica-of-gpb",
             }
             replicas.append(GpbProcess(folder, environment))
         # Started together: they migrate in turn, under the advisory lock.

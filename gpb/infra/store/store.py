@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gpb.infra.store.alerts import SqlAlerts
+from gpb.infra.store.auth_failures import SqlAuthFailures
 from gpb.infra.store.auto_sync import SqlAutoSync
 from gpb.infra.store.changes import apply_changes
 from gpb.infra.store.course_state import SqlCourseState
@@ -58,6 +59,7 @@ class SqlStore:
         self.health = SqlHealth(self.db)
         self.reconciliations = SqlReconciliations(self.db)
         self.job_slots = SqlJobSlots(self.db)
+        self.auth_failures = SqlAuthFailures(self.db)
         self.lti_nonces = SqlNonceLedger(self.db)
 
     def migrate(self) -> list[str]:

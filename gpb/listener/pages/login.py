@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gpb.handlers.tokens import token_hash
-from gpb.listener import sessions
+from gpb.listener import guessing, sessions
 from gpb.listener.auth import authenticate, context, principal_for
 from gpb.listener.errors import ApiError
 from gpb.listener.forms import read_form
@@ -72,8 +72,15 @@ async def log_in(request: Request) -> Response:
     if session is None or not session.accepts(form.get(sessions.CSRF_FIELD)):
         raise ApiError(403, "CSRF_FAILED", "the login form needs its CSRF token")
     next_path = safe_next(form.get("next"))
+    wait = guessing.wait_seconds(request)
+    if wait:
+        problem = f"Too many failed logins from your address. Try again in {wait} seconds."
+        response = _form(request, session, next_path, status=429, problem=problem)
+        response.headers["Retry-After"] = str(wait)
+        return response
     token = form.get("token", "").strip()
     if not token or await principal_for(ctx, token_hash(token)) is None:
+        await guessing.failed(request, "failed login")
         problem = "That token is unknown, revoked or expired. Check it and try again."
         return _form(request, session, next_path, status=401, problem=problem)
     response = RedirectResponse(next_path, status_code=303)

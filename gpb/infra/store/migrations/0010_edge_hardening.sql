@@ -12,3 +12,12 @@ CREATE TABLE ended_sessions (
     expires_at TEXT NOT NULL
 );
 CREATE INDEX ended_sessions_by_expiry ON ended_sessions (expires_at);
+
+-- Failed logins and bearer checks, counted per client address and minute, for the admin alert on
+-- token guessing (the throttle itself answers from each process's memory).
+CREATE TABLE auth_failures (
+    minute TEXT NOT NULL,
+    address TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (minute, address)
+);
