@@ -629,6 +629,7 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             fixes=fix_service(settings, store, canvas, ic, worker.notify),
             auth_throttle=PerAddressLimit(settings.auth_failures_per_minute),
             auth_failures=store.auth_failures,
+            ended_sessions=store.ended_sessions,
         )
 
 

@@ -63,6 +63,14 @@ class LtiSetup:
     auth_url: str  # the platform's OIDC authorization endpoint
 
 
+class EndedSessions(Protocol):
+    """Page sessions ended by logging out, shared by every replica through the database."""
+
+    async def end(self, session_id: str, expires_at: datetime) -> None: ...
+
+    async def has_ended(self, session_id: str) -> bool: ...
+
+
 @dataclass
 class ListenerConfig:
     max_event_bytes: int = 1_048_576
@@ -103,6 +111,7 @@ class AppContext:
     fixes: FixService  # fixes made in Canvas, and the category-mapping assistant
     auth_throttle: PerAddressLimit  # failed logins and bearer checks per client address
     auth_failures: FailedAttempts
+    ended_sessions: EndedSessions
     lti_tokens: TokenVerifier | None = None  # None while launch from Canvas is off
     lti_nonces: NonceLedger | None = None
 

@@ -1,9 +1,11 @@
 """Page sessions: a signed cookie naming a token by its hash, with the session's CSRF token.
 
 The cookie holds no secret of its own: the token's SHA-256 (what the store keys tokens by), the
-CSRF token and the expiry, signed with HMAC-SHA256 under `GPB_SESSION_SECRET`. The token is looked
-up on every request, so revoking it ends its sessions at once. A visitor who has not logged in yet
-gets a session without a token, so that the login form is protected against CSRF like the others.
+CSRF token, the session's id and the expiry, signed with HMAC-SHA256 under `GPB_SESSION_SECRET`.
+The token is looked up on every request, so revoking it ends its sessions at once; logging out
+records the session's id as ended in the database, so a copy of the cookie dies on every replica.
+A visitor who has not logged in yet gets a session without a token, so that the login form is
+protected against CSRF like the others.
 A launch from Canvas (LTI) makes a session without a token too: the cookie then says what the
 launches gave (the role and the courses), and lives inside Canvas's iframe (`set_embedded_cookie`).
 """
@@ -16,7 +18,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from starlette.requests import Request
@@ -65,12 +67,17 @@ def launched(role: Role, course_id: str | None, canvas_user_id: str) -> Launched
     return Launched(role, (course_id,) if course_id else (), canvas_user_id)
 
 
+def _new_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
 @dataclass(frozen=True)
 class Session:
     csrf_token: str
     expires_at: int  # Unix seconds
     token_hash: str | None = None  # None until the visitor logs in
     launched: Launched | None = None  # a session made by launches from Canvas
+    session_id: str = field(default_factory=_new_id)  # what logging out ends
 
     def accepts(self, submitted: str | None) -> bool:
         return submitted is not None and hmac.compare_digest(
@@ -104,6 +111,7 @@ def encode(session: Session, secret: str) -> str:
         "c": session.csrf_token,
         "x": session.expires_at,
         "h": session.token_hash,
+        "s": session.session_id,
     }
     if session.launched is not None:
         grant = session.launched
@@ -119,7 +127,9 @@ def decode(value: str, secret: str, now: datetime) -> Session | None:
         return None
     try:
         fields = json.loads(_unb64(payload))
-        session = Session(fields["c"], int(fields["x"]), fields["h"], _launched(fields.get("l")))
+        session = Session(
+            fields["c"], int(fields["x"]), fields["h"], _launched(fields.get("l")), str(fields["s"])
+        )
     except (ValueError, binascii.Error, KeyError, TypeError):
         return None  # signed by us, so only a change of format gets here
     return session if session.expires_at > now.timestamp() else None

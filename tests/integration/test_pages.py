@@ -197,6 +197,24 @@ async def test_logging_out_needs_the_csrf_token_and_clears_the_cookie(site: Site
         assert (await client.get("/api/courses")).status_code == 401
 
 
+async def test_logging_out_ends_the_session_so_a_copy_of_its_cookie_is_refused(
+    site: Site,
+) -> None:
+    async with site.browser() as client, site.browser() as thief:
+        await log_in(client, ADMIN_TOKEN)
+        thief.cookies[sessions.COOKIE_NAME] = client.cookies[sessions.COOKIE_NAME]
+        assert (await thief.get("/api/courses")).status_code == 200
+        page = await client.get("/")
+        done = await client.post("/logout", data={"csrf_token": csrf_of(page.text)})
+        assert done.status_code == 303
+        assert (await thief.get("/api/courses")).status_code == 401
+        assert (await thief.get("/admin")).headers["location"] == "/login?next=/admin"
+        form = await thief.get("/login")  # a fresh visitor's form, not a redirect
+        assert form.status_code == 200
+        await log_in(client, ADMIN_TOKEN)  # a new login is a new session
+        assert (await client.get("/api/courses")).status_code == 200
+
+
 async def test_only_a_cookie_signed_with_the_session_secret_counts(site: Site) -> None:
     admin = sessions.new_session(utcnow(), token_hash(ADMIN_TOKEN))
     async with site.browser() as client:

@@ -19,6 +19,7 @@ from gpb.infra.store.lti_nonces import SqlNonceLedger
 from gpb.infra.store.postgres import PostgresDatabase
 from gpb.infra.store.reconcile import SqlReconciliations
 from gpb.infra.store.retention import SqlRetention
+from gpb.infra.store.sessions import SqlEndedSessions
 from gpb.infra.store.sqlite import SqliteDatabase
 from gpb.infra.store.syncs import SqlSyncs
 from gpb.infra.store.tokens import SqlTokens
@@ -61,6 +62,7 @@ class SqlStore:
         self.job_slots = SqlJobSlots(self.db)
         self.auth_failures = SqlAuthFailures(self.db)
         self.lti_nonces = SqlNonceLedger(self.db)
+        self.ended_sessions = SqlEndedSessions(self.db)
 
     def migrate(self) -> list[str]:
         return self.db.migrate()
