@@ -239,6 +239,8 @@ class JwtDecoder:
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise _bad_signature(f"the {name} claim is not a number")
+            if not math.isfinite(value):  # JSON parsers take NaN and Infinity; no time is either
+                raise _bad_signature(f"the {name} claim is not a finite number")
             if name == "exp" and value < now - self._leeway:
                 raise _bad_signature("the token has expired")
             if name in ("nbf", "iat") and value > now + self._leeway:

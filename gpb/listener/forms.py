@@ -27,7 +27,7 @@ async def read_form(request: Request) -> dict[str, str]:
     declared = request.headers.get("content-length", "")
     if not (declared.isascii() and declared.isdigit()):
         raise ApiError(411, "LENGTH_REQUIRED", "send a form with a Content-Length")
-    if int(declared) > MAX_FORM_BYTES:
+    if len(declared) > len(str(MAX_FORM_BYTES)) or int(declared) > MAX_FORM_BYTES:
         raise ApiError(413, "PAYLOAD_TOO_LARGE", f"a form is at most {MAX_FORM_BYTES} bytes")
     body = (await request.body())[:MAX_FORM_BYTES]
     try:
