@@ -55,6 +55,7 @@ from gpb.infra.store.sqlite_lock import serving_lock
 from gpb.infra.store.store import PoolSettings, SqlStore, open_database
 from gpb.listener.app import create_app as create_listener_app
 from gpb.listener.context import AppContext, ListenerConfig, LtiSetup
+from gpb.listener.streams import StreamSlots
 
 log = logging.getLogger("gpb")
 
@@ -106,6 +107,7 @@ def listener_config(settings: Settings) -> ListenerConfig:
         lti=lti_setup(settings),
         public_base_url=settings.public_base_url,
         frame_origins=frame_origins(settings),
+        body_read_seconds=settings.body_read_timeout_seconds,
     )
     session_secret = _secret(settings.session_secret)
     if session_secret:
@@ -630,6 +632,7 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             auth_throttle=PerAddressLimit(settings.auth_failures_per_minute),
             auth_failures=store.auth_failures,
             ended_sessions=store.ended_sessions,
+            stream_slots=StreamSlots(settings.alert_streams_per_token),
         )
 
 

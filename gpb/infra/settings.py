@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     # (429), and how many in GPB_EVENT_FAILURES_WINDOW_MINUTES open the TOKENS_GUESSED alert.
     auth_failures_per_minute: int = Field(default=10, ge=1)
     auth_failures_alert_count: int = Field(default=30, ge=1)
+    # Alert streams one token may hold open at once (per replica), and how long a request's body
+    # may take to arrive before the request is dropped (uvicorn itself has no such limit).
+    alert_streams_per_token: int = Field(default=8, ge=1)
+    body_read_timeout_seconds: float = Field(default=30.0, gt=0)
 
     name_max_length: int = 30
     time_zone: str = "UTC"

@@ -23,6 +23,7 @@ from gpb.handlers.sync_service import Pending, SyncService
 from gpb.handlers.syncs import SyncStore
 from gpb.handlers.throttle import FailedAttempts, PerAddressLimit
 from gpb.handlers.tokens import TokenStore
+from gpb.listener.streams import StreamSlots
 
 
 class Health(Protocol):
@@ -84,6 +85,7 @@ class ListenerConfig:
     public_base_url: str | None = None
     # Origins whose pages may show gpb's in a frame: the Canvas sites (none: no framing at all).
     frame_origins: tuple[str, ...] = ()
+    body_read_seconds: float = 30.0  # a request body slower than this is dropped (408)
 
 
 @dataclass
@@ -112,6 +114,7 @@ class AppContext:
     auth_throttle: PerAddressLimit  # failed logins and bearer checks per client address
     auth_failures: FailedAttempts
     ended_sessions: EndedSessions
+    stream_slots: StreamSlots
     lti_tokens: TokenVerifier | None = None  # None while launch from Canvas is off
     lti_nonces: NonceLedger | None = None
 

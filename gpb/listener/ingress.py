@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from gpb.handlers.ingest import Refusal, ingest, record_refusal
 from gpb.listener.auth import context
-from gpb.listener.bodies import CutOff, TooLarge, read_bounded
+from gpb.listener.bodies import CutOff, SlowBody, TooLarge, read_bounded
 from gpb.listener.errors import error_response
 from gpb.listener.metrics import EVENTS_RECEIVED
 
@@ -28,10 +28,19 @@ async def receive_event(request: Request) -> Response:
     source_ip = request.client.host if request.client else None
     limit = ctx.config.max_event_bytes
     try:
-        raw = await read_bounded(request, limit)
+        raw = await read_bounded(request, limit, ctx.config.body_read_seconds)
     except TooLarge as too_large:
         refusal = Refusal(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes")
         await record_refusal(ctx.events, ctx.ingest_policy, refusal, too_large.prefix, source_ip)
+        return _refused(refusal)
+    except SlowBody as slow:
+        refusal = Refusal(
+            408,
+            "REQUEST_TIMEOUT",
+            f"the body did not arrive within {ctx.config.body_read_seconds:g} seconds"
+            f" ({len(slow.prefix)} bytes came)",
+        )
+        await record_refusal(ctx.events, ctx.ingest_policy, refusal, slow.prefix, source_ip)
         return _refused(refusal)
     except CutOff as cut_off:
         # Nobody hears the answer, but the log shows that a delivery came and how much arrived.

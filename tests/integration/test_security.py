@@ -3,14 +3,18 @@ streams, exports that a spreadsheet cannot run, and what responses let caches ke
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from running_gpb import ADMIN_TOKEN, GpbProcess, auth, gpb_settings
+from sse import open_stream
 
 from gpb.bootstrap import create_app
 from gpb.infra.sandbox.server import serve_on_loopback as serve
@@ -99,3 +103,77 @@ async def test_a_short_admin_token_stops_the_start_without_showing_it(tmp_path: 
     said = gpb.log.read_text()
     assert "GPB_ADMIN_TOKEN: Value error, must be at least 32 characters" in said
     assert "change-me" not in said
+
+
+def raw_exchange(base_url: str, head: str, chunks: list[bytes], wait: float = 30.0) -> bytes:
+    """Sends a request by hand (what httpx would not: a trickle, an endless chunked body) and
+    returns the status line of the answer."""
+    url = urlsplit(base_url)
+    assert url.hostname is not None and url.port is not None
+    with socket.create_connection((url.hostname, url.port), timeout=wait) as conn:
+        try:
+            conn.sendall(head.encode())
+            for chunk in chunks:
+                conn.sendall(chunk)
+        except OSError:
+            pass  # gpb answered and closed before the body ended: the answer is what counts
+        return conn.recv(65_536).split(b"\r\n", 1)[0]
+
+
+async def test_an_endless_chunked_body_is_refused_at_its_bound(tmp_path: Path) -> None:
+    settings = gpb_settings(tmp_path, JWKS)
+    head = (
+        "POST /api/courses/456/syncs HTTP/1.1\r\nHost: gpb\r\n"
+        f"Authorization: Bearer {ADMIN_TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    block = b"x" * 65_536
+    chunk = f"{len(block):x}\r\n".encode() + block + b"\r\n"
+    async with serve(create_app(settings)) as url:
+        status = await asyncio.to_thread(raw_exchange, url, head, [chunk] * 160)  # 10 MB
+    assert status.split()[1] == b"413", status
+
+
+@pytest.mark.parametrize(
+    ("path", "extra"),
+    [
+        ("/events/canvas", ""),
+        ("/api/courses/456/syncs", f"Authorization: Bearer {ADMIN_TOKEN}\r\n"),
+    ],
+    ids=["event", "sync"],
+)
+async def test_a_body_trickling_in_is_dropped_after_the_timeout(
+    tmp_path: Path, path: str, extra: str
+) -> None:
+    settings = gpb_settings(tmp_path, JWKS, body_read_timeout_seconds=1)
+    head = f"POST {path} HTTP/1.1\r\nHost: gpb\r\n{extra}Content-Length: 1000\r\n\r\n"
+    async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+        status = await asyncio.to_thread(raw_exchange, url, head, [b"{" * 10])
+        logged = await client.get(
+            "/api/events", params={"status": "rejected"}, headers=auth(ADMIN_TOKEN)
+        )
+    assert status.split()[1] == b"408", status
+    if path == "/events/canvas":
+        (entry,) = logged.json()["events"]
+        assert entry["error"]["code"] == "REQUEST_TIMEOUT"
+
+
+async def test_one_token_holds_a_bounded_number_of_alert_streams(tmp_path: Path) -> None:
+    settings = gpb_settings(tmp_path, JWKS, alert_streams_per_token=2)
+    path = "/api/courses/456/alerts/stream"
+    async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+        async with (
+            open_stream(client, path, auth(ADMIN_TOKEN)),
+            open_stream(client, path, auth(ADMIN_TOKEN)),
+        ):
+            third = await client.get(path, headers=auth(ADMIN_TOKEN))
+            assert third.status_code == 429
+            assert third.json()["error"]["code"] == "TOO_MANY_STREAMS"
+            assert third.headers["retry-after"] == "15"
+        # Both closed: the token may open streams again once gpb has seen them go.
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            async with client.stream("GET", path, headers=auth(ADMIN_TOKEN)) as again:
+                if again.status_code == 200:
+                    break
+            assert asyncio.get_running_loop().time() < deadline, "the slots were never freed"
+            await asyncio.sleep(0.1)
