@@ -164,7 +164,7 @@ def cmd_events_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_events_export(args: argparse.Namespace, settings: Settings) -> int:
-    from gpb.listener.api_events import CSV_COLUMNS, event_detail
+    from gpb.listener.api_events import CSV_COLUMNS, csv_row, event_detail
 
     query = EventQuery(
         course_id=local_id_or_none(args.course) if args.course else None,
@@ -176,14 +176,10 @@ def cmd_events_export(args: argparse.Namespace, settings: Settings) -> int:
         if writer:
             writer.writerow(CSV_COLUMNS)
         async for event in store.events.export(query):
-            detail = event_detail(event)
             if writer is None:
-                sys.stdout.write(json.dumps(detail, ensure_ascii=False) + "\n")
-                continue
-            error = event.error or {}
-            detail["error_code"] = error.get("code")
-            detail["error_message"] = error.get("message")
-            writer.writerow([detail.get(column) for column in CSV_COLUMNS])
+                sys.stdout.write(json.dumps(event_detail(event), ensure_ascii=False) + "\n")
+            else:
+                writer.writerow(csv_row(event))
 
     try:
         _with_store(settings, export)
