@@ -27,6 +27,9 @@ from starlette.responses import Response
 from gpb.handlers.tokens import Principal, Role
 
 COOKIE_NAME = "gpb_session"
+# Over https the cookie is `__Host-gpb_session`: browsers then take it only when Secure, for the
+# whole site and from this host alone, so a sibling subdomain cannot plant or shadow it.
+SECURE_COOKIE_NAME = "__Host-" + COOKIE_NAME
 LIFETIME = timedelta(hours=12)
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
@@ -143,8 +146,18 @@ def _launched(value: object) -> Launched | None:
     return Launched(Role(value[0]), tuple(str(c) for c in value[1]), str(value[2]))
 
 
+def _is_https(request: Request) -> bool:
+    # Behind a TLS proxy uvicorn reports https from the forwarded headers; plain http happens
+    # only on a developer's machine, where a Secure cookie would never come back.
+    return request.url.scheme == "https"
+
+
+def cookie_name(request: Request) -> str:
+    return SECURE_COOKIE_NAME if _is_https(request) else COOKIE_NAME
+
+
 def from_request(request: Request, secret: str, now: datetime) -> Session | None:
-    value = request.cookies.get(COOKIE_NAME)
+    value = request.cookies.get(cookie_name(request))
     return decode(value, secret, now) if value else None
 
 
@@ -168,19 +181,17 @@ def store(response: Response, request: Request, session: Session, secret: str) -
     if session.launched is not None:
         # A launch's session lives in Canvas's iframe, for the browser session (12 hours at
         # most: the signed expiry).
-        set_embedded_cookie(response, COOKIE_NAME, value)
+        set_embedded_cookie(response, cookie_name(request), value)
         return
     response.set_cookie(
-        COOKIE_NAME,
+        cookie_name(request),
         value,
         max_age=int(LIFETIME.total_seconds()),
         httponly=True,
         # Lax, not Strict: a link to a course page from Canvas or an e-mail opens it logged in,
         # while cross-site posts carry no cookie (and would need the CSRF token besides).
         samesite="lax",
-        # Behind a TLS proxy uvicorn reports https from the forwarded headers; plain http happens
-        # only on a developer's machine, where a Secure cookie would never come back.
-        secure=request.url.scheme == "https",
+        secure=_is_https(request),
     )
 
 
@@ -188,3 +199,5 @@ def clear(response: Response) -> None:
     response.delete_cookie(COOKIE_NAME, httponly=True, samesite="lax")
     # A partitioned cookie is a cookie of its own: only a partitioned deletion reaches it.
     set_embedded_cookie(response, COOKIE_NAME, '""', max_age=0)
+    response.delete_cookie(SECURE_COOKIE_NAME, httponly=True, samesite="lax", secure=True)
+    set_embedded_cookie(response, SECURE_COOKIE_NAME, '""', max_age=0)

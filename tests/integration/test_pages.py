@@ -215,6 +215,33 @@ async def test_logging_out_ends_the_session_so_a_copy_of_its_cookie_is_refused(
         assert (await client.get("/api/courses")).status_code == 200
 
 
+async def test_over_https_the_session_cookie_takes_the_host_prefix(site: Site) -> None:
+    """Behind the TLS proxy (X-Forwarded-Proto, trusted from loopback), the cookie is
+    `__Host-gpb_session`: Secure, for the whole site, bound to this host."""
+    https = {"X-Forwarded-Proto": "https"}
+    async with httpx.AsyncClient(base_url=site.url, headers=https) as client:
+        form = await client.get("/login")
+        visitor = form.headers["set-cookie"]
+        assert visitor.startswith(f"{sessions.SECURE_COOKIE_NAME}=")
+        assert "Secure" in visitor and "Path=/" in visitor and "Domain" not in visitor
+        value = visitor.split(";")[0].split("=", 1)[1]
+        logged_in = await client.post(
+            "/login",
+            data={"csrf_token": csrf_of(form.text), "token": ADMIN_TOKEN},
+            headers={"Cookie": f"{sessions.SECURE_COOKIE_NAME}={value}"},
+        )
+        session = logged_in.headers["set-cookie"].split(";")[0].split("=", 1)[1]
+        named = await client.get(
+            "/api/courses", headers={"Cookie": f"{sessions.SECURE_COOKIE_NAME}={session}"}
+        )
+        unprefixed = await client.get(
+            "/api/courses", headers={"Cookie": f"{sessions.COOKIE_NAME}={session}"}
+        )
+    assert logged_in.status_code == 303
+    assert named.status_code == 200
+    assert unprefixed.status_code == 401  # over https only the prefixed cookie counts
+
+
 async def test_only_a_cookie_signed_with_the_session_secret_counts(site: Site) -> None:
     admin = sessions.new_session(utcnow(), token_hash(ADMIN_TOKEN))
     async with site.browser() as client:

@@ -177,3 +177,22 @@ async def test_one_token_holds_a_bounded_number_of_alert_streams(tmp_path: Path)
                     break
             assert asyncio.get_running_loop().time() < deadline, "the slots were never freed"
             await asyncio.sleep(0.1)
+
+
+async def test_api_answers_holding_grades_or_payloads_are_not_stored_by_caches(
+    tmp_path: Path,
+) -> None:
+    settings = gpb_settings(tmp_path, JWKS)
+    async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+        answers = [
+            await client.get(path, headers=auth(ADMIN_TOKEN))
+            for path in (
+                "/api/courses/456/pending",
+                "/api/courses/456/assignments",
+                "/api/events",
+                "/api/events/export",
+                "/api/courses/456/syncs",
+                "/api/events/404",
+            )
+        ]
+    assert [a.headers.get("cache-control") for a in answers] == ["no-store"] * len(answers)
