@@ -30,6 +30,11 @@ server of your own, since all of its work is counted. The exit code is 1 when gp
 ratio of docs/benchmarks.md (signed >= 0.25, unsigned >= 0.4), a request failed, or an
 acknowledged event is not in the log.
 
+--flood runs each of gpb's rounds a second time beside a flood of forged deliveries (unsigned
+16 KB bodies over a few keep-alive connections from another process on loopback, as fast as
+gpb answers them, for the round's length only) and gives gpb's throughput and p99 beside the
+flood as a ratio of its own without one, measured in the same run.
+
 --replicas 1,2,3 (PostgreSQL only) serves gpb as that many processes on one database instead, one
 count after another, each beside the baseline in the same rounds: one wrk per replica, all at once,
 with the connections shared out and their throughputs summed. It has no target: on two cores the
@@ -38,14 +43,16 @@ request, no acknowledged event missing) and shows what each costs.
 
     .venv/bin/python bench/ingest.py [--mode signed|unsigned|both] [--duration 10]
         [--rounds 5] [--connections 32] [--pool 200000]
-        [--database postgresql://...] [--replicas 1,2,3]
+        [--database postgresql://...] [--replicas 1,2,3] [--flood]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -172,6 +179,48 @@ class Totals:
     @property
     def p99_ms(self) -> float:
         return statistics.median(r.p99_ms for r in self.rounds)
+
+
+# --- the flood of forged deliveries -------------------------------------------------------
+
+FLOOD_CONNECTIONS = 4
+FLOOD_BODY = b"A" * 16_384  # what filled 77 MB in 10 s before refusals were bounded
+
+
+def _flood(url: str, seconds: float, answered: Any) -> None:
+    """Posts FLOOD_BODY over one keep-alive connection until `seconds` have passed."""
+    os.sched_setaffinity(0, {CLIENT_CORE})
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            conn.request("POST", "/events/canvas", body=FLOOD_BODY)
+            conn.getresponse().read()
+        except (OSError, http.client.HTTPException):
+            conn.close()  # gpb may close a connection after a refusal: open another
+            continue
+        with answered.get_lock():
+            answered.value += 1
+    conn.close()
+
+
+@contextmanager
+def flooding(url: str, seconds: float) -> Iterator[Any]:
+    """A flood at `url` for `seconds` (a bounded loop per connection); yields its answer count."""
+    context = multiprocessing.get_context("spawn")
+    answered = context.Value("q", 0)
+    floods = [
+        context.Process(target=_flood, args=(url, seconds, answered), daemon=True)
+        for _ in range(FLOOD_CONNECTIONS)
+    ]
+    for flood in floods:
+        flood.start()
+    try:
+        yield answered
+    finally:
+        for flood in floods:
+            flood.join(seconds + 30)
 
 
 @dataclass(frozen=True)
@@ -537,13 +586,16 @@ class Load:
     floor: Totals | None  # bench/floor_app.py: the work every event needs, and nothing more
     stored: dict[str, int]  # gpb's log by status when its last round ended
     worker_us: float | None  # CPU per event the worker handles, alone, catching up afterwards
+    flooded: Totals | None = None  # gpb's rounds beside a flood of forged deliveries (--flood)
+    forged: int = 0  # forged deliveries gpb answered during those rounds
 
     @property
     def lost(self) -> int:
         """How many more events gpb acknowledged with 202 than its log holds: anything but 0 is
         a lost event. (The log may hold more than wrk counted: the answers still in flight when a
         round ends.)"""
-        return max(0, self.gpb.fresh - sum(self.stored.get(s, 0) for s in STORED))
+        acknowledged = self.gpb.fresh + (self.flooded.fresh if self.flooded else 0)
+        return max(0, acknowledged - sum(self.stored.get(s, 0) for s in STORED))
 
 
 def run_load(
@@ -554,7 +606,8 @@ def run_load(
     each replica through a part of its own. With one replica, gpb's worker then catches up alone
     for a while, to show what it costs per event."""
     bodies, content_type = pool.bodies(mode), CONTENT_TYPES[mode]
-    bare_rounds, gpb_rounds, floor_rounds = [], [], []
+    bare_rounds, gpb_rounds, floor_rounds, flooded_rounds = [], [], [], []
+    forged = 0
     with_floor = args.database is None and replicas == 1
     parts = [
         range(k * pool.size // replicas, (k + 1) * pool.size // replicas) for k in range(replicas)
@@ -593,10 +646,17 @@ def run_load(
                         )
                     floor_posted = floor_fresh.start + floor_rounds[-1].requests + args.connections
                 gpb_rounds.append(run_round(gpb, bodies, fresh, content_type, args, database))
-                answered = gpb_rounds[-1].requests_by_server
-                sent = zip(fresh, answered, connections_of(gpb, args), strict=True)
-                # past what was answered, and those in flight
-                posted = [lines.start + done + conns for lines, done, conns in sent]
+                posted = _past(fresh, gpb_rounds[-1], gpb, args)
+                if args.flood:
+                    fresh = [
+                        _next_bodies(start, part, per_replica)
+                        for start, part in zip(posted, parts, strict=True)
+                    ]
+                    with flooding(gpb[0].url, args.round_seconds) as answered:
+                        flooded = run_round(gpb, bodies, fresh, content_type, args, database)
+                    flooded_rounds.append(flooded)
+                    forged += answered.value
+                    posted = _past(fresh, flooded, gpb, args)
             with frozen(gpb):
                 stored = statuses_in(database_url)
             floor_duplicates = _floor_duplicates(floor_rounds, Path(run_dir)) if floor else 0
@@ -606,8 +666,23 @@ def run_load(
     duplicates = stored.get("duplicate", 0)
     floor_totals = Totals(floor_rounds, floor_duplicates) if floor_rounds else None
     return Load(
-        Totals(bare_rounds), Totals(gpb_rounds, duplicates), floor_totals, stored, worker_us
+        Totals(bare_rounds),
+        Totals(gpb_rounds, duplicates),
+        floor_totals,
+        stored,
+        worker_us,
+        Totals(flooded_rounds) if flooded_rounds else None,
+        forged,
     )
+
+
+def _past(
+    fresh: list[range], done: Round, gpb: list[Server], args: argparse.Namespace
+) -> list[int]:
+    """Where each replica's next round starts in the pool: past what was answered, and those in
+    flight."""
+    sent = zip(fresh, done.requests_by_server, connections_of(gpb, args), strict=True)
+    return [lines.start + answered + conns for lines, answered, conns in sent]
 
 
 def _floor_duplicates(rounds: list[Round], run_dir: Path) -> int:
@@ -769,9 +844,23 @@ def print_load(mode: str, load: Load) -> bool:
             f"  PostgreSQL's own CPU per request: {database_us:.1f} us; the ratio by CPU time"
             f" with it: {with_database:.3f}"
         )
+    if load.flooded is not None:
+        print_flood(load)
     by_status = ", ".join(f"{status} {count:,}" for status, count in sorted(load.stored.items()))
     print(f"  gpb's log after the run: {by_status}")
     return _functional(load) and ratio >= target
+
+
+def print_flood(load: Load) -> None:
+    assert load.flooded is not None
+    seconds = sum(r.seconds for r in load.flooded.rounds)
+    ratio = load.flooded.throughput / load.gpb.throughput
+    print(_row("gpb beside flood", load.flooded, f"{ratio:.3f} of gpb's own throughput"))
+    print(
+        f"  the flood: {load.forged:,} forged {len(FLOOD_BODY) // 1024} KB posts answered"
+        f" ({load.forged / seconds:,.0f}/s) over {FLOOD_CONNECTIONS} connections; gpb's p99"
+        f" beside it {load.flooded.p99_ms / load.gpb.p99_ms:.2f}x its own"
+    )
 
 
 def print_replicas(mode: str, loads: dict[int, Load]) -> bool:
@@ -841,6 +930,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--replicas", metavar="COUNTS", help="gpb replicas to run side by side, e.g. 1,2,3"
+    )
+    parser.add_argument(
+        "--flood", action="store_true", help="run gpb's rounds again beside forged deliveries"
     )
     args = parser.parse_args()
     args.round_seconds = max(1, args.duration // args.rounds)
