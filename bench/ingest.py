@@ -190,18 +190,21 @@ FLOOD_BODY = b"A" * 16_384
 FLOOD_PER_SECOND = 270
 
 
-def _flood(url: str, seconds: float, answered: Any) -> None:
-    """Posts FLOOD_BODY over one keep-alive connection, at its share of FLOOD_PER_SECOND, until
-    `seconds` have passed."""
+def _flood(url: str, seconds: float, answered: Any, ready: Any, go: Any, stop: Any) -> None:
+    """Posts FLOOD_BODY over one keep-alive connection, at its share of FLOOD_PER_SECOND, from
+    when `go` is set (its start-up, imports included, is done by then) until `stop` is set, for
+    at most `seconds`."""
     os.sched_setaffinity(0, {CLIENT_CORE})
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
     interval = FLOOD_CONNECTIONS / FLOOD_PER_SECOND
+    ready.release()
+    go.wait()
     start = time.monotonic()
     deadline = start + seconds
     for sent in range(int(seconds / interval)):
         time.sleep(max(0.0, start + sent * interval - time.monotonic()))
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or stop.is_set():
             break
         try:
             conn.request("POST", "/events/canvas", body=FLOOD_BODY)
@@ -216,20 +219,27 @@ def _flood(url: str, seconds: float, answered: Any) -> None:
 
 @contextmanager
 def flooding(url: str, seconds: float) -> Iterator[Any]:
-    """A flood at `url` for `seconds` (a bounded loop per connection); yields its answer count."""
+    """A flood at `url` while the block runs, for at most `seconds` (a bounded loop per
+    connection), begun once every flood process has started, so that their start-up takes
+    nothing from the round; yields its answer count."""
     context = multiprocessing.get_context("spawn")
-    answered = context.Value("q", 0)
+    answered, ready = context.Value("q", 0), context.Semaphore(0)
+    go, stop = context.Event(), context.Event()
     floods = [
-        context.Process(target=_flood, args=(url, seconds, answered), daemon=True)
+        context.Process(target=_flood, args=(url, seconds, answered, ready, go, stop), daemon=True)
         for _ in range(FLOOD_CONNECTIONS)
     ]
     for flood in floods:
         flood.start()
+    for _ in floods:
+        ready.acquire(timeout=120)
+    go.set()
     try:
         yield answered
     finally:
+        stop.set()
         for flood in floods:
-            flood.join(seconds + 30)
+            flood.join(30)
 
 
 @dataclass(frozen=True)
@@ -661,7 +671,7 @@ def run_load(
                         _next_bodies(start, part, per_replica)
                         for start, part in zip(posted, parts, strict=True)
                     ]
-                    with flooding(gpb[0].url, args.round_seconds) as answered:
+                    with flooding(gpb[0].url, args.round_seconds + 60) as answered:
                         flooded = run_round(gpb, bodies, fresh, content_type, args, database)
                     flooded_rounds.append(flooded)
                     forged += answered.value
