@@ -88,14 +88,18 @@ class RetentionJob:
         )
         if self._keep_rejected is not None and self._keep_rejected < self._keep:
             rejected = await self._events.purge_rejected(now - self._keep_rejected)
-            log.info("purged %d refused deliveries older than %s", rejected, self._keep_rejected)
+            log.info(
+                "purged %d refused deliveries older than %d days",
+                rejected,
+                self._keep_rejected.days,
+            )
             result = replace(result, rejected_purged=rejected)
         if self._keep_request_fields is not None:
             removed = await self._events.remove_request_fields(now - self._keep_request_fields)
             log.info(
-                "removed Canvas's request fields from %d events older than %s",
+                "removed Canvas's request fields from %d events older than %d days",
                 removed,
-                self._keep_request_fields,
+                self._keep_request_fields.days,
             )
             result = replace(result, request_fields_removed=removed)
         return result
