@@ -30,6 +30,11 @@ server of your own, since all of its work is counted. The exit code is 1 when gp
 ratio of docs/benchmarks.md (signed >= 0.25, unsigned >= 0.4), a request failed, or an
 acknowledged event is not in the log.
 
+--flood runs each of gpb's rounds a second time beside a flood of forged deliveries (unsigned
+16 KB bodies, 270 a second as in the flood that once filled the disk, over a few keep-alive
+connections from other processes on loopback, for the round's length only) and gives gpb's
+throughput and p99 beside the flood as a ratio of its own without one, measured in the same run.
+
 --replicas 1,2,3 (PostgreSQL only) serves gpb as that many processes on one database instead, one
 count after another, each beside the baseline in the same rounds: one wrk per replica, all at once,
 with the connections shared out and their throughputs summed. It has no target: on two cores the
@@ -38,14 +43,16 @@ request, no acknowledged event missing) and shows what each costs.
 
     .venv/bin/python bench/ingest.py [--mode signed|unsigned|both] [--duration 10]
         [--rounds 5] [--connections 32] [--pool 200000]
-        [--database postgresql://...] [--replicas 1,2,3]
+        [--database postgresql://...] [--replicas 1,2,3] [--flood]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -79,6 +86,7 @@ from gpb.handlers.envelope import CanvasEvent, content_hash, parse_event
 from gpb.handlers.eventlog import EventLog
 from gpb.handlers.ingest import EventDecoder
 from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder
+from gpb.infra.sandbox.settings import ROOT_ACCOUNT_ID
 from gpb.infra.store.store import POSTGRES_SCHEMES, SqlStore
 
 BENCH = Path(__file__).resolve().parent
@@ -171,6 +179,67 @@ class Totals:
     @property
     def p99_ms(self) -> float:
         return statistics.median(r.p99_ms for r in self.rounds)
+
+
+# --- the flood of forged deliveries -------------------------------------------------------
+
+FLOOD_CONNECTIONS = 4
+FLOOD_BODY = b"A" * 16_384
+# The flood that filled 77 MB before refusals were bounded: 2,700 such posts in 10 s. Paced, so
+# that the flood's clients leave wrk its share of the client core.
+FLOOD_PER_SECOND = 270
+
+
+def _flood(url: str, seconds: float, answered: Any, ready: Any, go: Any, stop: Any) -> None:
+    """Posts FLOOD_BODY over one keep-alive connection, at its share of FLOOD_PER_SECOND, from
+    when `go` is set (its start-up, imports included, is done by then) until `stop` is set, for
+    at most `seconds`."""
+    os.sched_setaffinity(0, {CLIENT_CORE})
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+    interval = FLOOD_CONNECTIONS / FLOOD_PER_SECOND
+    ready.release()
+    go.wait()
+    start = time.monotonic()
+    deadline = start + seconds
+    for sent in range(int(seconds / interval)):
+        time.sleep(max(0.0, start + sent * interval - time.monotonic()))
+        if time.monotonic() >= deadline or stop.is_set():
+            break
+        try:
+            conn.request("POST", "/events/canvas", body=FLOOD_BODY)
+            conn.getresponse().read()
+        except (OSError, http.client.HTTPException):
+            conn.close()  # gpb may close a connection after a refusal: open another
+            continue
+        with answered.get_lock():
+            answered.value += 1
+    conn.close()
+
+
+@contextmanager
+def flooding(url: str, seconds: float) -> Iterator[Any]:
+    """A flood at `url` while the block runs, for at most `seconds` (a bounded loop per
+    connection), begun once every flood process has started, so that their start-up takes
+    nothing from the round; yields its answer count."""
+    context = multiprocessing.get_context("spawn")
+    answered, ready = context.Value("q", 0), context.Semaphore(0)
+    go, stop = context.Event(), context.Event()
+    floods = [
+        context.Process(target=_flood, args=(url, seconds, answered, ready, go, stop), daemon=True)
+        for _ in range(FLOOD_CONNECTIONS)
+    ]
+    for flood in floods:
+        flood.start()
+    for _ in floods:
+        ready.acquire(timeout=120)
+    go.set()
+    try:
+        yield answered
+    finally:
+        stop.set()
+        for flood in floods:
+            flood.join(30)
 
 
 @dataclass(frozen=True)
@@ -474,6 +543,7 @@ def gpb_env(mode: str, database_url: str, jwks_url: str) -> dict[str, str]:
         "GPB_DATABASE_URL": database_url,
         "GPB_EVENTS_AUTH": "jwt" if mode == "signed" else "none",
         "GPB_CANVAS_JWKS_URL": jwks_url,
+        "GPB_CANVAS_ROOT_ACCOUNT_ID": ROOT_ACCOUNT_ID,
     }
 
 
@@ -535,13 +605,16 @@ class Load:
     floor: Totals | None  # bench/floor_app.py: the work every event needs, and nothing more
     stored: dict[str, int]  # gpb's log by status when its last round ended
     worker_us: float | None  # CPU per event the worker handles, alone, catching up afterwards
+    flooded: Totals | None = None  # gpb's rounds beside a flood of forged deliveries (--flood)
+    forged: int = 0  # forged deliveries gpb answered during those rounds
 
     @property
     def lost(self) -> int:
         """How many more events gpb acknowledged with 202 than its log holds: anything but 0 is
         a lost event. (The log may hold more than wrk counted: the answers still in flight when a
         round ends.)"""
-        return max(0, self.gpb.fresh - sum(self.stored.get(s, 0) for s in STORED))
+        acknowledged = self.gpb.fresh + (self.flooded.fresh if self.flooded else 0)
+        return max(0, acknowledged - sum(self.stored.get(s, 0) for s in STORED))
 
 
 def run_load(
@@ -552,7 +625,8 @@ def run_load(
     each replica through a part of its own. With one replica, gpb's worker then catches up alone
     for a while, to show what it costs per event."""
     bodies, content_type = pool.bodies(mode), CONTENT_TYPES[mode]
-    bare_rounds, gpb_rounds, floor_rounds = [], [], []
+    bare_rounds, gpb_rounds, floor_rounds, flooded_rounds = [], [], [], []
+    forged = 0
     with_floor = args.database is None and replicas == 1
     parts = [
         range(k * pool.size // replicas, (k + 1) * pool.size // replicas) for k in range(replicas)
@@ -591,10 +665,17 @@ def run_load(
                         )
                     floor_posted = floor_fresh.start + floor_rounds[-1].requests + args.connections
                 gpb_rounds.append(run_round(gpb, bodies, fresh, content_type, args, database))
-                answered = gpb_rounds[-1].requests_by_server
-                sent = zip(fresh, answered, connections_of(gpb, args), strict=True)
-                # past what was answered, and those in flight
-                posted = [lines.start + done + conns for lines, done, conns in sent]
+                posted = _past(fresh, gpb_rounds[-1], gpb, args)
+                if args.flood:
+                    fresh = [
+                        _next_bodies(start, part, per_replica)
+                        for start, part in zip(posted, parts, strict=True)
+                    ]
+                    with flooding(gpb[0].url, args.round_seconds + 60) as answered:
+                        flooded = run_round(gpb, bodies, fresh, content_type, args, database)
+                    flooded_rounds.append(flooded)
+                    forged += answered.value
+                    posted = _past(fresh, flooded, gpb, args)
             with frozen(gpb):
                 stored = statuses_in(database_url)
             floor_duplicates = _floor_duplicates(floor_rounds, Path(run_dir)) if floor else 0
@@ -604,8 +685,23 @@ def run_load(
     duplicates = stored.get("duplicate", 0)
     floor_totals = Totals(floor_rounds, floor_duplicates) if floor_rounds else None
     return Load(
-        Totals(bare_rounds), Totals(gpb_rounds, duplicates), floor_totals, stored, worker_us
+        Totals(bare_rounds),
+        Totals(gpb_rounds, duplicates),
+        floor_totals,
+        stored,
+        worker_us,
+        Totals(flooded_rounds) if flooded_rounds else None,
+        forged,
     )
+
+
+def _past(
+    fresh: list[range], done: Round, gpb: list[Server], args: argparse.Namespace
+) -> list[int]:
+    """Where each replica's next round starts in the pool: past what was answered, and those in
+    flight."""
+    sent = zip(fresh, done.requests_by_server, connections_of(gpb, args), strict=True)
+    return [lines.start + answered + conns for lines, answered, conns in sent]
 
 
 def _floor_duplicates(rounds: list[Round], run_dir: Path) -> int:
@@ -767,9 +863,23 @@ def print_load(mode: str, load: Load) -> bool:
             f"  PostgreSQL's own CPU per request: {database_us:.1f} us; the ratio by CPU time"
             f" with it: {with_database:.3f}"
         )
+    if load.flooded is not None:
+        print_flood(load)
     by_status = ", ".join(f"{status} {count:,}" for status, count in sorted(load.stored.items()))
     print(f"  gpb's log after the run: {by_status}")
     return _functional(load) and ratio >= target
+
+
+def print_flood(load: Load) -> None:
+    assert load.flooded is not None
+    seconds = sum(r.seconds for r in load.flooded.rounds)
+    ratio = load.flooded.throughput / load.gpb.throughput
+    print(_row("gpb beside flood", load.flooded, f"{ratio:.3f} of gpb's own throughput"))
+    print(
+        f"  the flood: {load.forged:,} forged {len(FLOOD_BODY) // 1024} KB posts answered"
+        f" ({load.forged / seconds:,.0f}/s) over {FLOOD_CONNECTIONS} connections; gpb's p99"
+        f" beside it {load.flooded.p99_ms / load.gpb.p99_ms:.2f}x its own"
+    )
 
 
 def print_replicas(mode: str, loads: dict[int, Load]) -> bool:
@@ -839,6 +949,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--replicas", metavar="COUNTS", help="gpb replicas to run side by side, e.g. 1,2,3"
+    )
+    parser.add_argument(
+        "--flood", action="store_true", help="run gpb's rounds again beside forged deliveries"
     )
     args = parser.parse_args()
     args.round_seconds = max(1, args.duration // args.rounds)

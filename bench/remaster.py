@@ -33,9 +33,10 @@ import httpx
 from gpb.handlers.model import LineItem, Result
 from gpb.handlers.sync_plan import line_item_id, result_id
 from gpb.infra.oneroster import line_item_body, result_body
+from gpb.infra.sandbox.settings import ROOT_ACCOUNT_ID
 from gpb.infra.sandbox.state import load_seed
 
-ADMIN = "bench-admin-token"
+ADMIN = "bench-admin-token-of-at-least-32-characters"
 SECTIONS = ("7", "8")
 # docs/design.md: "near the SIS stand-in's own limit at the same concurrency".
 TARGET = 1.5
@@ -130,6 +131,7 @@ def gpb_env(sandbox: str, folder: Path, concurrency: int) -> dict[str, str]:
         "GPB_DATABASE_URL": f"sqlite:///{folder / 'gpb.db'}",
         "GPB_EVENTS_AUTH": "none",
         "GPB_ADMIN_TOKEN": ADMIN,
+        "GPB_CANVAS_ROOT_ACCOUNT_ID": ROOT_ACCOUNT_ID,
         "GPB_CANVAS_BASE_URL": sandbox,
         "GPB_CANVAS_TOKEN": "sandbox-canvas-token",
         "GPB_SIS_BASE_URL": f"{sandbox}/ims/oneroster",

@@ -26,7 +26,7 @@ from gpb.handlers.grades import GradeEvents
 from gpb.handlers.health import DiskProbe, HealthJob, HealthSettings
 from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.ids import local_id_or_none
-from gpb.handlers.ingest import EventDecoder, IngestPolicy, root_account
+from gpb.handlers.ingest import ROOT_ACCOUNT_FORMS, EventDecoder, IngestPolicy, root_account
 from gpb.handlers.lti import LtiPolicy
 from gpb.handlers.messagebus import Handler, MessageBus
 from gpb.handlers.notices import CANVAS_INBOX, WEBHOOK, NoticeDispatcher, NoticesQueued
@@ -38,6 +38,7 @@ from gpb.handlers.signals import Broadcast
 from gpb.handlers.students import StudentNames
 from gpb.handlers.sync_runner import SyncRunner, SyncSettings
 from gpb.handlers.sync_service import Pending, SyncService
+from gpb.handlers.throttle import PerAddressLimit
 from gpb.handlers.undo import UndoRunner
 from gpb.handlers.worker import WORKER_LANES, Worker
 from gpb.infra.canvas import CanvasClient
@@ -54,6 +55,7 @@ from gpb.infra.store.sqlite_lock import serving_lock
 from gpb.infra.store.store import PoolSettings, SqlStore, open_database
 from gpb.listener.app import create_app as create_listener_app
 from gpb.listener.context import AppContext, ListenerConfig, LtiSetup
+from gpb.listener.streams import StreamSlots
 
 log = logging.getLogger("gpb")
 
@@ -105,6 +107,7 @@ def listener_config(settings: Settings) -> ListenerConfig:
         lti=lti_setup(settings),
         public_base_url=settings.public_base_url,
         frame_origins=frame_origins(settings),
+        body_read_seconds=settings.body_read_timeout_seconds,
     )
     session_secret = _secret(settings.session_secret)
     if session_secret:
@@ -207,6 +210,7 @@ def health_job(
             disk_min_free_percent=settings.disk_min_free_percent,
             disk_min_free_bytes=settings.disk_min_free_mb * 1024 * 1024,
             channels=tuple(channels),
+            auth_failures_threshold=settings.auth_failures_alert_count,
         ),
         on_change=on_change,
         every_seconds=settings.health_check_seconds,
@@ -461,13 +465,34 @@ class KeySets:
             await cache.close()
 
 
+def ingest_policy(settings: Settings) -> IngestPolicy:
+    """Whose events are accepted. Canvas signs every customer's events with the same keys: in
+    `jwt` mode without a root account gpb starts, but refuses every event and says so."""
+    policy = IngestPolicy(
+        root_account(settings.canvas_root_account_id),
+        root_account_required=settings.events_auth == "jwt",
+        refusals_logged=PerAddressLimit(settings.refusals_logged_per_minute),
+    )
+    if policy.root_account is None and policy.root_account_required:
+        log.error(
+            "GPB_CANVAS_ROOT_ACCOUNT_ID is not set: every event will be refused (403"
+            " ROOT_ACCOUNT_NOT_CONFIGURED); set it to the district's root account id (%s)",
+            ROOT_ACCOUNT_FORMS,
+        )
+    return policy
+
+
 def _decoder(settings: Settings, keys: KeySets) -> EventDecoder:
     if settings.events_auth == "none":
         log.warning(
             "GPB_EVENTS_AUTH=none: events are accepted unsigned; use this only in development"
         )
         return PlainJsonDecoder()
-    return JwtDecoder(keys.at(settings.canvas_jwks_url), leeway_seconds=settings.jwt_leeway_seconds)
+    return JwtDecoder(
+        keys.at(settings.canvas_jwks_url),
+        leeway_seconds=settings.jwt_leeway_seconds,
+        max_bytes=settings.max_event_bytes,
+    )
 
 
 def _lti_tokens(settings: Settings, keys: KeySets) -> JwtDecoder | None:
@@ -490,6 +515,7 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 @asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[AppContext]:
     """Starts the store, the clients and the background workers; stops them in reverse order."""
+    policy = ingest_policy(settings)  # a malformed root account stops the start here
     async with AsyncExitStack() as stack:
         if not settings.is_postgres:
             # Held while serving: `gpb restore` refuses to replace the database under a running
@@ -562,7 +588,11 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             _background(automatic.run_forever(), "gpb-auto-syncs"),
             _background(
                 RetentionJob(
-                    store.retention, settings.event_retention_days, turns=job_turns(settings, store)
+                    store.retention,
+                    settings.event_retention_days,
+                    rejected_keep_days=settings.rejected_retention_days,
+                    request_fields_keep_days=settings.request_fields_retention_days,
+                    turns=job_turns(settings, store),
                 ).run(),
                 "gpb-retention",
             ),
@@ -578,7 +608,7 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
         yield AppContext(
             config=listener_config(settings),
             decoder=decoder,
-            ingest_policy=IngestPolicy(root_account(settings.canvas_root_account_id)),
+            ingest_policy=policy,
             events=store.events,
             lag=store.events,
             tokens=store.tokens,
@@ -599,6 +629,10 @@ async def running(settings: Settings) -> AsyncIterator[AppContext]:
             lti_tokens=_lti_tokens(settings, keys),
             lti_nonces=store.lti_nonces,
             fixes=fix_service(settings, store, canvas, ic, worker.notify),
+            auth_throttle=PerAddressLimit(settings.auth_failures_per_minute),
+            auth_failures=store.auth_failures,
+            ended_sessions=store.ended_sessions,
+            stream_slots=StreamSlots(settings.alert_streams_per_token),
         )
 
 

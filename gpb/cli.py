@@ -15,12 +15,14 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
 from gpb.handlers.envelope import parse_canvas_time
 from gpb.handlers.eventlog import EventQuery, EventStatus
 from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.reconcile import ReconcileStatus, Reconciliation
 from gpb.handlers.timefmt import iso, utcnow
-from gpb.handlers.tokens import Role, new_token
+from gpb.handlers.tokens import Role, first_admin_token, new_token
 from gpb.infra.sandbox import canvas_cli
 from gpb.infra.settings import Settings
 from gpb.infra.store.sqlite_backup import BackupError, backup_database, restore_database
@@ -67,6 +69,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"gpb serve: the database is in use: {exc}", file=sys.stderr)
                 return 1
         open_store(settings)  # migrate before the first request
+        if settings.admin_token is None:
+            token = _with_store(settings, lambda store: first_admin_token(store.tokens, utcnow()))
+            if token is not None:
+                print(
+                    "No admin token existed, so gpb made one. It is shown only this once; keep it"
+                    f" (log in with it, or send it as Authorization: Bearer):\n\n    {token}\n",
+                    flush=True,
+                )
         config = uvicorn.Config(create_app(settings), log_level="info")
         uvicorn.Server(config).run(sockets=[listening])
     return 0
@@ -154,7 +164,7 @@ def cmd_events_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_events_export(args: argparse.Namespace, settings: Settings) -> int:
-    from gpb.listener.api_events import CSV_COLUMNS, event_detail
+    from gpb.listener.api_events import CSV_COLUMNS, csv_row, event_detail
 
     query = EventQuery(
         course_id=local_id_or_none(args.course) if args.course else None,
@@ -166,14 +176,10 @@ def cmd_events_export(args: argparse.Namespace, settings: Settings) -> int:
         if writer:
             writer.writerow(CSV_COLUMNS)
         async for event in store.events.export(query):
-            detail = event_detail(event)
             if writer is None:
-                sys.stdout.write(json.dumps(detail, ensure_ascii=False) + "\n")
-                continue
-            error = event.error or {}
-            detail["error_code"] = error.get("code")
-            detail["error_message"] = error.get("message")
-            writer.writerow([detail.get(column) for column in CSV_COLUMNS])
+                sys.stdout.write(json.dumps(event_detail(event), ensure_ascii=False) + "\n")
+            else:
+                writer.writerow(csv_row(event))
 
     try:
         _with_store(settings, export)
@@ -434,7 +440,14 @@ def main(argv: list[str] | None = None) -> int:
     # request would bury those (a remaster makes thousands) and costs time on every call.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
-    result: int = args.run(args, Settings())
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "GPB_" + "_".join(str(part) for part in error["loc"]).upper()
+            print(f"{name}: {error['msg']}", file=sys.stderr)
+        return 2
+    result: int = args.run(args, settings)
     return result
 
 

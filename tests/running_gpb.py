@@ -26,9 +26,10 @@ from gpb.bootstrap import create_app
 from gpb.infra.sandbox.faults import FaultConfig, Faults
 from gpb.infra.sandbox.server import RunningSandbox, run_sandbox
 from gpb.infra.sandbox.server import serve_on_loopback as serve
+from gpb.infra.sandbox.settings import ROOT_ACCOUNT_ID
 from gpb.infra.settings import Settings
 
-ADMIN_TOKEN = "admin-bootstrap-secret-token"
+ADMIN_TOKEN = "admin-bootstrap-secret-token-for-the-tests"
 
 
 @dataclass
@@ -99,6 +100,14 @@ def gpb_settings(tmp: Path, jwks_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url(tmp),
         "canvas_jwks_url": jwks_url,
+        "canvas_root_account_id": ROOT_ACCOUNT_ID,
+        # Every unknown kid fetches the keys again, so its answer does not hang on how long ago
+        # gpb started (within the interval it would be 503, tested on its own).
+        "jwks_min_refetch_seconds": 0,
+        # The tests send many refusals from one address and look each one up in the log; the
+        # per-address bounds are tested on their own.
+        "refusals_logged_per_minute": 1_000_000,
+        "auth_failures_per_minute": 1_000_000,
         "admin_token": ADMIN_TOKEN,
         "max_event_bytes": 64 * 1024,
         "handler_retry_base_seconds": 0.05,
@@ -328,6 +337,9 @@ class GpbProcess:
             # its killed self left, rather than waiting for them to run out.
             "GPB_REPLICA_NAME": f"gpb-{folder.name}",
             "GPB_ADMIN_TOKEN": ADMIN_TOKEN,
+            "GPB_CANVAS_ROOT_ACCOUNT_ID": ROOT_ACCOUNT_ID,
+            "GPB_REFUSALS_LOGGED_PER_MINUTE": "1000000",
+            "GPB_AUTH_FAILURES_PER_MINUTE": "1000000",
             **environment,
         }
         self._child: asyncio.subprocess.Process | None = None

@@ -10,6 +10,8 @@ A health job judges, every minute, conditions that no single event or run shows:
   `GPB_AUTH_FAILURES_WINDOW_MINUTES`, because IC or Canvas refused gpb's credentials;
 - `RUNS_FAILING`: the latest run failed in at least `GPB_FAILED_RUN_COURSES_ALERT` courses over
   the last `GPB_FAILED_RUNS_WINDOW_HOURS`;
+- `TOKENS_GUESSED`: at least `GPB_AUTH_FAILURES_ALERT_COUNT` logins and bearer checks failed in
+  the last `GPB_EVENT_FAILURES_WINDOW_MINUTES` (someone may be guessing tokens);
 - `DISK_LOW`: the database's file system has less free space than `GPB_DISK_MIN_FREE_PERCENT` or
   `GPB_DISK_MIN_FREE_MB`.
 
@@ -42,6 +44,7 @@ SIS_AUTH_FAILED = "SIS_AUTH_FAILED"
 CANVAS_AUTH_FAILED = "CANVAS_AUTH_FAILED"
 RUNS_FAILING = "RUNS_FAILING"
 DISK_LOW = "DISK_LOW"
+TOKENS_GUESSED = "TOKENS_GUESSED"
 
 TITLES = {
     EVENTS_SILENT: "No events from Canvas",
@@ -50,6 +53,7 @@ TITLES = {
     CANVAS_AUTH_FAILED: "Canvas refuses gpb's token",
     RUNS_FAILING: "Sync runs failing in several courses",
     DISK_LOW: "The database's disk is nearly full",
+    TOKENS_GUESSED: "Failed logins in bulk",
 }
 
 MIB = 1024 * 1024
@@ -178,6 +182,10 @@ class HealthReadings(Protocol):
         """Real (not dry) runs that finished since `since`, oldest first."""
         ...
 
+    async def auth_failure_count(self, since: datetime) -> int:
+        """Failed logins and bearer checks since `since`, from any address."""
+        ...
+
 
 @dataclass(frozen=True)
 class DiskSpace:
@@ -200,6 +208,7 @@ class HealthSettings:
     disk_min_free_percent: float
     disk_min_free_bytes: int
     channels: tuple[str, ...] = ()  # where admin alerts go out
+    auth_failures_threshold: int = 30  # failed logins and bearer checks in failures_window
 
 
 @dataclass(frozen=True)
@@ -303,6 +312,7 @@ class HealthJob:
         return [
             await self._silence(now),
             await self._failures(now),
+            await self._guessing(now),
             *await self._credentials(now, runs),
             self._failed_runs(now, runs),
             self._disk_space(),
@@ -341,6 +351,21 @@ class HealthJob:
             "Open the event log's failed and rejected events (/admin/events?status=failed,"
             " /admin/events?status=rejected): the errors of the newest ones tell the cause, such"
             " as a signing key gpb cannot find, a refused token, or Canvas down for gpb's reads.",
+            {"count": count, "window_minutes": minutes},
+        )
+
+    async def _guessing(self, now: datetime) -> Finding:
+        settings = self._settings
+        minutes = int(settings.failures_window.total_seconds() // 60)
+        count = await self._readings.auth_failure_count(now - settings.failures_window)
+        return Finding(
+            TOKENS_GUESSED,
+            count >= settings.auth_failures_threshold,
+            f"{count} logins or API calls with an unknown, revoked or expired token failed in the"
+            f" last {minutes} minutes.",
+            'gpb\'s log names the client addresses ("failed bearer check", "failed login"); each'
+            " address is slowed to a few tries a minute. A script with an old token is the common"
+            " cause: give it a new one. Otherwise block the addresses at the proxy.",
             {"count": count, "window_minutes": minutes},
         )
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 SHARD_FACTOR = 10**13
 # Canvas ids, and the ids of gpb's own records, are 64-bit signed integers (SQLite's INTEGER).
 MAX_ID = 2**63 - 1
+MAX_ID_DIGITS = len(str(MAX_ID))
 
 
 def _digits(text: str) -> int | None:
     """The number ASCII digits spell, when it fits in MAX_ID. `str.isdigit` alone also takes "²"
     (which int() refuses) and "١٢" (which int() reads as 12)."""
     if not (text.isascii() and text.isdigit()):
+        return None
+    if len(text.lstrip("0")) > MAX_ID_DIGITS:  # int() refuses more than 4,300 digits outright
         return None
     number = int(text)
     return number if number <= MAX_ID else None

@@ -8,6 +8,10 @@ from typing import Protocol
 from gpb.handlers.envelope import CanvasEvent, InvalidEnvelope, parse_event
 from gpb.handlers.eventlog import Appended, EventLog, Rejection
 from gpb.handlers.ids import split_id
+from gpb.handlers.throttle import PerAddressLimit
+
+# What is kept of a body refused before its signature was checked.
+UNAUTHENTICATED_KEEP_BYTES = 512
 
 
 class Refusal(Exception):
@@ -34,18 +38,30 @@ class EventDecoder(Protocol):
 
 @dataclass(frozen=True)
 class RootAccount:
+    """The district's root account: its local id and its shard, both compared strictly (Canvas
+    signs every customer's events with the same keys, so the shard is part of who sent it)."""
+
+    shard: int | None  # None only for an unsharded Canvas, configured as `0~ID`
     local_id: str
-    shard: int | None  # None when configured in local form: any shard matches
 
     def matches(self, event: CanvasEvent) -> bool:
-        if event.root_account_id != self.local_id:
-            return False
-        return self.shard is None or event.shard in (None, self.shard)
+        return event.root_account_id == self.local_id and event.shard == self.shard
+
+    def __str__(self) -> str:
+        return f"{self.shard or 0}~{self.local_id}"
 
 
 @dataclass(frozen=True)
 class IngestPolicy:
-    root_account: RootAccount | None  # None accepts every root account
+    root_account: RootAccount | None
+    # Signed events must name a configured root account: unset refuses them all.
+    root_account_required: bool = False
+    # How many refusals per client address are logged one by one (None: all of them).
+    refusals_logged: PerAddressLimit | None = None
+
+    @property
+    def refuses_every_event(self) -> bool:
+        return self.root_account is None and self.root_account_required
 
 
 async def ingest(
@@ -65,45 +81,108 @@ async def ingest(
             raise Refusal(400, "INVALID_ENVELOPE", str(exc)) from None
         _check_root_account(event, policy)
     except Refusal as refusal:
-        await record_refusal(log, refusal, raw, source_ip, event.event_name if event else None)
+        await record_refusal(
+            log,
+            policy,
+            refusal,
+            raw,
+            source_ip,
+            event.event_name if event else None,
+            authenticated=event is not None,
+        )
         raise
     return await log.append(event, source_ip)
 
 
 async def record_refusal(
     log: EventLog,
+    policy: IngestPolicy,
     refusal: Refusal,
     raw: bytes,
     source_ip: str | None,
     event_name: str | None = None,
-) -> str:
+    *,
+    authenticated: bool = False,
+) -> str | None:
+    """Logs a refusal; None when the address is over its share and it was only counted.
+
+    A body refused before its signature was checked keeps only a short prefix: enough to tell
+    what it was, too little for a flood of forged posts to fill the disk."""
+    limit = policy.refusals_logged
+    if limit is not None:
+        within, ended = limit.hit(source_ip)
+        if ended is not None:
+            await log.append_rejected(_summary(ended.over, limit.limit, source_ip))
+        if not within:
+            return None
     return await log.append_rejected(
         Rejection(
             code=refusal.code,
             message=refusal.message,
-            raw=raw,
+            raw=raw if authenticated else raw[:UNAUTHENTICATED_KEEP_BYTES],
             source_ip=source_ip,
             event_name=event_name,
         )
     )
 
 
-def _check_root_account(event: CanvasEvent, policy: IngestPolicy) -> None:
-    if policy.root_account is None or policy.root_account.matches(event):
-        return
-    raise Refusal(
-        403,
-        "WRONG_ROOT_ACCOUNT",
-        f"events of root account {event.root_account_id or '(none)'} are not accepted here",
+def _summary(over: int, limit: int, source_ip: str | None) -> Rejection:
+    return Rejection(
+        code="REFUSALS_NOT_LOGGED",
+        message=(
+            f"{over} more deliveries from this address were refused within one minute; at most"
+            f" {limit} a minute are logged one by one"
+        ),
+        raw=b"",
+        source_ip=source_ip,
     )
 
 
+def _check_root_account(event: CanvasEvent, policy: IngestPolicy) -> None:
+    if policy.refuses_every_event:
+        raise Refusal(
+            403,
+            "ROOT_ACCOUNT_NOT_CONFIGURED",
+            "GPB_CANVAS_ROOT_ACCOUNT_ID is not set, so no event is accepted: set it to the"
+            " district's root account id",
+        )
+    if policy.root_account is None or policy.root_account.matches(event):
+        return
+    theirs = f"{event.shard or 0}~{event.root_account_id}" if event.root_account_id else "(none)"
+    raise Refusal(
+        403,
+        "WRONG_ROOT_ACCOUNT",
+        f"events of root account {theirs} are not accepted here",
+    )
+
+
+ROOT_ACCOUNT_FORMS = (
+    "the global id (shard x 10^13 + local id, e.g. 10000000000001) or SHARD~ID (e.g. 1~1)"
+)
+
+
 def root_account(value: str | None) -> RootAccount | None:
-    """GPB_CANVAS_ROOT_ACCOUNT_ID, given in global or local form."""
+    """GPB_CANVAS_ROOT_ACCOUNT_ID: a global id, or `SHARD~ID` (Canvas's own short form). A bare
+    local id is refused: it says nothing of the shard, and any shard's account of that number
+    would match."""
     if value is None or not value.strip():
         return None
+    text = value.strip()
+    shard_text, tilde, local_text = text.partition("~")
     try:
-        shard, local = split_id(value)
+        if tilde:
+            shard, local = split_id(shard_text), split_id(local_text)
+            if shard[0] is not None or local[0] is not None:
+                raise ValueError(text)
+            return RootAccount(int(shard[1]) or None, local[1])
+        shard_of, local_id = split_id(text)
     except ValueError:
-        raise ValueError("GPB_CANVAS_ROOT_ACCOUNT_ID must be a Canvas account id") from None
-    return RootAccount(local, shard)
+        raise ValueError(
+            f"GPB_CANVAS_ROOT_ACCOUNT_ID must be {ROOT_ACCOUNT_FORMS}; got {text[:40]!r}"
+        ) from None
+    if shard_of is None:
+        raise ValueError(
+            f"GPB_CANVAS_ROOT_ACCOUNT_ID={text} is a local id without its shard; give"
+            f" {ROOT_ACCOUNT_FORMS}"
+        )
+    return RootAccount(shard_of, local_id)

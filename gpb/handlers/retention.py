@@ -1,6 +1,9 @@
 """Event retention: the log keeps what arrived in the last N days, and anything still needed.
 
-Sync history lives in its own tables and is never purged here.
+Refused deliveries go sooner (a flood of forged posts must not fill the disk for a year), and
+Canvas's request fields about a person (login, address, browser, session) are removed from stored
+events after a shorter time than the events themselves. Sync history lives in its own tables and is
+never purged here.
 """
 
 from __future__ import annotations
@@ -8,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -20,16 +23,32 @@ log = logging.getLogger("gpb.retention")
 DAY_SECONDS = 86_400.0
 
 
+# Canvas's request context in an event's metadata that says who did it from where: kept for
+# GPB_REQUEST_FIELDS_RETENTION_DAYS only (the rest of the event serves the whole retention).
+REQUEST_FIELDS = ("user_login", "client_ip", "user_agent", "session_id")
+
+
 @dataclass(frozen=True)
 class Purge:
     purged: int  # events deleted
     kept: int  # events older than the cutoff that are still needed
+    rejected_purged: int = 0  # refused deliveries deleted before the general cutoff
+    request_fields_removed: int = 0  # events whose request fields were removed
 
 
 class EventPurge(Protocol):
     async def purge_events(self, before: datetime) -> Purge:
         """Deletes the events received before `before` that are no longer needed: not waiting for
         their handler or a retry, and not the first copy of a duplicate that is kept."""
+        ...
+
+    async def purge_rejected(self, before: datetime) -> int:
+        """Deletes the refused deliveries received before `before`; how many."""
+        ...
+
+    async def remove_request_fields(self, before: datetime) -> int:
+        """Removes REQUEST_FIELDS from the metadata of the events received before `before`;
+        how many events were changed."""
         ...
 
 
@@ -41,6 +60,8 @@ class RetentionJob:
         events: EventPurge,
         keep_days: int,
         *,
+        rejected_keep_days: int | None = None,
+        request_fields_keep_days: int | None = None,
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         every_seconds: float = DAY_SECONDS,
@@ -49,12 +70,15 @@ class RetentionJob:
         self._events = events
         self._turns = turns
         self._keep = timedelta(days=keep_days)
+        self._keep_rejected = _days(rejected_keep_days)
+        self._keep_request_fields = _days(request_fields_keep_days)
         self._clock = clock
         self._sleep = sleep
         self._every = every_seconds
 
     async def run_once(self) -> Purge:
-        cutoff = self._clock() - self._keep
+        now = self._clock()
+        cutoff = now - self._keep
         result = await self._events.purge_events(cutoff)
         log.info(
             "purged %d events received before %s; kept %d older ones still needed",
@@ -62,6 +86,22 @@ class RetentionJob:
             iso(cutoff),
             result.kept,
         )
+        if self._keep_rejected is not None and self._keep_rejected < self._keep:
+            rejected = await self._events.purge_rejected(now - self._keep_rejected)
+            log.info(
+                "purged %d refused deliveries older than %d days",
+                rejected,
+                self._keep_rejected.days,
+            )
+            result = replace(result, rejected_purged=rejected)
+        if self._keep_request_fields is not None:
+            removed = await self._events.remove_request_fields(now - self._keep_request_fields)
+            log.info(
+                "removed Canvas's request fields from %d events older than %d days",
+                removed,
+                self._keep_request_fields.days,
+            )
+            result = replace(result, request_fields_removed=removed)
         return result
 
     async def run(self) -> None:
@@ -73,3 +113,7 @@ class RetentionJob:
             except Exception:  # a full disk or a locked database today may be gone tomorrow
                 log.exception("purging old events failed; trying again in a day")
             await self._sleep(self._every)
+
+
+def _days(days: int | None) -> timedelta | None:
+    return None if days is None else timedelta(days=days)

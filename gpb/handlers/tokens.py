@@ -47,6 +47,9 @@ class TokenInfo:
     revoked_at: datetime | None
     canvas_user_id: str | None = None
 
+    def live(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
 
 def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -82,3 +85,16 @@ class TokenStore(Protocol):
         ...
 
     async def list(self) -> list[TokenInfo]: ...
+
+
+FIRST_ADMIN_NAME = "first admin (made by gpb serve)"
+
+
+async def first_admin_token(tokens: TokenStore, now: datetime) -> str | None:
+    """A new admin token when the database holds no live one (a fresh install without
+    GPB_ADMIN_TOKEN), for `gpb serve` to print once; None when an admin token exists."""
+    if any(info.role is Role.ADMIN and info.live(now) for info in await tokens.list()):
+        return None
+    token = new_token()
+    await tokens.add(token, Role.ADMIN, (), FIRST_ADMIN_NAME, None)
+    return token

@@ -33,6 +33,7 @@ from gpb.handlers.errors import (
     SisAuthFailed,
     SisNotConfigured,
 )
+from gpb.handlers.ingest import ROOT_ACCOUNT_FORMS, root_account
 from gpb.handlers.model import Course
 from gpb.infra.canvas import CanvasClient
 from gpb.infra.event_decoders import fetch_jwks
@@ -206,7 +207,7 @@ class ConnectionChecks:
                 self._ic_auth(sis),
             )
             ic_class = await self._ic_class(sis, ic_auth, class_id, course_id, sis_ids)
-        checks = [database, jwks, *canvas_checks, *ic_auth, ic_class]
+        checks = [database, jwks, self._root_account(), *canvas_checks, *ic_auth, ic_class]
         return [self._redacted(check) for check in checks]
 
     def _redacted(self, check: Check) -> Check:
@@ -251,6 +252,28 @@ class ConnectionChecks:
         if not keys:
             return failed(name, f"{url} holds no RSA key with a kid", fix)
         return passed(name, f"{url} holds {len(keys)} RSA signing keys: {', '.join(sorted(keys))}")
+
+    def _root_account(self) -> Check:
+        name = "root_account"
+        fix = (
+            "set GPB_CANVAS_ROOT_ACCOUNT_ID to the district's Canvas root account, as "
+            + ROOT_ACCOUNT_FORMS
+        )
+        try:
+            account = root_account(self._settings.canvas_root_account_id)
+        except ValueError as exc:
+            return failed(name, str(exc), fix)
+        if account is not None:
+            return passed(name, f"events of root account {account} only are accepted")
+        if self._settings.events_auth == "none":
+            return not_checked(name, "GPB_EVENTS_AUTH=none takes events of any root account")
+        return failed(
+            name,
+            "GPB_CANVAS_ROOT_ACCOUNT_ID is not set: every event is refused (403"
+            " ROOT_ACCOUNT_NOT_CONFIGURED), since Canvas signs every customer's events with the"
+            " same keys",
+            fix,
+        )
 
     # -- Canvas -----------------------------------------------------------------------------
 

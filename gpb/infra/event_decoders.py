@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,8 +26,6 @@ from gpb.handlers.ingest import Refusal
 log = logging.getLogger("gpb.jwks")
 
 ACCEPTED_ALGORITHMS = ["RS256"]
-# Built once: joserfc would build one per token from `algorithms=`.
-_REGISTRY = jws.JWSRegistry(algorithms=ACCEPTED_ALGORITHMS)
 KEYS_RETRY_AFTER_SECONDS = 30
 
 
@@ -62,8 +61,15 @@ class PlainJsonDecoder:
 
 
 class JwksCache:
-    """Canvas's signing keys, fetched again only for an unknown `kid`, and at most once per
-    `min_refetch_seconds`, so a flood of made-up kids cannot hammer the JWKS host."""
+    """The signing keys at one JWKS URL (Canvas's event keys; the same class serves any other
+    issuer's), fetched again only for an unknown `kid`, and at most once per
+    `min_refetch_seconds`, so a flood of made-up kids cannot hammer the JWKS host.
+
+    A genuine token is never refused for good because of timing: an unknown `kid` is 401 only once
+    a fetch begun after the token arrived still lacks it. Within the interval after a fetch
+    (start-up's included) the answer is 503 with the seconds left, so a key rotated in just then
+    costs the sender one retry, not the token.
+    """
 
     def __init__(
         self,
@@ -81,6 +87,7 @@ class JwksCache:
         self._keys: dict[str, RSAKey] = {}
         self._last_fetch: float | None = None
         self._last_fetch_ok = False
+        self._fetches = 0  # fetches begun so far: tells a fetch begun after a token arrived
         self._lock = asyncio.Lock()
 
     async def close(self) -> None:
@@ -91,6 +98,7 @@ class JwksCache:
         found = self._keys.get(kid)
         if found is not None:
             return found
+        fetches_before = self._fetches
         async with self._lock:
             found = self._keys.get(kid)
             if found is None and self._may_fetch():
@@ -99,16 +107,26 @@ class JwksCache:
         if found is not None:
             return found
         if not self._last_fetch_ok:
-            raise Refusal(
-                503,
-                "KEYS_UNAVAILABLE",
-                "Canvas's signing keys could not be fetched; retry later",
-                retry_after=KEYS_RETRY_AFTER_SECONDS,
+            raise _keys_unavailable(
+                "the signing keys could not be fetched; retry later",
+                max(KEYS_RETRY_AFTER_SECONDS, self._seconds_left()),
             )
-        raise Refusal(401, "UNKNOWN_KEY", "the token's kid is not among Canvas's signing keys")
+        if self._fetches > fetches_before:
+            raise Refusal(401, "UNKNOWN_KEY", "the token's kid is not among the signing keys")
+        raise _keys_unavailable(
+            "the token's kid is not among the signing keys fetched moments ago; retry later",
+            self._seconds_left(),
+        )
 
     def _may_fetch(self) -> bool:
-        return self._last_fetch is None or self._clock() - self._last_fetch >= self._min_refetch
+        return self._seconds_left() == 0
+
+    def _seconds_left(self) -> int:
+        """Whole seconds until the next fetch is allowed (0: now)."""
+        if self._last_fetch is None:
+            return 0
+        left = self._last_fetch + self._min_refetch - self._clock()
+        return max(0, math.ceil(left))
 
     async def refresh(self) -> None:
         """Fetches the keys now (at start-up); callers asking for a key meanwhile wait for it."""
@@ -117,6 +135,7 @@ class JwksCache:
 
     async def _fetch(self) -> None:
         self._last_fetch = self._clock()
+        self._fetches += 1
         try:
             keys = await fetch_jwks(self._client, self._url)
         except (httpx.HTTPError, ValueError) as exc:
@@ -126,6 +145,10 @@ class JwksCache:
         self._keys = keys
         self._last_fetch_ok = True
         log.info("loaded %d signing keys from %s", len(keys), self._url)
+
+
+def _keys_unavailable(message: str, retry_after: int) -> Refusal:
+    return Refusal(503, "KEYS_UNAVAILABLE", message, retry_after=max(1, retry_after))
 
 
 async def fetch_jwks(client: httpx.AsyncClient, url: str) -> dict[str, RSAKey]:
@@ -152,10 +175,22 @@ def _parse_jwks(document: object) -> dict[str, RSAKey]:
     return keys
 
 
+def _registry(max_bytes: int) -> jws.JWSRegistry:
+    """Built once per decoder (joserfc would build one per token from `algorithms=`), taking
+    payloads up to the body limit: joserfc's own default (128,000 bytes) would refuse a genuine
+    event with a long description as a bad signature."""
+    registry = jws.JWSRegistry(algorithms=ACCEPTED_ALGORITHMS)
+    registry.max_payload_length = max_bytes
+    return registry
+
+
 class JwtDecoder:
-    def __init__(self, keys: JwksCache, *, leeway_seconds: int = 3600) -> None:
+    def __init__(
+        self, keys: JwksCache, *, leeway_seconds: int = 3600, max_bytes: int = 1_048_576
+    ) -> None:
         self._keys = keys
         self._leeway = leeway_seconds
+        self._registry = _registry(max_bytes)
 
     async def decode(self, raw: bytes) -> object:
         claims = await self.verify(raw)
@@ -175,7 +210,7 @@ class JwtDecoder:
             raise Refusal(401, "UNKNOWN_KEY", "the token's header names no kid")
         key = await self._keys.key(kid)
         try:
-            verified = jws.deserialize_compact(body, key, registry=_REGISTRY)
+            verified = jws.deserialize_compact(body, key, registry=self._registry)
         except JoseError:
             raise _bad_signature("the signature does not verify") from None
         return _json_object(verified.payload, "token's payload")
@@ -204,6 +239,8 @@ class JwtDecoder:
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise _bad_signature(f"the {name} claim is not a number")
+            if not math.isfinite(value):  # JSON parsers take NaN and Infinity; no time is either
+                raise _bad_signature(f"the {name} claim is not a finite number")
             if name == "exp" and value < now - self._leeway:
                 raise _bad_signature("the token has expired")
             if name in ("nbf", "iat") and value > now + self._leeway:

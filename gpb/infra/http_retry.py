@@ -123,14 +123,24 @@ async def send_with_retry(
         attempt += 1
 
 
+# A secret shorter than this is not cut out of a text but withholds all of it: replacing each
+# occurrence of "ab" would show the secret by where the marks fall.
+MIN_REDACTED_LENGTH = 8
+WITHHELD = "[withheld: the text holds a configured secret]"
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """Removes credentials from text bound for an exception message (which reaches logs and pages).
 
-    Error bodies are the outside system's words; some echo what they were sent.
+    Error bodies are the outside system's words; some echo what they were sent. The longest
+    secrets go first, so one holding another is not left half shown.
     """
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        if secret not in text:
+            continue
+        if len(secret) < MIN_REDACTED_LENGTH:
+            return WITHHELD
+        text = text.replace(secret, "[redacted]")
     return text
 
 

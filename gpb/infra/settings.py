@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gpb.infra.store.database import POSTGRES_SCHEMES
 
+MIN_SECRET_LENGTH = 32  # GPB_ADMIN_TOKEN (characters) and GPB_SESSION_SECRET (bytes)
 INSTRUCTURE_JWKS_URL = "https://8axpcl50e4.execute-api.us-east-1.amazonaws.com/main/jwks"
 
 
@@ -54,6 +55,20 @@ class Settings(BaseSettings):
     handler_retry_max_seconds: float = 3600.0
     # Events received longer ago than this are purged daily (those still being handled are kept).
     event_retention_days: int = Field(default=400, ge=1)
+    # Hardening of the edges: refused deliveries are purged sooner; Canvas's request fields
+    # (user_login, client_ip, user_agent, session_id) are removed from stored events sooner still.
+    rejected_retention_days: int = Field(default=7, ge=1)
+    request_fields_retention_days: int = Field(default=30, ge=1)
+    # Refused deliveries logged one by one per client address and minute; the rest are counted.
+    refusals_logged_per_minute: int = Field(default=60, ge=1)
+    # Failed logins and bearer checks a client address may make a minute before it must wait
+    # (429), and how many in GPB_EVENT_FAILURES_WINDOW_MINUTES open the TOKENS_GUESSED alert.
+    auth_failures_per_minute: int = Field(default=10, ge=1)
+    auth_failures_alert_count: int = Field(default=30, ge=1)
+    # Alert streams one token may hold open at once (per replica), and how long a request's body
+    # may take to arrive before the request is dropped (uvicorn itself has no such limit).
+    alert_streams_per_token: int = Field(default=8, ge=1)
+    body_read_timeout_seconds: float = Field(default=30.0, gt=0)
 
     name_max_length: int = 30
     time_zone: str = "UTC"
@@ -114,6 +129,30 @@ class Settings(BaseSettings):
     # Canvas origins besides GPB_CANVAS_BASE_URL whose pages may frame gpb's (vanity domains).
     lti_frame_origins: str = ""
     public_base_url: str | None = None
+
+    @field_validator("admin_token")
+    @classmethod
+    def _admin_token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # A short bootstrap token can be guessed; unset, `gpb serve` makes a random one.
+        if value is None or not value.get_secret_value():
+            return None  # `GPB_ADMIN_TOKEN=` in a .env file means unset
+        if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_LENGTH} characters (unset it and `gpb serve` makes"
+                " an admin token); `openssl rand -base64 32` gives one"
+            )
+        return value
+
+    @field_validator("session_secret")
+    @classmethod
+    def _session_secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value().encode()) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_LENGTH} bytes; `openssl rand -base64 32` gives one"
+            )
+        return value
 
     @property
     def is_postgres(self) -> bool:

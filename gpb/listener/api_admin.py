@@ -3,7 +3,6 @@ reconciliations with each course's nightly-remaster opt-in."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from gpb.handlers.ids import local_id_or_none, record_id
 from gpb.listener.auth import context, require_admin
+from gpb.listener.bodies import read_json
 from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError, not_found
 
@@ -116,9 +116,10 @@ async def _course_reconciliation_json(ctx: AppContext, course_id: str) -> dict[s
 
 
 async def _options(request: Request) -> ReconcileOptions:
+    body = await read_json(request, "reconciliation options")
     try:
-        return ReconcileOptions.model_validate(json.loads(await request.body() or b"null"))
-    except (ValueError, ValidationError):
+        return ReconcileOptions.model_validate(body)
+    except ValidationError:
         raise ApiError(
             400, "INVALID_BODY", 'send {"nightly_remaster": true} or {"nightly_remaster": false}'
         ) from None

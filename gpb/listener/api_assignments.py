@@ -8,6 +8,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -92,26 +93,38 @@ def _sse(entry: FeedEntry) -> str:
 
 
 async def alert_stream(request: Request) -> Response:
-    _, course_id = await course_access(request)
+    principal, course_id = await course_access(request)
     ctx = context(request)
     position = await ctx.alerts.feed_position(course_id, request.headers.get("last-event-id"))
+    slot = ctx.stream_slots.take(principal)
+    if slot is None:
+        raise ApiError(
+            429,
+            "TOO_MANY_STREAMS",
+            f"this token already holds {ctx.stream_slots.per_token} alert streams open; close one",
+            headers={"Retry-After": str(int(KEEP_ALIVE_SECONDS))},
+        )
 
     async def messages() -> AsyncIterator[str]:
         after = position
-        yield ": connected\n\n"
-        while True:
-            ticket = ctx.alert_signal.ticket()
-            entries = await ctx.alerts.feed_after(course_id, after)
-            for entry in entries:
-                yield _sse(entry)
-                after = entry.seq
-            if entries:
-                continue
-            if not await ctx.alert_signal.wait(ticket, KEEP_ALIVE_SECONDS):
-                yield ": keep-alive\n\n"
+        try:
+            yield ": connected\n\n"
+            while True:
+                ticket = ctx.alert_signal.ticket()
+                entries = await ctx.alerts.feed_after(course_id, after)
+                for entry in entries:
+                    yield _sse(entry)
+                    after = entry.seq
+                if entries:
+                    continue
+                if not await ctx.alert_signal.wait(ticket, KEEP_ALIVE_SECONDS):
+                    yield ": keep-alive\n\n"
+        finally:
+            slot.release()
 
     return StreamingResponse(
         messages(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(slot.release),  # also when the stream never started
     )

@@ -163,7 +163,11 @@ async def export_events(request: Request) -> Response:
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="gpb-events.csv"'},
         )
-    return StreamingResponse(_ndjson_lines(events), media_type="application/x-ndjson")
+    return StreamingResponse(
+        _ndjson_lines(events),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": 'attachment; filename="gpb-events.ndjson"'},
+    )
 
 
 async def _ndjson_lines(events: AsyncIterator[StoredEvent]) -> AsyncIterator[str]:
@@ -171,16 +175,32 @@ async def _ndjson_lines(events: AsyncIterator[StoredEvent]) -> AsyncIterator[str
         yield json.dumps(event_detail(event), ensure_ascii=False) + "\n"
 
 
+# A cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV Injection"): an
+# event name or an error message is the sender's text, so each such cell gets a leading quote.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_row(event: StoredEvent) -> list[object]:
+    """One event as a row under CSV_COLUMNS, safe to open in a spreadsheet."""
+    summary = event_summary(event)
+    error = event.error or {}
+    summary["error_code"] = error.get("code")
+    summary["error_message"] = error.get("message")
+    return [_cell(summary.get(column)) for column in CSV_COLUMNS]
+
+
 async def _csv_lines(events: AsyncIterator[StoredEvent]) -> AsyncIterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     async for event in events:
-        summary = event_summary(event)
-        error = event.error or {}
-        summary["error_code"] = error.get("code")
-        summary["error_message"] = error.get("message")
-        writer.writerow([summary.get(column) for column in CSV_COLUMNS])
+        writer.writerow(csv_row(event))
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

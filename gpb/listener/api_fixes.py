@@ -6,7 +6,6 @@ fix the API makes, refused for the same reasons with the same words.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from gpb.handlers.fixes import Fixer, FixOutcome, FixRefused, parse_fix_request
 from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.tokens import Principal
 from gpb.listener.auth import context, course_access
+from gpb.listener.bodies import read_json
 from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError
 from gpb.listener.schemas import FixBody, GroupRenameBody
@@ -116,11 +116,11 @@ def alignment_json(groups: list[GroupAlignment]) -> dict[str, Any]:
 
 
 async def _json_body(request: Request, model: type[FixBody] | type[GroupRenameBody]) -> Any:
-    raw = await request.body()
+    body = await read_json(request, "a fix")
     try:
-        return model.model_validate(json.loads(raw or b"null"))
-    except (ValueError, RecursionError, ValidationError) as exc:
-        detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else "not JSON"
+        return model.model_validate(body)
+    except ValidationError as exc:
+        detail = exc.errors()[0]["msg"]
         raise ApiError(400, "INVALID_BODY", f"the body is not a fix: {detail}") from None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal, TypeVar
@@ -18,6 +17,7 @@ from gpb.handlers.sync_service import InvalidRequest, NewerRuns
 from gpb.handlers.syncs import RunInProgress, RunKind, SyncRequest, SyncRun
 from gpb.handlers.tokens import Principal
 from gpb.listener.auth import authenticate, context, course_access
+from gpb.listener.bodies import read_json
 from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError, not_found
 
@@ -52,11 +52,11 @@ class UndoBody(BaseModel):
 
 
 async def parsed_body(request: Request, model: type[Body], what: str) -> Body:
-    raw = await request.body()
+    body = await read_json(request, what)
     try:
-        return model.model_validate(json.loads(raw or b"null"))
-    except (ValueError, RecursionError, ValidationError) as exc:
-        detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else "not JSON"
+        return model.model_validate(body)
+    except ValidationError as exc:
+        detail = exc.errors()[0]["msg"]
         raise ApiError(400, "INVALID_BODY", f"the body is not {what}: {detail}") from None
 
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from gpb.listener import (
@@ -24,6 +25,7 @@ from gpb.listener import (
 )
 from gpb.listener.context import AppContext
 from gpb.listener.errors import EXCEPTION_HANDLERS
+from gpb.listener.no_store import NoStoreForApi
 from gpb.listener.pages import ROUTES as PAGE_ROUTES
 
 ContextFactory = Callable[[], AbstractAsyncContextManager[AppContext]]
@@ -102,4 +104,5 @@ def create_app(running_context: ContextFactory) -> Starlette:
         routes=ROUTES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
+        middleware=[Middleware(NoStoreForApi)],
     )

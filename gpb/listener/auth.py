@@ -9,7 +9,7 @@ from starlette.requests import Request
 
 from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.tokens import Principal, Role, token_hash
-from gpb.listener import sessions
+from gpb.listener import guessing, sessions
 from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError, not_found
 from gpb.listener.forms import read_form
@@ -37,11 +37,13 @@ async def authenticate(request: Request) -> Principal:
     ctx = context(request)
     token = _bearer(request)
     if token is not None:
+        guessing.refuse_if_throttled(request)
         principal = await principal_for(ctx, token_hash(token))
         if principal is None:
+            await guessing.failed(request, "failed bearer check")
             raise ApiError(401, "UNAUTHENTICATED", "the token is unknown, revoked or expired")
         return principal
-    session = sessions.from_request(request, ctx.config.session_secret, ctx.now())
+    session = await live_session(request)
     if session is None or (session.token_hash is None and session.launched is None):
         raise ApiError(401, "UNAUTHENTICATED", "send Authorization: Bearer <token>")
     if request.method not in SAFE_METHODS:
@@ -52,6 +54,15 @@ async def authenticate(request: Request) -> Principal:
     if principal is None:
         raise ApiError(401, "UNAUTHENTICATED", "the session's token was revoked or has expired")
     return principal
+
+
+async def live_session(request: Request) -> sessions.Session | None:
+    """The request's page session, unless it is forged, expired or was logged out of."""
+    ctx = context(request)
+    session = sessions.from_request(request, ctx.config.session_secret, ctx.now())
+    if session is None or await ctx.ended_sessions.has_ended(session.session_id):
+        return None
+    return session
 
 
 async def principal_for(ctx: AppContext, digest: str) -> Principal | None:

@@ -21,7 +21,9 @@ from gpb.handlers.reconcile import ReconcileStore
 from gpb.handlers.signals import Broadcast
 from gpb.handlers.sync_service import Pending, SyncService
 from gpb.handlers.syncs import SyncStore
+from gpb.handlers.throttle import FailedAttempts, PerAddressLimit
 from gpb.handlers.tokens import TokenStore
+from gpb.listener.streams import StreamSlots
 
 
 class Health(Protocol):
@@ -62,6 +64,14 @@ class LtiSetup:
     auth_url: str  # the platform's OIDC authorization endpoint
 
 
+class EndedSessions(Protocol):
+    """Page sessions ended by logging out, shared by every replica through the database."""
+
+    async def end(self, session_id: str, expires_at: datetime) -> None: ...
+
+    async def has_ended(self, session_id: str) -> bool: ...
+
+
 @dataclass
 class ListenerConfig:
     max_event_bytes: int = 1_048_576
@@ -75,6 +85,7 @@ class ListenerConfig:
     public_base_url: str | None = None
     # Origins whose pages may show gpb's in a frame: the Canvas sites (none: no framing at all).
     frame_origins: tuple[str, ...] = ()
+    body_read_seconds: float = 30.0  # a request body slower than this is dropped (408)
 
 
 @dataclass
@@ -100,6 +111,10 @@ class AppContext:
     run_results: FinishedRuns  # the district overview's courses whose latest run failed
     auto_sync: AutoSyncScheduler
     fixes: FixService  # fixes made in Canvas, and the category-mapping assistant
+    auth_throttle: PerAddressLimit  # failed logins and bearer checks per client address
+    auth_failures: FailedAttempts
+    ended_sessions: EndedSessions
+    stream_slots: StreamSlots
     lti_tokens: TokenVerifier | None = None  # None while launch from Canvas is off
     lti_nonces: NonceLedger | None = None
 

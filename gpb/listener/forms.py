@@ -3,10 +3,12 @@ which names each chosen assignment (a big course has hundreds)."""
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
+from gpb.listener.bodies import body_timeout, slow_body
 from gpb.listener.errors import ApiError
 
 MAX_FORM_BYTES = 65_536
@@ -27,9 +29,14 @@ async def read_form(request: Request) -> dict[str, str]:
     declared = request.headers.get("content-length", "")
     if not (declared.isascii() and declared.isdigit()):
         raise ApiError(411, "LENGTH_REQUIRED", "send a form with a Content-Length")
-    if int(declared) > MAX_FORM_BYTES:
+    if len(declared) > len(str(MAX_FORM_BYTES)) or int(declared) > MAX_FORM_BYTES:
         raise ApiError(413, "PAYLOAD_TOO_LARGE", f"a form is at most {MAX_FORM_BYTES} bytes")
-    body = (await request.body())[:MAX_FORM_BYTES]
+    timeout = body_timeout(request)
+    try:
+        async with asyncio.timeout(timeout):
+            body = (await request.body())[:MAX_FORM_BYTES]
+    except TimeoutError:
+        raise slow_body(timeout) from None
     try:
         pairs = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except (UnicodeDecodeError, ValueError):

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
 from gpb.handlers.ingest import Refusal, ingest, record_refusal
 from gpb.listener.auth import context
+from gpb.listener.bodies import CutOff, SlowBody, TooLarge, read_bounded
 from gpb.listener.errors import error_response
 from gpb.listener.metrics import EVENTS_RECEIVED
 
@@ -22,57 +23,33 @@ _DUPLICATE = EVENTS_RECEIVED.labels("duplicate")
 _REJECTED = EVENTS_RECEIVED.labels("rejected")
 
 
-class _Unread(Exception):
-    """The body was not read whole; `prefix` is what had arrived."""
-
-    def __init__(self, prefix: bytes) -> None:
-        self.prefix = prefix
-
-
-class _TooLarge(_Unread):
-    pass
-
-
-class _CutOff(_Unread):
-    pass
-
-
-async def _read_bounded(request: Request, limit: int) -> bytes:
-    """The body, refused as soon as it passes `limit`: an oversize body is never held whole."""
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge(b"")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _TooLarge(b"".join(chunks))
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise _CutOff(b"".join(chunks)) from None
-    return b"".join(chunks)
-
-
 async def receive_event(request: Request) -> Response:
     ctx = context(request)
     source_ip = request.client.host if request.client else None
     limit = ctx.config.max_event_bytes
     try:
-        raw = await _read_bounded(request, limit)
-    except _TooLarge as too_large:
+        raw = await read_bounded(request, limit, ctx.config.body_read_seconds)
+    except TooLarge as too_large:
         refusal = Refusal(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes")
-        await record_refusal(ctx.events, refusal, too_large.prefix, source_ip)
+        await record_refusal(ctx.events, ctx.ingest_policy, refusal, too_large.prefix, source_ip)
         return _refused(refusal)
-    except _CutOff as cut_off:
+    except SlowBody as slow:
+        refusal = Refusal(
+            408,
+            "REQUEST_TIMEOUT",
+            f"the body did not arrive within {ctx.config.body_read_seconds:g} seconds"
+            f" ({len(slow.prefix)} bytes came)",
+        )
+        await record_refusal(ctx.events, ctx.ingest_policy, refusal, slow.prefix, source_ip)
+        return _refused(refusal)
+    except CutOff as cut_off:
         # Nobody hears the answer, but the log shows that a delivery came and how much arrived.
         refusal = Refusal(
             400,
             "INVALID_BODY",
             f"the connection closed after {len(cut_off.prefix)} bytes, before the body ended",
         )
-        await record_refusal(ctx.events, refusal, cut_off.prefix, source_ip)
+        await record_refusal(ctx.events, ctx.ingest_policy, refusal, cut_off.prefix, source_ip)
         return _refused(refusal)
     try:
         appended = await ingest(raw, source_ip, ctx.decoder, ctx.events, ctx.ingest_policy)

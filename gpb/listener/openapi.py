@@ -179,7 +179,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             200: _json(schemas.Stored, "the same event is stored already (duplicate)"),
             400: _json(schemas.ErrorBody, "INVALID_BODY or INVALID_ENVELOPE"),
             401: _json(schemas.ErrorBody, "BAD_SIGNATURE or UNKNOWN_KEY"),
-            403: _json(schemas.ErrorBody, "WRONG_ROOT_ACCOUNT"),
+            403: _json(schemas.ErrorBody, "WRONG_ROOT_ACCOUNT or ROOT_ACCOUNT_NOT_CONFIGURED"),
             413: _json(schemas.ErrorBody, "PAYLOAD_TOO_LARGE"),
             503: _json(schemas.ErrorBody, "KEYS_UNAVAILABLE: retry after Retry-After seconds"),
         },
@@ -413,7 +413,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("/login", "POST"): Operation(
         "Log in with a token",
         "public",
-        {303: _REDIRECT, 401: _page("the form again"), 403: _page("the form expired")},
+        {
+            303: _REDIRECT,
+            401: _page("the form again"),
+            403: _page("the form expired"),
+            429: _page("too many failed logins from this address"),
+        },
         body={FORM: schemas.LoginForm},
     ),
     ("/logout", "POST"): Operation(
@@ -636,8 +641,15 @@ def _answers(operation: Operation, path: str) -> dict[int, Answer]:
         return _page(description) if page else _json(schemas.ErrorBody, description)
 
     added: dict[int, Answer] = {}
+    if operation.body:
+        added[408] = error("REQUEST_TIMEOUT: the body did not arrive in time")
+        added[413] = error("PAYLOAD_TOO_LARGE: the body is larger than this call takes")
     if operation.access != "public":
         added[401] = error("UNAUTHENTICATED: no token, or an unknown or revoked one")
+        added[429] = error(
+            "TOO_MANY_ATTEMPTS: too many failed tokens from this address (or TOO_MANY_STREAMS);"
+            " retry after Retry-After seconds"
+        )
     if operation.access == "admin":
         added[403] = error("FORBIDDEN: an admin's call")
     if _PATH_PARAM.search(path):

@@ -1,9 +1,11 @@
 """Page sessions: a signed cookie naming a token by its hash, with the session's CSRF token.
 
 The cookie holds no secret of its own: the token's SHA-256 (what the store keys tokens by), the
-CSRF token and the expiry, signed with HMAC-SHA256 under `GPB_SESSION_SECRET`. The token is looked
-up on every request, so revoking it ends its sessions at once. A visitor who has not logged in yet
-gets a session without a token, so that the login form is protected against CSRF like the others.
+CSRF token, the session's id and the expiry, signed with HMAC-SHA256 under `GPB_SESSION_SECRET`.
+The token is looked up on every request, so revoking it ends its sessions at once; logging out
+records the session's id as ended in the database, so a copy of the cookie dies on every replica.
+A visitor who has not logged in yet gets a session without a token, so that the login form is
+protected against CSRF like the others.
 A launch from Canvas (LTI) makes a session without a token too: the cookie then says what the
 launches gave (the role and the courses), and lives inside Canvas's iframe (`set_embedded_cookie`).
 """
@@ -16,7 +18,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from starlette.requests import Request
@@ -25,6 +27,9 @@ from starlette.responses import Response
 from gpb.handlers.tokens import Principal, Role
 
 COOKIE_NAME = "gpb_session"
+# Over https the cookie is `__Host-gpb_session`: browsers then take it only when Secure, for the
+# whole site and from this host alone, so a sibling subdomain cannot plant or shadow it.
+SECURE_COOKIE_NAME = "__Host-" + COOKIE_NAME
 LIFETIME = timedelta(hours=12)
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
@@ -65,12 +70,17 @@ def launched(role: Role, course_id: str | None, canvas_user_id: str) -> Launched
     return Launched(role, (course_id,) if course_id else (), canvas_user_id)
 
 
+def _new_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
 @dataclass(frozen=True)
 class Session:
     csrf_token: str
     expires_at: int  # Unix seconds
     token_hash: str | None = None  # None until the visitor logs in
     launched: Launched | None = None  # a session made by launches from Canvas
+    session_id: str = field(default_factory=_new_id)  # what logging out ends
 
     def accepts(self, submitted: str | None) -> bool:
         return submitted is not None and hmac.compare_digest(
@@ -104,6 +114,7 @@ def encode(session: Session, secret: str) -> str:
         "c": session.csrf_token,
         "x": session.expires_at,
         "h": session.token_hash,
+        "s": session.session_id,
     }
     if session.launched is not None:
         grant = session.launched
@@ -119,7 +130,9 @@ def decode(value: str, secret: str, now: datetime) -> Session | None:
         return None
     try:
         fields = json.loads(_unb64(payload))
-        session = Session(fields["c"], int(fields["x"]), fields["h"], _launched(fields.get("l")))
+        session = Session(
+            fields["c"], int(fields["x"]), fields["h"], _launched(fields.get("l")), str(fields["s"])
+        )
     except (ValueError, binascii.Error, KeyError, TypeError):
         return None  # signed by us, so only a change of format gets here
     return session if session.expires_at > now.timestamp() else None
@@ -133,8 +146,18 @@ def _launched(value: object) -> Launched | None:
     return Launched(Role(value[0]), tuple(str(c) for c in value[1]), str(value[2]))
 
 
+def _is_https(request: Request) -> bool:
+    # Behind a TLS proxy uvicorn reports https from the forwarded headers; plain http happens
+    # only on a developer's machine, where a Secure cookie would never come back.
+    return request.url.scheme == "https"
+
+
+def cookie_name(request: Request) -> str:
+    return SECURE_COOKIE_NAME if _is_https(request) else COOKIE_NAME
+
+
 def from_request(request: Request, secret: str, now: datetime) -> Session | None:
-    value = request.cookies.get(COOKIE_NAME)
+    value = request.cookies.get(cookie_name(request))
     return decode(value, secret, now) if value else None
 
 
@@ -158,19 +181,17 @@ def store(response: Response, request: Request, session: Session, secret: str) -
     if session.launched is not None:
         # A launch's session lives in Canvas's iframe, for the browser session (12 hours at
         # most: the signed expiry).
-        set_embedded_cookie(response, COOKIE_NAME, value)
+        set_embedded_cookie(response, cookie_name(request), value)
         return
     response.set_cookie(
-        COOKIE_NAME,
+        cookie_name(request),
         value,
         max_age=int(LIFETIME.total_seconds()),
         httponly=True,
         # Lax, not Strict: a link to a course page from Canvas or an e-mail opens it logged in,
         # while cross-site posts carry no cookie (and would need the CSRF token besides).
         samesite="lax",
-        # Behind a TLS proxy uvicorn reports https from the forwarded headers; plain http happens
-        # only on a developer's machine, where a Secure cookie would never come back.
-        secure=request.url.scheme == "https",
+        secure=_is_https(request),
     )
 
 
@@ -178,3 +199,5 @@ def clear(response: Response) -> None:
     response.delete_cookie(COOKIE_NAME, httponly=True, samesite="lax")
     # A partitioned cookie is a cookie of its own: only a partitioned deletion reaches it.
     set_embedded_cookie(response, COOKIE_NAME, '""', max_age=0)
+    response.delete_cookie(SECURE_COOKIE_NAME, httponly=True, samesite="lax", secure=True)
+    set_embedded_cookie(response, SECURE_COOKIE_NAME, '""', max_age=0)

@@ -19,6 +19,7 @@ from gpb.handlers.health import (
     EVENTS_SILENT,
     RUNS_FAILING,
     SIS_AUTH_FAILED,
+    TOKENS_GUESSED,
     AdminAlert,
     AdminAlertOpened,
     AdminAlertResolved,
@@ -65,6 +66,7 @@ class Readings:
     def __init__(self) -> None:
         self.last: datetime | None = None
         self.failed = 0
+        self.auth_failures = 0
         self.codes: dict[str, int] = {}
         self.runs: list[FinishedRun] = []
         self.disk: DiskSpace | None = DiskSpace(100 * GB, 50 * GB)
@@ -80,6 +82,9 @@ class Readings:
 
     async def finished_runs(self, since: datetime) -> list[FinishedRun]:
         return [run for run in self.runs if run.finished_at >= since]
+
+    async def auth_failure_count(self, since: datetime) -> int:
+        return self.auth_failures
 
     def disk_space(self) -> DiskSpace | None:
         return self.disk
@@ -228,6 +233,19 @@ async def test_bulk_failures_open_at_the_threshold_update_and_resolve() -> None:
     env.readings.failed = 3
     assert await env.at(local(2, 9, 20)) == set()
     assert [n[0] for n in env.alerts.notices] == ["opened", "resolved"]
+
+
+async def test_failed_logins_in_bulk_open_an_alert_that_resolves_when_they_stop() -> None:
+    env = Env(local(2, 9))
+    env.readings.auth_failures = SETTINGS.auth_failures_threshold - 1
+    assert await env.at(local(2, 9, 1)) == set()
+    env.readings.auth_failures = SETTINGS.auth_failures_threshold
+    assert await env.at(local(2, 9, 2)) == {TOKENS_GUESSED}
+    alert = env.alerts.current(TOKENS_GUESSED)
+    assert alert.message.startswith(f"{SETTINGS.auth_failures_threshold} logins or API calls")
+    assert alert.title == "Failed logins in bulk"
+    env.readings.auth_failures = 0
+    assert await env.at(local(2, 9, 20)) == set()
 
 
 async def test_refused_credentials_open_an_alert_per_system() -> None:

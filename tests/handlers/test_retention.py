@@ -17,6 +17,8 @@ class Events:
     def __init__(self, *outcomes: Purge | Exception) -> None:
         self.outcomes = list(outcomes)
         self.cutoffs: list[datetime] = []
+        self.rejected_cutoffs: list[datetime] = []
+        self.request_fields_cutoffs: list[datetime] = []
 
     async def purge_events(self, before: datetime) -> Purge:
         self.cutoffs.append(before)
@@ -24,6 +26,14 @@ class Events:
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
+
+    async def purge_rejected(self, before: datetime) -> int:
+        self.rejected_cutoffs.append(before)
+        return 5
+
+    async def remove_request_fields(self, before: datetime) -> int:
+        self.request_fields_cutoffs.append(before)
+        return 7
 
 
 class Days:
@@ -44,6 +54,17 @@ async def test_one_run_purges_what_is_older_than_the_retention() -> None:
     result = await RetentionJob(events, 400, clock=lambda: NOW).run_once()
     assert result == Purge(purged=3, kept=1)
     assert events.cutoffs == [datetime(2025, 7, 28, 12, tzinfo=UTC)]
+
+
+async def test_refusals_and_request_fields_have_their_own_shorter_cutoffs() -> None:
+    events = Events(Purge(purged=3, kept=1))
+    job = RetentionJob(
+        events, 400, rejected_keep_days=7, request_fields_keep_days=30, clock=lambda: NOW
+    )
+    result = await job.run_once()
+    assert result == Purge(purged=3, kept=1, rejected_purged=5, request_fields_removed=7)
+    assert events.rejected_cutoffs == [NOW - timedelta(days=7)]
+    assert events.request_fields_cutoffs == [NOW - timedelta(days=30)]
 
 
 async def test_the_job_runs_daily_and_outlives_a_failed_day() -> None:

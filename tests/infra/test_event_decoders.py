@@ -1,3 +1,4 @@
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -146,16 +147,73 @@ async def test_an_unknown_kid_refetches_the_keys_at_most_once_per_interval() -> 
     assert host.fetches == 1
     stranger = make_key("k-unknown")
     clock.now += 11
+    # The first unknown kid fetches, and a fetch made after it arrived lacks it: 401.
+    assert (await refused(decoder, sign(EVENT, stranger))).code == "UNKNOWN_KEY"
     for _ in range(50):
-        assert (await refused(decoder, sign(EVENT, stranger))).code == "UNKNOWN_KEY"
-    assert host.fetches == 2  # the first unknown kid fetched once; the flood did not
+        refusal = await refused(decoder, sign(EVENT, stranger))
+        assert (refusal.status, refusal.code, refusal.retry_after) == (503, "KEYS_UNAVAILABLE", 10)
+    assert host.fetches == 2  # the flood did not fetch
 
     rotated = make_key("k-next")
     host.keys.append(rotated)
-    assert (await refused(decoder, sign(EVENT, rotated))).status == 401
-    clock.now += 11
+    clock.now += 3.5
+    refusal = await refused(decoder, sign(EVENT, rotated))
+    assert (refusal.status, refusal.retry_after) == (503, 7)  # the seconds left, rounded up
+    clock.now += 7
     assert await decoder.decode(sign(EVENT, rotated)) == EVENT
     assert host.fetches == 3
+
+
+async def test_a_key_rotated_in_just_after_start_up_is_503_then_accepted() -> None:
+    host = Jwks(KEY)
+    clock = Clock()
+    cache = JwksCache(
+        "https://keys.example/jwks",
+        min_refetch_seconds=10,
+        transport=httpx.MockTransport(host.handler),
+        clock=clock,
+    )
+    await cache.refresh()  # start-up's fetch
+    rotated = make_key("k-rotated")
+    host.keys.append(rotated)
+    clock.now += 2
+    decoder = JwtDecoder(cache, leeway_seconds=1800)
+    refusal = await refused(decoder, sign(EVENT, rotated))
+    assert (refusal.status, refusal.code, refusal.retry_after) == (503, "KEYS_UNAVAILABLE", 8)
+    clock.now += 8  # Canvas retries after Retry-After
+    assert await decoder.decode(sign(EVENT, rotated)) == EVENT
+
+
+async def test_unknown_only_after_a_fetch_begun_after_the_token_arrived() -> None:
+    """A token that waited on a fetch begun before it arrived is not refused for good by it."""
+    host = Jwks(KEY)
+    clock = Clock()
+    gate = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await gate.wait()
+        return host.handler(request)
+
+    cache = JwksCache(
+        "https://keys.example/jwks",
+        min_refetch_seconds=10,
+        transport=httpx.MockTransport(slow),
+        clock=clock,
+    )
+    stranger = make_key("k-unknown")
+    first = asyncio.create_task(cache.key("k-unknown"))  # starts a fetch at t=1000
+    await asyncio.sleep(0)
+    clock.now += 1
+    second = asyncio.create_task(cache.key("k-unknown"))  # arrives during that fetch
+    await asyncio.sleep(0)
+    gate.set()
+    with pytest.raises(Refusal) as early:
+        await first
+    with pytest.raises(Refusal) as late:
+        await second
+    assert early.value.code == "UNKNOWN_KEY"
+    assert (late.value.code, late.value.retry_after) == ("KEYS_UNAVAILABLE", 9)
+    assert stranger.kid == "k-unknown"
 
 
 async def test_keys_unreachable_for_an_unknown_kid_is_a_503_with_retry_after() -> None:
@@ -174,6 +232,14 @@ async def test_known_keys_keep_working_while_the_jwks_host_is_down() -> None:
     host.down = True
     clock.now += 100
     assert await decoder.decode(sign(EVENT, KEY)) == EVENT
+
+
+async def test_a_genuine_event_larger_than_joserfcs_default_limit_verifies() -> None:
+    big = sample("assignment_created")
+    big["body"]["description"] = "<p>" + "long lesson plan " * 20_000 + "</p>"  # ~340 KB
+    raw = sign(big, KEY)
+    assert len(raw) > 400_000
+    assert await decoder_for(Jwks(KEY)).decode(raw) == big
 
 
 async def test_plain_json_mode() -> None:

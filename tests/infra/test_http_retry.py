@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from gpb.infra.http_retry import (
+    WITHHELD,
     RetryPolicy,
     parse_retry_after,
     redact,
@@ -205,5 +206,17 @@ async def test_works_with_a_real_client_and_a_fresh_request_per_attempt() -> Non
 
 
 def test_redact_removes_every_secret_and_ignores_missing_ones() -> None:
-    text = redact("token abc and secret s3cr3t, again abc", ["abc", None, "", "s3cr3t"])
+    text = redact(
+        "token abc-token-1 and secret s3cr3t-value, again abc-token-1",
+        ["abc-token-1", None, "", "s3cr3t-value"],
+    )
     assert text == "token [redacted] and secret [redacted], again [redacted]"
+
+
+def test_redact_never_shows_a_secret_by_what_it_replaces() -> None:
+    # A one-letter secret cut out of every word would spell itself out: the text is withheld.
+    assert redact("connection refused by the server", ["e"]) == WITHHELD
+    assert redact("connection refused", ["zz"]) == "connection refused"
+    # A secret holding another is cut out whole, not left half shown around the shorter one.
+    text = redact("sent vendor-key:vendor-secret", ["vendor-key", "vendor-key:vendor-secret"])
+    assert text == "sent [redacted]"

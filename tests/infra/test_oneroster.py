@@ -26,7 +26,7 @@ from gpb.handlers.errors import (
     SisUnavailable,
 )
 from gpb.handlers.model import IcCategory, IcTerm, LineItem, Result
-from gpb.infra.http_retry import RetryPolicy, Sleep
+from gpb.infra.http_retry import WITHHELD, RetryPolicy, Sleep
 from gpb.infra.oneroster import OneRosterClient, line_item_body, parse_imsx, result_body
 from gpb.infra.sandbox.schema import line_item_validator, problems, result_validator
 
@@ -576,7 +576,8 @@ async def test_credentials_echoed_by_ic_never_reach_the_message() -> None:
         await ic.client().put_result(RESULT)
     text = str(caught.value)
     assert "tok-1" not in text and VENDOR not in text and SECRET not in text
-    assert "[redacted]" in text
+    # The stand-in's access token is too short to cut out without showing it: all is withheld.
+    assert text.endswith(WITHHELD)
 
 
 async def test_unconfirmed_write_is_unavailable() -> None:

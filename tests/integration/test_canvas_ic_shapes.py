@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from running_gpb import SandboxedGpb, finished, grade, sandboxed_gpb
+from running_gpb import ADMIN_TOKEN, SandboxedGpb, auth, finished, grade, sandboxed_gpb
 
 from gpb.infra.sandbox.state import Checkpoint, Override
 
@@ -82,6 +82,6 @@ async def test_the_api_and_pages_show_the_title_ic_gets(env: SandboxedGpb) -> No
     assert titles["124"] == "Facts &notes on ch &sect 2"
     page = await env.client.get(
         "/courses/456/assignment-rows",
-        headers={"Authorization": "Bearer admin-bootstrap-secret-token"},
+        headers=auth(ADMIN_TOKEN),
     )
     assert "Facts &amp;notes on ch &amp;sect 2" in page.text, page.text[:500]

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 NAMES = [
     "database",
     "jwks",
+    "root_account",
     "canvas_token",
     "canvas_assignments",
     "canvas_sis_ids",
@@ -151,6 +152,24 @@ async def test_without_a_course_the_course_checks_say_so_and_do_not_fail(
             "could not be reached",
             "GPB_CANVAS_JWKS_URL",
             id="jwks-unreachable",
+        ),
+        pytest.param(
+            (),
+            {},
+            ("GPB_CANVAS_ROOT_ACCOUNT_ID",),
+            "root_account",
+            "every event is refused (403 ROOT_ACCOUNT_NOT_CONFIGURED)",
+            "set GPB_CANVAS_ROOT_ACCOUNT_ID",
+            id="root-account-unset",
+        ),
+        pytest.param(
+            (),
+            {"GPB_CANVAS_ROOT_ACCOUNT_ID": "1"},
+            (),
+            "root_account",
+            "is a local id without its shard",
+            "SHARD~ID",
+            id="root-account-without-its-shard",
         ),
         pytest.param(
             ("--class", "SEC-404"),

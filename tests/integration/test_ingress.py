@@ -10,11 +10,17 @@ from typing import Any
 
 import httpx
 import pytest
-from canvas_events import canvas_examples, make_key, sample, sign, variant
-from running_gpb import Gpb, gpb_settings
+from canvas_events import canvas_examples, jwks_document, make_key, sample, sign, variant
+from running_gpb import ADMIN_TOKEN, Gpb, auth, gpb_settings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from gpb.bootstrap import create_app
+from gpb.handlers.ingest import UNAUTHENTICATED_KEEP_BYTES
 from gpb.infra.sandbox.server import serve_on_loopback as serve
+from gpb.infra.sandbox.settings import ROOT_ACCOUNT_ID
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -24,10 +30,15 @@ def unique(event: dict[str, Any], tag: str) -> dict[str, Any]:
     return variant(event, test_tag=tag)
 
 
+def ours(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as the configured root account's: Instructure's examples come from several."""
+    return {**event, "metadata": {**event["metadata"], "root_account_id": ROOT_ACCOUNT_ID}}
+
+
 async def test_every_instructure_example_is_accepted_and_handled(gpb: Gpb) -> None:
     ids = []
     for name, payload in canvas_examples():
-        response = await gpb.post_event(gpb.sign(unique(payload, name)))
+        response = await gpb.post_event(gpb.sign(ours(unique(payload, name))))
         assert response.status_code == 202, (name, response.text)
         assert response.json()["duplicate"] is False
         ids.append(response.json()["id"])
@@ -116,7 +127,9 @@ async def test_refusals_carry_their_code_and_are_logged(
     latest = (await gpb.admin_get("/api/events", status="rejected", limit=1)).json()["events"][0]
     assert latest["error"]["code"] == code
     detail = await gpb.event(latest["id"])
-    assert detail["raw"] == raw.decode()
+    # Refused before its signature was checked: only a short prefix is kept, whatever its size.
+    kept = raw if code == "INVALID_ENVELOPE" else raw[:UNAUTHENTICATED_KEEP_BYTES]
+    assert detail["raw"] == kept.decode()
 
 
 async def test_an_oversize_body_is_refused_before_it_is_read_whole(gpb: Gpb) -> None:
@@ -177,6 +190,71 @@ async def test_another_root_account_is_refused(
     assert ours.status_code == 202
 
 
+async def test_without_a_root_account_every_signed_event_is_refused_and_admins_are_told(
+    tmp_path: Any, jwks_url: str, signing_key: Any
+) -> None:
+    settings = gpb_settings(tmp_path, jwks_url, canvas_root_account_id=None)
+    async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+        refused = await client.post(
+            "/events/canvas", content=sign(sample("grade_change_8_to_9_5"), signing_key)
+        )
+        logged = await client.get("/api/events", headers=auth(ADMIN_TOKEN))
+        await client.post("/login", data={"token": ADMIN_TOKEN})  # no CSRF token: refused
+        form = await client.get("/login")
+        csrf = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+        await client.post("/login", data={"token": ADMIN_TOKEN, "csrf_token": csrf})
+        overview = await client.get("/admin")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "ROOT_ACCOUNT_NOT_CONFIGURED"
+    (entry,) = logged.json()["events"]
+    assert (entry["status"], entry["error"]["code"]) == ("rejected", "ROOT_ACCOUNT_NOT_CONFIGURED")
+    assert overview.status_code == 200
+    assert 'id="root-account-missing"' in overview.text
+    assert "GPB_CANVAS_ROOT_ACCOUNT_ID is not set" in overview.text
+
+
+async def test_a_signed_600_kb_event_is_accepted(
+    tmp_path: Any, jwks_url: str, signing_key: Any
+) -> None:
+    """Canvas sends an assignment's description twice (`description` and in the body's HTML);
+    joserfc's own limit is 128,000 bytes, gpb's is GPB_MAX_EVENT_BYTES."""
+    event = sample("assignment_created")
+    text = "<p>" + "a long description " * 12_000 + "</p>"
+    event["body"]["description"] = text
+    event["body"]["test_copy_of_description"] = text
+    raw = sign(event, signing_key)
+    assert 600_000 < len(raw) < 1_048_576
+    settings = gpb_settings(tmp_path, jwks_url, max_event_bytes=1_048_576)
+    async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+        response = await client.post("/events/canvas", content=raw)
+    assert response.status_code == 202, response.text
+
+
+async def test_a_key_rotated_in_just_after_start_costs_one_retry_not_the_event(
+    tmp_path: Any, signing_key: Any
+) -> None:
+    published = [signing_key]
+
+    async def keys(request: Request) -> JSONResponse:
+        return JSONResponse(jwks_document(*published))
+
+    async with serve(Starlette(routes=[Route("/jwks", keys)])) as jwks:
+        settings = gpb_settings(tmp_path, f"{jwks}/jwks", jwks_min_refetch_seconds=3600)
+        async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+            known = await client.post(
+                "/events/canvas", content=sign(sample("grade_change_8_to_9_5"), signing_key)
+            )
+            assert known.status_code == 202  # so start-up's fetch is done
+            rotated = make_key("k-next")
+            published.append(rotated)
+            response = await client.post(
+                "/events/canvas", content=sign(sample("assignment_created"), rotated)
+            )
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "KEYS_UNAVAILABLE"
+    assert 1 <= int(response.headers["retry-after"]) <= 3600
+
+
 async def test_unreachable_keys_answer_503_with_retry_after(
     tmp_path: Any, signing_key: Any
 ) -> None:
@@ -202,3 +280,26 @@ async def test_unsigned_mode_takes_plain_json(tmp_path: Any, jwks_url: str) -> N
             "/events/canvas", content=json.dumps(sample("assignment_created"))
         )
     assert response.status_code == 202
+
+
+async def test_a_flood_of_unsigned_posts_is_logged_in_a_bounded_share(
+    tmp_path: Any, jwks_url: str, signing_key: Any
+) -> None:
+    settings = gpb_settings(tmp_path, jwks_url, refusals_logged_per_minute=20)
+    junk = b"A" * 16_384
+    async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+        answers = [await client.post("/events/canvas", content=junk) for _ in range(200)]
+        genuine = await client.post(
+            "/events/canvas", content=sign(sample("grade_change_8_to_9_5"), signing_key)
+        )
+        logged = await client.get(
+            "/api/events", params={"status": "rejected", "limit": 500}, headers=auth(ADMIN_TOKEN)
+        )
+        raws = [
+            (await client.get(f"/api/events/{e['id']}", headers=auth(ADMIN_TOKEN))).json()["raw"]
+            for e in logged.json()["events"]
+        ]
+    assert {a.status_code for a in answers} == {400}  # every one is still answered
+    assert genuine.status_code == 202
+    assert len(raws) == 20
+    assert all(len(raw) == UNAUTHENTICATED_KEEP_BYTES for raw in raws)

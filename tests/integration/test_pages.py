@@ -35,7 +35,7 @@ from gpb.infra.store.store import SqlStore
 from gpb.listener import sessions
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-SESSION_SECRET = "the-district-session-secret"
+SESSION_SECRET = "the-district-session-secret-of-32-bytes"
 
 
 class Site:
@@ -195,6 +195,51 @@ async def test_logging_out_needs_the_csrf_token_and_clears_the_cookie(site: Site
         gone = await client.get("/courses/456")
         assert (gone.status_code, gone.headers["location"]) == (303, "/login?next=/courses/456")
         assert (await client.get("/api/courses")).status_code == 401
+
+
+async def test_logging_out_ends_the_session_so_a_copy_of_its_cookie_is_refused(
+    site: Site,
+) -> None:
+    async with site.browser() as client, site.browser() as thief:
+        await log_in(client, ADMIN_TOKEN)
+        thief.cookies[sessions.COOKIE_NAME] = client.cookies[sessions.COOKIE_NAME]
+        assert (await thief.get("/api/courses")).status_code == 200
+        page = await client.get("/")
+        done = await client.post("/logout", data={"csrf_token": csrf_of(page.text)})
+        assert done.status_code == 303
+        assert (await thief.get("/api/courses")).status_code == 401
+        assert (await thief.get("/admin")).headers["location"] == "/login?next=/admin"
+        form = await thief.get("/login")  # a fresh visitor's form, not a redirect
+        assert form.status_code == 200
+        await log_in(client, ADMIN_TOKEN)  # a new login is a new session
+        assert (await client.get("/api/courses")).status_code == 200
+
+
+async def test_over_https_the_session_cookie_takes_the_host_prefix(site: Site) -> None:
+    """Behind the TLS proxy (X-Forwarded-Proto, trusted from loopback), the cookie is
+    `__Host-gpb_session`: Secure, for the whole site, bound to this host."""
+    https = {"X-Forwarded-Proto": "https"}
+    async with httpx.AsyncClient(base_url=site.url, headers=https) as client:
+        form = await client.get("/login")
+        visitor = form.headers["set-cookie"]
+        assert visitor.startswith(f"{sessions.SECURE_COOKIE_NAME}=")
+        assert "Secure" in visitor and "Path=/" in visitor and "Domain" not in visitor
+        value = visitor.split(";")[0].split("=", 1)[1]
+        logged_in = await client.post(
+            "/login",
+            data={"csrf_token": csrf_of(form.text), "token": ADMIN_TOKEN},
+            headers={"Cookie": f"{sessions.SECURE_COOKIE_NAME}={value}"},
+        )
+        session = logged_in.headers["set-cookie"].split(";")[0].split("=", 1)[1]
+        named = await client.get(
+            "/api/courses", headers={"Cookie": f"{sessions.SECURE_COOKIE_NAME}={session}"}
+        )
+        unprefixed = await client.get(
+            "/api/courses", headers={"Cookie": f"{sessions.COOKIE_NAME}={session}"}
+        )
+    assert logged_in.status_code == 303
+    assert named.status_code == 200
+    assert unprefixed.status_code == 401  # over https only the prefixed cookie counts
 
 
 async def test_only_a_cookie_signed_with_the_session_secret_counts(site: Site) -> None:

@@ -24,7 +24,7 @@ from running_gpb import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTION = "## Trying it without a district: the sandbox"
-TOKEN = "sandbox-admin"
+TOKEN = "sandbox-admin-token-at-least-32-chars"
 WITHIN = 60.0
 
 

@@ -84,7 +84,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
                 "GPB_DATABASE_URL": database,
                 "GPB_REPLICA_NAME": f"replica-{number}",
                 "GPB_EVENT_LEASE_SECONDS": str(LEASE_SECONDS),
-                "GPB_SESSION_SECRET": "one-secret-for-every-replica",
+                "GPB_SESSION_SECRET": "one-secret-for-every-replica-of-gpb",
             }
             replicas.append(GpbProcess(folder, environment))
         # Started together: they migrate in turn, under the advisory lock.
@@ -163,6 +163,24 @@ async def test_an_alert_raised_on_one_replica_reaches_a_stream_on_another(
         "NAME_TOO_LONG",
         "open",
     )
+
+
+async def test_logging_out_on_one_replica_ends_the_session_on_every_other(
+    cluster: Cluster,
+) -> None:
+    async with (
+        httpx.AsyncClient(base_url=cluster.replicas[0].url) as client,
+        httpx.AsyncClient(base_url=cluster.replicas[1].url) as copy,
+    ):
+        form = await client.get("/login")
+        csrf = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+        await client.post("/login", data={"token": ADMIN_TOKEN, "csrf_token": csrf})
+        copy.cookies["gpb_session"] = client.cookies["gpb_session"]
+        assert (await copy.get("/api/courses")).status_code == 200
+        page = await client.get("/")
+        csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        assert (await client.post("/logout", data={"csrf_token": csrf})).status_code == 303
+        assert (await copy.get("/api/courses")).status_code == 401
 
 
 async def test_a_sync_runs_on_one_replica_and_is_finished_by_another_when_its_dies(

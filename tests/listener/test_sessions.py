@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from gpb.bootstrap import listener_config
 from gpb.handlers.tokens import token_hash
@@ -54,10 +55,26 @@ def test_the_csrf_token_must_match_exactly() -> None:
 def test_without_a_configured_secret_each_process_draws_one_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    configured = listener_config(Settings(_env_file=None, session_secret="shared"))  # type: ignore[call-arg]
-    assert configured.session_secret == "shared"
+    shared = "shared-by-every-replica-of-the-district"
+    configured = listener_config(Settings(_env_file=None, session_secret=shared))  # type: ignore[call-arg]
+    assert configured.session_secret == shared
     assert "GPB_SESSION_SECRET" not in caplog.text
     drawn = [listener_config(Settings(_env_file=None)) for _ in range(2)]  # type: ignore[call-arg]
     assert drawn[0].session_secret != drawn[1].session_secret
     assert len(drawn[0].session_secret) >= 32
     assert "GPB_SESSION_SECRET is not set" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("admin_token", "change-me"),
+        ("admin_token", "x" * 31),
+        ("session_secret", "short"),
+        ("session_secret", "é" * 15),  # 30 bytes in 15 characters
+    ],
+)
+def test_short_secrets_are_refused_at_start(name: str, value: str) -> None:
+    with pytest.raises(ValidationError, match="at least 32"):
+        Settings(_env_file=None, **{name: value})  # type: ignore[call-arg]
+    assert Settings(_env_file=None, **{name: value + "x" * 32})  # type: ignore[call-arg]

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.reliability
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
 SECRETS = {
-    "session_secret": "session-secret-never-shown",
+    "session_secret": "session-secret-never-shown-to-anyone",
     "alert_webhook_secret": "whsec_webhook-secret-never-shown",
 }
 PARAM = re.compile(r"{(\w+)}")

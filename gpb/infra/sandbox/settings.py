@@ -17,6 +17,8 @@ CANVAS_PREFIX = "/api/v1"
 ONEROSTER_PREFIX = "/ims/oneroster"
 TOKEN_PATH = ONEROSTER_PREFIX + "/token"
 JWKS_PATH = "/jwks.json"
+# The root account of the seeded course (local id 1) on shard 1, as the sample events name it.
+ROOT_ACCOUNT_ID = "10000000000001"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ def gpb_environment(base_url: str, settings: SandboxSettings) -> dict[str, str]:
         "GPB_CANVAS_BASE_URL": root,
         "GPB_CANVAS_TOKEN": settings.canvas_token,
         "GPB_CANVAS_JWKS_URL": root + JWKS_PATH,
+        "GPB_CANVAS_ROOT_ACCOUNT_ID": ROOT_ACCOUNT_ID,
         "GPB_SIS_BASE_URL": root + ONEROSTER_PREFIX,
         "GPB_SIS_TOKEN_URL": root + TOKEN_PATH,
         "GPB_SIS_CLIENT_ID": settings.sis_client_id,

@@ -23,6 +23,7 @@ from gpb.handlers.health import (
 )
 from gpb.handlers.syncs import RunStatus
 from gpb.handlers.timefmt import format_time, parse_time
+from gpb.infra.store.auth_failures import SqlAuthFailures
 from gpb.infra.store.database import Connection, Database, Row, inserted_id
 from gpb.infra.store.outbox import claim_due
 
@@ -94,6 +95,9 @@ class SqlHealth:
         self._db = db
 
     # -- readings ---------------------------------------------------------------------------
+
+    async def auth_failure_count(self, since: datetime) -> int:
+        return await SqlAuthFailures(self._db).count_since(since)
 
     async def last_event_received(self) -> datetime | None:
         def read(conn: Connection) -> str | None:

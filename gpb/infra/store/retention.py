@@ -11,10 +11,12 @@ foreign key holds at every commit.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
-from gpb.handlers.retention import Purge
-from gpb.handlers.timefmt import format_time
+from gpb.handlers.envelope import canonical_json
+from gpb.handlers.retention import REQUEST_FIELDS, Purge
+from gpb.handlers.timefmt import format_time, utcnow
 from gpb.infra.store.database import Connection, Database
 
 BATCH_SIZE = 1000
@@ -53,3 +55,54 @@ class SqlRetention:
         while deleted := await self._db.write(purge_batch):
             purged += deleted
         return Purge(purged=purged, kept=await self._db.read(count_kept))
+
+    async def purge_rejected(self, before: datetime) -> int:
+        """Refused deliveries go sooner than the rest: nothing points at them, nothing waits."""
+        params = {"cutoff": format_time(before), "batch": self._batch_size}
+
+        def purge_batch(conn: Connection) -> int:
+            cursor = conn.execute(
+                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE status = 'rejected'"
+                " AND received_at < :cutoff ORDER BY id LIMIT :batch)",
+                params,
+            )
+            return cursor.rowcount
+
+        purged = 0
+        while deleted := await self._db.write(purge_batch):
+            purged += deleted
+        return purged
+
+    async def remove_request_fields(self, before: datetime) -> int:
+        """Rewrites old payloads without Canvas's request fields, a batch per write, in Python
+        so both engines store the same JSON (the canonical form the event was stored in)."""
+        params = {"cutoff": format_time(before), "batch": self._batch_size}
+
+        def scrub_batch(conn: Connection) -> int:
+            rows = conn.execute(
+                "SELECT id, payload FROM events WHERE payload IS NOT NULL"
+                " AND request_fields_removed_at IS NULL AND received_at < :cutoff"
+                " ORDER BY received_at LIMIT :batch",
+                params,
+            ).fetchall()
+            stamp = format_time(utcnow())
+            for event_id, payload in rows:
+                conn.execute(
+                    "UPDATE events SET payload = ?, request_fields_removed_at = ? WHERE id = ?",
+                    (_without_request_fields(payload), stamp, event_id),
+                )
+            return len(rows)
+
+        removed = 0
+        while changed := await self._db.write(scrub_batch):
+            removed += changed
+        return removed
+
+
+def _without_request_fields(payload: str) -> str:
+    event = json.loads(payload)
+    metadata = event.get("metadata") if isinstance(event, dict) else None
+    if isinstance(metadata, dict):
+        for name in REQUEST_FIELDS:
+            metadata.pop(name, None)
+    return canonical_json(event)

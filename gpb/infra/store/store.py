@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gpb.infra.store.alerts import SqlAlerts
+from gpb.infra.store.auth_failures import SqlAuthFailures
 from gpb.infra.store.auto_sync import SqlAutoSync
 from gpb.infra.store.changes import apply_changes
 from gpb.infra.store.course_state import SqlCourseState
@@ -18,6 +19,7 @@ from gpb.infra.store.lti_nonces import SqlNonceLedger
 from gpb.infra.store.postgres import PostgresDatabase
 from gpb.infra.store.reconcile import SqlReconciliations
 from gpb.infra.store.retention import SqlRetention
+from gpb.infra.store.sessions import SqlEndedSessions
 from gpb.infra.store.sqlite import SqliteDatabase
 from gpb.infra.store.syncs import SqlSyncs
 from gpb.infra.store.tokens import SqlTokens
@@ -58,7 +60,9 @@ class SqlStore:
         self.health = SqlHealth(self.db)
         self.reconciliations = SqlReconciliations(self.db)
         self.job_slots = SqlJobSlots(self.db)
+        self.auth_failures = SqlAuthFailures(self.db)
         self.lti_nonces = SqlNonceLedger(self.db)
+        self.ended_sessions = SqlEndedSessions(self.db)
 
     def migrate(self) -> list[str]:
         return self.db.migrate()

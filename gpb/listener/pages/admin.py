@@ -50,7 +50,10 @@ def _utc(value: str, zone: ZoneInfo) -> str:
         return value  # parse_query says what is wrong with it
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
-    return iso(parsed) or value
+    try:
+        return iso(parsed) or value
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is past the last time UTC can hold
+        return value
 
 
 def api_filters(form: Mapping[str, str], zone: ZoneInfo) -> dict[str, str]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gpb.handlers.tokens import token_hash
-from gpb.listener import sessions
-from gpb.listener.auth import authenticate, context, principal_for
+from gpb.listener import guessing, sessions
+from gpb.listener.auth import authenticate, context, live_session, principal_for
 from gpb.listener.errors import ApiError
 from gpb.listener.forms import read_form
 from gpb.listener.pages.render import page, render
@@ -18,11 +20,6 @@ def safe_next(value: str | None) -> str:
     if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
         return "/"
     return value
-
-
-def _current_session(request: Request) -> sessions.Session | None:
-    ctx = context(request)
-    return sessions.from_request(request, ctx.config.session_secret, ctx.now())
 
 
 def _form(
@@ -53,7 +50,7 @@ async def login_form(request: Request) -> Response:
     """The login form, under a session without a token whose CSRF token the form carries."""
     ctx = context(request)
     next_path = safe_next(request.query_params.get("next"))
-    session = _current_session(request)
+    session = await live_session(request)
     if session is not None and session.token_hash is not None:
         if await principal_for(ctx, session.token_hash) is not None:
             return RedirectResponse(next_path, status_code=303)
@@ -68,12 +65,19 @@ async def login_form(request: Request) -> Response:
 async def log_in(request: Request) -> Response:
     ctx = context(request)
     form = await read_form(request)
-    session = _current_session(request)
+    session = await live_session(request)
     if session is None or not session.accepts(form.get(sessions.CSRF_FIELD)):
         raise ApiError(403, "CSRF_FAILED", "the login form needs its CSRF token")
     next_path = safe_next(form.get("next"))
+    wait = guessing.wait_seconds(request)
+    if wait:
+        problem = f"Too many failed logins from your address. Try again in {wait} seconds."
+        response = _form(request, session, next_path, status=429, problem=problem)
+        response.headers["Retry-After"] = str(wait)
+        return response
     token = form.get("token", "").strip()
     if not token or await principal_for(ctx, token_hash(token)) is None:
+        await guessing.failed(request, "failed login")
         problem = "That token is unknown, revoked or expired. Check it and try again."
         return _form(request, session, next_path, status=401, problem=problem)
     response = RedirectResponse(next_path, status_code=303)
@@ -85,6 +89,10 @@ async def log_in(request: Request) -> Response:
 @page
 async def log_out(request: Request) -> Response:
     await authenticate(request)  # a logged-in session, and the form's CSRF token
+    session = await live_session(request)
+    if session is not None:  # ended on the server: a copy of the cookie no longer works
+        expires = datetime.fromtimestamp(session.expires_at, UTC)
+        await context(request).ended_sessions.end(session.session_id, expires)
     response = RedirectResponse("/login?logged_out=1", status_code=303)
     sessions.clear(response)
     return response

@@ -103,6 +103,7 @@ def render(
         "principal": principal,
         "csrf_token": csrf_token(request),
         "time_zone": context(request).config.time_zone.key,
+        "events_refused": context(request).ingest_policy.refuses_every_event,
     }
     return TEMPLATES.TemplateResponse(request, template, shared | values, status_code=status)
 
