@@ -24,7 +24,7 @@ from gpb.handlers.eventlog import LaunchEntry
 from gpb.handlers.ingest import Refusal
 from gpb.handlers.lti import COURSE_FIELD, USER_FIELD, Grant, Launcher, accept_launch, launcher
 from gpb.listener import sessions
-from gpb.listener.auth import context
+from gpb.listener.auth import context, live_session
 from gpb.listener.context import AppContext, LtiSetup
 from gpb.listener.errors import ApiError
 from gpb.listener.forms import read_form
@@ -266,12 +266,13 @@ async def launch(request: Request) -> Response:
     except Refusal as refusal:
         return await _refused(request, refusal, who)
     await _record(request, who, grant, None)
-    return _signed_in(request, ctx, grant, state)
+    return await _signed_in(request, ctx, grant, state)
 
 
-def _signed_in(request: Request, ctx: AppContext, grant: Grant, state: str) -> Response:
-    """A session holding this launch's course besides the earlier launches' of the same user."""
-    current = sessions.from_request(request, ctx.config.session_secret, ctx.now())
+async def _signed_in(request: Request, ctx: AppContext, grant: Grant, state: str) -> Response:
+    """A session holding this launch's course besides the earlier launches' of the same user. A
+    session that was logged out of lends the new one nothing: its courses stay behind."""
+    current = await live_session(request)
     earlier = current.launched if current is not None else None
     if earlier is not None:
         launched = earlier.adding(grant.role, grant.course_id, grant.canvas_user_id)

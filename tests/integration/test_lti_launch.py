@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 from joserfc.jwk import RSAKey
 from lti_claims import FromNow, resolved
-from running_gpb import SandboxedGpb, sandboxed_gpb
+from running_gpb import SandboxedGpb, csrf_of, sandboxed_gpb
 
 from gpb.infra.sandbox.keys import new_signing_key
 from gpb.infra.sandbox.lti_platform import LtiPlatform
@@ -211,6 +211,26 @@ async def test_launches_into_two_courses_add_both_to_one_session(env: SandboxedG
     for course in (COURSE, "457"):
         assert (await browser.get(f"/api/courses/{course}/assignments")).status_code == 200
     assert (await browser.get("/api/courses/999/assignments")).status_code == 404
+
+
+async def test_a_launch_over_a_logged_out_session_lends_it_nothing(env: SandboxedGpb) -> None:
+    world = env.sandbox.state.canvas
+    if "457" not in world.courses:
+        world.courses["457"] = world.courses[COURSE].model_copy(update={"id": "457"})
+        section = world.sections_of(COURSE)[0].model_copy(update={"id": "70", "course_id": "457"})
+        world.sections["70"] = section
+        world.enroll(TEACHER, section, "TeacherEnrollment")
+    browser = Browser(env)
+    await launch(browser, TEACHER)
+    kept = dict(browser.cookies)  # a copy of the cookie, as a shared computer may keep it
+    course = await browser.get(f"/courses/{COURSE}")
+    ended = await browser.post("/logout", {"csrf_token": csrf_of(course.text)})
+    assert ended.status_code == 303, ended.text
+    browser.cookies = kept
+    answer = await launch(browser, TEACHER, "457")
+    assert answer.headers["location"] == "/courses/457"
+    assert (await browser.get("/api/courses/457/assignments")).status_code == 200
+    assert (await browser.get(f"/api/courses/{COURSE}/assignments")).status_code == 404
 
 
 async def test_login_with_a_cookie_the_browser_did_not_keep_offers_a_new_tab(
