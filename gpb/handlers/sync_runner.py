@@ -110,6 +110,23 @@ ReloadCourse = Callable[[str], Awaitable[list[object]]]
 Stepped = tuple[GradeOutcome, RunError | None]  # one grade's outcome, and its error if it failed
 
 
+async def carried_out(work: Awaitable[None], report: RunReport) -> RunStatus:
+    """Awaits a run's work (a sync's or an undo's) and says how the run ended: as its report
+    says, interrupted when its time budget ran out, failed when an outside system stopped it (the
+    error is added to the report)."""
+    try:
+        await work
+        status = report.status()
+    except* Interrupted:
+        report.errors.append(run_error("SYNC_TIMED_OUT", "the run outlived its time budget"))
+        status = RunStatus.INTERRUPTED
+    except* ExternalError as group:
+        failure = to_report(group)
+        report.errors.append(run_error(failure.code, failure.message))
+        status = RunStatus.FAILED
+    return status
+
+
 @dataclass
 class SyncRunner:
     canvas: Canvas
@@ -131,18 +148,13 @@ class SyncRunner:
         deadline = self.monotonic() + self.settings.time_budget_seconds
         await self.runs.set_status(run.id, RunStatus.RUNNING, self.clock())
         report = RunReport()
-        try:
+
+        async def work() -> None:
             plan = await self._plan(run, report)
             slots = asyncio.Semaphore(concurrency or self.settings.concurrency)
             await self._carry_out(run, plan, report, deadline, slots)
-            status = report.status()
-        except* Interrupted:
-            report.errors.append(run_error("SYNC_TIMED_OUT", "the run outlived its time budget"))
-            status = RunStatus.INTERRUPTED
-        except* ExternalError as group:
-            failure = to_report(group)
-            report.errors.append(run_error(failure.code, failure.message))
-            status = RunStatus.FAILED
+
+        status = await carried_out(work(), report)
         await self.runs.finish(run.id, status, report.as_json(), self.clock())
         log.info("run %s of course %s: %s", run.id, run.course_id, status.value)
         return status

@@ -21,13 +21,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gpb.handlers.errors import ExternalError, SisAuthFailed, SisError
-from gpb.handlers.failure_groups import to_report
+from gpb.handlers.errors import SisAuthFailed, SisError
 from gpb.handlers.grades import ic_value
 from gpb.handlers.model import IcRecord, LineItem, Result
 from gpb.handlers.ports import Sis
 from gpb.handlers.sync_plan import result_id
-from gpb.handlers.sync_runner import DELETED, Interrupted, record_key, run_error
+from gpb.handlers.sync_runner import DELETED, Interrupted, carried_out, record_key, run_error
 from gpb.handlers.syncs import (
     ChangeSink,
     GradeOutcome,
@@ -68,16 +67,7 @@ class UndoRunner:
         report = RunReport()
         writes = await self.runs.writes_of(run.undo_of)
         undo = _Undo(self, run, await self.runs.confirmed_in_run(run.id), deadline, len(writes))
-        try:
-            await undo.carry_out(writes, report)
-            status = report.status()
-        except* Interrupted:
-            report.errors.append(run_error("SYNC_TIMED_OUT", "the run outlived its time budget"))
-            status = RunStatus.INTERRUPTED
-        except* ExternalError as group:
-            failure = to_report(group)
-            report.errors.append(run_error(failure.code, failure.message))
-            status = RunStatus.FAILED
+        status = await carried_out(undo.carry_out(writes, report), report)
         await self.runs.finish(run.id, status, report.as_json(), self.clock())
         log.info("undo %s of run %s: %s", run.id, run.undo_of, status.value)
         return status
