@@ -7,12 +7,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from starlette.applications import Starlette
-from starlette.testclient import TestClient
-
 from gpb.handlers.dictionary import ENTRIES
 from gpb.infra.settings import Settings
 from gpb.listener.app import ROUTES
+from gpb.listener.openapi import document
 
 ROOT = Path(__file__).resolve().parent.parent
 API = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
@@ -24,8 +22,8 @@ MENTION = re.compile(rf"`((?:{METHOD})(?:\|(?:{METHOD}))*) (/[^`\s\[?]*)")
 
 
 def served() -> set[tuple[str, str]]:
-    """(method, path) of every operation `/openapi.json` lists."""
-    paths = TestClient(Starlette(routes=ROUTES)).get("/openapi.json").json()["paths"]
+    """(method, path) of every operation `/openapi.json` lists (the document it serves)."""
+    paths = document(ROUTES)["paths"]
     return {(method.upper(), path) for path, item in paths.items() for method in item}
 
 
