@@ -137,11 +137,14 @@ def build_result(
 def build_line_item(
     record: AssignmentRecord,
     section: Section,
-    group_name: str | None,
+    details: LineItemDetails,
     known: IcKnowledge,
     tz: tzinfo,
 ) -> tuple[LineItem | None, tuple[str, str] | None]:
+    """The line item of (assignment, section) from its details (see `line_item_details`), or the
+    problem that keeps it from being built."""
     assignment = record.assignment
+    group_name = details.group
     sis_id = section.sis_section_id or ""
     if isinstance(known, IcClassMissing):
         return None, ("SIS_CLASS_NOT_FOUND", f"IC has no class {sis_id} for section {section.name}")
@@ -153,7 +156,6 @@ def build_line_item(
             "SIS_CATEGORY_NOT_FOUND",
             f"class {sis_id} has no category named {group_name!r}",
         )
-    details = line_item_details(assignment, section.id, group_name)
     due, assign = details.due_at, details.assign_at
     if due is None or assign is None:
         return None, ("SIS_LINEITEM_REJECTED", f"section {section.name} has no due date")
@@ -320,14 +322,14 @@ def make_plan(plan: PlanInput) -> Plan:
             section = sections[section_id]
             group = groups.get(record.assignment.assignment_group_id or "")
             known = plan.ic.get(section.sis_section_id or "")
+            details = line_item_details(record.assignment, section_id, group)
             item, problem = build_line_item(
                 record,
                 section,
-                group,
+                details,
                 known if known is not None else IcUnverified(),
                 plan.time_zone,
             )
-            details = line_item_details(record.assignment, section_id, group)
             work[key] = SectionWork(assignment_id, section_id, item, problem, details=details)
         return work[key]
 
