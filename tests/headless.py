@@ -101,6 +101,23 @@ async def log_in(page: Page, token: str, start: str = "/") -> None:
     await page.wait_for_url(lambda url: "/login" not in url)
 
 
+def script_problems(page: Page) -> list[str]:
+    """The script errors the page logs from now on, for the test to assert there are none. CSP
+    refusals show only in the console. Answers the test asked for (a 404 page) log "Failed to
+    load resource"; those are expected."""
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(message.text)
+            if message.type == "error" and not message.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    return problems
+
+
 async def screenshot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
-from headless import CHROMIUM, CHROMIUM_ARGS, Site, open_site
+from headless import CHROMIUM, CHROMIUM_ARGS, Site, open_site, script_problems
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -38,18 +38,7 @@ async def page(browser: Browser, site: Site) -> AsyncIterator[Page]:
     context = await browser.new_context(base_url=site.url, viewport={"width": 1280, "height": 800})
     context.set_default_timeout(5_000)
     opened = await context.new_page()
-    # Script errors and CSP refusals show only in the console: a page that logs one fails its test.
-    # Answers the test asked for (a 404 page) log "Failed to load resource"; those are expected.
-    problems: list[str] = []
-    opened.on("pageerror", lambda error: problems.append(str(error)))
-    opened.on(
-        "console",
-        lambda message: (
-            problems.append(message.text)
-            if message.type == "error" and not message.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
+    problems = script_problems(opened)  # a page that logs a script error fails its test
     yield opened
     await context.close()
     assert problems == [], problems

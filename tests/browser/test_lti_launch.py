@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
-from headless import CHROMIUM, CHROMIUM_ARGS, COURSE, missing, screenshot
+from headless import CHROMIUM, CHROMIUM_ARGS, COURSE, missing, screenshot, script_problems
 from running_gpb import SandboxedGpb, sandboxed_gpb
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -46,17 +46,7 @@ async def lti_gpb(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[San
 async def _watched(context: BrowserContext) -> tuple[Page, list[str]]:
     context.set_default_timeout(10_000)
     opened = await context.new_page()
-    problems: list[str] = []
-    opened.on("pageerror", lambda error: problems.append(str(error)))
-    opened.on(
-        "console",
-        lambda message: (
-            problems.append(message.text)
-            if message.type == "error" and not message.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    return opened, problems
+    return opened, script_problems(opened)
 
 
 async def _set_probe_cookies(request: Request) -> Response:
