@@ -27,6 +27,7 @@ from gpb.infra.sandbox.faults import FaultConfig, Faults
 from gpb.infra.sandbox.server import RunningSandbox, run_sandbox
 from gpb.infra.sandbox.server import serve_on_loopback as serve
 from gpb.infra.sandbox.settings import ROOT_ACCOUNT_ID
+from gpb.infra.sandbox.state import Assignment, AssignmentGroup
 from gpb.infra.settings import Settings
 
 ADMIN_TOKEN = "admin-bootstrap-secret-token-for-the-tests"
@@ -188,6 +189,38 @@ async def grade(
     event = grade_event(assignment_id, user_id, score)
     event["metadata"]["event_time"] = at
     await env.handled(await env.post_event(event))
+
+
+async def new_group_with_assignment(
+    env: SandboxedGpb, group_id: str, group_name: str, position: int, assignment_id: str, title: str
+) -> None:
+    """A new assignment group in the seed course holding one syncing assignment; gpb handles the
+    group's event, then the assignment's (so its rules are checked against the group)."""
+    course_id = "456"
+    canvas = env.sandbox.state.canvas
+    canvas.assignment_groups[group_id] = AssignmentGroup(
+        id=group_id, course_id=course_id, name=group_name, position=position
+    )
+    canvas.assignments[assignment_id] = Assignment(
+        id=assignment_id,
+        course_id=course_id,
+        name=title,
+        assignment_group_id=group_id,
+        post_to_sis=True,
+        due_at="2026-11-10T18:00:00Z",
+        points_possible=10.0,
+    )
+    group_event = sample("assignment_created")
+    group_event["metadata"]["event_name"] = "assignment_group_created"
+    group_event["body"] = {
+        "assignment_group_id": group_id,
+        "context_id": course_id,
+        "name": group_name,
+    }
+    await env.handled(await env.post_event(group_event))
+    await env.handled(
+        await env.post("assignment_created", assignment_id=f"1000000000{assignment_id:0>4}")
+    )
 
 
 def csrf_of(html: str) -> str:

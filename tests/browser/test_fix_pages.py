@@ -8,10 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from canvas_events import sample
 from headless import COURSE, Site, log_in, missing, screenshot
-
-from gpb.infra.sandbox.state import Assignment, AssignmentGroup
+from running_gpb import new_group_with_assignment
 
 # A fix goes to Canvas, its event back to gpb, the worker, the alert stream: generous on a busy box.
 LOOP_MS = 30_000
@@ -72,26 +70,7 @@ async def test_a_long_title_is_fixed_from_the_page_and_resolves_live(
 
 
 async def test_a_group_is_aligned_through_the_assistant(page: Page, site: Site) -> None:
-    canvas = site.gpb.sandbox.state.canvas
-    canvas.assignment_groups["314"] = AssignmentGroup(
-        id="314", course_id=COURSE, name="Quizes", position=4
-    )
-    canvas.assignments["130"] = Assignment(
-        id="130",
-        course_id=COURSE,
-        name="Quiz 1",
-        assignment_group_id="314",
-        post_to_sis=True,
-        due_at="2026-11-10T18:00:00Z",
-        points_possible=10.0,
-    )
-    group_event = sample("assignment_created")
-    group_event["metadata"]["event_name"] = "assignment_group_created"
-    group_event["body"] = {"assignment_group_id": "314", "context_id": COURSE, "name": "Quizes"}
-    await site.gpb.handled(await site.gpb.post_event(group_event))
-    await site.gpb.handled(
-        await site.gpb.post("assignment_created", assignment_id="10000000000130")
-    )
+    await new_group_with_assignment(site.gpb, "314", "Quizes", 4, "130", "Quiz 1")
 
     await log_in(page, site.teacher_token, f"/courses/{COURSE}")
     await expect(page.locator("#live")).to_have_attribute("data-live", "connected")

@@ -11,14 +11,13 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from canvas_events import sample
-from running_gpb import ADMIN_TOKEN, SandboxedGpb, auth, sandboxed_gpb
+from running_gpb import ADMIN_TOKEN, SandboxedGpb, auth, new_group_with_assignment, sandboxed_gpb
 
 from gpb.bootstrap import open_store
 from gpb.cli import main as gpb_cli
 from gpb.handlers.tokens import Role, new_token
 from gpb.infra.sandbox.faults import FaultConfig
-from gpb.infra.sandbox.state import Assignment, AssignmentGroup, Override
+from gpb.infra.sandbox.state import Assignment, Override
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 COURSE = "/api/courses/456"
@@ -233,24 +232,7 @@ async def test_one_of_two_twins_is_renamed(env: Env) -> None:
 
 async def test_the_assistant_ranks_categories_and_renames_or_moves(env: Env) -> None:
     canvas = env.canvas
-    canvas.assignment_groups["314"] = AssignmentGroup(
-        id="314", course_id="456", name="Quizes", position=4
-    )
-    canvas.assignments["130"] = Assignment(
-        id="130",
-        course_id="456",
-        name="Quiz 1",
-        assignment_group_id="314",
-        post_to_sis=True,
-        due_at="2026-11-10T18:00:00Z",
-        points_possible=10.0,
-    )
-    group_event = sample("assignment_created")
-    group_event["metadata"]["event_name"] = "assignment_group_created"
-    group_event["body"] = {"assignment_group_id": "314", "context_id": "456", "name": "Quizes"}
-    await env.gpb.handled(await env.gpb.post_event(group_event))
-    event = await env.gpb.post("assignment_created", assignment_id="10000000000130")
-    await env.gpb.handled(event)
+    await new_group_with_assignment(env.gpb, "314", "Quizes", 4, "130", "Quiz 1")
     offer = (await env.offers("130"))["CATEGORY_NOT_FOUND"]
     assert offer["candidates"][0]["title"] == "Quizzes"
     assert offer["candidates"][0]["close"]
@@ -366,23 +348,7 @@ async def test_acting_as_the_teacher(
 async def test_a_change_canvas_ignores_is_not_taken_for_done(env: Env) -> None:
     """Canvas ignores an assignment_group_id it does not know, and answers 200 all the same."""
     canvas = env.canvas
-    canvas.assignment_groups["315"] = AssignmentGroup(
-        id="315", course_id="456", name="Odds", position=5
-    )
-    canvas.assignments["132"] = Assignment(
-        id="132",
-        course_id="456",
-        name="Odds 1",
-        assignment_group_id="315",
-        post_to_sis=True,
-        due_at="2026-11-10T18:00:00Z",
-        points_possible=10.0,
-    )
-    group_event = sample("assignment_created")
-    group_event["metadata"]["event_name"] = "assignment_group_created"
-    group_event["body"] = {"assignment_group_id": "315", "context_id": "456", "name": "Odds"}
-    await env.gpb.handled(await env.gpb.post_event(group_event))
-    await env.gpb.handled(await env.gpb.post("assignment_created", assignment_id="10000000000132"))
+    await new_group_with_assignment(env.gpb, "315", "Odds", 5, "132", "Odds 1")
     assert "CATEGORY_NOT_FOUND" in await env.codes("132")
     # The Tests group goes away in Canvas; gpb has not heard yet.
     canvas.assignment_groups["312"] = canvas.assignment_groups["312"].model_copy(
