@@ -13,7 +13,7 @@ date IC will receive:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, tzinfo
 
 from gpb.handlers.model import Assignment, IcClass, IcTerm, Override, OverrideTarget
@@ -23,6 +23,20 @@ def _reaches(override: Override, section_id: str) -> bool:
     if override.target is OverrideTarget.COURSE:
         return True
     return override.target is OverrideTarget.SECTION and override.section_id == section_id
+
+
+def _most_lenient(
+    dated: list[datetime | None],
+    own: datetime | None,
+    pick: Callable[[Iterable[datetime]], datetime],
+) -> datetime | None:
+    """Of the dates the overrides reaching a section set: none set, the assignment's `own`; one
+    set to nothing beats any date; else `pick` of them (the latest due, the earliest unlock)."""
+    if not dated:
+        return own
+    if any(d is None for d in dated):
+        return None
+    return pick(d for d in dated if d is not None)
 
 
 def section_due_at(assignment: Assignment, section_id: str) -> datetime | None:
@@ -38,11 +52,7 @@ def section_due_at(assignment: Assignment, section_id: str) -> datetime | None:
         for o in assignment.overrides
         if (o.due_at_set or o.due_at is not None) and _reaches(o, section_id)
     ]
-    if not dated:
-        return assignment.due_at
-    if any(d is None for d in dated):
-        return None
-    return max(d for d in dated if d is not None)
+    return _most_lenient(dated, assignment.due_at, max)
 
 
 def section_unlock_at(assignment: Assignment, section_id: str) -> datetime | None:
@@ -53,11 +63,7 @@ def section_unlock_at(assignment: Assignment, section_id: str) -> datetime | Non
         for o in assignment.overrides
         if (o.unlock_at_set or o.unlock_at is not None) and _reaches(o, section_id)
     ]
-    if not dated:
-        return assignment.unlock_at
-    if any(d is None for d in dated):
-        return None
-    return min(d for d in dated if d is not None)
+    return _most_lenient(dated, assignment.unlock_at, min)
 
 
 def assign_date(assignment: Assignment, section_id: str, due: datetime | None) -> datetime | None:
