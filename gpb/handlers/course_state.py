@@ -26,6 +26,11 @@ class AssignmentRecord:
     def sync_enabled(self) -> bool:
         return self.assignment.post_to_sis and not self.assignment.deleted
 
+    @property
+    def error_codes(self) -> tuple[str, ...]:
+        """The codes of the rules it breaks, in order (warnings never block)."""
+        return tuple(v.code for v in self.violations if v.severity == "error")
+
 
 @dataclass(frozen=True)
 class CourseState:

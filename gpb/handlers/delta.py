@@ -79,7 +79,7 @@ def blocking_codes(
 ) -> tuple[str, ...]:
     """The error codes that keep one grade from IC (warnings never block); `held`: a grade
     Canvas has not posted, under GPB_UNPOSTED_GRADES=hold."""
-    codes = [v.code for v in record.violations if v.severity == "error"]
+    codes = list(record.error_codes)
     if section_sis_id is None:
         codes.append(SECTION_WITHOUT_SIS_ID)
     if student_sis_id is None:

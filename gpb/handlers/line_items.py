@@ -165,7 +165,7 @@ def changed_line_items(
         )
         changes = differences(item.details, now)
         if changes:
-            errors = tuple(v.code for v in record.violations if v.severity == "error")
+            errors = record.error_codes
             found.append(LineItemChange(item.assignment_id, item.section_id, changes, now, errors))
     found.sort(key=lambda c: (int(c.assignment_id), int(c.section_id)))
     return found

@@ -379,7 +379,7 @@ def _left_out(plan: PlanInput) -> list[RunWarning]:
         record = plan.state.assignments.get(assignment_id)
         if record is None or not record.sync_enabled or record.eligible:
             continue
-        codes = ", ".join(dict.fromkeys(v.code for v in record.violations if v.severity == "error"))
+        codes = ", ".join(dict.fromkeys(record.error_codes))
         warnings.append(
             RunWarning(
                 ASSIGNMENT_INELIGIBLE,
