@@ -315,14 +315,19 @@ def make_plan(plan: PlanInput) -> Plan:
     result = Plan(filtered=kept_outcomes, warnings=_orphans(plan) + kept_warnings)
     work: dict[tuple[str, str], SectionWork] = {}
 
-    def section_work(assignment_id: str, section_id: str) -> SectionWork:
+    def section_work(
+        assignment_id: str, section_id: str, details: LineItemDetails | None = None
+    ) -> SectionWork:
+        """The work of (assignment, section), made on first use; `details` when the caller
+        already computed them."""
         key = (assignment_id, section_id)
         if key not in work:
             record = state.assignments[assignment_id]
             section = sections[section_id]
-            group = groups.get(record.assignment.assignment_group_id or "")
+            if details is None:
+                group = groups.get(record.assignment.assignment_group_id or "")
+                details = line_item_details(record.assignment, section_id, group)
             known = plan.ic.get(section.sis_section_id or "")
-            details = line_item_details(record.assignment, section_id, group)
             item, problem = build_line_item(
                 record,
                 section,
@@ -366,7 +371,8 @@ def make_plan(plan: PlanInput) -> Plan:
     for change in changed_line_items(state, plan.written):
         record = state.assignments[change.assignment_id]
         if change.assignment_id in chosen and record.eligible and change.section_id in sections:
-            section_work(change.assignment_id, change.section_id).refresh = change
+            target = section_work(change.assignment_id, change.section_id, change.details)
+            target.refresh = change
     result.work = list(work.values())
     result.warnings += _left_out(plan) + _run_warnings(plan, result.work)
     return result
