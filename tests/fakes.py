@@ -50,6 +50,24 @@ from gpb.handlers.model import (
 from gpb.handlers.notices import NoticesQueued
 from gpb.handlers.syncs import LineItemConfirmed, RunStatus, WriteRecord
 
+HOMEWORK_DUE = datetime(2024, 10, 18, 4, 59, tzinfo=UTC)
+
+
+def homework(**changes: Any) -> Assignment:
+    """The sample events' assignment: 123 of course 456, meeting every rule, changed as the case
+    needs."""
+    base = Assignment(
+        id="123",
+        course_id="456",
+        title="Homework 3.2",
+        published=True,
+        post_to_sis=True,
+        assignment_group_id="1",
+        due_at=HOMEWORK_DUE,
+        points_possible=10.0,
+    )
+    return replace(base, **changes)
+
 
 class FakeEventLog:
     def __init__(self) -> None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from canvas_events import sample
-from fakes import FakeCanvas, FakeCourseStore, FakeEventLog, FakeSis
+from fakes import FakeCanvas, FakeCourseStore, FakeEventLog, FakeSis, homework
 
 from gpb.handlers.envelope import parse_event
 from gpb.handlers.errors import CanvasRefused
@@ -30,20 +30,6 @@ from gpb.handlers.rechecks import Rechecks, RecheckSettings
 
 LONG = "Homework 3.2: Linear Equations Rev2"
 ZONE = ZoneInfo("America/Chicago")
-
-
-def homework(**changes: Any) -> Assignment:
-    base = Assignment(
-        id="123",
-        course_id="456",
-        title="Homework 3.2",
-        published=True,
-        post_to_sis=True,
-        assignment_group_id="1",
-        due_at=datetime(2024, 10, 18, 4, 59, tzinfo=ZONE),
-        points_possible=10.0,
-    )
-    return replace(base, **changes)
 
 
 class World:

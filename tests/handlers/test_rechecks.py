@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from canvas_events import sample
-from fakes import FakeCanvas, FakeCourseStore, FakeSis
+from fakes import HOMEWORK_DUE, FakeCanvas, FakeCourseStore, FakeSis, homework
 
 from gpb.handlers.alerts import AlertOpened, AlertResolved, AlertUpdated
 from gpb.handlers.envelope import parse_event
@@ -18,7 +17,6 @@ from gpb.handlers.eventlog import EventStatus, StoredEvent
 from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.messagebus import Handled, Unusable
 from gpb.handlers.model import (
-    Assignment,
     AssignmentGroup,
     Course,
     IcCategory,
@@ -32,21 +30,6 @@ from gpb.handlers.notices import NoticesQueued
 from gpb.handlers.rechecks import Rechecks, RecheckSettings
 
 TERM = IcTerm("T-2026", "2026-27", date(2024, 8, 1), date(2025, 7, 1))
-DUE = datetime(2024, 10, 18, 4, 59, tzinfo=UTC)
-
-
-def homework(**changes: Any) -> Assignment:
-    base = Assignment(
-        id="123",
-        course_id="456",
-        title="Homework 3.2",
-        published=True,
-        post_to_sis=True,
-        assignment_group_id="1",
-        due_at=DUE,
-        points_possible=10.0,
-    )
-    return replace(base, **changes)
 
 
 class World:
@@ -250,7 +233,9 @@ async def test_renaming_into_a_twin_flags_both() -> None:
 async def test_a_student_override_is_differentiated() -> None:
     world = World()
     world.canvas.assignments["123"] = homework(
-        overrides=(Override("9", OverrideTarget.STUDENTS, DUE, True, student_ids=("1201",)),)
+        overrides=(
+            Override("9", OverrideTarget.STUDENTS, HOMEWORK_DUE, True, student_ids=("1201",)),
+        )
     )
     await world.post("assignment_override_created")
     assert world.open_codes() == {"DIFFERENTIATED"}
