@@ -19,7 +19,7 @@ from gpb.handlers.course_state import (
 )
 from gpb.handlers.courses import CourseSeen
 from gpb.handlers.delta import Confirmed
-from gpb.handlers.envelope import CanvasEvent
+from gpb.handlers.envelope import CanvasEvent, parse_event
 from gpb.handlers.errors import SisUnavailable
 from gpb.handlers.eventlog import (
     LAUNCH_EVENT,
@@ -67,6 +67,22 @@ def homework(**changes: Any) -> Assignment:
         points_possible=10.0,
     )
     return replace(base, **changes)
+
+
+def stored_event(payload: dict[str, Any], event_id: str = "1") -> StoredEvent:
+    """A Canvas event as ingress stores it, accepted and waiting for its handler."""
+    event = parse_event(payload)
+    return StoredEvent(
+        id=event_id,
+        received_at=datetime.now(UTC),
+        status=EventStatus.ACCEPTED,
+        event_name=event.event_name,
+        event_time=event.event_time,
+        course_id=event.course_id,
+        user_id=event.user_id,
+        shard=event.shard,
+        payload=event.payload,
+    )
 
 
 class FakeEventLog:

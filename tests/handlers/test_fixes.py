@@ -10,11 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from canvas_events import sample
-from fakes import FakeCanvas, FakeCourseStore, FakeEventLog, FakeSis, homework
+from fakes import FakeCanvas, FakeCourseStore, FakeEventLog, FakeSis, homework, stored_event
 
-from gpb.handlers.envelope import parse_event
 from gpb.handlers.errors import CanvasRefused
-from gpb.handlers.eventlog import EventStatus, StoredEvent
+from gpb.handlers.eventlog import StoredEvent
 from gpb.handlers.fixes import Fixer, FixRefused, FixRequest, FixService, FixSettings
 from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.model import (
@@ -52,18 +51,7 @@ class World:
         self.store.apply(handled.changes)
 
     async def post(self, name: str) -> None:
-        event = parse_event(sample(name))
-        await self.handle(
-            StoredEvent(
-                id="1",
-                received_at=datetime.now(ZONE),
-                status=EventStatus.ACCEPTED,
-                event_name=event.event_name,
-                event_time=event.event_time,
-                course_id=event.course_id,
-                payload=event.payload,
-            )
-        )
+        await self.handle(stored_event(sample(name)))
 
     def open_codes(self) -> set[str]:
         return {a.code for a in self.store.open.values() if a.assignment_id == "123"}

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import UTC, datetime
 from typing import Any
 
 from canvas_events import sample
-from fakes import FakeCanvas
+from fakes import FakeCanvas, stored_event
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gpb.handlers.envelope import parse_event
-from gpb.handlers.eventlog import EventStatus, StoredEvent
 from gpb.handlers.grades import (
     Grade,
     GradeEvents,
@@ -60,19 +57,8 @@ class World:
 
     async def handle(self, payload: dict[str, Any], event_id: str = "1") -> Any:
         """Stores the event as ingress would, has it handled, and applies what it changed."""
-        event = parse_event(payload)
-        stored = StoredEvent(
-            event_id,
-            datetime.now(UTC),
-            EventStatus.ACCEPTED,
-            event.event_name,
-            event.event_time,
-            event.course_id,
-            event.user_id,
-            event.shard,
-            payload=event.payload,
-        )
-        handled = await self.handlers[event.event_name](stored)
+        stored = stored_event(payload, event_id)
+        handled = await self.handlers[stored.event_name or ""](stored)
         self.grades.apply(handled.changes)
         return handled
 

@@ -8,12 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from canvas_events import sample
-from fakes import HOMEWORK_DUE, FakeCanvas, FakeCourseStore, FakeSis, homework
+from fakes import HOMEWORK_DUE, FakeCanvas, FakeCourseStore, FakeSis, homework, stored_event
 
 from gpb.handlers.alerts import AlertOpened, AlertResolved, AlertUpdated
-from gpb.handlers.envelope import parse_event
 from gpb.handlers.errors import CanvasNotConfigured
-from gpb.handlers.eventlog import EventStatus, StoredEvent
+from gpb.handlers.eventlog import EventStatus
 from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.messagebus import Handled, Unusable
 from gpb.handlers.model import (
@@ -66,18 +65,8 @@ class World:
         payload["body"].update(body)
         if event_time is not None:
             payload["metadata"]["event_time"] = event_time.isoformat()
-        event = parse_event(payload)
-        stored = StoredEvent(
-            id="1",
-            received_at=datetime.now(UTC),
-            status=EventStatus.ACCEPTED,
-            event_name=event.event_name,
-            event_time=event.event_time,
-            course_id=event.course_id,
-            shard=event.shard,
-            payload=event.payload,
-        )
-        handled = await self.handlers[event.event_name](stored)
+        stored = stored_event(payload)
+        handled = await self.handlers[stored.event_name or ""](stored)
         self.store.apply(handled.changes)
         return handled
 
@@ -195,16 +184,7 @@ async def _group_event(world: World, body: dict[str, Any]) -> Handled:
     payload = sample("assignment_created")
     payload["metadata"]["event_name"] = "assignment_group_updated"
     payload["body"] = body
-    event = parse_event(payload)
-    stored = StoredEvent(
-        id="2",
-        received_at=datetime.now(UTC),
-        status=EventStatus.ACCEPTED,
-        event_name=event.event_name,
-        event_time=event.event_time,
-        course_id=event.course_id,
-        payload=event.payload,
-    )
+    stored = stored_event(payload, "2")
     handled = await world.handlers["assignment_group_updated"](stored)
     world.store.apply(handled.changes)
     return handled
