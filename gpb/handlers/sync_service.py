@@ -13,7 +13,7 @@ from typing import Protocol
 
 from gpb.handlers.auto_sync import AutoSyncPolicy
 from gpb.handlers.claims import Claim
-from gpb.handlers.course_state import CourseStateStore
+from gpb.handlers.course_state import CourseState, CourseStateStore
 from gpb.handlers.delta import ConfirmedStore, PendingEntry, pending_entries
 from gpb.handlers.grades import GradeStore
 from gpb.handlers.line_items import LineItemChange, changed_line_items
@@ -61,23 +61,30 @@ class Pending:
     hold_unposted: bool = False  # GPB_UNPOSTED_GRADES=hold
 
     async def entries(self, course_id: str) -> list[PendingEntry]:
+        return await self._entries(await self.courses.course_state(course_id))
+
+    async def line_items(self, course_id: str) -> list[LineItemChange]:
+        return await self._line_items(await self.courses.course_state(course_id))
+
+    async def counts(self, course_id: str) -> dict[str, int]:
+        """Pending changes per assignment: grades, and line items to send again (the course's
+        state read once for both)."""
         state = await self.courses.course_state(course_id)
+        ids = [e.assignment_id for e in await self._entries(state)]
+        ids += [c.assignment_id for c in await self._line_items(state)]
+        return dict(Counter(ids))
+
+    async def _entries(self, state: CourseState) -> list[PendingEntry]:
         return pending_entries(
             state,
-            await self.grades.grades(course_id),
-            await self.confirmed.confirmed(course_id),
+            await self.grades.grades(state.course_id),
+            await self.confirmed.confirmed(state.course_id),
             hold_unposted=self.hold_unposted,
         )
 
-    async def line_items(self, course_id: str) -> list[LineItemChange]:
-        state = await self.courses.course_state(course_id)
-        return changed_line_items(state, await self.written.written_line_items(course_id))
-
-    async def counts(self, course_id: str) -> dict[str, int]:
-        """Pending changes per assignment: grades, and line items to send again."""
-        ids = [e.assignment_id for e in await self.entries(course_id)]
-        ids += [c.assignment_id for c in await self.line_items(course_id)]
-        return dict(Counter(ids))
+    async def _line_items(self, state: CourseState) -> list[LineItemChange]:
+        written = await self.written.written_line_items(state.course_id)
+        return changed_line_items(state, written)
 
 
 class NewerRuns(Exception):
