@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
 from canvas_events import jwks_document, make_key
 from joserfc.jwk import RSAKey
-from running_gpb import Gpb, gpb_settings
+from running_gpb import Gpb, SandboxedGpb, gpb_settings, sandboxed_gpb
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -40,3 +41,12 @@ async def gpb(
     settings = gpb_settings(tmp_path_factory.mktemp("gpb"), jwks_url)
     async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
         yield Gpb(url, signing_key, settings, client)
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[SandboxedGpb]:
+    """gpb against the sandbox, having read the seed course whole (its first event, one of
+    assignment 124's, makes it). Modules that need another gpb define their own `env`."""
+    async with sandboxed_gpb(tmp_path) as env:
+        await env.handled(await env.post("assignment_created", assignment_id="10000000000124"))
+        yield env

@@ -4,12 +4,10 @@ OneRoster stand-in, seeded with each of these situations."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from canvas_events import sample
 from running_gpb import (
     ADMIN_TOKEN,
@@ -27,13 +25,6 @@ from running_gpb import (
 # is given to Period 1 (section 7, SEC-7) only; 1208 of Period 2 (section 8) is in Period 1 too;
 # 1214 was concluded in Period 1 and keeps a grade of 9 on 124.
 SLOPE, RETAKE = "124", "140"
-
-
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[SandboxedGpb]:
-    async with sandboxed_gpb(tmp_path) as env:
-        await env.handled(await env.post("assignment_created", assignment_id="10000000000124"))
-        yield env
 
 
 async def _canvas(env: SandboxedGpb, path: str, change: dict[str, Any]) -> None:

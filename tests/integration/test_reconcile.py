@@ -5,14 +5,12 @@ through `gpb reconcile`, the admin API and the nightly path."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from canvas_events import sample
-from running_gpb import ADMIN_TOKEN, SandboxedGpb, auth, sandboxed_gpb
+from running_gpb import ADMIN_TOKEN, SandboxedGpb, auth
 
 from gpb.bootstrap import reconciling
 from gpb.cli import main as gpb_cli
@@ -21,13 +19,6 @@ from gpb.handlers.reconcile import Reconciliation
 # Seed: assignment 124 is eligible; students 1201 and 1202 are in section 7 (IC class SEC-7).
 FINE = "124"
 ADMIN = auth(ADMIN_TOKEN)
-
-
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[SandboxedGpb]:
-    async with sandboxed_gpb(tmp_path) as env:
-        await env.handled(await env.post("assignment_created", assignment_id="10000000000124"))
-        yield env
 
 
 async def in_canvas(env: SandboxedGpb, user_id: str, score: float) -> None:

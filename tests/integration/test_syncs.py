@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +31,6 @@ from gpb.infra.sandbox.faults import FaultConfig
 # Seed: assignment 124 "Homework 3.3: Slope" (10 points, group Homework) is eligible; sections 7
 # (SEC-7) and 8 (SEC-8); student 1201 is S-102938 in section 7.
 FINE = "124"
-
-
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[SandboxedGpb]:
-    async with sandboxed_gpb(tmp_path) as env:
-        await env.handled(await env.post("assignment_created", assignment_id="10000000000124"))
-        yield env
 
 
 async def test_a_grade_change_is_pending_until_a_sync_sends_it(env: SandboxedGpb) -> None:

@@ -6,24 +6,15 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from running_gpb import SandboxedGpb, env_client, finished, grade, sandboxed_gpb, start
 
 from gpb.infra.sandbox.faults import FaultConfig
 
 FINE = "124"  # eligible; students 1201-1206 in section 7 (SEC-7), 1207+ in section 8
-
-
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[SandboxedGpb]:
-    async with sandboxed_gpb(tmp_path) as env:
-        await env.handled(await env.post("assignment_created", assignment_id="10000000000124"))
-        yield env
 
 
 def ic_state(env: SandboxedGpb) -> dict[str, Any]:
