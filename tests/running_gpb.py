@@ -298,6 +298,16 @@ def result_puts(env: SandboxedGpb) -> Counter[str]:
     )
 
 
+def sandbox_settings(
+    sandbox: RunningSandbox, tmp: Path, *, lti: bool = False, **overrides: Any
+) -> Settings:
+    """gpb's settings pointed at the sandbox's Canvas, IC and JWKS (with `lti`, at its LTI
+    platform too), `overrides` on top."""
+    variables = sandbox.gpb_environment() | (sandbox.lti_environment() if lti else {})
+    environment = {k.removeprefix("GPB_").lower(): v for k, v in variables.items()}
+    return gpb_settings(tmp, environment.pop("canvas_jwks_url"), **(environment | overrides))
+
+
 @asynccontextmanager
 async def sandboxed_gpb(
     tmp: Path, *, lti: bool = False, **overrides: Any
@@ -305,11 +315,7 @@ async def sandboxed_gpb(
     """gpb on the sandbox; with `lti`, also a tool of the sandbox's platform (launch from its
     Canvas pages)."""
     async with run_sandbox() as sandbox:
-        variables = sandbox.gpb_environment() | (sandbox.lti_environment() if lti else {})
-        environment = {k.removeprefix("GPB_").lower(): v for k, v in variables.items()}
-        settings = gpb_settings(
-            tmp, environment.pop("canvas_jwks_url"), **(environment | overrides)
-        )
+        settings = sandbox_settings(sandbox, tmp, lti=lti, **overrides)
         async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
             sandbox.platform.tool_url = url
             yield SandboxedGpb(sandbox, settings, client)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from canvas_events import sample
-from running_gpb import ADMIN_TOKEN, auth, gpb_settings
+from running_gpb import ADMIN_TOKEN, auth, sandbox_settings
 from sse import open_stream
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -100,13 +100,9 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
         run_sandbox() as sandbox,
         serve(Starlette(routes=[Route("/hook", hooks.receive, methods=["POST"])])) as hook_url,
     ):
-        overrides = {
-            k.removeprefix("GPB_").lower(): v for k, v in sandbox.gpb_environment().items()
-        }
-        settings = gpb_settings(
+        settings = sandbox_settings(
+            sandbox,
             Path(tmp_path_factory.mktemp("gpb")),
-            overrides.pop("canvas_jwks_url"),
-            **overrides,
             alert_webhook_url=f"{hook_url}/hook",
             alert_webhook_secret="whsec_" + "c2VjcmV0LWtleS1mb3ItdGVzdHM=",
             alert_coalesce_seconds=COALESCE_SECONDS,

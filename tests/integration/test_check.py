@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from running_gpb import ADMIN_TOKEN, auth, gpb_settings
+from running_gpb import ADMIN_TOKEN, auth, sandbox_settings
 
 from gpb.bootstrap import create_app
 from gpb.cli import main as gpb_cli
@@ -232,8 +232,7 @@ async def test_a_broken_connection_fails_its_line_with_the_fix(
 async def test_the_admin_api_serves_the_same_checks(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
-    environment = {k.removeprefix("GPB_").lower(): v for k, v in sandbox.gpb_environment().items()}
-    settings = gpb_settings(tmp_path, environment.pop("canvas_jwks_url"), **environment)
+    settings = sandbox_settings(sandbox, tmp_path)
     teacher = new_token()
     store = SqlStore(settings.database_url)
     store.migrate()

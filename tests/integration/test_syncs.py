@@ -349,19 +349,14 @@ async def test_an_ic_token_that_expires_mid_run_is_refreshed(env: SandboxedGpb) 
 
 
 async def test_a_run_killed_with_its_process_is_resumed_after_the_restart(tmp_path: Path) -> None:
-    from running_gpb import ADMIN_TOKEN, auth, gpb_settings
+    from running_gpb import ADMIN_TOKEN, auth, sandbox_settings
 
     from gpb.bootstrap import create_app
     from gpb.infra.sandbox.server import run_sandbox
     from gpb.infra.sandbox.server import serve_on_loopback as serve
 
     async with run_sandbox() as sandbox:
-        environment = {
-            k.removeprefix("GPB_").lower(): v for k, v in sandbox.gpb_environment().items()
-        }
-        settings = gpb_settings(
-            tmp_path, environment.pop("canvas_jwks_url"), event_lease_seconds=2, **environment
-        )
+        settings = sandbox_settings(sandbox, tmp_path, event_lease_seconds=2)
         sandbox.state.sis_faults.configure(FaultConfig(latency_seconds=0.2))
         async with serve(create_app(settings)) as url, httpx_client(url) as client:
             first = SandboxedGpb(sandbox, settings, client)

@@ -178,19 +178,14 @@ async def test_an_undo_stopped_with_its_process_is_finished_after_the_restart(
     tmp_path: Path,
 ) -> None:
     from databases import on_postgres
-    from running_gpb import ADMIN_TOKEN, auth, gpb_settings
+    from running_gpb import ADMIN_TOKEN, auth, sandbox_settings
 
     from gpb.bootstrap import create_app
     from gpb.infra.sandbox.server import run_sandbox
     from gpb.infra.sandbox.server import serve_on_loopback as serve
 
     async with run_sandbox() as sandbox:
-        environment = {
-            k.removeprefix("GPB_").lower(): v for k, v in sandbox.gpb_environment().items()
-        }
-        settings = gpb_settings(
-            tmp_path, environment.pop("canvas_jwks_url"), event_lease_seconds=2, **environment
-        )
+        settings = sandbox_settings(sandbox, tmp_path, event_lease_seconds=2)
         async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
             first = SandboxedGpb(sandbox, settings, client)
             await first.handled(
