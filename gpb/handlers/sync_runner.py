@@ -259,9 +259,7 @@ class SyncRunner:
         except SisAuthFailed:
             raise
         except SisError as exc:
-            report.errors.append(
-                run_error(exc.code, exc.message, work.assignment_id, None, work.section_id)
-            )
+            _section_failed(report, work, exc.code, exc.message)
             return exc.code
         return None
 
@@ -272,9 +270,7 @@ class SyncRunner:
             return None  # IC gets a line item only with its first result
         if work.problem is not None:
             code, message = work.problem
-            report.errors.append(
-                run_error(code, message, work.assignment_id, None, work.section_id)
-            )
+            _section_failed(report, work, code, message)
             _refreshed(report, work, Outcome.FAILED)
             return code
         if run.dry_run:
@@ -286,9 +282,7 @@ class SyncRunner:
         except SisAuthFailed:
             raise
         except SisError as exc:
-            report.errors.append(
-                run_error(exc.code, exc.message, work.assignment_id, None, work.section_id)
-            )
+            _section_failed(report, work, exc.code, exc.message)
             _refreshed(report, work, Outcome.FAILED)
             return exc.code
         await self.changes.apply(
@@ -445,6 +439,11 @@ class SyncRunner:
         if result is None:
             return None
         return ic_value(result).as_json()
+
+
+def _section_failed(report: RunReport, work: SectionWork, code: str, message: str) -> None:
+    """Reports an error of a whole section's work (its line item, or IC's records before it)."""
+    report.errors.append(run_error(code, message, work.assignment_id, None, work.section_id))
 
 
 def _refreshed(report: RunReport, work: SectionWork, outcome: Outcome) -> None:
