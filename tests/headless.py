@@ -20,7 +20,7 @@ from gpb.handlers.tokens import Role, new_token
 from gpb.infra.store.store import SqlStore
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page
+    from playwright.async_api import Locator, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -99,6 +99,11 @@ async def log_in(page: Page, token: str, start: str = "/") -> None:
     await page.get_by_label("Access token").fill(token)
     await page.get_by_role("button", name="Log in").click()
     await page.wait_for_url(lambda url: "/login" not in url)
+
+
+def assignment_row(page: Page, assignment_id: str) -> Locator:
+    """The assignment's row on the course page."""
+    return page.locator(f'tr[data-assignment-id="{assignment_id}"]')
 
 
 def script_problems(page: Page) -> list[str]:

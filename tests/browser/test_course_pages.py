@@ -4,17 +4,13 @@ alerts arrive and resolve without reloading, and logs out; the access rules hold
 from __future__ import annotations
 
 import pytest
-from headless import COURSE, Site, log_in, missing, screenshot
+from headless import COURSE, Site, assignment_row, log_in, missing, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 if missing():
     pytest.skip(missing() or "", allow_module_level=True)
 
-from playwright.async_api import Locator, Page, expect  # noqa: E402
-
-
-def row(page: Page, assignment_id: str) -> Locator:
-    return page.locator(f'tr[data-assignment-id="{assignment_id}"]')
+from playwright.async_api import Page, expect  # noqa: E402
 
 
 async def test_a_teacher_logs_in_and_sees_what_blocks_an_assignment(page: Page, site: Site) -> None:
@@ -34,12 +30,12 @@ async def test_a_teacher_logs_in_and_sees_what_blocks_an_assignment(page: Page, 
 
     await course_link.click()
     await expect(page).to_have_url(f"{site.url.rstrip('/')}/courses/{COURSE}")
-    blocked = row(page, "123")
+    blocked = assignment_row(page, "123")
     await expect(blocked).to_contain_text("Blocked")
     await expect(blocked).to_contain_text("Title too long")
     await expect(blocked.locator(".fix")).to_contain_text("Shorten the title by")
-    await expect(row(page, "124")).to_contain_text("Eligible")
-    await expect(row(page, "129")).to_contain_text("Not set to sync")
+    await expect(assignment_row(page, "124")).to_contain_text("Eligible")
+    await expect(assignment_row(page, "129")).to_contain_text("Not set to sync")
     await expect(page.get_by_role("navigation", name="Course")).to_contain_text("Assignments")
     await screenshot(page, "course")
 
@@ -56,18 +52,20 @@ async def test_an_alert_arrives_and_resolves_live(page: Page, site: Site) -> Non
     await site.change_assignment("124", name="Homework 3.3: Quadratic Equations, Part 2")
     notices = page.get_by_role("status")
     await expect(notices).to_contain_text("New error on “Homework 3.3: Quadratic Equations")
-    await expect(row(page, "124")).to_contain_text("Blocked")
-    await expect(row(page, "124")).to_contain_text("remove 11")
+    await expect(assignment_row(page, "124")).to_contain_text("Blocked")
+    await expect(assignment_row(page, "124")).to_contain_text("remove 11")
     await screenshot(page, "course-live-alert")
 
     await site.change_assignment("124", name="Homework 3.3")
     await expect(notices).to_contain_text("Resolved on “Homework 3.3”")
-    await expect(row(page, "124")).to_contain_text("Eligible")
+    await expect(assignment_row(page, "124")).to_contain_text("Eligible")
 
     await site.change_assignment("124", points_possible=0)  # a warning leaves it eligible
     await expect(notices).to_contain_text("New warning on “Homework 3.3”")
-    await expect(row(page, "124")).to_contain_text("Eligible, with warnings")
-    await expect(row(page, "124").locator(".violation-warning")).to_contain_text("Warning")
+    await expect(assignment_row(page, "124")).to_contain_text("Eligible, with warnings")
+    await expect(assignment_row(page, "124").locator(".violation-warning")).to_contain_text(
+        "Warning"
+    )
     await screenshot(page, "course-live-warning")
     assert await page.evaluate("window.loadedOnce") is True
 
@@ -113,7 +111,7 @@ async def test_a_form_without_the_csrf_token_is_refused(page: Page, site: Site) 
 async def test_the_course_page_reads_on_a_phone(page: Page, site: Site) -> None:
     await page.set_viewport_size({"width": 390, "height": 844})
     await log_in(page, site.teacher_token, f"/courses/{COURSE}")
-    await expect(row(page, "123")).to_contain_text("Blocked")
+    await expect(assignment_row(page, "123")).to_contain_text("Blocked")
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
     await screenshot(page, "course-phone")

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from headless import COURSE, Site, log_in, missing, screenshot
+from headless import COURSE, Site, assignment_row, log_in, missing, screenshot
 from running_gpb import new_group_with_assignment
 
 # A fix goes to Canvas, its event back to gpb, the worker, the alert stream: generous on a busy box.
@@ -17,11 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 if missing():
     pytest.skip(missing() or "", allow_module_level=True)
 
-from playwright.async_api import Locator, Page, expect  # noqa: E402
-
-
-def row(page: Page, assignment_id: str) -> Locator:
-    return page.locator(f'tr[data-assignment-id="{assignment_id}"]')
+from playwright.async_api import Page, expect  # noqa: E402
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module", autouse=True)
@@ -37,7 +33,7 @@ async def test_a_long_title_is_fixed_from_the_page_and_resolves_live(
     await log_in(page, site.teacher_token, f"/courses/{COURSE}")
     await expect(page.locator("#live")).to_have_attribute("data-live", "connected")
     await page.evaluate("window.loadedOnce = true")  # gone if the page reloads
-    blocked = row(page, "123")
+    blocked = assignment_row(page, "123")
     await blocked.get_by_text("Rename in Canvas…").click()
     title = blocked.get_by_label("New title")
     await expect(title).to_have_value("HW 3.2: Linear Equations Rev2")
@@ -63,7 +59,7 @@ async def test_a_long_title_is_fixed_from_the_page_and_resolves_live(
         "Rename in Canvas: Canvas made the change", timeout=LOOP_MS
     )
     await expect(notices).to_contain_text("Resolved on “HW 3.2: Linear Equations”", timeout=LOOP_MS)
-    await expect(row(page, "123")).to_contain_text("Eligible", timeout=LOOP_MS)
+    await expect(assignment_row(page, "123")).to_contain_text("Eligible", timeout=LOOP_MS)
     await screenshot(page, "fix-title-resolved")
     assert site.gpb.sandbox.state.canvas.assignments["123"].name == "HW 3.2: Linear Equations"
     assert await page.evaluate("window.loadedOnce") is True
@@ -74,7 +70,7 @@ async def test_a_group_is_aligned_through_the_assistant(page: Page, site: Site) 
 
     await log_in(page, site.teacher_token, f"/courses/{COURSE}")
     await expect(page.locator("#live")).to_have_attribute("data-live", "connected")
-    blocked = row(page, "130")
+    blocked = assignment_row(page, "130")
     await expect(blocked).to_contain_text("Blocked")
     await blocked.get_by_text("Match an IC category…").click()
     await expect(blocked.locator(".candidates")).to_contain_text(
@@ -88,7 +84,7 @@ async def test_a_group_is_aligned_through_the_assistant(page: Page, site: Site) 
         "Rename group 'Quizes' to 'Quizzes' in Canvas", timeout=LOOP_MS
     )
     await expect(notices).to_contain_text("Resolved on “Quiz 1”", timeout=LOOP_MS)
-    await expect(row(page, "130")).to_contain_text("Eligible", timeout=LOOP_MS)
+    await expect(assignment_row(page, "130")).to_contain_text("Eligible", timeout=LOOP_MS)
 
     await page.get_by_role("link", name="Categories").click()
     quizzes = page.locator('tr[data-group-id="314"]')
@@ -107,7 +103,7 @@ async def test_canvas_refusing_is_told_in_words(page: Page, site: Site) -> None:
     # The alert's notice leads to the fix.
     notice = page.get_by_role("status").locator("p", has_text="New error on “Homework 3.3")
     await notice.get_by_role("link", name="Fix it…").click()
-    blocked = row(page, "124")
+    blocked = assignment_row(page, "124")
     await expect(blocked.locator("details#fix-124-DUE_DATE_MISSING")).to_have_attribute("open", "")
     # Before the assignment opens (2026-10-12): Canvas refuses.
     await blocked.get_by_label("Due", exact=True).fill("2026-10-01T12:00")
@@ -117,7 +113,7 @@ async def test_canvas_refusing_is_told_in_words(page: Page, site: Site) -> None:
         "Not done: Canvas refused the change (400)", timeout=LOOP_MS
     )
     await expect(notices).to_contain_text("due at must be between availability dates")
-    await expect(row(page, "124")).to_contain_text("Blocked")
+    await expect(assignment_row(page, "124")).to_contain_text("Blocked")
     assert site.gpb.sandbox.state.canvas.assignments["124"].due_at is None
     await blocked.get_by_label("Due", exact=True).fill("2026-10-20T23:59")
     await blocked.get_by_role("button", name="Set due date in Canvas").click()
