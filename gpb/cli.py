@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from gpb.handlers import replay as replays
 from gpb.handlers.envelope import parse_canvas_time
-from gpb.handlers.eventlog import EventQuery, EventStatus
+from gpb.handlers.eventlog import EventQuery
 from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.reconcile import ReconcileStatus, Reconciliation
 from gpb.handlers.timefmt import iso, utcnow
@@ -150,12 +151,10 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_events_replay(args: argparse.Namespace, settings: Settings) -> int:
     async def replay(store: SqlStore) -> tuple[bool, str]:
-        event = await store.events.get(args.event_id)
-        if event is None:
-            return False, f"no event {args.event_id}"
-        if event.status in (EventStatus.REJECTED, EventStatus.DUPLICATE):
-            return False, f"event {event.id} is a {event.status.value} delivery: nothing to handle"
-        await store.events.requeue(event.id)
+        try:
+            event = await replays.replay(store.events, args.event_id)
+        except replays.ReplayRefused as refused:
+            return False, f"event {args.event_id}: {refused.message}"
         return True, f"event {event.id} queued; the running gpb handles it within a second"
 
     queued, message = _with_store(settings, replay)

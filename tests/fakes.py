@@ -48,7 +48,15 @@ from gpb.handlers.model import (
     Submission,
 )
 from gpb.handlers.notices import NoticesQueued
-from gpb.handlers.syncs import LineItemConfirmed, RunStatus, WriteRecord
+from gpb.handlers.syncs import (
+    ACTIVE,
+    LineItemConfirmed,
+    RunInProgress,
+    RunStatus,
+    SyncRequest,
+    SyncRun,
+    WriteRecord,
+)
 
 HOMEWORK_DUE = datetime(2024, 10, 18, 4, 59, tzinfo=UTC)
 
@@ -448,3 +456,56 @@ class FakeSyncStore:
 
     async def apply(self, changes: Sequence[object]) -> None:
         self.applied.extend(changes)
+
+
+class FakeRunQueue(FakeSyncStore):
+    """A FakeSyncStore that also queues runs and finds them again, for the use cases on a
+    course's runs: one real run under way per course, as the store has it."""
+
+    def __init__(self, grades: Sequence[Grade] = ()) -> None:
+        super().__init__(grades)
+        self.runs_by_id: dict[str, SyncRun] = {}
+        self.undone: dict[str, str] = {}  # run id -> the undo that took it back
+        self.synced: dict[str, dict[str, datetime]] = {}  # course -> assignment -> confirmed
+
+    async def create_run(self, request: SyncRequest, now: datetime) -> SyncRun:
+        if not request.dry_run:
+            for run in self.runs_by_id.values():
+                if run.course_id == request.course_id and not run.dry_run and run.status in ACTIVE:
+                    raise RunInProgress(run.id)
+        run = SyncRun(
+            id=str(len(self.runs_by_id) + 1),
+            course_id=request.course_id,
+            kind=request.kind,
+            dry_run=request.dry_run,
+            status=RunStatus.QUEUED,
+            requested_by=request.requested_by,
+            assignment_ids=request.assignment_ids,
+            created_at=now,
+            undo_of=request.undo_of,
+        )
+        self.runs_by_id[run.id] = run
+        return run
+
+    async def run(self, sync_id: str) -> SyncRun | None:
+        return self.runs_by_id.get(sync_id)
+
+    async def runs(self, course_id: str, before_id: str | None, limit: int) -> list[SyncRun]:
+        newest_first = sorted(self.runs_by_id.values(), key=lambda r: -int(r.id))
+        return [
+            r
+            for r in newest_first
+            if r.course_id == course_id and (before_id is None or int(r.id) < int(before_id))
+        ][:limit]
+
+    async def writes_of(self, sync_id: str) -> list[WriteRecord]:
+        return [w for w in self.befores if w.run_id == sync_id]
+
+    async def newer_runs_touching(self, run: SyncRun) -> list[str]:
+        return []
+
+    async def undone_by(self, sync_id: str) -> str | None:
+        return self.undone.get(sync_id)
+
+    async def last_synced(self, course_id: str) -> dict[str, datetime]:
+        return self.synced.get(course_id, {})

@@ -21,9 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from enum import StrEnum
-from typing import Protocol
+from typing import ClassVar, Literal, Protocol, get_args
 
 from gpb.handlers.course_state import CourseStateStore
+from gpb.handlers.refusals import Refused
 from gpb.handlers.school_hours import SchoolHours
 from gpb.handlers.signals import Wakeup, drain_forever
 from gpb.handlers.syncs import Outcome, RunInProgress, RunKind, SyncRequest, SyncRun
@@ -193,11 +194,16 @@ class AutoSyncStore(Protocol):
         ...
 
 
-class InvalidChoice(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+ChoiceCode = Literal["INVALID_BODY", "AUTO_SYNC_MODE_NOT_ALLOWED", "NIGHTLY_OUTSIDE_WINDOW"]
+
+
+class InvalidChoice(Refused):
+    """A teacher's choice that is no choice, or that the district's policy does not allow."""
+
+    codes: ClassVar[tuple[str, ...]] = get_args(ChoiceCode)
+
+    def __init__(self, code: ChoiceCode, message: str) -> None:
+        super().__init__(code, message)
 
 
 @dataclass(frozen=True)
@@ -311,6 +317,19 @@ class AutoSyncScheduler:
             self.policy.nightly_time(setting.nightly_at),
             {a: n for a, n in failures.items() if n >= self.policy.max_failures},
         )
+
+    async def choose_as_written(
+        self, course_id: str, mode: str | None, nightly_at: str | None
+    ) -> CourseChoice:
+        """The choice as the API's body or the sync page's form writes it: a mode's name, a
+        time of day as HH:MM (None: the district's default); raises InvalidChoice."""
+        if mode is not None and mode not in AutoMode._value2member_map_:
+            raise InvalidChoice("INVALID_BODY", "choose off, after each change or nightly")
+        try:
+            at = time.fromisoformat(nightly_at) if nightly_at else None
+        except ValueError:
+            raise InvalidChoice("INVALID_BODY", "nightly_at is a time of day, HH:MM") from None
+        return await self.choose(course_id, AutoMode(mode) if mode else None, at)
 
     async def choose(
         self, course_id: str, mode: AutoMode | None, nightly_at: time | None

@@ -164,7 +164,8 @@ class EventLog(Protocol):
     def export(self, query: EventQuery) -> AsyncIterator[StoredEvent]: ...
 
     async def requeue(self, event_id: str) -> StoredEvent | None:
-        """Marks a stored event to be handled again (admin replay); None if there is none."""
+        """Marks a stored event to be handled again; None if there is none. Only for an event
+        `replay.replayable` accepts (replay.replay checks it)."""
         ...
 
     async def counts_by_time(self, since: datetime, bucket: TimeBucket) -> list[BucketCount]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, ClassVar, Literal, get_args
 
 from gpb.handlers.course_state import AssignmentRecord, CourseState, CourseStateStore
 from gpb.handlers.eligibility import title_length
@@ -33,18 +33,31 @@ from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.ic_names import name_key
 from gpb.handlers.model import Assignment, AssignmentChange, OverrideTarget
 from gpb.handlers.ports import Canvas, CanvasWriter
+from gpb.handlers.refusals import Refused
 from gpb.handlers.timefmt import iso, utcnow
+from gpb.handlers.tokens import Principal
 
 FIX_EVENT = "gpb_fix"
 
 
-class FixRefused(Exception):
+FixRefusalCode = Literal[
+    "NOT_FOUND",
+    "INVALID_FIX",
+    "FIX_NOT_NEEDED",
+    "CANVAS_CHANGED",
+    "GROUP_NAME_TAKEN",
+    "NO_AUTOMATIC_FIX",
+    "ACT_AS_UNAVAILABLE",
+]
+
+
+class FixRefused(Refused):
     """gpb will not make this fix (nothing was sent to Canvas); `code` says why."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    codes: ClassVar[tuple[str, ...]] = get_args(FixRefusalCode)
+
+    def __init__(self, code: FixRefusalCode, message: str) -> None:
+        super().__init__(code, message)
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,13 @@ class Fixer:
 
     name: str
     canvas_user_id: str | None = None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Fixer:
+        return cls(
+            name=principal.name or principal.token_prefix or principal.role.value,
+            canvas_user_id=principal.canvas_user_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -137,6 +157,18 @@ class FixService:
         return FixOffers(self.ic, self.settings.name_max_length)
 
     # -------------------------------------------------------------------- fixing
+
+    async def make(
+        self, course_id: str, assignment_id: str, fields: dict[str, Any], fixer: Fixer
+    ) -> FixOutcome:
+        """The fix the API's body or a page's form asks for (raises FixRefused for bad fields)."""
+        request = parse_fix_request(fields, self._local_time)
+        return await self.apply(course_id, assignment_id, request, fixer)
+
+    def _local_time(self, text: str) -> datetime:
+        """A date-time; one without an offset is read in the district's zone."""
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return moment if moment.tzinfo else moment.replace(tzinfo=self.settings.time_zone)
 
     async def apply(
         self, course_id: str, assignment_id: str, request: FixRequest, fixer: Fixer

@@ -3,29 +3,61 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Literal, Protocol, get_args
 
 from gpb.handlers.envelope import CanvasEvent, InvalidEnvelope, parse_event
 from gpb.handlers.eventlog import Appended, EventLog, Rejection
 from gpb.handlers.ids import split_id
+from gpb.handlers.refusals import Refused
 from gpb.handlers.throttle import PerAddressLimit
 
 # What is kept of a body refused before its signature was checked.
 UNAUTHENTICATED_KEEP_BYTES = 512
 
 
-class Refusal(Exception):
-    """A delivery gpb will not store as an event; becomes a 4xx, or the 503 KEYS_UNAVAILABLE of
-    docs/api.md."""
+RefusalCode = Literal[
+    # a delivery to the ingress
+    "INVALID_BODY",
+    "INVALID_ENVELOPE",
+    "BAD_SIGNATURE",
+    "UNKNOWN_KEY",
+    "KEYS_UNAVAILABLE",  # the one to try again: with retry_after
+    "ROOT_ACCOUNT_NOT_CONFIGURED",
+    "WRONG_ROOT_ACCOUNT",
+    "PAYLOAD_TOO_LARGE",
+    "REQUEST_TIMEOUT",
+    "LENGTH_REQUIRED",
+    # a launch from Canvas (docs/canvas-lti.md)
+    "LTI_UNKNOWN_ISSUER",
+    "LTI_UNKNOWN_CLIENT",
+    "LTI_MISSING_PARAMETER",
+    "LTI_WRONG_TARGET",
+    "LTI_PLATFORM_ERROR",
+    "LTI_STATE_MISMATCH",
+    "LTI_NO_STATE_COOKIE",
+    "LTI_WRONG_ISSUER",
+    "LTI_WRONG_AUDIENCE",
+    "LTI_EXPIRED",
+    "LTI_ISSUED_IN_FUTURE",
+    "LTI_NONCE_MISMATCH",
+    "LTI_NONCE_REUSED",
+    "LTI_MISSING_CLAIM",
+    "LTI_UNKNOWN_DEPLOYMENT",
+    "LTI_WRONG_MESSAGE_TYPE",
+    "LTI_WRONG_VERSION",
+    "LTI_MISSING_CUSTOM_FIELD",
+    "LTI_ROLE_NOT_ALLOWED",
+]
 
-    def __init__(
-        self, status: int, code: str, message: str, *, retry_after: int | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
+
+class Refusal(Refused):
+    """A delivery gpb will not store as an event, or a launch it will not accept; recorded in
+    the event log with its code."""
+
+    codes: ClassVar[tuple[str, ...]] = get_args(RefusalCode)
+
+    def __init__(self, code: RefusalCode, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(code, message, retry_after=retry_after)
 
 
 class EventDecoder(Protocol):
@@ -78,7 +110,7 @@ async def ingest(
         try:
             event = parse_event(claims)
         except InvalidEnvelope as exc:
-            raise Refusal(400, "INVALID_ENVELOPE", str(exc)) from None
+            raise Refusal("INVALID_ENVELOPE", str(exc)) from None
         _check_root_account(event, policy)
     except Refusal as refusal:
         await record_refusal(
@@ -141,7 +173,6 @@ def _summary(over: int, limit: int, source_ip: str | None) -> Rejection:
 def _check_root_account(event: CanvasEvent, policy: IngestPolicy) -> None:
     if policy.refuses_every_event:
         raise Refusal(
-            403,
             "ROOT_ACCOUNT_NOT_CONFIGURED",
             "GPB_CANVAS_ROOT_ACCOUNT_ID is not set, so no event is accepted: set it to the"
             " district's root account id",
@@ -150,7 +181,6 @@ def _check_root_account(event: CanvasEvent, policy: IngestPolicy) -> None:
         return
     theirs = f"{event.shard or 0}~{event.root_account_id}" if event.root_account_id else "(none)"
     raise Refusal(
-        403,
         "WRONG_ROOT_ACCOUNT",
         f"events of root account {theirs} are not accepted here",
     )

@@ -72,36 +72,29 @@ class NonceLedger(Protocol):
         ...
 
 
-def _refused(status: int, code: str, message: str) -> Refusal:
-    return Refusal(status, code, message)
-
-
 def check_claims(claims: Mapping[str, Any], policy: LtiPolicy, nonce: str, now: float) -> None:
     """Raises Refusal unless the claims are those of a resource link launch meant for this tool,
     from its platform, fresh, and answering the login this browser started."""
     if claims.get("iss") != policy.issuer:
-        raise _refused(401, "LTI_WRONG_ISSUER", f"the token is not from {policy.issuer}")
+        raise Refusal("LTI_WRONG_ISSUER", f"the token is not from {policy.issuer}")
     _check_audience(claims, policy.client_id)
     _check_times(claims, now)
     if claims.get("nonce") != nonce:
-        raise _refused(401, "LTI_NONCE_MISMATCH", "the token answers another login than this one")
+        raise Refusal("LTI_NONCE_MISMATCH", "the token answers another login than this one")
     deployment = claims.get(DEPLOYMENT_ID)
     if not isinstance(deployment, str) or not deployment:
-        raise _refused(400, "LTI_MISSING_CLAIM", "the token names no deployment_id")
+        raise Refusal("LTI_MISSING_CLAIM", "the token names no deployment_id")
     if policy.deployment_ids and deployment not in policy.deployment_ids:
-        raise _refused(
-            403, "LTI_UNKNOWN_DEPLOYMENT", f"deployment {deployment} is not accepted by gpb"
-        )
+        raise Refusal("LTI_UNKNOWN_DEPLOYMENT", f"deployment {deployment} is not accepted by gpb")
     message_type = claims.get(MESSAGE_TYPE)
     if message_type != RESOURCE_LINK_REQUEST:
-        raise _refused(
-            400,
+        raise Refusal(
             "LTI_WRONG_MESSAGE_TYPE",
             f"gpb takes {RESOURCE_LINK_REQUEST} launches, not {message_type!r}",
         )
     if claims.get(VERSION) != LTI_VERSION:
-        raise _refused(
-            400, "LTI_WRONG_VERSION", f"gpb takes LTI {LTI_VERSION}, not {claims.get(VERSION)!r}"
+        raise Refusal(
+            "LTI_WRONG_VERSION", f"gpb takes LTI {LTI_VERSION}, not {claims.get(VERSION)!r}"
         )
 
 
@@ -109,24 +102,24 @@ def _check_audience(claims: Mapping[str, Any], client_id: str) -> None:
     audience = claims.get("aud")
     audiences = audience if isinstance(audience, list) else [audience]
     if client_id not in audiences:
-        raise _refused(401, "LTI_WRONG_AUDIENCE", "the token is meant for another tool")
+        raise Refusal("LTI_WRONG_AUDIENCE", "the token is meant for another tool")
     # Several audiences: the authorized party must be gpb (OIDC Core 3.1.3.7).
     if len(audiences) > 1 and claims.get("azp") != client_id:
-        raise _refused(401, "LTI_WRONG_AUDIENCE", "the token's azp is not gpb's client id")
+        raise Refusal("LTI_WRONG_AUDIENCE", "the token's azp is not gpb's client id")
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float:
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _refused(401, "LTI_MISSING_CLAIM", f"the token's {name} is missing or not a number")
+        raise Refusal("LTI_MISSING_CLAIM", f"the token's {name} is missing or not a number")
     return float(value)
 
 
 def _check_times(claims: Mapping[str, Any], now: float) -> None:
     if _number(claims, "exp") < now - LEEWAY_SECONDS:
-        raise _refused(401, "LTI_EXPIRED", "the token has expired")
+        raise Refusal("LTI_EXPIRED", "the token has expired")
     if _number(claims, "iat") > now + LEEWAY_SECONDS:
-        raise _refused(401, "LTI_ISSUED_IN_FUTURE", "the token was issued in the future")
+        raise Refusal("LTI_ISSUED_IN_FUTURE", "the token was issued in the future")
 
 
 def _custom(claims: Mapping[str, Any], name: str) -> str | None:
@@ -181,8 +174,7 @@ def grant_for(claims: Mapping[str, Any], policy: LtiPolicy) -> Grant:
         raise _missing_field(COURSE_FIELD, "$Canvas.course.id")
     if context_roles(claims) & policy.instructor_roles:
         return Grant(Role.INSTRUCTOR, who.course_id, who.canvas_user_id)
-    raise _refused(
-        403,
+    raise Refusal(
         "LTI_ROLE_NOT_ALLOWED",
         "only the course's teachers and admins use grade passback; your role in this course"
         " does not give access to it",
@@ -190,8 +182,7 @@ def grant_for(claims: Mapping[str, Any], policy: LtiPolicy) -> Grant:
 
 
 def _missing_field(name: str, variable: str) -> Refusal:
-    return _refused(
-        400,
+    return Refusal(
         "LTI_MISSING_CUSTOM_FIELD",
         f"the launch lacks the custom field {name}; add {name}={variable} to the developer key",
     )
@@ -208,7 +199,7 @@ async def accept_launch(
     the other checks uses it up; raises Refusal."""
     check_claims(claims, policy, nonce, now.timestamp())
     if not await nonces.use(nonce, now):
-        raise _refused(401, "LTI_NONCE_REUSED", "this launch was used already; launch again")
+        raise Refusal("LTI_NONCE_REUSED", "this launch was used already; launch again")
     return grant_for(claims, policy)
 
 

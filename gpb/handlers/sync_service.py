@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import ClassVar, Literal, Protocol, get_args
 
 from gpb.handlers.auto_sync import AutoSyncPolicy
 from gpb.handlers.claims import Claim
@@ -17,6 +17,7 @@ from gpb.handlers.course_state import CourseState, CourseStateStore
 from gpb.handlers.delta import ConfirmedStore, PendingEntry, pending_entries
 from gpb.handlers.grades import GradeStore
 from gpb.handlers.line_items import LineItemChange, changed_line_items
+from gpb.handlers.refusals import Refused
 from gpb.handlers.signals import Wakeup, drain_forever
 from gpb.handlers.sync_runner import SyncRunner
 from gpb.handlers.syncs import (
@@ -38,11 +39,24 @@ log = logging.getLogger("gpb.sync")
 AfterRun = Callable[[SyncRun], Awaitable[None]]
 
 
-class InvalidRequest(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+RequestRefusalCode = Literal[
+    "NO_ASSIGNMENTS",
+    "UNKNOWN_ASSIGNMENT",
+    "ASSIGNMENTS_NOT_ALLOWED",
+    "NOT_RESUMABLE",
+    "UNDO_OF_UNDO",
+    "NOT_UNDOABLE",
+    "ALREADY_UNDONE",
+]
+
+
+class InvalidRequest(Refused):
+    """A run that cannot be started, resumed or undone as asked."""
+
+    codes: ClassVar[tuple[str, ...]] = get_args(RequestRefusalCode)
+
+    def __init__(self, code: RequestRefusalCode, message: str) -> None:
+        super().__init__(code, message)
 
 
 class WrittenLineItems(Protocol):
@@ -87,13 +101,17 @@ class Pending:
         return changed_line_items(state, written)
 
 
-class NewerRuns(Exception):
+class NewerRuns(Refused):
     """Later runs wrote some of the records the run to undo wrote: they are undone first."""
+
+    codes: ClassVar[tuple[str, ...]] = ("UNDO_NEWER_RUNS",)
 
     def __init__(self, sync_ids: list[str]) -> None:
         super().__init__(
+            "UNDO_NEWER_RUNS",
             "later runs changed some of the same grades in IC; undo them first, newest first: "
-            + ", ".join(sync_ids)
+            + ", ".join(sync_ids),
+            data={"sync_ids": sync_ids},
         )
         self.sync_ids = sync_ids
 

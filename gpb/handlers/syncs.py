@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from gpb.handlers.claims import Claim
 from gpb.handlers.grades import SentValue
 from gpb.handlers.model import IcRecord, RecordKind
+from gpb.handlers.refusals import Refused
 from gpb.handlers.timefmt import iso
 
 if TYPE_CHECKING:  # line_items reads the confirmations defined here
@@ -233,9 +234,17 @@ class SyncRun:
         return summary | {key: report[key] for key in report if key != "counts"}
 
 
-class RunInProgress(Exception):
+class RunInProgress(Refused):
+    """Another real run of the course is queued or running; `sync_id` is that run."""
+
+    codes: ClassVar[tuple[str, ...]] = ("SYNC_IN_PROGRESS",)
+
     def __init__(self, sync_id: str) -> None:
-        super().__init__(f"a run is already queued or running for this course: {sync_id}")
+        super().__init__(
+            "SYNC_IN_PROGRESS",
+            f"a run is already queued or running for this course: {sync_id}",
+            data={"sync_id": sync_id},
+        )
         self.sync_id = sync_id
 
 

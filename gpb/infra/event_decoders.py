@@ -30,11 +30,11 @@ KEYS_RETRY_AFTER_SECONDS = 30
 
 
 def _invalid_body(message: str) -> Refusal:
-    return Refusal(400, "INVALID_BODY", message)
+    return Refusal("INVALID_BODY", message)
 
 
 def _bad_signature(message: str) -> Refusal:
-    return Refusal(401, "BAD_SIGNATURE", message)
+    return Refusal("BAD_SIGNATURE", message)
 
 
 def _b64decode(segment: bytes) -> bytes:
@@ -112,7 +112,7 @@ class JwksCache:
                 max(KEYS_RETRY_AFTER_SECONDS, self._seconds_left()),
             )
         if self._fetches > fetches_before:
-            raise Refusal(401, "UNKNOWN_KEY", "the token's kid is not among the signing keys")
+            raise Refusal("UNKNOWN_KEY", "the token's kid is not among the signing keys")
         raise _keys_unavailable(
             "the token's kid is not among the signing keys fetched moments ago; retry later",
             self._seconds_left(),
@@ -148,7 +148,7 @@ class JwksCache:
 
 
 def _keys_unavailable(message: str, retry_after: int) -> Refusal:
-    return Refusal(503, "KEYS_UNAVAILABLE", message, retry_after=max(1, retry_after))
+    return Refusal("KEYS_UNAVAILABLE", message, retry_after=max(1, retry_after))
 
 
 async def fetch_jwks(client: httpx.AsyncClient, url: str) -> dict[str, RSAKey]:
@@ -207,7 +207,7 @@ class JwtDecoder:
         header = self._header(body)
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
-            raise Refusal(401, "UNKNOWN_KEY", "the token's header names no kid")
+            raise Refusal("UNKNOWN_KEY", "the token's header names no kid")
         key = await self._keys.key(kid)
         try:
             verified = jws.deserialize_compact(body, key, registry=self._registry)

@@ -25,7 +25,7 @@ def check_scope(query: Mapping[str, str]) -> tuple[str | None, str | None]:
     course = query.get("course_id") or None
     course_id = local_id_or_none(course) if course else None
     if course is not None and course_id is None:
-        raise ApiError(400, "INVALID_QUERY", "course_id must be a Canvas course id")
+        raise ApiError("INVALID_QUERY", "course_id must be a Canvas course id")
     return course_id, query.get("class_id") or None
 
 
@@ -41,7 +41,7 @@ async def list_admin_alerts(request: Request) -> Response:
     await require_admin(request)
     state = request.query_params.get("state") or None
     if state not in (None, "open", "resolved"):
-        raise ApiError(400, "INVALID_QUERY", "state is open or resolved")
+        raise ApiError("INVALID_QUERY", "state is open or resolved")
     alerts = await context(request).admin_alerts.admin_alerts(state)
     return JSONResponse({"alerts": [alert.as_json() for alert in alerts]})
 
@@ -53,10 +53,10 @@ async def list_reconciliations(request: Request) -> Response:
     course = query.get("course_id") or None
     course_id = local_id_or_none(course) if course else None
     if course is not None and course_id is None:
-        raise ApiError(400, "INVALID_QUERY", "course_id must be a Canvas course id")
+        raise ApiError("INVALID_QUERY", "course_id must be a Canvas course id")
     cursor = query.get("cursor") or None
     if cursor is not None and record_id(cursor) is None:
-        raise ApiError(400, "INVALID_QUERY", "cursor is not one this API gave")
+        raise ApiError("INVALID_QUERY", "cursor is not one this API gave")
     found = await context(request).reconciliations.reconciliations(
         course_id, cursor, RECONCILIATIONS_PAGE + 1
     )
@@ -121,5 +121,5 @@ async def _options(request: Request) -> ReconcileOptions:
         return ReconcileOptions.model_validate(body)
     except ValidationError:
         raise ApiError(
-            400, "INVALID_BODY", 'send {"nightly_remaster": true} or {"nightly_remaster": false}'
+            "INVALID_BODY", 'send {"nightly_remaster": true} or {"nightly_remaster": false}'
         ) from None

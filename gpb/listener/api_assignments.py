@@ -12,6 +12,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from gpb.handlers import course_assignments as assignment_list
 from gpb.handlers.alerts import FeedEntry
 from gpb.handlers.course_state import AssignmentRecord, CourseState
 from gpb.handlers.ic_dates import section_due_at
@@ -61,16 +62,13 @@ def assignment_json(
 
 
 async def course_assignments(ctx: AppContext, course_id: str) -> list[dict[str, Any]]:
-    """The course's assignments as the API lists them (and the pages show them): undeleted, in
-    Canvas's id order, with their pending counts and last sync."""
-    state = await ctx.course_state.course_state(course_id)
-    pending = await ctx.pending.counts(course_id)
-    last_synced = await ctx.sync_runs.last_synced(course_id)
-    records = sorted(
-        (r for r in state.assignments.values() if not r.assignment.deleted),
-        key=lambda r: int(r.assignment.id),
+    """The course's assignments as the API lists them (and the pages show them)."""
+    listed = await assignment_list.course_assignments(
+        ctx.course_state, ctx.pending, ctx.sync_runs, course_id
     )
-    return [assignment_json(r, state, pending, last_synced) for r in records]
+    return [
+        assignment_json(r, listed.state, listed.pending, listed.last_synced) for r in listed.records
+    ]
 
 
 async def list_assignments(request: Request) -> Response:
@@ -82,7 +80,7 @@ async def list_alerts(request: Request) -> Response:
     _, course_id = await course_access(request)
     state = request.query_params.get("state") or None
     if state not in (None, "open", "resolved"):
-        raise ApiError(400, "INVALID_QUERY", "state must be open or resolved")
+        raise ApiError("INVALID_QUERY", "state must be open or resolved")
     alerts = await context(request).alerts.alerts(course_id, state)
     return JSONResponse({"alerts": [alert.as_json() for alert in alerts]})
 
@@ -99,7 +97,6 @@ async def alert_stream(request: Request) -> Response:
     slot = ctx.stream_slots.take(principal)
     if slot is None:
         raise ApiError(
-            429,
             "TOO_MANY_STREAMS",
             f"this token already holds {ctx.stream_slots.per_token} alert streams open; close one",
             headers={"Retry-After": str(int(KEEP_ALIVE_SECONDS))},

@@ -12,13 +12,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from gpb.handlers import replay as replays
 from gpb.handlers.envelope import parse_canvas_time
 from gpb.handlers.eventlog import EventQuery, EventStatus, StoredEvent
 from gpb.handlers.ids import local_id_or_none, record_id
 from gpb.handlers.timefmt import iso
 from gpb.listener.auth import context, require_admin
-from gpb.listener.context import AppContext
-from gpb.listener.errors import ApiError, not_found
+from gpb.listener.errors import ApiError
 
 MAX_LIMIT = 500
 CSV_COLUMNS = (
@@ -66,7 +66,7 @@ def event_detail(event: StoredEvent) -> dict[str, Any]:
 
 
 def _bad_query(message: str) -> ApiError:
-    return ApiError(400, "INVALID_QUERY", message)
+    return ApiError("INVALID_QUERY", message)
 
 
 def _time_param(params: Mapping[str, str], name: str) -> datetime | None:
@@ -113,40 +113,16 @@ async def list_events(request: Request) -> Response:
     )
 
 
-async def stored_event(ctx: AppContext, event_id: str) -> StoredEvent:
-    event = await ctx.events.get(event_id)
-    if event is None:
-        raise not_found("no such event")
-    return event
-
-
-def replayable(event: StoredEvent) -> bool:
-    """A refused or duplicate delivery stored no event of its own to handle."""
-    return event.status not in (EventStatus.REJECTED, EventStatus.DUPLICATE)
-
-
-async def replay(ctx: AppContext, event_id: str) -> StoredEvent:
-    """Queues the stored event to be handled again, and wakes the worker."""
-    event = await stored_event(ctx, event_id)
-    if not replayable(event):
-        raise ApiError(
-            409, "NOT_REPLAYABLE", f"a {event.status.value} delivery has no event to handle"
-        )
-    requeued = await ctx.events.requeue(event.id)
-    ctx.worker.notify()
-    assert requeued is not None
-    return requeued
-
-
 async def get_event(request: Request) -> Response:
     await require_admin(request)
-    event = await stored_event(context(request), request.path_params["event_id"])
+    event = await replays.stored_event(context(request).events, request.path_params["event_id"])
     return JSONResponse(event_detail(event))
 
 
 async def replay_event(request: Request) -> Response:
     await require_admin(request)
-    requeued = await replay(context(request), request.path_params["event_id"])
+    ctx = context(request)
+    requeued = await replays.replay(ctx.events, request.path_params["event_id"], ctx.worker.notify)
     return JSONResponse(event_summary(requeued), status_code=202)
 
 

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gpb.handlers import course_runs
+from gpb.handlers.course_runs import request_run, run_history, visible_run
 from gpb.handlers.dictionary import CANVAS_TITLES, ENTRIES
-from gpb.handlers.ids import local_id_or_none, record_id
+from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.students import Roster
-from gpb.handlers.sync_service import InvalidRequest, NewerRuns
-from gpb.handlers.syncs import RunInProgress, RunKind, SyncRequest, SyncRun
-from gpb.handlers.tokens import Principal
+from gpb.handlers.syncs import RunKind, SyncRun
 from gpb.listener.auth import authenticate, context, course_access
 from gpb.listener.bodies import read_json
 from gpb.listener.context import AppContext
-from gpb.listener.errors import ApiError, not_found
-
-HISTORY_PAGE = 25
+from gpb.listener.errors import ApiError
 
 
 def _assignment_id(value: object) -> str:
@@ -57,7 +53,7 @@ async def parsed_body(request: Request, model: type[Body], what: str) -> Body:
         return model.model_validate(body)
     except ValidationError as exc:
         detail = exc.errors()[0]["msg"]
-        raise ApiError(400, "INVALID_BODY", f"the body is not {what}: {detail}") from None
+        raise ApiError("INVALID_BODY", f"the body is not {what}: {detail}") from None
 
 
 async def _body(request: Request) -> SyncBody:
@@ -85,33 +81,11 @@ async def pending(request: Request) -> Response:
     )
 
 
-async def request_run(
-    ctx: AppContext,
-    principal: Principal,
-    course_id: str,
-    kind: RunKind,
-    *,
-    dry_run: bool,
-    assignment_ids: Sequence[str] | None,
-) -> SyncRun:
-    """Queues a run as `principal` asked it, from the API or a page; the service's refusals
-    come back as API errors (400, or 409 SYNC_IN_PROGRESS with the run's `sync_id`)."""
-    sync_request = SyncRequest(
-        course_id=course_id,
-        kind=kind,
-        dry_run=dry_run,
-        assignment_ids=tuple(dict.fromkeys(assignment_ids)) if assignment_ids is not None else None,
-        requested_by=principal.name or principal.role.value,
-    )
-    with _refusals(invalid_status=400):
-        return await ctx.syncs.request(sync_request)
-
-
 async def start_run(request: Request) -> Response:
     principal, course_id = await course_access(request)
     body = await _body(request)
     run = await request_run(
-        context(request),
+        context(request).syncs,
         principal,
         course_id,
         RunKind(body.kind),
@@ -121,30 +95,9 @@ async def start_run(request: Request) -> Response:
     return JSONResponse({"id": run.id, "status": run.status.value}, status_code=202)
 
 
-@contextmanager
-def _refusals(*, invalid_status: int) -> Iterator[None]:
-    """The service's refusals as API errors: a bad request, or a run already under way."""
-    try:
-        yield
-    except InvalidRequest as invalid:
-        raise ApiError(invalid_status, invalid.code, invalid.message) from None
-    except RunInProgress as busy:
-        raise ApiError(409, "SYNC_IN_PROGRESS", str(busy), sync_id=busy.sync_id) from None
-    except NewerRuns as newer:
-        raise ApiError(409, "UNDO_NEWER_RUNS", str(newer), sync_ids=newer.sync_ids) from None
-
-
-async def visible_run(ctx: AppContext, principal: Principal, sync_id: str) -> SyncRun:
-    """The run, if `principal` may see its course; any other is "not found", like a course."""
-    run = await ctx.sync_runs.run(sync_id)
-    if run is None or not principal.may_see(run.course_id):
-        raise not_found("no such run")
-    return run
-
-
 async def _visible_run(request: Request) -> SyncRun:
     principal = await authenticate(request)
-    return await visible_run(context(request), principal, request.path_params["sync_id"])
+    return await visible_run(context(request).sync_runs, principal, request.path_params["sync_id"])
 
 
 async def run_json(ctx: AppContext, run: SyncRun) -> dict[str, Any]:
@@ -160,51 +113,29 @@ async def get_run(request: Request) -> Response:
     return JSONResponse(await run_json(context(request), await _visible_run(request)))
 
 
-async def resume(ctx: AppContext, run: SyncRun) -> SyncRun:
-    """Queues an interrupted run again; refusals are 409 (NOT_RESUMABLE, SYNC_IN_PROGRESS)."""
-    with _refusals(invalid_status=409):
-        return await ctx.syncs.resume(run)
-
-
 async def resume_run(request: Request) -> Response:
-    resumed = await resume(context(request), await _visible_run(request))
+    resumed = await context(request).syncs.resume(await _visible_run(request))
     return JSONResponse({"id": resumed.id, "status": resumed.status.value}, status_code=202)
-
-
-async def undo(ctx: AppContext, principal: Principal, run: SyncRun, *, dry_run: bool) -> SyncRun:
-    """Queues the undo of `run` (or its preview); refusals are 409 (NOT_UNDOABLE, UNDO_OF_UNDO,
-    ALREADY_UNDONE, UNDO_NEWER_RUNS with the runs to undo first, SYNC_IN_PROGRESS)."""
-    with _refusals(invalid_status=409):
-        return await ctx.syncs.undo(
-            run, dry_run=dry_run, requested_by=principal.name or principal.role.value
-        )
 
 
 async def undo_run(request: Request) -> Response:
     principal = await authenticate(request)
-    run = await visible_run(context(request), principal, request.path_params["sync_id"])
+    ctx = context(request)
+    run = await visible_run(ctx.sync_runs, principal, request.path_params["sync_id"])
     body = await parsed_body(request, UndoBody, "an undo request")
-    undoing = await undo(context(request), principal, run, dry_run=body.dry_run)
+    undoing = await course_runs.undo_run(ctx.syncs, principal, run, dry_run=body.dry_run)
     return JSONResponse({"id": undoing.id, "status": undoing.status.value}, status_code=202)
-
-
-async def run_history(
-    ctx: AppContext, course_id: str, cursor: str | None
-) -> tuple[list[SyncRun], str | None]:
-    """One page of the course's runs, newest first, and the cursor of the next page (or None)."""
-    if cursor is not None and record_id(cursor) is None:
-        raise ApiError(400, "INVALID_QUERY", "cursor is not one this API gave")
-    runs = await ctx.sync_runs.runs(course_id, cursor, HISTORY_PAGE + 1)
-    page = runs[:HISTORY_PAGE]
-    return page, page[-1].id if len(runs) > HISTORY_PAGE else None
 
 
 async def list_runs(request: Request) -> Response:
     _, course_id = await course_access(request)
     cursor = request.query_params.get("cursor") or None
-    page, next_cursor = await run_history(context(request), course_id, cursor)
+    history = await run_history(context(request).sync_runs, course_id, cursor)
     return JSONResponse(
-        {"syncs": [run.as_json(full=False) for run in page], "next_cursor": next_cursor}
+        {
+            "syncs": [run.as_json(full=False) for run in history.runs],
+            "next_cursor": history.next_cursor,
+        }
     )
 
 

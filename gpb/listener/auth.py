@@ -41,18 +41,18 @@ async def authenticate(request: Request) -> Principal:
         principal = await principal_for(ctx, token_hash(token))
         if principal is None:
             await guessing.failed(request, "failed bearer check")
-            raise ApiError(401, "UNAUTHENTICATED", "the token is unknown, revoked or expired")
+            raise ApiError("UNAUTHENTICATED", "the token is unknown, revoked or expired")
         return principal
     session = await live_session(request)
     if session is None or (session.token_hash is None and session.launched is None):
-        raise ApiError(401, "UNAUTHENTICATED", "send Authorization: Bearer <token>")
+        raise ApiError("UNAUTHENTICATED", "send Authorization: Bearer <token>")
     if request.method not in SAFE_METHODS:
         await require_csrf(request, session)
     if session.launched is not None:
         return session.launched.principal()
     principal = await principal_for(ctx, session.token_hash) if session.token_hash else None
     if principal is None:
-        raise ApiError(401, "UNAUTHENTICATED", "the session's token was revoked or has expired")
+        raise ApiError("UNAUTHENTICATED", "the session's token was revoked or has expired")
     return principal
 
 
@@ -85,13 +85,13 @@ async def require_csrf(request: Request, session: sessions.Session) -> None:
     if submitted is None:
         submitted = (await read_form(request)).get(sessions.CSRF_FIELD)
     if not session.accepts(submitted):
-        raise ApiError(403, "CSRF_FAILED", "this call needs the session's CSRF token")
+        raise ApiError("CSRF_FAILED", "this call needs the session's CSRF token")
 
 
 async def require_admin(request: Request) -> Principal:
     principal = await authenticate(request)
     if not principal.is_admin:
-        raise ApiError(403, "FORBIDDEN", "this call is for admins")
+        raise ApiError("FORBIDDEN", "this call is for admins")
     return principal
 
 

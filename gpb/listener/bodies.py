@@ -73,16 +73,16 @@ async def read_json(request: Request, what: str, limit: int = MAX_JSON_BYTES) ->
     try:
         raw = await read_bounded(request, limit, timeout)
     except TooLarge:
-        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes") from None
+        raise ApiError("PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes") from None
     except CutOff:
-        raise ApiError(400, "INVALID_BODY", "the connection closed before the body ended") from None
+        raise ApiError("INVALID_BODY", "the connection closed before the body ended") from None
     except SlowBody:
         raise slow_body(timeout) from None
     try:
         return json.loads(raw or b"null")
     except (ValueError, RecursionError):
-        raise ApiError(400, "INVALID_BODY", f"the body is not {what}: not JSON") from None
+        raise ApiError("INVALID_BODY", f"the body is not {what}: not JSON") from None
 
 
 def slow_body(timeout: float) -> ApiError:
-    return ApiError(408, "REQUEST_TIMEOUT", f"the body did not arrive within {timeout:g} seconds")
+    return ApiError("REQUEST_TIMEOUT", f"the body did not arrive within {timeout:g} seconds")

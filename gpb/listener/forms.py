@@ -28,9 +28,9 @@ async def read_form(request: Request) -> dict[str, str]:
         return {}
     declared = request.headers.get("content-length", "")
     if not (declared.isascii() and declared.isdigit()):
-        raise ApiError(411, "LENGTH_REQUIRED", "send a form with a Content-Length")
+        raise ApiError("LENGTH_REQUIRED", "send a form with a Content-Length")
     if len(declared) > len(str(MAX_FORM_BYTES)) or int(declared) > MAX_FORM_BYTES:
-        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"a form is at most {MAX_FORM_BYTES} bytes")
+        raise ApiError("PAYLOAD_TOO_LARGE", f"a form is at most {MAX_FORM_BYTES} bytes")
     timeout = body_timeout(request)
     try:
         async with asyncio.timeout(timeout):
@@ -40,5 +40,5 @@ async def read_form(request: Request) -> dict[str, str]:
     try:
         pairs = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "INVALID_BODY", "the form could not be read") from None
+        raise ApiError("INVALID_BODY", "the form could not be read") from None
     return dict(pairs)

@@ -40,7 +40,6 @@ def refuse_if_throttled(request: Request) -> None:
 
 def too_many_attempts(wait: int) -> ApiError:
     return ApiError(
-        429,
         "TOO_MANY_ATTEMPTS",
         f"too many failed attempts from this address; try again in {wait} seconds",
         headers={"Retry-After": str(wait)},

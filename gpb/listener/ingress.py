@@ -14,7 +14,7 @@ from starlette.responses import Response
 from gpb.handlers.ingest import Refusal, ingest, record_refusal
 from gpb.listener.auth import context
 from gpb.listener.bodies import CutOff, SlowBody, TooLarge, read_bounded
-from gpb.listener.errors import error_response
+from gpb.listener.errors import refused_response, status_of
 from gpb.listener.metrics import EVENTS_RECEIVED
 
 log = logging.getLogger("gpb.ingress")
@@ -30,12 +30,11 @@ async def receive_event(request: Request) -> Response:
     try:
         raw = await read_bounded(request, limit, ctx.config.body_read_seconds)
     except TooLarge as too_large:
-        refusal = Refusal(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes")
+        refusal = Refusal("PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes")
         await record_refusal(ctx.events, ctx.ingest_policy, refusal, too_large.prefix, source_ip)
         return _refused(refusal)
     except SlowBody as slow:
         refusal = Refusal(
-            408,
             "REQUEST_TIMEOUT",
             f"the body did not arrive within {ctx.config.body_read_seconds:g} seconds"
             f" ({len(slow.prefix)} bytes came)",
@@ -45,7 +44,6 @@ async def receive_event(request: Request) -> Response:
     except CutOff as cut_off:
         # Nobody hears the answer, but the log shows that a delivery came and how much arrived.
         refusal = Refusal(
-            400,
             "INVALID_BODY",
             f"the connection closed after {len(cut_off.prefix)} bytes, before the body ended",
         )
@@ -72,7 +70,6 @@ def _stored(event_id: str, *, duplicate: bool) -> Response:
 
 def _refused(refusal: Refusal) -> Response:
     _REJECTED.inc()
-    if refusal.status >= 500:
+    if status_of(refusal.code) >= 500:
         log.error("refused a delivery with %s: %s", refusal.code, refusal.message)
-    headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else None
-    return error_response(refusal.status, refusal.code, refusal.message, headers)
+    return refused_response(refusal)

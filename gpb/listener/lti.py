@@ -26,7 +26,7 @@ from gpb.handlers.lti import COURSE_FIELD, USER_FIELD, Grant, Launcher, accept_l
 from gpb.listener import sessions
 from gpb.listener.auth import context, live_session
 from gpb.listener.context import AppContext, LtiSetup
-from gpb.listener.errors import ApiError
+from gpb.listener.errors import ApiError, status_of
 from gpb.listener.forms import read_form
 from gpb.listener.lti_schemas import DeveloperKey, Extension, ExtensionSettings, Jwks, Placement
 from gpb.listener.pages.render import page, render
@@ -100,7 +100,6 @@ def _setup(request: Request) -> LtiSetup:
     setup = context(request).config.lti
     if setup is None:
         raise ApiError(
-            404,
             "LTI_OFF",
             "launch from Canvas is not configured here (an admin sets GPB_LTI_CLIENT_ID)",
         )
@@ -108,7 +107,7 @@ def _setup(request: Request) -> LtiSetup:
 
 
 async def _record(
-    request: Request, who: Launcher, grant: Grant | None, refusal: Refusal | None
+    request: Request, who: Launcher, grant: Grant | None, refusal: Refusal | ApiError | None
 ) -> None:
     ctx = context(request)
     error = {"code": refusal.code, "message": refusal.message} if refusal else None
@@ -130,26 +129,26 @@ async def _record(
         )
 
 
-async def _refused(request: Request, refusal: Refusal, who: Launcher | None = None) -> Response:
+async def _refused(
+    request: Request, refusal: Refusal | ApiError, who: Launcher | None = None
+) -> Response:
+    """The launch's refusal, or its form's, recorded and told on a page of its own."""
     await _record(request, who or Launcher(None, None), None, refusal)
+    status = status_of(refusal.code)
     response = render(
         request,
         "lti_refused.html",
         None,
-        status=refusal.status,
+        status=status,
         title=_ROLE_TITLE
         if refusal.code == "LTI_ROLE_NOT_ALLOWED"
-        else _TITLES.get(refusal.status, "Launch from Canvas failed"),
+        else _TITLES.get(status, "Launch from Canvas failed"),
         code=refusal.code,
         message=refusal.message[:1].upper() + refusal.message[1:] + ".",
     )
-    if refusal.retry_after:
+    if isinstance(refusal, Refusal) and refusal.retry_after:
         response.headers["Retry-After"] = str(refusal.retry_after)
     return response
-
-
-def _as_refusal(error: ApiError) -> Refusal:
-    return Refusal(error.status, error.code, error.message)
 
 
 async def _fields(request: Request) -> dict[str, str]:
@@ -168,7 +167,7 @@ async def login(request: Request) -> Response:
     try:
         fields = await _fields(request)
     except ApiError as error:
-        return await _refused(request, _as_refusal(error))
+        return await _refused(request, error)
     problem = _login_problem(fields, setup, base_url(request))
     if problem is not None:
         return await _refused(request, problem)
@@ -209,15 +208,15 @@ async def login(request: Request) -> Response:
 
 def _login_problem(fields: dict[str, str], setup: LtiSetup, base: str) -> Refusal | None:
     if fields.get("iss") != setup.policy.issuer:
-        return Refusal(400, "LTI_UNKNOWN_ISSUER", f"gpb takes logins from {setup.policy.issuer}")
+        return Refusal("LTI_UNKNOWN_ISSUER", f"gpb takes logins from {setup.policy.issuer}")
     client_id = fields.get("client_id")
     if client_id and client_id != setup.policy.client_id:
-        return Refusal(400, "LTI_UNKNOWN_CLIENT", f"client_id {client_id} is not gpb's")
+        return Refusal("LTI_UNKNOWN_CLIENT", f"client_id {client_id} is not gpb's")
     if not fields.get("login_hint"):
-        return Refusal(400, "LTI_MISSING_PARAMETER", "the login has no login_hint")
+        return Refusal("LTI_MISSING_PARAMETER", "the login has no login_hint")
     target = fields.get("target_link_uri")
     if target and not (target == base or target.startswith(base + "/")):
-        return Refusal(400, "LTI_WRONG_TARGET", f"target_link_uri {target} is not gpb at {base}")
+        return Refusal("LTI_WRONG_TARGET", f"target_link_uri {target} is not gpb at {base}")
     return None
 
 
@@ -230,26 +229,23 @@ async def launch(request: Request) -> Response:
     try:
         fields = await read_form(request)
     except ApiError as error:
-        return await _refused(request, _as_refusal(error))
+        return await _refused(request, error)
     if fields.get("error"):  # the platform's own refusal, e.g. login_required
         detail = fields.get("error_description") or fields["error"]
         return await _refused(
-            request, Refusal(401, "LTI_PLATFORM_ERROR", f"Canvas refused the login: {detail}")
+            request, Refusal("LTI_PLATFORM_ERROR", f"Canvas refused the login: {detail}")
         )
     state, id_token = fields.get("state", ""), fields.get("id_token", "")
     if not id_token or not state:
         return await _refused(
-            request, Refusal(400, "LTI_MISSING_PARAMETER", "the launch lacks its id_token or state")
+            request, Refusal("LTI_MISSING_PARAMETER", "the launch lacks its id_token or state")
         )
     nonce = _nonce_for(request, state)
     if nonce is None:
         if _has_state_cookies(request):
-            refusal = Refusal(
-                401, "LTI_STATE_MISMATCH", "the state is not the one this browser got"
-            )
+            refusal = Refusal("LTI_STATE_MISMATCH", "the state is not the one this browser got")
         else:
             refusal = Refusal(
-                401,
                 "LTI_NO_STATE_COOKIE",
                 "this browser holds no login state of gpb's; launch again from Canvas",
             )

@@ -26,6 +26,7 @@ from gpb.handlers.model import (
     Section,
 )
 from gpb.handlers.rechecks import Rechecks, RecheckSettings
+from gpb.handlers.tokens import Principal, Role
 
 LONG = "Homework 3.2: Linear Equations Rev2"
 ZONE = ZoneInfo("America/Chicago")
@@ -187,3 +188,38 @@ async def test_a_due_date_without_a_zone_is_the_districts() -> None:
     assert change.due_at.isoformat() == "2024-10-17T23:59:00-05:00"
     # The fake Canvas kept no date: the answer is not taken for done.
     assert outcome.outcome == "refused" and "the due date is not set" in outcome.canvas_answer
+
+
+async def test_the_fields_of_a_form_or_body_make_the_fix_in_the_districts_time() -> None:
+    fixing = Fixing()
+    fixing.world.canvas.assignments["123"] = homework(due_at=None)
+    await fixing.world.post("assignment_updated_title_35")
+    fields = {"code": "DUE_DATE_MISSING", "due_at": "2024-10-17T23:59"}
+    teacher = Principal(Role.INSTRUCTOR, frozenset({"456"}), name="Ms. Rivera")
+    await fixing.service.make("456", "123", fields, Fixer.of(teacher))
+    ((_, (change, _)),) = fixing.writer.calls
+    assert change.due_at.isoformat() == "2024-10-17T23:59:00-05:00"
+    assert fixing.log.events[max(fixing.log.events, key=int)].body["who"] == "Ms. Rivera"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({}, "give the code of the problem to fix"),
+        ({"code": "DUE_DATE_MISSING", "due_at": "tomorrow"}, "'tomorrow' is not a date and time"),
+    ],
+)
+async def test_fields_that_ask_for_no_fix_send_nothing(
+    fields: dict[str, Any], message: str
+) -> None:
+    fixing = Fixing()
+    with pytest.raises(FixRefused) as refused:
+        await fixing.service.make("456", "123", fields, Fixer("t"))
+    assert (refused.value.code, refused.value.message) == ("INVALID_FIX", message)
+    assert fixing.writer.calls == [] and fixing.log.events == {}
+
+
+def test_a_fixer_is_named_by_the_token_or_role_when_the_principal_has_no_name() -> None:
+    by_token = Principal(Role.ADMIN, frozenset(), token_prefix="gpb_ab12", canvas_user_id="7")
+    assert Fixer.of(by_token) == Fixer("gpb_ab12", "7")
+    assert Fixer.of(Principal(Role.ADMIN, frozenset())) == Fixer("admin", None)

@@ -13,6 +13,7 @@ from gpb.handlers.ingest import (
     root_account,
 )
 from gpb.handlers.throttle import PerAddressLimit
+from gpb.listener.errors import status_of
 
 
 class JsonDecoder:
@@ -22,7 +23,7 @@ class JsonDecoder:
 
 class RefusingDecoder:
     async def decode(self, raw: bytes) -> object:
-        raise Refusal(401, "BAD_SIGNATURE", "the signature does not verify")
+        raise Refusal("BAD_SIGNATURE", "the signature does not verify")
 
 
 OPEN = IngestPolicy(root_account=None)
@@ -55,7 +56,7 @@ async def test_an_envelope_without_event_time_is_refused_as_invalid_envelope() -
     del event["metadata"]["event_time"]
     with pytest.raises(Refusal) as refused:
         await ingest(json.dumps(event).encode(), None, JsonDecoder(), log, OPEN)
-    assert (refused.value.status, refused.value.code) == (400, "INVALID_ENVELOPE")
+    assert (status_of(refused.value.code), refused.value.code) == (400, "INVALID_ENVELOPE")
 
 
 async def test_another_root_account_is_refused_and_logged_with_its_event_name() -> None:
@@ -65,7 +66,7 @@ async def test_another_root_account_is_refused_and_logged_with_its_event_name() 
         await ingest(
             json.dumps(sample("grade_change_8_to_9_5")).encode(), None, JsonDecoder(), log, policy
         )
-    assert (refused.value.status, refused.value.code) == (403, "WRONG_ROOT_ACCOUNT")
+    assert (status_of(refused.value.code), refused.value.code) == (403, "WRONG_ROOT_ACCOUNT")
     (entry,) = log.events.values()
     assert entry.event_name == "grade_change"
 
@@ -107,7 +108,7 @@ async def test_the_same_local_id_on_another_shard_is_another_root_account(raw: b
     policy = IngestPolicy(root_account=root_account("10000000000001"))
     with pytest.raises(Refusal) as refused:
         await ingest(raw, None, JsonDecoder(), log, policy)
-    assert (refused.value.status, refused.value.code) == (403, "WRONG_ROOT_ACCOUNT")
+    assert (status_of(refused.value.code), refused.value.code) == (403, "WRONG_ROOT_ACCOUNT")
 
 
 async def test_a_local_root_account_id_with_its_shard_beside_it_is_accepted() -> None:
@@ -127,7 +128,10 @@ async def test_without_a_root_account_signed_events_are_all_refused_and_logged()
             log,
             policy,
         )
-    assert (refused.value.status, refused.value.code) == (403, "ROOT_ACCOUNT_NOT_CONFIGURED")
+    assert (status_of(refused.value.code), refused.value.code) == (
+        403,
+        "ROOT_ACCOUNT_NOT_CONFIGURED",
+    )
     assert "GPB_CANVAS_ROOT_ACCOUNT_ID" in refused.value.message
     (entry,) = log.events.values()
     assert entry.status is EventStatus.REJECTED

@@ -12,6 +12,7 @@ from joserfc import jws
 
 from gpb.handlers.ingest import Refusal
 from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder, fetch_jwks
+from gpb.listener.errors import status_of
 
 KEY = make_key("k-current")
 
@@ -78,13 +79,13 @@ async def test_a_signed_event_decodes_to_its_claims() -> None:
 )
 async def test_bodies_that_are_not_signed_events(raw: bytes, status: int, code: str) -> None:
     refusal = await refused(decoder_for(Jwks(KEY)), raw)
-    assert (refusal.status, refusal.code) == (status, code)
+    assert (status_of(refusal.code), refusal.code) == (status, code)
 
 
 async def test_a_forged_signature_is_refused() -> None:
     forger = make_key("k-current")  # same kid, different key
     refusal = await refused(decoder_for(Jwks(KEY)), sign(EVENT, forger))
-    assert (refusal.status, refusal.code) == (401, "BAD_SIGNATURE")
+    assert (status_of(refusal.code), refusal.code) == (401, "BAD_SIGNATURE")
 
 
 async def test_a_tampered_payload_is_refused() -> None:
@@ -113,7 +114,7 @@ async def test_hs256_signed_with_the_public_key_is_refused() -> None:
 async def test_a_signed_payload_that_is_not_json_is_an_invalid_body() -> None:
     token = jws.serialize_compact({"alg": "RS256", "kid": "k-current"}, b"\xff\xfe", KEY)
     refusal = await refused(decoder_for(Jwks(KEY)), token.encode())
-    assert (refusal.status, refusal.code) == (400, "INVALID_BODY")
+    assert (status_of(refusal.code), refusal.code) == (400, "INVALID_BODY")
 
 
 @pytest.mark.parametrize(
@@ -151,14 +152,21 @@ async def test_an_unknown_kid_refetches_the_keys_at_most_once_per_interval() -> 
     assert (await refused(decoder, sign(EVENT, stranger))).code == "UNKNOWN_KEY"
     for _ in range(50):
         refusal = await refused(decoder, sign(EVENT, stranger))
-        assert (refusal.status, refusal.code, refusal.retry_after) == (503, "KEYS_UNAVAILABLE", 10)
+        assert (status_of(refusal.code), refusal.code, refusal.retry_after) == (
+            503,
+            "KEYS_UNAVAILABLE",
+            10,
+        )
     assert host.fetches == 2  # the flood did not fetch
 
     rotated = make_key("k-next")
     host.keys.append(rotated)
     clock.now += 3.5
     refusal = await refused(decoder, sign(EVENT, rotated))
-    assert (refusal.status, refusal.retry_after) == (503, 7)  # the seconds left, rounded up
+    assert (status_of(refusal.code), refusal.retry_after) == (
+        503,
+        7,
+    )  # the seconds left, rounded up
     clock.now += 7
     assert await decoder.decode(sign(EVENT, rotated)) == EVENT
     assert host.fetches == 3
@@ -179,7 +187,11 @@ async def test_a_key_rotated_in_just_after_start_up_is_503_then_accepted() -> No
     clock.now += 2
     decoder = JwtDecoder(cache, leeway_seconds=1800)
     refusal = await refused(decoder, sign(EVENT, rotated))
-    assert (refusal.status, refusal.code, refusal.retry_after) == (503, "KEYS_UNAVAILABLE", 8)
+    assert (status_of(refusal.code), refusal.code, refusal.retry_after) == (
+        503,
+        "KEYS_UNAVAILABLE",
+        8,
+    )
     clock.now += 8  # Canvas retries after Retry-After
     assert await decoder.decode(sign(EVENT, rotated)) == EVENT
 
@@ -220,7 +232,7 @@ async def test_keys_unreachable_for_an_unknown_kid_is_a_503_with_retry_after() -
     host = Jwks(KEY)
     host.down = True
     refusal = await refused(decoder_for(host), sign(EVENT, KEY))
-    assert (refusal.status, refusal.code) == (503, "KEYS_UNAVAILABLE")
+    assert (status_of(refusal.code), refusal.code) == (503, "KEYS_UNAVAILABLE")
     assert refusal.retry_after and refusal.retry_after > 0
 
 

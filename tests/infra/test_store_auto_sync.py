@@ -243,6 +243,29 @@ async def test_a_mode_the_district_does_not_allow_is_refused_and_not_in_effect(
     assert (await strict.courses_by_mode())[AutoMode.OFF] == ["456", "789"]
 
 
+@pytest.mark.parametrize(
+    ("mode", "nightly_at", "code", "message"),
+    [
+        ("weekly", None, "INVALID_BODY", "choose off, after each change or nightly"),
+        ("nightly", "25:00", "INVALID_BODY", "nightly_at is a time of day, HH:MM"),
+        ("nightly", "12:00", "NIGHTLY_OUTSIDE_WINDOW", None),
+    ],
+)
+async def test_a_choice_as_written_is_read_or_refused(
+    store: SqlStore, mode: str, nightly_at: str | None, code: str, message: str | None
+) -> None:
+    auto = scheduler(store, Grading(), Clock(SCHOOL_TIME))
+    await known(store, "456")
+    chosen = await auto.choose_as_written("456", "nightly", "22:30")
+    assert (chosen.mode, chosen.nightly_at) == (AutoMode.NIGHTLY, time(22, 30))
+    with pytest.raises(InvalidChoice) as refused:
+        await auto.choose_as_written("456", mode, nightly_at)
+    assert refused.value.code == code
+    assert message is None or refused.value.message == message
+    assert (await auto.choice("456")).nightly_at == time(22, 30)  # unchanged
+    assert (await auto.choose_as_written("456", None, None)).setting.mode is None
+
+
 def claim(holder: str, at: datetime, seconds: float = 60) -> Claim:
     return Claim.starting(holder, at, timedelta(seconds=seconds))
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from gpb.handlers.eventlog import EventQuery, EventStatus, LaunchEntry
+from gpb.handlers.replay import ReplayRefused, replay
 from gpb.infra.store.store import SqlStore
 
 NOW = datetime.now(UTC)
@@ -45,8 +48,11 @@ async def test_launches_are_in_the_event_log(store: SqlStore) -> None:
     rejected = await store.events.search(EventQuery(status=EventStatus.REJECTED))
     assert [e.id for e in rejected.events] == [refused]
     # a launch is no event to handle again
-    requeued = await store.events.requeue(accepted)
-    assert requeued is not None and requeued.status is EventStatus.PROCESSED
+    with pytest.raises(ReplayRefused) as refused:
+        await replay(store.events, accepted)
+    assert refused.value.code == "NOT_REPLAYABLE"
+    kept = await store.events.get(accepted)
+    assert kept is not None and kept.status is EventStatus.PROCESSED
 
 
 async def test_launches_are_not_deliveries_to_the_health_job(store: SqlStore) -> None:

@@ -213,11 +213,11 @@ class SqlEventLog:
             return None
 
         def write(conn: Connection) -> StoredEvent | None:
+            # Which events may be requeued is replay.replayable's to say, before this.
             conn.execute(
                 "UPDATE events SET status = 'accepted', attempts = 0, next_attempt_at = NULL,"
-                " error = NULL WHERE id = ? AND status NOT IN ('rejected', 'duplicate')"
-                " AND (event_name IS NULL OR event_name != ?)",  # a launch is no event to handle
-                (row_id, LAUNCH_EVENT),
+                " error = NULL WHERE id = ?",
+                (row_id,),
             )
             row = conn.execute("SELECT * FROM events WHERE id = ?", (row_id,)).fetchone()
             return _event(row) if row else None

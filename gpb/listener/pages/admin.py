@@ -14,17 +14,11 @@ from starlette.responses import RedirectResponse, Response
 
 from gpb.handlers.eventlog import EventPage, EventStatus, TimeBucket
 from gpb.handlers.health import FinishedRun
+from gpb.handlers.replay import replay, replayable, stored_event
 from gpb.handlers.syncs import RunStatus
 from gpb.handlers.timefmt import iso
 from gpb.listener.api_admin import check_scope, reconciliation_json
-from gpb.listener.api_events import (
-    event_detail,
-    event_summary,
-    parse_query,
-    replay,
-    replayable,
-    stored_event,
-)
+from gpb.listener.api_events import event_detail, event_summary, parse_query
 from gpb.listener.auth import context, require_admin
 from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError
@@ -150,7 +144,7 @@ async def event_log(request: Request) -> Response:
 @page
 async def event_page(request: Request) -> Response:
     principal = await require_admin(request)
-    event = await stored_event(context(request), request.path_params["event_id"])
+    event = await stored_event(context(request).events, request.path_params["event_id"])
     detail = event_detail(event)
     return render(
         request,
@@ -168,7 +162,8 @@ async def event_page(request: Request) -> Response:
 @page
 async def replay_event(request: Request) -> Response:
     await require_admin(request)  # from a page: the form carries the session's CSRF token
-    requeued = await replay(context(request), request.path_params["event_id"])
+    ctx = context(request)
+    requeued = await replay(ctx.events, request.path_params["event_id"], ctx.worker.notify)
     return RedirectResponse(f"/admin/events/{requeued.id}?replayed=1", status_code=303)
 
 

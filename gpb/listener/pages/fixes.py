@@ -1,5 +1,5 @@
 """Fixing problems in Canvas from the pages: the fix forms beside each problem, the course's
-category alignment, and the form posts, which make the fix the API makes (`api_fixes`).
+category alignment, and the form posts, which make the fix the API makes (`FixService`).
 
 A form posted by the page's script (it asks for JSON) gets the outcome as JSON, shown in the live
 region while the alert stream resolves the alert; a form posted without script is answered by
@@ -13,18 +13,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from gpb.handlers.fixes import FixOutcome, FixRefused
+from gpb.handlers.fixes import Fixer, FixOutcome, FixRefused
 from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.tokens import Principal
-from gpb.listener.api_fixes import (
-    alignment_json,
-    make_fix,
-    outcome_error,
-    refusal_error,
-    rename_group,
-)
+from gpb.listener.api_fixes import alignment_json, outcome_error
 from gpb.listener.auth import context, course_access
-from gpb.listener.errors import ApiError
+from gpb.listener.errors import refused_response
 from gpb.listener.forms import read_form
 from gpb.listener.pages.courses import course_header
 from gpb.listener.pages.fix_forms import fixed_notice
@@ -49,10 +43,10 @@ def _answer(request: Request, outcome: FixOutcome, back: str) -> Response:
     return RedirectResponse(f"{back}?fixed={outcome.event_id}", status_code=303)
 
 
-def _refused(request: Request, error: ApiError) -> Response:
+def _refused(request: Request, refused: FixRefused) -> Response:
     if _wants_json(request):
-        return JSONResponse({"error": {"code": error.code, "message": error.message}}, error.status)
-    raise error
+        return refused_response(refused)
+    raise refused
 
 
 @page
@@ -64,9 +58,11 @@ async def post_fix(request: Request) -> Response:
     if "section_ids" in form:
         data["section_ids"] = [s for s in form["section_ids"].split(",") if s]
     try:
-        outcome = await make_fix(context(request), principal, course_id, assignment_id, data)
-    except ApiError as error:
-        return _refused(request, error)
+        outcome = await context(request).fixes.make(
+            course_id, assignment_id, data, Fixer.of(principal)
+        )
+    except FixRefused as refused:
+        return _refused(request, refused)
     return _answer(request, outcome, f"/courses/{course_id}")
 
 
@@ -76,11 +72,11 @@ async def post_group_name(request: Request) -> Response:
     form = await read_form(request)
     group_id = local_id_or_none(request.path_params["group_id"]) or ""
     try:
-        outcome = await rename_group(
-            context(request), principal, course_id, group_id, form.get("group_name", "")
+        outcome = await context(request).fixes.rename_group(
+            course_id, group_id, form.get("group_name", ""), Fixer.of(principal)
         )
-    except ApiError as error:
-        return _refused(request, error)
+    except FixRefused as refused:
+        return _refused(request, refused)
     return _answer(request, outcome, f"/courses/{course_id}/categories")
 
 
@@ -92,10 +88,7 @@ async def categories(request: Request) -> Response:
 
 async def _categories_page(request: Request, principal: Principal, course_id: str) -> Response:
     ctx = context(request)
-    try:
-        groups = alignment_json(await ctx.fixes.alignment(course_id))["groups"]
-    except FixRefused as refused:
-        raise refusal_error(refused) from None
+    groups = alignment_json(await ctx.fixes.alignment(course_id))["groups"]
     return render(
         request,
         "categories.html",

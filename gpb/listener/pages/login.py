@@ -67,7 +67,7 @@ async def log_in(request: Request) -> Response:
     form = await read_form(request)
     session = await live_session(request)
     if session is None or not session.accepts(form.get(sessions.CSRF_FIELD)):
-        raise ApiError(403, "CSRF_FAILED", "the login form needs its CSRF token")
+        raise ApiError("CSRF_FAILED", "the login form needs its CSRF token")
     next_path = safe_next(form.get("next"))
     wait = guessing.wait_seconds(request)
     if wait:

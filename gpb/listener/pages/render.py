@@ -17,11 +17,12 @@ from starlette.templating import Jinja2Templates
 
 from gpb.handlers.dictionary import BY_CODE
 from gpb.handlers.envelope import parse_canvas_time
+from gpb.handlers.refusals import Refused
 from gpb.handlers.timefmt import iso
 from gpb.handlers.tokens import Principal
 from gpb.listener import sessions
 from gpb.listener.auth import authenticate, context
-from gpb.listener.errors import ApiError
+from gpb.listener.errors import ApiError, status_of
 from gpb.listener.pages.icons import icon
 
 LISTENER_DIR = Path(__file__).resolve().parent.parent
@@ -120,8 +121,9 @@ _ERROR_TITLES = {
 }
 
 
-async def error_page(request: Request, error: ApiError) -> Response:
-    if error.status == 401:
+async def error_page(request: Request, error: ApiError | Refused) -> Response:
+    status = status_of(error.code)
+    if status == 401:
         # Back to this page after logging in; a form post cannot be replayed, so its page instead.
         target = request.url.path if request.method == "GET" else "/"
         if request.method == "GET" and request.url.query:
@@ -136,14 +138,14 @@ async def error_page(request: Request, error: ApiError) -> Response:
     elif error.code == "FORBIDDEN":
         title, message = _ERROR_TITLES[403], "This page is for admins."
     else:
-        title = _ERROR_TITLES.get(error.status, "Something went wrong")
+        title = _ERROR_TITLES.get(status, "Something went wrong")
         message = error.message[:1].upper() + error.message[1:] + "."
     # The caller may be logged in (a course not theirs, an admin page): keep the header, Log out.
     return render(
         request,
         "error.html",
         await _who(request),
-        status=error.status,
+        status=status,
         title=title,
         message=message,
     )
@@ -157,13 +159,14 @@ async def _who(request: Request) -> Principal | None:
 
 
 def page(handler: PageHandler) -> PageHandler:
-    """A page route: API errors become pages (401 goes to the login), with the page headers."""
+    """A page route: the request's errors and the domain's refusals become pages (401 goes to
+    the login), with the page headers."""
 
     @functools.wraps(handler)
     async def answer(request: Request) -> Response:
         try:
             response = await handler(request)
-        except ApiError as error:
+        except (ApiError, Refused) as error:
             response = await error_page(request, error)
         response.headers.update(security_headers(context(request).config.frame_origins))
         return response

@@ -1,8 +1,9 @@
 """A course's grades on their way to IC: the pending delta, starting a sync or a remaster (or a
 preview of one), the history of runs, and one run as it goes and once it is done.
 
-The pages call what the API calls (`api_syncs`), so a run started here is the run the API starts,
-refused for the same reasons; the refusals are told in words on the sync page.
+The pages call what the API calls (`handlers.course_runs`, the sync service), so a run started
+here is the run the API starts, refused for the same reasons; the sync page tells the refusal's
+message.
 """
 
 from __future__ import annotations
@@ -14,25 +15,20 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from gpb.handlers import course_runs
+from gpb.handlers.auto_sync import InvalidChoice
+from gpb.handlers.course_runs import request_run, run_history, visible_run
 from gpb.handlers.course_state import CourseState
 from gpb.handlers.ids import local_id_or_none
+from gpb.handlers.refusals import Refused
 from gpb.handlers.students import Roster
-from gpb.handlers.syncs import ACTIVE, RunKind, RunStatus, SyncRun
+from gpb.handlers.sync_service import InvalidRequest, NewerRuns
+from gpb.handlers.syncs import ACTIVE, RunInProgress, RunKind, RunStatus, SyncRun
 from gpb.handlers.tokens import Principal
 from gpb.listener.api_assignments import course_assignments
-from gpb.listener.api_auto_sync import choose_auto_sync
-from gpb.listener.api_syncs import (
-    pending_changes,
-    pending_line_items,
-    request_run,
-    resume,
-    run_history,
-    run_json,
-    undo,
-    visible_run,
-)
+from gpb.listener.api_syncs import pending_changes, pending_line_items, run_json
 from gpb.listener.auth import context, course_access
-from gpb.listener.errors import ApiError, not_found
+from gpb.listener.errors import not_found, status_of
 from gpb.listener.forms import read_form
 from gpb.listener.pages.courses import RECENT_RUNS, course_header, stopped_run
 from gpb.listener.pages.render import page, render
@@ -81,39 +77,32 @@ class Problem:
     link_text: str | None = None
 
 
-def problem_of(error: ApiError, course_id: str) -> Problem:
-    """A refusal of the sync service (or of the form) as the teacher should read it."""
-    if error.code == "SYNC_IN_PROGRESS":
-        sync_id = error.extra.get("sync_id")
-        return Problem(
-            "A sync of this course is already queued or running; gpb runs one at a time per"
-            " course. Start this one once it has finished.",
-            f"/courses/{course_id}/syncs/{sync_id}" if sync_id else None,
-            "Follow the run under way",
-        )
-    texts = {
-        "NO_ASSIGNMENTS": "Choose at least one assignment to preview or sync.",
-        "UNKNOWN_ASSIGNMENT": f"{error.message}: it may have been deleted in Canvas. Reload the"
-        " page and choose again.",
-        "ASSIGNMENTS_NOT_ALLOWED": "A remaster sends every eligible assignment; it cannot be"
-        " limited to some.",
-        "INVALID_BODY": "Press Preview, Sync now or Remaster to say what to do.",
-        "NOT_CONFIRMED": "Tick the box to confirm the remaster, then press Remaster again.",
-        "NOT_RESUMABLE": f"{error.message[:1].upper()}{error.message[1:]}.",
-        "NOT_UNDOABLE": f"This run cannot be undone: {error.message}.",
-        "UNDO_OF_UNDO": "An undo cannot be undone; sync the grades again instead.",
-        "ALREADY_UNDONE": f"This run was undone already ({error.message}).",
-        "NOT_CONFIRMED_UNDO": "Tick the box to confirm the undo, then press Undo again.",
-    }
-    if error.code == "UNDO_NEWER_RUNS":
-        newest = error.extra.get("sync_ids", [None])[0]
-        return Problem(
-            "Later runs changed some of the same grades in IC. Undo them first, newest first"
-            f" (runs {', '.join(error.extra.get('sync_ids', []))}), then this one.",
-            f"/courses/{course_id}/syncs/{newest}" if newest else None,
-            "Open the newest of them",
-        )
-    return Problem(texts.get(error.code, f"gpb could not start it: {error.message}."))
+class Unclear(Exception):
+    """The sync page's form asks for nothing that can be done; `problem` says what to do."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.problem = Problem(text)
+
+
+def sentence(message: str) -> str:
+    """A refusal's message as a sentence on a page (gpb's name stays lower case)."""
+    if not message.startswith("gpb "):
+        message = message[:1].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else message + "."
+
+
+def problem_of(refused: Refused, course_id: str) -> Problem:
+    """A refusal of the sync service told on the sync page: its message, and a link to the run
+    it names when it names one."""
+    text = sentence(refused.message)
+    if isinstance(refused, RunInProgress):
+        link = f"/courses/{course_id}/syncs/{refused.sync_id}"
+        return Problem(text, link, "Follow the run under way")
+    if isinstance(refused, NewerRuns) and refused.sync_ids:
+        link = f"/courses/{course_id}/syncs/{refused.sync_ids[0]}"
+        return Problem(text, link, "Open the newest of them")
+    return Problem(text)
 
 
 @dataclass(frozen=True)
@@ -133,10 +122,10 @@ def requested(form: Mapping[str, str]) -> Requested:
     action = form.get("action")
     if action == "remaster":
         if form.get("confirm") != "yes":
-            raise ApiError(400, "NOT_CONFIRMED", "a remaster needs its confirmation")
+            raise Unclear("Tick the box to confirm the remaster, then press Remaster again.")
         return Requested(RunKind.REMASTER, False, None)
     if action not in ("preview", "commit"):
-        raise ApiError(400, "INVALID_BODY", "press Preview, Sync now or Remaster")
+        raise Unclear("Press Preview, Sync now or Remaster to say what to do.")
     # A value that is no Canvas id goes on as it is, for the service to call it unknown.
     ids = tuple(local_id_or_none(picked) or picked for picked in ticked(form))
     return Requested(RunKind.SYNC, action == "preview", ids)
@@ -217,38 +206,55 @@ async def start_run(request: Request) -> Response:
     page again with the reason (and the teacher's choice kept)."""
     principal, course_id = await course_access(request)
     form = await read_form(request)
+    chosen = ticked(form) if form else None  # a form sent: keep what was ticked
     try:
         wanted = requested(form)
         run = await request_run(
-            context(request),
+            context(request).syncs,
             principal,
             course_id,
             wanted.kind,
             dry_run=wanted.dry_run,
             assignment_ids=wanted.assignment_ids,
         )
-    except ApiError as refused:  # 400 for the request, 409 SYNC_IN_PROGRESS
-        chosen = ticked(form) if form else None  # a form sent: keep what was ticked
-        problem = problem_of(refused, course_id)
+    except Unclear as unclear:
         return await _sync_page(
-            request, principal, course_id, problem=problem, status=refused.status, chosen=chosen
+            request, principal, course_id, problem=unclear.problem, status=400, chosen=chosen
         )
+    except (InvalidRequest, RunInProgress) as refused:
+        return await _refused(request, principal, course_id, refused, chosen=chosen)
     return RedirectResponse(run_url(run), status_code=303)
+
+
+async def _refused(
+    request: Request,
+    principal: Principal,
+    course_id: str,
+    refused: Refused,
+    *,
+    chosen: tuple[str, ...] | None = None,
+) -> Response:
+    """The sync page again, telling why the service refused, with the refusal's status."""
+    problem = problem_of(refused, course_id)
+    status = status_of(refused.code)
+    return await _sync_page(
+        request, principal, course_id, problem=problem, status=status, chosen=chosen
+    )
 
 
 @page
 async def history(request: Request) -> Response:
     principal, course_id = await course_access(request)
     cursor = request.query_params.get("cursor") or None
-    runs, next_cursor = await run_history(context(request), course_id, cursor)
+    found = await run_history(context(request).sync_runs, course_id, cursor)
     return render(
         request,
         "history.html",
         principal,
         nav="courses",
-        runs=[run.as_json(full=False) for run in runs],
+        runs=[run.as_json(full=False) for run in found.runs],
         newest_url="?" if cursor else None,
-        older_url=f"?cursor={next_cursor}" if next_cursor else None,
+        older_url=f"?cursor={found.next_cursor}" if found.next_cursor else None,
         **await course_header(request, course_id, "course_history"),
     )
 
@@ -256,7 +262,7 @@ async def history(request: Request) -> Response:
 async def _course_run(request: Request) -> tuple[Principal, SyncRun]:
     """The run in the path, if it is of the course in the path and the caller may see both."""
     principal, course_id = await course_access(request)
-    run = await visible_run(context(request), principal, request.path_params["sync_id"])
+    run = await visible_run(context(request).sync_runs, principal, request.path_params["sync_id"])
     if run.course_id != course_id:
         raise not_found("no such run in this course")
     return principal, run
@@ -300,12 +306,9 @@ async def resume_run(request: Request) -> Response:
     run under way) is the sync page with the reason."""
     principal, run = await _course_run(request)
     try:
-        resumed = await resume(context(request), run)
-    except ApiError as refused:
-        problem = problem_of(refused, run.course_id)
-        return await _sync_page(
-            request, principal, run.course_id, problem=problem, status=refused.status
-        )
+        resumed = await context(request).syncs.resume(run)
+    except (InvalidRequest, RunInProgress) as refused:
+        return await _refused(request, principal, run.course_id, refused)
     return RedirectResponse(run_url(resumed) + "?resumed=1", status_code=303)
 
 
@@ -318,15 +321,18 @@ async def undo_run(request: Request) -> Response:
     action = form.get("action")
     try:
         if action == "undo" and form.get("confirm") != "yes":
-            raise ApiError(400, "NOT_CONFIRMED_UNDO", "the undo was not confirmed")
+            raise Unclear("Tick the box to confirm the undo, then press Undo again.")
         if action not in ("preview", "undo"):
-            raise ApiError(400, "INVALID_BODY", "press Preview the undo, then Undo")
-        undoing = await undo(context(request), principal, run, dry_run=action == "preview")
-    except ApiError as refused:
-        problem = problem_of(refused, run.course_id)
-        return await _sync_page(
-            request, principal, run.course_id, problem=problem, status=refused.status
+            raise Unclear("Press Preview, Sync now or Remaster to say what to do.")
+        undoing = await course_runs.undo_run(
+            context(request).syncs, principal, run, dry_run=action == "preview"
         )
+    except Unclear as unclear:
+        return await _sync_page(
+            request, principal, run.course_id, problem=unclear.problem, status=400
+        )
+    except (InvalidRequest, NewerRuns, RunInProgress) as refused:
+        return await _refused(request, principal, run.course_id, refused)
     return RedirectResponse(run_url(undoing), status_code=303)
 
 
@@ -335,17 +341,15 @@ async def choose_auto_sync_page(request: Request) -> Response:
     """The sync page's automatic-sync form: the teacher's choice, then the sync page again."""
     principal, course_id = await course_access(request)
     form = await read_form(request)
-    mode = form.get("mode") or None
+    mode, nightly_at = form.get("mode") or None, form.get("nightly_at") or None
     try:
-        if mode not in (None, "off", "after_change", "nightly"):
-            raise ApiError(400, "INVALID_BODY", "choose off, after each change or nightly")
-        await choose_auto_sync(context(request), course_id, mode, form.get("nightly_at") or None)
-    except ApiError as refused:
+        await context(request).auto_sync.choose_as_written(course_id, mode, nightly_at)
+    except InvalidChoice as refused:
         return await _sync_page(
             request,
             principal,
             course_id,
             problem=Problem(f"The automatic syncs were not changed: {refused.message}."),
-            status=refused.status,
+            status=status_of(refused.code),
         )
     return RedirectResponse(f"/courses/{course_id}/sync?auto-saved=1#auto-heading", status_code=303)
