@@ -211,7 +211,8 @@ class SyncService:
         if unknown:
             raise InvalidRequest(
                 "UNKNOWN_ASSIGNMENT",
-                f"gpb knows no assignment {', '.join(unknown)} in course {request.course_id}",
+                f"gpb knows no assignment {', '.join(unknown)} in course {request.course_id}:"
+                " it may have been deleted in Canvas",
             )
 
     async def run_forever(self) -> None:

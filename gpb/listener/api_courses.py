@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gpb.handlers.course_list import visible_courses
 from gpb.handlers.tokens import Principal
 from gpb.listener.auth import authenticate, context
 from gpb.listener.context import AppContext
@@ -14,17 +15,15 @@ from gpb.listener.context import AppContext
 
 async def courses_json(ctx: AppContext, principal: Principal) -> list[dict[str, Any]]:
     """The courses `principal` may see that gpb knows of, as `GET /api/courses` lists them."""
-    only = None if principal.is_admin else principal.course_ids
     return [
         {
-            "id": course.id,
-            "name": course.name,
-            "open_alerts": course.open_alerts,
-            # The same count as the course's own pages: its pending delta, every assignment.
-            "pending_changes": sum((await ctx.pending.counts(course.id)).values()),
-            "last_sync": course.last_sync,
+            "id": course.summary.id,
+            "name": course.summary.name,
+            "open_alerts": course.summary.open_alerts,
+            "pending_changes": course.pending_changes,
+            "last_sync": course.summary.last_sync,
         }
-        for course in await ctx.courses.summaries(only)
+        for course in await visible_courses(ctx.courses, ctx.pending, principal)
     ]
 
 
