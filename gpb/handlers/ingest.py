@@ -26,7 +26,6 @@ RefusalCode = Literal[
     "WRONG_ROOT_ACCOUNT",
     "PAYLOAD_TOO_LARGE",
     "REQUEST_TIMEOUT",
-    "LENGTH_REQUIRED",
     # a launch from Canvas (docs/canvas-lti.md)
     "LTI_UNKNOWN_ISSUER",
     "LTI_UNKNOWN_CLIENT",

@@ -33,14 +33,3 @@ class Refused(Exception):
         self.message = message
         self.retry_after = retry_after
         self.data: Mapping[str, object] = data or {}
-
-
-def kinds_of_refusal() -> list[type[Refused]]:
-    """Every kind of refusal defined in the modules imported so far."""
-    found: list[type[Refused]] = []
-    pending = list(Refused.__subclasses__())
-    while pending:
-        kind = pending.pop()
-        found.append(kind)
-        pending.extend(kind.__subclasses__())
-    return found

@@ -8,9 +8,20 @@ from typing import get_args
 import pytest
 
 import gpb.bootstrap  # noqa: F401  (imports every module whose refusals reach the listener)
-from gpb.handlers.refusals import Refused, kinds_of_refusal
+from gpb.handlers.refusals import Refused
 from gpb.handlers.syncs import RunInProgress
 from gpb.listener.errors import STATUS_BY_CODE, ListenerCode, refused_response, status_of
+
+
+def kinds_of_refusal() -> list[type[Refused]]:
+    """Every kind of refusal defined in the modules imported."""
+    found: list[type[Refused]] = []
+    pending = list(Refused.__subclasses__())
+    while pending:
+        kind = pending.pop()
+        found.append(kind)
+        pending.extend(kind.__subclasses__())
+    return found
 
 
 def _domain_codes() -> dict[str, str]:
