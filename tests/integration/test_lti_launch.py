@@ -156,6 +156,16 @@ async def test_a_session_cookie_posts_need_the_csrf_token(env: SandboxedGpb) -> 
     assert refused.json()["error"]["code"] == "CSRF_FAILED"
 
 
+async def test_a_launch_is_no_event_to_replay(env: SandboxedGpb) -> None:
+    assert (await launch(Browser(env), TEACHER)).status_code == 303
+    newest = (await launches(env))[0]
+    assert newest["status"] == "processed"
+    replayed = await env.post_json(f"/api/events/{newest['id']}/replay", {})
+    assert (replayed.status_code, replayed.json()["error"]["code"]) == (409, "NOT_REPLAYABLE")
+    assert "launch from Canvas" in replayed.json()["error"]["message"]
+    assert (await env.get(f"/api/events/{newest['id']}")).json()["status"] == "processed"
+
+
 async def test_an_admin_launch_from_account_navigation_lands_on_the_overview(
     env: SandboxedGpb,
 ) -> None:
