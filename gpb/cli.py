@@ -327,9 +327,23 @@ def cmd_reconcile_opt_in(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
-    from gpb.infra.sandbox import cli as sandbox_cli
+# What `pip install 'gpb[sandbox]'` adds, by the name it is imported under.
+SANDBOX_EXTRA = frozenset({"yaml", "jsonschema", "referencing"})
 
+
+def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    # The sandbox is an extra: a production install runs without it.
+    try:
+        from gpb.infra.sandbox import cli as sandbox_cli
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in SANDBOX_EXTRA:
+            raise
+        print(
+            f"gpb sandbox: the sandbox is not installed ({exc.name} is missing): "
+            "pip install 'gpb[sandbox]', or '.[sandbox]' in the project folder",
+            file=sys.stderr,
+        )
+        return 1
     if args.sandbox_command == "post":
         return sandbox_cli.post(args.file, args.to, args.key)
     if args.sandbox_command == "canvas":

@@ -94,3 +94,20 @@ def test_an_export_read_only_in_part_ends_without_a_traceback(tmp_path: Path) ->
     assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
     assert returncode == 1
     assert _one_line(errors) == "gpb events export: the reader closed the output; export stopped"
+
+
+def test_the_sandbox_without_its_extra_is_one_line() -> None:
+    # A production install has no pyyaml: importing it fails as it would there.
+    script = "import sys; sys.modules['yaml'] = None; from gpb.cli import main; sys.exit(main())"
+    done = subprocess.run(
+        [sys.executable, "-c", script, "sandbox"],
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert _one_line(done.stderr) == (
+        "gpb sandbox: the sandbox is not installed (yaml is missing): pip install 'gpb[sandbox]',"
+        " or '.[sandbox]' in the project folder"
+    )
