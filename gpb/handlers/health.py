@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from gpb.handlers.claims import ALONE, Turns
+from gpb.handlers.periodic import Every, run_periodically
 from gpb.handlers.school_hours import SchoolHours
 from gpb.handlers.syncs import ChangeSink, RunStatus
 from gpb.handlers.timefmt import iso, utcnow
@@ -283,15 +284,21 @@ class HealthJob:
         self._started = clock()
 
     async def run(self) -> None:
-        while True:
-            try:
-                now = self._clock()
-                round_number = int(now.timestamp() // self._every)
-                if await self._turns.mine("health", str(round_number), now):
-                    await self.run_once()
-            except Exception:  # a locked or full database now may answer in a minute
-                log.exception("judging gpb's health failed; trying again shortly")
-            await self._sleep(self._every)
+        # A round is named by its number since the epoch: replicas agree on it within a period.
+        every = Every(
+            self._every,
+            lambda now: str(int(now.timestamp() // self._every)),
+            self._clock,
+            self._sleep,
+        )
+        await run_periodically(
+            "health",
+            self.run_once,
+            every,
+            self._turns,
+            self._clock,
+            failed="judging gpb's health failed; trying again shortly",
+        )
 
     async def run_once(self) -> list[object]:
         now = self._clock()

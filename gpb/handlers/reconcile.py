@@ -16,8 +16,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 from enum import StrEnum
+from functools import partial
 from typing import Any, Literal, Protocol
 
 from gpb.handlers.claims import ALONE, Turns
@@ -37,11 +38,12 @@ from gpb.handlers.grades import (
 )
 from gpb.handlers.messagebus import Unusable
 from gpb.handlers.model import Result
+from gpb.handlers.periodic import DailyAt, run_periodically
 from gpb.handlers.ports import Canvas, Sis
 from gpb.handlers.sync_plan import result_id
 from gpb.handlers.sync_runner import ReloadCourse
 from gpb.handlers.syncs import ChangeSink, RunInProgress, RunKind, SyncRequest, SyncRun
-from gpb.handlers.timefmt import format_time, iso, utcnow
+from gpb.handlers.timefmt import iso, utcnow
 
 log = logging.getLogger("gpb.reconcile")
 
@@ -403,29 +405,14 @@ class ReconcileJob:
         self._sleep = sleep
 
     async def run(self) -> None:
-        while True:
-            moment = next_run(self._clock(), self._at, self._zone)
-            await self._sleep_until(moment)
-            try:
-                if await self._turns.mine("reconcile", format_time(moment), self._clock()):
-                    await self._reconciler.run(NIGHTLY)
-            except Exception:  # the store may answer tomorrow
-                log.exception("the nightly reconciliation failed; trying again tomorrow")
-
-    async def _sleep_until(self, moment: datetime) -> None:
-        # In steps, so that a clock set right (or a machine woken from sleep) is noticed.
-        while (left := (moment - self._clock()).total_seconds()) > 0:
-            await self._sleep(min(left, 3600.0))
-
-
-def next_run(now: datetime, at: time, zone: tzinfo) -> datetime:
-    """The next moment after `now` whose local time in `zone` is `at`, in UTC."""
-    day = now.astimezone(zone).date()
-    for candidate_day in (day, day + timedelta(days=1)):
-        candidate = datetime.combine(candidate_day, at, zone).astimezone(UTC)
-        if candidate > now:
-            return candidate
-    raise AssertionError("a local time recurs within two days")
+        await run_periodically(
+            "reconcile",
+            partial(self._reconciler.run, NIGHTLY),
+            DailyAt(self._at, self._zone, self._clock, self._sleep),
+            self._turns,
+            self._clock,
+            failed="the nightly reconciliation failed; trying again tomorrow",
+        )
 
 
 def _missed(before: Grade | None, after: Grade) -> bool:

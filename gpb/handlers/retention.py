@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from gpb.handlers.claims import ALONE, Turns
+from gpb.handlers.periodic import Every, run_periodically
 from gpb.handlers.timefmt import iso, utcnow
 
 log = logging.getLogger("gpb.retention")
@@ -105,14 +106,15 @@ class RetentionJob:
         return result
 
     async def run(self) -> None:
-        while True:
-            try:
-                now = self._clock()
-                if await self._turns.mine("retention", now.date().isoformat(), now):
-                    await self.run_once()
-            except Exception:  # a full disk or a locked database today may be gone tomorrow
-                log.exception("purging old events failed; trying again in a day")
-            await self._sleep(self._every)
+        every = Every(self._every, lambda now: now.date().isoformat(), self._clock, self._sleep)
+        await run_periodically(
+            "retention",
+            self.run_once,
+            every,
+            self._turns,
+            self._clock,
+            failed="purging old events failed; trying again in a day",
+        )
 
 
 def _days(days: int | None) -> timedelta | None:

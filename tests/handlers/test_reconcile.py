@@ -18,6 +18,7 @@ from gpb.handlers.delta import Confirmed
 from gpb.handlers.errors import CanvasAuthFailed, SisRejected, SisUnavailable
 from gpb.handlers.grades import Grade, GradeStored, GradeValue, SentValue
 from gpb.handlers.model import Assignment, Course, Enrollment, Result, Submission
+from gpb.handlers.periodic import next_run
 from gpb.handlers.reconcile import (
     ReconcileCourse,
     ReconcileJob,
@@ -25,7 +26,6 @@ from gpb.handlers.reconcile import (
     ReconcileSettings,
     ReconcileStatus,
     Reconciliation,
-    next_run,
 )
 from gpb.handlers.syncs import RunInProgress, RunKind, RunStatus, SyncRequest, SyncRun
 
