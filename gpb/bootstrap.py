@@ -8,6 +8,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from dataclasses import dataclass
 from datetime import time, timedelta
 from functools import partial
 from typing import Any
@@ -30,6 +31,7 @@ from gpb.handlers.ingest import ROOT_ACCOUNT_FORMS, EventDecoder, IngestPolicy, 
 from gpb.handlers.lti import LtiPolicy
 from gpb.handlers.messagebus import Handler, MessageBus
 from gpb.handlers.notices import CANVAS_INBOX, WEBHOOK, NoticeDispatcher, NoticesQueued
+from gpb.handlers.ports import Sis
 from gpb.handlers.rechecks import Rechecks, RecheckSettings
 from gpb.handlers.reconcile import ReconcileJob, Reconciler, ReconcileSettings
 from gpb.handlers.retention import RetentionJob
@@ -301,7 +303,7 @@ def sync_service(
     settings: Settings,
     store: SqlStore,
     canvas: CanvasClient,
-    sis: OneRosterClient,
+    sis: Sis,
     ic: IcDirectory,
     rechecks: Rechecks,
     automatic: AutoSyncScheduler | None = None,
@@ -347,7 +349,7 @@ def reconciler(
     settings: Settings,
     store: SqlStore,
     canvas: CanvasClient,
-    sis: OneRosterClient,
+    sis: Sis,
     rechecks: Rechecks,
     syncs: SyncService,
 ) -> Reconciler:
@@ -378,25 +380,6 @@ def reconcile_job(settings: Settings, reconciler: Reconciler, turns: Turns) -> R
         return None
     at = time.fromisoformat(settings.reconcile_at)
     return ReconcileJob(reconciler, at, ZoneInfo(settings.time_zone), turns=turns)
-
-
-@asynccontextmanager
-async def reconciling(settings: Settings) -> AsyncIterator[Reconciler]:
-    """What `gpb reconcile` needs beside a running gpb: the store and the clients, no workers. A
-    remaster it queues is run by `gpb serve`."""
-    async with AsyncExitStack() as stack:
-        store = open_store(settings)
-        store.start()
-        stack.push_async_callback(store.close)
-        canvas = canvas_client(settings)
-        stack.push_async_callback(canvas.close)
-        sis = sis_client(settings)
-        stack.push_async_callback(sis.close)
-        channels = _notifiers_closed_with(stack, settings, canvas)
-        ic = IcDirectory(sis, ttl_seconds=settings.sis_category_cache_seconds)
-        rechecks = rechecks_for(settings, store, canvas, ic, channels)
-        syncs = sync_service(settings, store, canvas, sis, ic, rechecks)
-        yield reconciler(settings, store, canvas, sis, rechecks, syncs)
 
 
 def open_store(settings: Settings) -> SqlStore:
@@ -502,8 +485,163 @@ def _lti_tokens(settings: Settings, keys: KeySets) -> JwtDecoder | None:
     return JwtDecoder(keys.at(settings.lti_jwks_url))
 
 
-def _background(coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-    return asyncio.create_task(coroutine, name=name)
+Job = Coroutine[Any, Any, None]
+
+
+@dataclass
+class Services:
+    """gpb's object graph: the store, the Canvas and SIS adapters, and the domain's services wired
+    to them. Building it starts no task: `background_tasks` says what runs beside the HTTP edge."""
+
+    store: SqlStore
+    canvas: CanvasClient
+    sis: Sis
+    ic: IcDirectory
+    rechecks: Rechecks
+    alert_signal: Broadcast  # wakes the alert streams of the pages
+    teacher_notices: NoticeDispatcher
+    admin_notices: NoticeDispatcher
+    health_checks: HealthJob  # judges gpb's health and raises the admin alerts
+    worker: Worker
+    auto_sync: AutoSyncScheduler
+    syncs: SyncService
+    reconciler: Reconciler
+    fixes: FixService
+
+
+def build_services(
+    settings: Settings, stack: AsyncExitStack, *, sis: Sis | None = None
+) -> Services:
+    """Opens the store and the clients (closed by `stack`) and wires the services to them.
+
+    `sis` replaces the OneRoster client: another SIS is one adapter implementing the `Sis` port.
+    """
+    store = open_store(settings)
+    store.start()
+    stack.push_async_callback(store.close)
+    canvas = canvas_client(settings)
+    stack.push_async_callback(canvas.close)
+    if sis is None:
+        oneroster = sis_client(settings)
+        stack.push_async_callback(oneroster.close)
+        sis = oneroster
+    channels = _notifiers_closed_with(stack, settings, canvas)
+    ic = IcDirectory(sis, ttl_seconds=settings.sis_category_cache_seconds)
+    rechecks = rechecks_for(settings, store, canvas, ic, channels)
+    alert_signal = Broadcast()
+    teacher_notices = NoticeDispatcher(store.alerts, channels, retry_policy(settings))
+
+    def after_finish(finish: Finish) -> None:
+        # Wake the SSE streams and the notice outbox only when there is news for them.
+        if any(isinstance(c, ALERT_CHANGES) for c in finish.changes):
+            alert_signal.fire()
+        if any(isinstance(c, NoticesQueued) for c in finish.changes):
+            teacher_notices.notify()
+
+    worker = Worker(
+        store.events,
+        MessageBus(
+            handler_registry(
+                rechecks,
+                GradeEvents(canvas, store.syncs),
+                StudentNames(canvas, store.course_state),
+            )
+        ),
+        retry_policy(settings),
+        holder=replica_name(settings),
+        lease_seconds=settings.event_lease_seconds,
+        lanes=worker_lanes(settings),
+        after_finish=after_finish,
+    )
+    auto_sync = auto_sync_scheduler(settings, store)
+    syncs = sync_service(settings, store, canvas, sis, ic, rechecks, auto_sync)
+    auto_sync.on_queued = syncs.wake
+    admin_channels = admin_notifiers(settings, canvas, channels)
+    admin_notices = NoticeDispatcher(store.health, admin_channels, retry_policy(settings))
+    return Services(
+        store=store,
+        canvas=canvas,
+        sis=sis,
+        ic=ic,
+        rechecks=rechecks,
+        alert_signal=alert_signal,
+        teacher_notices=teacher_notices,
+        admin_notices=admin_notices,
+        health_checks=health_job(settings, store, admin_channels, admin_notices.notify),
+        worker=worker,
+        auto_sync=auto_sync,
+        syncs=syncs,
+        reconciler=reconciler(settings, store, canvas, sis, rechecks, syncs),
+        fixes=fix_service(settings, store, canvas, ic, worker.notify),
+    )
+
+
+def background_tasks(settings: Settings, services: Services) -> dict[str, Job]:
+    """What runs beside the HTTP edge while gpb serves, by task name."""
+    store = services.store
+    turns = job_turns(settings, store)
+    retention = RetentionJob(
+        store.retention,
+        settings.event_retention_days,
+        rejected_keep_days=settings.rejected_retention_days,
+        request_fields_keep_days=settings.request_fields_retention_days,
+        turns=turns,
+    )
+    tasks: dict[str, Job] = {
+        "gpb-worker": services.worker.run(),
+        "gpb-notices": services.teacher_notices.run(),
+        "gpb-syncs": services.syncs.run_forever(),
+        "gpb-auto-syncs": services.auto_sync.run_forever(),
+        "gpb-retention": retention.run(),
+        "gpb-admin-notices": services.admin_notices.run(),
+        "gpb-health": services.health_checks.run(),
+    }
+    nightly = reconcile_job(settings, services.reconciler, turns)
+    if nightly is not None:
+        tasks["gpb-reconcile"] = nightly.run()
+    if settings.is_postgres:
+        # Alerts raised on other replicas wake this one's streams too.
+        signal = services.alert_signal
+        tasks["gpb-alerts-listen"] = listen_forever(
+            settings.database_url, ALERTS_CHANNEL, lambda _course: signal.fire()
+        )
+    return tasks
+
+
+def app_context(
+    settings: Settings, services: Services, policy: IngestPolicy, keys: KeySets
+) -> AppContext:
+    """What the HTTP edge is given: the stores and services it reads and calls, no adapter."""
+    store = services.store
+    return AppContext(
+        config=listener_config(settings),
+        event_decoder=_decoder(settings, keys),
+        ingest_policy=policy,
+        events=store.events,
+        event_lag=store.events,
+        tokens=store.tokens,
+        courses=store.courses,
+        database=store,
+        worker=services.worker,
+        course_state=store.course_state,
+        alerts=store.alerts,
+        alert_signal=services.alert_signal,
+        pending=pending_view(settings, store),
+        syncs=services.syncs,
+        sync_runs=store.syncs,
+        connection_checks=connection_checks(settings),
+        admin_alerts=store.health,
+        reconciliations=store.reconciliations,
+        finished_runs=store.health,
+        auto_sync=services.auto_sync,
+        lti_tokens=_lti_tokens(settings, keys),
+        lti_nonces=store.lti_nonces,
+        fixes=services.fixes,
+        auth_throttle=PerAddressLimit(settings.auth_failures_per_minute),
+        auth_failures=store.auth_failures,
+        ended_sessions=store.ended_sessions,
+        stream_slots=StreamSlots(settings.alert_streams_per_token),
+    )
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
@@ -513,129 +651,40 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[AppContext]:
-    """Starts the store, the clients and the background workers; stops them in reverse order."""
+async def running(settings: Settings, *, sis: Sis | None = None) -> AsyncIterator[AppContext]:
+    """gpb serving: the services built, the background tasks started, the HTTP edge's context
+    given; all stopped in reverse order at the end."""
     policy = ingest_policy(settings)  # a malformed root account stops the start here
     async with AsyncExitStack() as stack:
         if not settings.is_postgres:
             # Held while serving: `gpb restore` refuses to replace the database under a running
             # gpb, and a second gpb on one SQLite file is refused (PostgreSQL takes replicas).
             stack.enter_context(serving_lock(settings.sqlite_path, "gpb serve"))
-        store = open_store(settings)
-        store.start()
-        stack.push_async_callback(store.close)
-        canvas = canvas_client(settings)
-        stack.push_async_callback(canvas.close)
-        sis = sis_client(settings)
-        stack.push_async_callback(sis.close)
-        channels = _notifiers_closed_with(stack, settings, canvas)
-
-        ic = IcDirectory(sis, ttl_seconds=settings.sis_category_cache_seconds)
-        rechecks = rechecks_for(settings, store, canvas, ic, channels)
-        alert_signal = Broadcast()
-        dispatcher = NoticeDispatcher(store.alerts, channels, retry_policy(settings))
-
-        def after_finish(finish: Finish) -> None:
-            # Wake the SSE streams and the notice outbox only when there is news for them.
-            if any(isinstance(c, ALERT_CHANGES) for c in finish.changes):
-                alert_signal.fire()
-            if any(isinstance(c, NoticesQueued) for c in finish.changes):
-                dispatcher.notify()
-
+        services = build_services(settings, stack, sis=sis)
         holder = replica_name(settings)
         if settings.is_postgres:
             log.info("serving on PostgreSQL as replica %s", holder)
         # A SQLite gpb is the only one on its database (it holds the serving lock): claims left
         # by an earlier process are all dead. A replica ends only its own earlier claims; the
         # others' run out unless their holders renew them.
-        await store.events.release_claims(holder if settings.is_postgres else None)
-        worker = Worker(
-            store.events,
-            MessageBus(
-                handler_registry(
-                    rechecks,
-                    GradeEvents(canvas, store.syncs),
-                    StudentNames(canvas, store.course_state),
-                )
-            ),
-            retry_policy(settings),
-            holder=holder,
-            lease_seconds=settings.event_lease_seconds,
-            lanes=worker_lanes(settings),
-            after_finish=after_finish,
-        )
-        automatic = auto_sync_scheduler(settings, store)
-        syncs = sync_service(settings, store, canvas, sis, ic, rechecks, automatic)
-        automatic.on_queued = syncs.wake
-        admin_channels = admin_notifiers(settings, canvas, channels)
-        admin_dispatcher = NoticeDispatcher(store.health, admin_channels, retry_policy(settings))
-        health = health_job(settings, store, admin_channels, admin_dispatcher.notify)
-        nightly = reconcile_job(
-            settings,
-            reconciler(settings, store, canvas, sis, rechecks, syncs),
-            job_turns(settings, store),
-        )
-        if settings.is_postgres:
-            # Alerts raised on other replicas wake this one's streams too.
-            listener = listen_forever(
-                settings.database_url, ALERTS_CHANNEL, lambda _course: alert_signal.fire()
-            )
-            stack.push_async_callback(_cancel, _background(listener, "gpb-alerts-listen"))
-        for task in (
-            _background(worker.run(), "gpb-worker"),
-            _background(dispatcher.run(), "gpb-notices"),
-            _background(syncs.run_forever(), "gpb-syncs"),
-            _background(automatic.run_forever(), "gpb-auto-syncs"),
-            _background(
-                RetentionJob(
-                    store.retention,
-                    settings.event_retention_days,
-                    rejected_keep_days=settings.rejected_retention_days,
-                    request_fields_keep_days=settings.request_fields_retention_days,
-                    turns=job_turns(settings, store),
-                ).run(),
-                "gpb-retention",
-            ),
-            _background(admin_dispatcher.run(), "gpb-admin-notices"),
-            _background(health.run(), "gpb-health"),
-            *([_background(nightly.run(), "gpb-reconcile")] if nightly else []),
-        ):
-            stack.push_async_callback(_cancel, task)
+        await services.store.events.release_claims(holder if settings.is_postgres else None)
+        for name, job in background_tasks(settings, services).items():
+            stack.push_async_callback(_cancel, asyncio.create_task(job, name=name))
         keys = KeySets(settings)
         stack.push_async_callback(keys.close)
-        decoder = _decoder(settings, keys)
+        context = app_context(settings, services, policy, keys)
         stack.enter_context(tuned_for_serving())
-        yield AppContext(
-            config=listener_config(settings),
-            decoder=decoder,
-            ingest_policy=policy,
-            events=store.events,
-            lag=store.events,
-            tokens=store.tokens,
-            courses=store.courses,
-            health=store,
-            worker=worker,
-            course_state=store.course_state,
-            alerts=store.alerts,
-            alert_signal=alert_signal,
-            pending=pending_view(settings, store),
-            syncs=syncs,
-            sync_runs=store.syncs,
-            checks=connection_checks(settings),
-            admin_alerts=store.health,
-            reconciliations=store.reconciliations,
-            run_results=store.health,
-            auto_sync=automatic,
-            lti_tokens=_lti_tokens(settings, keys),
-            lti_nonces=store.lti_nonces,
-            fixes=fix_service(settings, store, canvas, ic, worker.notify),
-            auth_throttle=PerAddressLimit(settings.auth_failures_per_minute),
-            auth_failures=store.auth_failures,
-            ended_sessions=store.ended_sessions,
-            stream_slots=StreamSlots(settings.alert_streams_per_token),
-        )
+        yield context
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+@asynccontextmanager
+async def reconciling(settings: Settings) -> AsyncIterator[Reconciler]:
+    """What `gpb reconcile` needs beside a running gpb: the services, no background task. A
+    remaster it queues is run by `gpb serve`."""
+    async with AsyncExitStack() as stack:
+        yield build_services(settings, stack).reconciler
+
+
+def create_app(settings: Settings | None = None, *, sis: Sis | None = None) -> Starlette:
     resolved = settings or Settings()
-    return create_listener_app(lambda: running(resolved))
+    return create_listener_app(lambda: running(resolved, sis=sis))

@@ -23,6 +23,7 @@ from databases import database_url
 from joserfc.jwk import RSAKey
 
 from gpb.bootstrap import create_app
+from gpb.handlers.ports import Sis
 from gpb.infra.sandbox.faults import FaultConfig, Faults
 from gpb.infra.sandbox.server import RunningSandbox, run_sandbox
 from gpb.infra.sandbox.server import serve_on_loopback as serve
@@ -310,13 +311,14 @@ def sandbox_settings(
 
 @asynccontextmanager
 async def sandboxed_gpb(
-    tmp: Path, *, lti: bool = False, **overrides: Any
+    tmp: Path, *, lti: bool = False, sis: Sis | None = None, **overrides: Any
 ) -> AsyncIterator[SandboxedGpb]:
     """gpb on the sandbox; with `lti`, also a tool of the sandbox's platform (launch from its
-    Canvas pages)."""
+    Canvas pages); with `sis`, on that SIS instead of the sandbox's IC."""
     async with run_sandbox() as sandbox:
         settings = sandbox_settings(sandbox, tmp, lti=lti, **overrides)
-        async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+        app = create_app(settings, sis=sis)
+        async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
             sandbox.platform.tool_url = url
             yield SandboxedGpb(sandbox, settings, client)
 

@@ -33,7 +33,7 @@ async def check_connections(request: Request) -> Response:
     """`GET /api/admin/check[?course_id=&class_id=]`: 200 with the report, passed or not."""
     await require_admin(request)
     course_id, class_id = check_scope(request.query_params)
-    return JSONResponse(await context(request).checks.report(course_id, class_id))
+    return JSONResponse(await context(request).connection_checks.report(course_id, class_id))
 
 
 async def list_admin_alerts(request: Request) -> Response:

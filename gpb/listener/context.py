@@ -26,15 +26,17 @@ from gpb.handlers.tokens import TokenStore
 from gpb.listener.streams import StreamSlots
 
 
-class Health(Protocol):
-    async def ping(self) -> bool: ...
+class DatabasePing(Protocol):
+    async def ping(self) -> bool:
+        """Whether the database answers (`/healthz`)."""
+        ...
 
 
 class WorkerHandle(Protocol):
     def notify(self) -> None: ...
 
 
-class Lag(Protocol):
+class EventLag(Protocol):
     async def oldest_waiting(self) -> datetime | None: ...
 
 
@@ -91,30 +93,35 @@ class ListenerConfig:
 @dataclass
 class AppContext:
     config: ListenerConfig
-    decoder: EventDecoder
+    # receiving events
+    event_decoder: EventDecoder
     ingest_policy: IngestPolicy
     events: EventLog
-    lag: Lag
-    tokens: TokenStore
-    courses: CourseDirectory
-    health: Health
+    event_lag: EventLag  # how long the oldest event has waited for the worker (`/metrics`)
     worker: WorkerHandle
-    course_state: CourseStateStore
-    alerts: AlertStore
-    alert_signal: Broadcast
-    pending: Pending
-    syncs: SyncService
-    sync_runs: SyncRuns
-    checks: ConnectionChecks
-    admin_alerts: AdminAlertStore
-    reconciliations: ReconcileStore
-    run_results: FinishedRuns  # the district overview's courses whose latest run failed
-    auto_sync: AutoSyncScheduler
-    fixes: FixService  # fixes made in Canvas, and the category-mapping assistant
+    # who is asking
+    tokens: TokenStore
     auth_throttle: PerAddressLimit  # failed logins and bearer checks per client address
     auth_failures: FailedAttempts
     ended_sessions: EndedSessions
+    # courses, their alerts and their grades
+    courses: CourseDirectory
+    course_state: CourseStateStore
+    alerts: AlertStore
+    alert_signal: Broadcast
     stream_slots: StreamSlots
+    pending: Pending
+    syncs: SyncService
+    sync_runs: SyncRuns
+    auto_sync: AutoSyncScheduler
+    reconciliations: ReconcileStore
+    fixes: FixService  # fixes made in Canvas, and the category-mapping assistant
+    # gpb's own health: the database answering, the admin alerts, the connections
+    database: DatabasePing
+    admin_alerts: AdminAlertStore
+    finished_runs: FinishedRuns  # the district overview's courses whose latest run failed
+    connection_checks: ConnectionChecks
+    # launch from Canvas
     lti_tokens: TokenVerifier | None = None  # None while launch from Canvas is off
     lti_nonces: NonceLedger | None = None
 

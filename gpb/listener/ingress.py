@@ -50,7 +50,7 @@ async def receive_event(request: Request) -> Response:
         await record_refusal(ctx.events, ctx.ingest_policy, refusal, cut_off.prefix, source_ip)
         return _refused(refusal)
     try:
-        appended = await ingest(raw, source_ip, ctx.decoder, ctx.events, ctx.ingest_policy)
+        appended = await ingest(raw, source_ip, ctx.event_decoder, ctx.events, ctx.ingest_policy)
     except Refusal as refusal:
         return _refused(refusal)
     if appended.duplicate_of is not None:

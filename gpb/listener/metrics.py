@@ -25,7 +25,7 @@ SYNC_RUNS = Gauge("gpb_sync_runs", "Sync and remaster runs in the database, by s
 
 async def metrics(request: Request) -> Response:
     ctx = context(request)
-    oldest = await ctx.lag.oldest_waiting()
+    oldest = await ctx.event_lag.oldest_waiting()
     HANDLER_LAG.set((ctx.now() - oldest).total_seconds() if oldest else 0.0)
     counts = await ctx.sync_runs.counts_by_status()
     for status in RunStatus:  # 0 too: a series stays when its last run moves on to another status

@@ -15,7 +15,7 @@ log = logging.getLogger("gpb.listener")
 
 async def healthz(request: Request) -> Response:
     try:
-        healthy = await context(request).health.ping()
+        healthy = await context(request).database.ping()
     except Exception:
         log.exception("the database did not answer the health check")
         healthy = False

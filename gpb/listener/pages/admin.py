@@ -68,7 +68,7 @@ async def latest_failed_runs(ctx: AppContext) -> list[FinishedRun]:
     """Courses' latest real runs of the last day that failed, or partly failed, newest first: a
     run that went through since clears the course, as it clears the RUNS_FAILING admin alert."""
     latest: dict[str, FinishedRun] = {}
-    for run in await ctx.run_results.finished_runs(ctx.now() - FAILED_RUNS_WINDOW):
+    for run in await ctx.finished_runs.finished_runs(ctx.now() - FAILED_RUNS_WINDOW):
         latest[run.course_id] = run  # oldest first: the last one per course stays
     failed = [r for r in latest.values() if r.status in (RunStatus.FAILED, RunStatus.PARTIAL)]
     return sorted(failed, key=lambda r: r.finished_at, reverse=True)
@@ -180,7 +180,7 @@ async def check_page(request: Request) -> Response:
     except ApiError as error:
         problem = f"Check the form: {error.message}."
     else:
-        report = await context(request).checks.report(course_id, class_id)
+        report = await context(request).connection_checks.report(course_id, class_id)
     return render(
         request,
         "check.html",
