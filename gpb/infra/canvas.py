@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from gpb.handlers.backoff import RetryPolicy
 from gpb.handlers.errors import (
     CanvasAuthFailed,
     CanvasError,
@@ -36,12 +38,15 @@ from gpb.handlers.model import (
     Submission,
 )
 from gpb.infra.http_retry import (
+    HTTP_RETRY,
     NOT_SENT_ERRORS,
-    TRANSIENT_ERRORS,
+    RETRY_WHEN,
     HttpAdapter,
-    RetryPolicy,
+    RetryingTransport,
+    RetryWhen,
+    Sleep,
     redact,
-    send_with_retry,
+    retrying_client,
 )
 
 # Canvas caps per_page at 100 (Api::MAX_PER_PAGE); the bulk submissions endpoint refuses more than
@@ -79,16 +84,23 @@ class CanvasClient(HttpAdapter):
         token: str | None,
         *,
         timeout: float = 10.0,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy = HTTP_RETRY,
+        sleep: Sleep = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._api = f"{base_url.rstrip('/')}/api/v1" if base_url else None
         self._token = token
-        self._retry = retry or RetryPolicy()
-        self._http = httpx.AsyncClient(
+
+        def layers(network: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+            paced = _Paced(network, sleep, retry.max_seconds)
+            return RetryingTransport(paced, RetryWhen(_transient), retry, sleep=sleep, rand=rand)
+
+        self._http = retrying_client(
+            layers,
             transport=transport,
-            timeout=timeout,
             limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
+            timeout=timeout,
         )
 
     # -- the port ---------------------------------------------------------------------------
@@ -354,20 +366,11 @@ class CanvasClient(HttpAdapter):
         change can say why Canvas declined it (a masquerade not allowed, a permission lacking).
         """
         headers = {"Authorization": f"Bearer {self._token}"}
-
-        async def attempt() -> httpx.Response:
-            response = await self._http.request(
-                method, url, params=params, data=data, headers=headers
-            )
-            await self._pace(response)
-            return response
-
+        # A change is retried only when Canvas provably did not act on it.
+        once = {} if idempotent else {RETRY_WHEN: RetryWhen(_rate_limited, NOT_SENT_ERRORS)}
         try:
-            response = await send_with_retry(
-                attempt,
-                self._retry,
-                retry_if=_transient if idempotent else _rate_limited,
-                retry_on=TRANSIENT_ERRORS if idempotent else NOT_SENT_ERRORS,
+            response = await self._http.request(
+                method, url, params=params, data=data, headers=headers, extensions=once
             )
         except httpx.HTTPError as exc:
             where = urlsplit(url).path
@@ -394,15 +397,29 @@ class CanvasClient(HttpAdapter):
             )
         return response
 
-    async def _pace(self, response: httpx.Response) -> None:
-        """Slows down before Canvas has to throttle: wait for the bucket to drain a little."""
+
+class _Paced(httpx.AsyncBaseTransport):
+    """Slows down before Canvas has to throttle: after an answer showing the token's bucket low,
+    waits for it to drain a little (at most `max_seconds`)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, sleep: Sleep, max_seconds: float) -> None:
+        self._inner = inner
+        self._sleep = sleep
+        self._max_seconds = max_seconds
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
         try:
             remaining = float(response.headers["X-Rate-Limit-Remaining"])
         except (KeyError, ValueError):
-            return
+            return response
         if remaining < RATE_LIMIT_LOW_WATER:
             wait = (RATE_LIMIT_LOW_WATER - remaining) / RATE_LIMIT_DRAIN_PER_SECOND
-            await self._retry.sleep(min(wait, self._retry.max_delay))
+            await self._sleep(min(wait, self._max_seconds))
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 # `checkpoints`: a graded discussion with checkpoints keeps its dates on them, not on itself.

@@ -1,9 +1,11 @@
-"""The retry policy both HTTP adapters share: exponential backoff with full jitter, Retry-After.
+"""The retrying transport both HTTP adapters (Canvas and OneRoster) send through.
 
-Only idempotent calls go through `send_with_retry` with the default exceptions: every call gpb makes
-is a GET, or a PUT/DELETE addressed by a fixed sourcedId, so sending it twice lands on the same
-record. A caller with a non-idempotent request narrows `retry_on` and `retry_if` to failures that
-prove the request was never processed.
+An httpx transport wrapped around the real one: each exchange that fails in a way a later attempt
+can cure is sent again after a wait (gpb's `RetryPolicy`, with full jitter, or the server's
+Retry-After). Only idempotent calls are retried on every such failure: every call gpb makes is a
+GET, or a PUT/DELETE addressed by a fixed sourcedId, so sending it twice lands on the same record.
+A request that is not idempotent names its own `RetryWhen` in its extensions (`RETRY_WHEN`): it is
+retried only on failures that prove it was never processed.
 """
 
 from __future__ import annotations
@@ -18,8 +20,15 @@ from types import TracebackType
 from typing import Self
 
 import httpx
+from httpx._utils import get_environment_proxies
+
+from gpb.handlers.backoff import Jitter, RetryPolicy
 
 Sleep = Callable[[float], Awaitable[None]]
+
+# Four tries within about half a minute: a call waits for an outside system's hiccup, not for an
+# outage (stored work is retried later, by its own policy).
+HTTP_RETRY = RetryPolicy(max_attempts=4, base_seconds=0.5, max_seconds=30.0, jitter=Jitter.FULL)
 
 # Failures after which the server may or may not have seen the request, and which a later attempt
 # can cure. Configuration mistakes (httpx.UnsupportedProtocol, httpx.ProxyError) are left out: they
@@ -40,41 +49,28 @@ NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to wait between attempts.
+class RetryWhen:
+    """Which failed exchanges are sent again: answers `answer` says a later attempt may cure, and
+    the `errors` raised."""
 
-    `sleep` and `rand` are injectable so tests run without waiting and with known jitter.
-    """
+    answer: Callable[[httpx.Response], bool]
+    errors: tuple[type[Exception], ...] = TRANSIENT_ERRORS
 
-    max_attempts: int = 4
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-    sleep: Sleep = asyncio.sleep
-    rand: Callable[[], float] = random.random
 
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if self.base_delay < 0 or self.max_delay < 0:
-            raise ValueError("delays must not be negative")
+# The request extension naming a request's own `RetryWhen`, instead of its transport's.
+RETRY_WHEN = "gpb.retry_when"
 
-    def backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(max_delay, base_delay * 2^(attempt-1))].
 
-        Spreading the whole interval, rather than adding a little noise, keeps clients that failed
-        together from coming back together.
-        """
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return self.rand() * ceiling
-
-    def delay(self, attempt: int, response: httpx.Response | None) -> float:
-        """The wait after a failed `attempt` (1-based): the server's Retry-After, else backoff."""
-        if response is not None:
-            asked = parse_retry_after(response.headers.get("Retry-After"))
-            if asked is not None:
-                # Capped, so one server's long Retry-After cannot park a worker for an hour.
-                return min(asked, self.max_delay)
-        return self.backoff(attempt)
+def retry_delay(
+    policy: RetryPolicy, attempt: int, response: httpx.Response | None, rand: Callable[[], float]
+) -> float:
+    """The wait after a failed `attempt` (1-based): the server's Retry-After, else backoff."""
+    if response is not None:
+        asked = parse_retry_after(response.headers.get("Retry-After"))
+        if asked is not None:
+            # Capped, so one server's long Retry-After cannot park a worker for an hour.
+            return min(asked, policy.max_seconds)
+    return policy.delay(attempt, rand)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -93,34 +89,81 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-async def send_with_retry(
-    send: Callable[[], Awaitable[httpx.Response]],
-    policy: RetryPolicy,
-    *,
-    retry_if: Callable[[httpx.Response], bool],
-    retry_on: tuple[type[Exception], ...] = TRANSIENT_ERRORS,
-) -> httpx.Response:
-    """Run `send` (one HTTP attempt through the caller's httpx.AsyncClient) until it succeeds.
+class RetryingTransport(httpx.AsyncBaseTransport):
+    """Sends each request through `inner` until it succeeds or the policy's attempts are spent.
 
-    `send` is called afresh for each attempt, so a caller can re-sign the request or hold a
-    concurrency slot for the attempt only, never across the backoff sleep. When the attempts are
-    spent, the last response is returned (the caller maps its status to an error) or the last
-    exception is raised.
+    Then the last answer is returned (the adapter maps its status to an error) or the last
+    exception raised. The sleep between attempts happens here, above `inner`: a layer below that
+    limits the exchanges in flight holds its slot for one exchange, never across the sleep.
+    `sleep` and `rand` are injectable so tests run without waiting and with known jitter.
     """
-    attempt = 1
-    while True:
-        response: httpx.Response | None
-        try:
-            response = await send()
-        except retry_on:
-            if attempt >= policy.max_attempts:
-                raise
-            response = None
-        else:
-            if attempt >= policy.max_attempts or not retry_if(response):
-                return response
-        await policy.sleep(policy.delay(attempt, response))
-        attempt += 1
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        when: RetryWhen,
+        policy: RetryPolicy = HTTP_RETRY,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._inner = inner
+        self._when = when
+        self._policy = policy
+        self._sleep = sleep
+        self._rand = rand
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        when: RetryWhen = request.extensions.get(RETRY_WHEN, self._when)
+        attempt = 1
+        while True:
+            response: httpx.Response | None
+            try:
+                response = await self._inner.handle_async_request(request)
+                # Read here: whether to retry may depend on the body, and a retried answer's
+                # connection goes back to the pool.
+                await response.aread()
+            except when.errors:
+                if attempt >= self._policy.max_attempts:
+                    raise
+                response = None
+            else:
+                if attempt >= self._policy.max_attempts or not when.answer(response):
+                    return response
+            await self._sleep(retry_delay(self._policy, attempt, response, self._rand))
+            attempt += 1
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def retrying_client(
+    layers: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport],
+    *,
+    transport: httpx.AsyncBaseTransport | None,
+    limits: httpx.Limits,
+    timeout: float,
+    auth: httpx.Auth | None = None,
+) -> httpx.AsyncClient:
+    """An AsyncClient whose every exchange goes through `layers` wrapped around the network.
+
+    The network is `transport` when given (tests), else httpx's own with the proxies of the
+    environment (HTTPS_PROXY, NO_PROXY...) as a plain AsyncClient would use them: a client given
+    a transport of its own no longer reads them itself.
+    """
+    if transport is not None:
+        return httpx.AsyncClient(transport=layers(transport), timeout=timeout, auth=auth)
+    mounts: dict[str, httpx.AsyncBaseTransport | None] = {
+        # None: no proxy for these hosts, the default transport below serves them.
+        pattern: layers(httpx.AsyncHTTPTransport(limits=limits, proxy=proxy)) if proxy else None
+        for pattern, proxy in get_environment_proxies().items()
+    }
+    return httpx.AsyncClient(
+        transport=layers(httpx.AsyncHTTPTransport(limits=limits)),
+        mounts=mounts,
+        timeout=timeout,
+        auth=auth,
+    )
 
 
 # A secret shorter than this is not cut out of a text but withholds all of it: replacing each

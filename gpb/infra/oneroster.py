@@ -9,10 +9,13 @@ leaves here as a `SisError`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import math
+import random
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable, Generator
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -21,9 +24,11 @@ from urllib.parse import quote
 import httpx
 from prometheus_client import Counter
 
+from gpb.handlers.backoff import RetryPolicy
 from gpb.handlers.errors import (
     SisAuthFailed,
     SisBusy,
+    SisError,
     SisNotConfigured,
     SisRejected,
     SisUnavailable,
@@ -37,7 +42,15 @@ from gpb.handlers.model import (
     RecordKind,
     Result,
 )
-from gpb.infra.http_retry import HttpAdapter, RetryPolicy, redact, send_with_retry
+from gpb.infra.http_retry import (
+    HTTP_RETRY,
+    HttpAdapter,
+    RetryingTransport,
+    RetryWhen,
+    Sleep,
+    redact,
+    retrying_client,
+)
 
 ROSTERING = "rostering/v1p2"
 GRADEBOOK = "gradebook/v1p2"
@@ -191,11 +204,136 @@ class _Token:
     refresh_at: float  # on the client's clock
 
 
-@dataclass(frozen=True)
-class _Config:
-    root: str
-    token_url: str
-    auth: httpx.BasicAuth
+Describe = Callable[[httpx.Response], str]
+
+
+class OneRosterAuth(httpx.Auth):
+    """OAuth 2 client credentials, in httpx's auth flow: each request gets the cached access
+    token, fetched from the token endpoint when missing or near expiry; a request IC refuses with
+    401 (a token revoked or expired early) gets one new token and is sent once more, then IC's
+    answer stands. Concurrent requests share one fetch. A token request that fails leaves as a
+    `SisError`, its message cut of every credential by `describe`."""
+
+    requires_response_body = True  # the token endpoint's JSON
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        describe: Describe,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.token_url = token_url
+        pair = f"{client_id}:{client_secret}".encode()
+        self._basic = f"Basic {base64.b64encode(pair).decode()}"
+        self._describe = describe
+        self._clock = clock
+        self._token: _Token | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def token(self) -> str | None:
+        """The access token held now, for the messages that must never show it."""
+        return self._token.value if self._token else None
+
+    def token_request(self, timeout: object = None) -> httpx.Request:
+        form = {"grant_type": "client_credentials"}
+        extensions = {"timeout": timeout} if timeout is not None else {}
+        request = httpx.Request("POST", self.token_url, data=form, extensions=extensions)
+        request.headers["Authorization"] = self._basic
+        return request
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        refused: str | None = None  # the token IC answered 401 to
+        for _ in range(2):
+            token = self._usable(refused)
+            if token is None:
+                async with self._lock:  # the first caller fetches; the others wait for it
+                    token = self._usable(refused)
+                    if token is None:
+                        fetch = self.token_request(request.extensions.get("timeout"))
+                        token = self.accept((yield fetch))
+            request.headers["Authorization"] = f"Bearer {token}"
+            response = yield request
+            if response.status_code != 401:
+                return
+            refused = token
+            request = _resent(request)
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        raise RuntimeError("OneRosterAuth serves an httpx.AsyncClient only")
+
+    def _usable(self, refused: str | None) -> str | None:
+        token = self._token
+        if token is None or token.value == refused or self._clock() >= token.refresh_at:
+            return None
+        return token.value
+
+    def accept(self, response: httpx.Response) -> str:
+        """Keeps the token of the token endpoint's answer; raises what it says instead."""
+        what = "the token request"
+        spent = _spent(response, what, self._describe)
+        if spent is not None:
+            raise spent
+        if response.status_code != 200:
+            raise SisAuthFailed(
+                f"IC's token endpoint refused the client credentials "
+                f"(HTTP {response.status_code}): {self._describe(response)}",
+                status=response.status_code,
+            )
+        data = _json(response, "token")
+        value = data.get("access_token")
+        if not isinstance(value, str) or not value:
+            raise SisAuthFailed("IC's token endpoint answered without an access_token")
+        lifetime = _float(data.get("expires_in"))
+        # Without expires_in the token is kept until IC refuses it (the 401 path renews it).
+        refresh_at = (
+            math.inf
+            if lifetime is None
+            else self._clock() + lifetime - min(TOKEN_REFRESH_MARGIN, lifetime / 2)
+        )
+        self._token = _Token(value, refresh_at)
+        return value
+
+
+def _resent(request: httpx.Request) -> httpx.Request:
+    """A copy to send again, so that the first keeps the headers it went with."""
+    return httpx.Request(
+        request.method,
+        request.url,
+        headers=request.headers,
+        content=request.content,
+        extensions=request.extensions,
+    )
+
+
+class _CountedSlots(httpx.AsyncBaseTransport):
+    """At most `slots` exchanges with IC in flight, each counted by its outcome (SIS_CALLS). A
+    slot is held for one exchange, body included; the retries' sleeps happen above, without it."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, slots: int) -> None:
+        self._inner = inner
+        self._slots = asyncio.Semaphore(slots)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        async with self._slots:
+            try:
+                response = await self._inner.handle_async_request(request)
+                await response.aread()
+            except httpx.TimeoutException:
+                SIS_CALLS.labels("timeout").inc()
+                raise
+            except httpx.HTTPError:
+                SIS_CALLS.labels("error").inc()
+                raise
+        SIS_CALLS.labels(f"{response.status_code // 100}xx").inc()
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 class OneRosterClient(HttpAdapter):
@@ -211,33 +349,38 @@ class OneRosterClient(HttpAdapter):
         *,
         max_concurrency: int = 1,
         timeout: float = 15.0,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy = HTTP_RETRY,
+        sleep: Sleep = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
-        self._config = (
-            _Config(base_url.rstrip("/"), token_url, httpx.BasicAuth(client_id, client_secret))
+        self._root = base_url.rstrip("/") if base_url else None
+        self._auth = (
+            OneRosterAuth(token_url, client_id, client_secret, self._detail, clock)
             if base_url and token_url and client_id and client_secret
             else None
         )
         self._vendor_authorization = vendor_authorization
         self._secrets = (client_secret, vendor_authorization)
-        self._retry = retry or RetryPolicy()
-        self._clock = clock
-        # IC asks for serial calls in school hours and at most 5 off-peak: the semaphore is the
-        # limit, the pool only needs as many connections.
-        self._slots = asyncio.Semaphore(max_concurrency)
-        self._http = httpx.AsyncClient(
+
+        def layers(network: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+            # IC asks for serial calls in school hours and at most 5 off-peak: the slots are the
+            # limit, the pool only needs as many connections.
+            slots = _CountedSlots(network, max_concurrency)
+            return RetryingTransport(slots, RetryWhen(_transient), retry, sleep=sleep, rand=rand)
+
+        self._http = retrying_client(
+            layers,
             transport=transport,
-            timeout=timeout,
             limits=httpx.Limits(
                 max_connections=max_concurrency, max_keepalive_connections=max_concurrency
             ),
+            timeout=timeout,
+            auth=self._auth,
         )
-        self._token: _Token | None = None
-        self._token_lock = asyncio.Lock()
         self._terms: dict[str, IcTerm] = {}
         self._grading_periods: dict[str, tuple[IcTerm, ...]] = {}
 
@@ -278,15 +421,13 @@ class OneRosterClient(HttpAdapter):
 
     async def put_line_item(self, line_item: LineItem) -> None:
         path = f"{GRADEBOOK}/lineItems/{_seg(line_item.sourced_id)}"
-        response = await self._call(
-            "PUT", path, json=line_item_body(line_item, self._configured().root)
-        )
+        response = await self._call("PUT", path, json=line_item_body(line_item, self._configured()))
         if response.status_code not in WRITE_OK:
             raise self._refusal(response, f"line item {line_item.sourced_id}", _line_item_code)
 
     async def put_result(self, result: Result) -> None:
         path = f"{GRADEBOOK}/results/{_seg(result.sourced_id)}"
-        response = await self._call("PUT", path, json=result_body(result, self._configured().root))
+        response = await self._call("PUT", path, json=result_body(result, self._configured()))
         if response.status_code not in WRITE_OK:
             raise self._refusal(response, f"result {result.sourced_id}", _result_code)
 
@@ -330,7 +471,14 @@ class OneRosterClient(HttpAdapter):
 
     async def authenticate(self) -> None:
         """Gets an access token from the token endpoint now; raises what the port's calls would."""
-        await self._bearer(self._configured())
+        self._configured()
+        assert self._auth is not None  # configured: the root and the credentials are all set
+        request = self._auth.token_request(httpx.Timeout(self._http.timeout).as_dict())
+        try:
+            response = await self._http.send(request, auth=None)
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc, "the token request") from exc
+        self._auth.accept(response)
 
     async def read_gradebook(self) -> None:
         """One gradebook read that needs no class (a page of one category): IC answers it only
@@ -399,13 +547,14 @@ class OneRosterClient(HttpAdapter):
 
     # -- HTTP -------------------------------------------------------------------------------
 
-    def _configured(self) -> _Config:
-        if self._config is None:
+    def _configured(self) -> str:
+        """The root URL of IC's OneRoster API, once gpb has it and the client credentials."""
+        if self._root is None or self._auth is None:
             raise SisNotConfigured(
                 "gpb has no OneRoster URL or client credentials (GPB_SIS_BASE_URL, "
                 "GPB_SIS_TOKEN_URL, GPB_SIS_CLIENT_ID, GPB_SIS_CLIENT_SECRET)"
             )
-        return self._config
+        return self._root
 
     async def _call(
         self,
@@ -419,109 +568,39 @@ class OneRosterClient(HttpAdapter):
 
         The answer may still be any other status: what a 404 or a 422 means depends on the call.
         """
-        config = self._configured()
-        url = f"{config.root}/{path}"
+        root = self._configured()
+        what = f"{method} /{path}"
         gradebook = path.startswith(GRADEBOOK)
-        extra = {}
+        headers = {}
         if gradebook and self._vendor_authorization:
-            extra["x-vendor-authorization"] = self._vendor_authorization
-
-        def build(token: str) -> httpx.Request:
-            headers = {**extra, "Authorization": f"Bearer {token}"}
-            return self._http.build_request(method, url, json=json, params=params, headers=headers)
-
-        async def attempt() -> httpx.Response:
-            token = await self._bearer(config)
-            response = await self._send(build(token))
-            if response.status_code == 401:
-                # Revoked or expired early: one new token, then IC's answer stands.
-                response = await self._send(build(await self._bearer(config, stale=token)))
-            return response
-
-        response = await self._with_retries(attempt, f"{method} /{path}")
+            headers["x-vendor-authorization"] = self._vendor_authorization
+        try:
+            response = await self._http.request(
+                method, f"{root}/{path}", json=json, params=params, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc, what) from exc
+        spent = _spent(response, what, self._detail)
+        if spent is not None:
+            raise spent
         if response.status_code in (401, 403):
             hint = ""
             if gradebook and not self._vendor_authorization:
                 hint = " (GPB_SIS_VENDOR_AUTHORIZATION is not set; IC requires it for gradebook)"
             detail = self._detail(response)
             raise SisAuthFailed(
-                f"IC refused gpb's credentials for {method} /{path}{hint}: {detail}",
+                f"IC refused gpb's credentials for {what}{hint}: {detail}",
                 status=response.status_code,
             )
         return response
 
-    async def _bearer(self, config: _Config, stale: str | None = None) -> str:
-        """The cached access token, fetched when missing, near expiry, or equal to `stale`.
-
-        The lock makes concurrent callers share one fetch; a caller whose token was refused passes
-        it as `stale`, so of several such callers only the first fetches a new one.
-        """
-        token = self._token
-        if token is not None and token.value != stale and self._clock() < token.refresh_at:
-            return token.value  # the common case, without waiting on the lock
-        async with self._token_lock:
-            token = self._token
-            if token is None or token.value == stale or self._clock() >= token.refresh_at:
-                token = self._token = await self._fetch_token(config)
-            return token.value
-
-    async def _fetch_token(self, config: _Config) -> _Token:
-        async def attempt() -> httpx.Response:
-            form = {"grant_type": "client_credentials"}
-            request = self._http.build_request("POST", config.token_url, data=form)
-            return await self._send(request, auth=config.auth)
-
-        response = await self._with_retries(attempt, "the token request")
-        if response.status_code != 200:
-            raise SisAuthFailed(
-                f"IC's token endpoint refused the client credentials "
-                f"(HTTP {response.status_code}): {self._detail(response)}",
-                status=response.status_code,
-            )
-        data = _json(response, "token")
-        value = data.get("access_token")
-        if not isinstance(value, str) or not value:
-            raise SisAuthFailed("IC's token endpoint answered without an access_token")
-        lifetime = _float(data.get("expires_in"))
-        # Without expires_in the token is kept until IC refuses it (the 401 path renews it).
-        if lifetime is None:
-            return _Token(value, math.inf)
-        return _Token(value, self._clock() + lifetime - min(TOKEN_REFRESH_MARGIN, lifetime / 2))
-
-    async def _send(self, request: httpx.Request, auth: httpx.Auth | None = None) -> httpx.Response:
-        # The slot is held for one HTTP exchange only, never across a backoff sleep.
-        async with self._slots:
-            try:
-                response = await self._http.send(request, auth=auth)
-            except httpx.TimeoutException:
-                SIS_CALLS.labels("timeout").inc()
-                raise
-            except httpx.HTTPError:
-                SIS_CALLS.labels("error").inc()
-                raise
-        SIS_CALLS.labels(f"{response.status_code // 100}xx").inc()
-        return response
-
-    async def _with_retries(
-        self, attempt: Callable[[], Awaitable[httpx.Response]], what: str
-    ) -> httpx.Response:
-        """Retries 429, 5xx and network failures; raises `SisBusy` / `SisUnavailable` when spent."""
-        try:
-            response = await send_with_retry(attempt, self._retry, retry_if=_transient)
-        except httpx.HTTPError as exc:
-            raise SisUnavailable(
-                f"IC could not be reached for {what}: {type(exc).__name__}"
-            ) from exc
-        if not _transient(response):
-            return response
-        status = response.status_code
-        if status == 429:
-            raise SisBusy(
-                f"IC stayed busy (429) for {what}: {self._detail(response)}", status=status
-            )
-        raise SisUnavailable(
-            f"IC answered {status} to {what}: {self._detail(response)}", status=status
-        )
+    def _unreachable(self, exc: httpx.HTTPError, what: str) -> SisUnavailable:
+        """No answer came, even after retries; from the token request, when it was that one."""
+        if self._auth is not None and isinstance(exc, httpx.RequestError):
+            with suppress(RuntimeError):  # an error raised without its request
+                if str(exc.request.url) == self._auth.token_url:
+                    what = "the token request"
+        return SisUnavailable(f"IC could not be reached for {what}: {type(exc).__name__}")
 
     def _expect_read(self, response: httpx.Response) -> httpx.Response:
         if response.status_code != 200:
@@ -546,12 +625,22 @@ class OneRosterClient(HttpAdapter):
 
     def _detail(self, response: httpx.Response) -> str:
         """IC's own words about a failure, for an exception message: never with a credential."""
-        token = self._token.value if self._token else None
+        token = self._auth.token if self._auth else None
         return redact(parse_imsx(response).summary(), [*self._secrets, token])
 
 
 def _transient(response: httpx.Response) -> bool:
     return response.status_code == 429 or response.status_code >= 500
+
+
+def _spent(response: httpx.Response, what: str, describe: Describe) -> SisError | None:
+    """The error for an answer the retries could not cure (429, 5xx); None for any other."""
+    if not _transient(response):
+        return None
+    status = response.status_code
+    if status == 429:
+        return SisBusy(f"IC stayed busy (429) for {what}: {describe(response)}", status=status)
+    return SisUnavailable(f"IC answered {status} to {what}: {describe(response)}", status=status)
 
 
 # -- error mapping ------------------------------------------------------------------------

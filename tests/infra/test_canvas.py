@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -20,7 +21,7 @@ from gpb.handlers.errors import (
 )
 from gpb.handlers.model import AssignmentChange, OverrideTarget
 from gpb.infra.canvas import CanvasClient
-from gpb.infra.http_retry import RetryPolicy
+from gpb.infra.http_retry import HTTP_RETRY
 
 BASE = "https://district.instructure.test"
 TOKEN = "7~canvas-token-that-must-never-leak"
@@ -49,10 +50,14 @@ class Canvas:
         return self.handler(request)
 
     def client(self, *, max_attempts: int = 3) -> CanvasClient:
-        retry = RetryPolicy(
-            max_attempts=max_attempts, base_delay=1.0, sleep=self.sleeps, rand=lambda: 1.0
+        return CanvasClient(
+            BASE,
+            TOKEN,
+            retry=replace(HTTP_RETRY, max_attempts=max_attempts, base_seconds=1.0),
+            sleep=self.sleeps,
+            rand=lambda: 1.0,
+            transport=httpx.MockTransport(self),
         )
-        return CanvasClient(BASE, TOKEN, retry=retry, transport=httpx.MockTransport(self))
 
 
 def query(request: httpx.Request) -> dict[str, list[str]]:

@@ -1,20 +1,26 @@
-"""The shared retry policy: backoff with full jitter, Retry-After, and the send loop."""
+"""The retrying transport of both HTTP adapters: backoff with full jitter, Retry-After, which
+failures are retried, and the environment's proxies kept."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import httpx
 import pytest
 
+from gpb.handlers.backoff import Jitter, RetryPolicy
 from gpb.infra.http_retry import (
+    NOT_SENT_ERRORS,
+    RETRY_WHEN,
     WITHHELD,
-    RetryPolicy,
+    RetryingTransport,
+    RetryWhen,
     parse_retry_after,
     redact,
-    send_with_retry,
+    retry_delay,
+    retrying_client,
 )
 
 
@@ -28,45 +34,54 @@ class Sleeps:
         self.delays.append(seconds)
 
 
-def policy(
-    sleeps: Sleeps, *, rand: float = 1.0, max_attempts: int = 4, base_delay: float = 0.5
-) -> RetryPolicy:
-    return RetryPolicy(
-        max_attempts=max_attempts, base_delay=base_delay, sleep=sleeps, rand=lambda: rand
-    )
-
-
-def scripted(
-    *outcomes: int | Exception, headers: dict[str, str] | None = None
-) -> tuple[Callable[[], Awaitable[httpx.Response]], list[int]]:
-    """An attempt function answering with the given statuses or raising the given errors."""
-    calls: list[int] = []
-    queue = list(outcomes)
-
-    async def send() -> httpx.Response:
-        calls.append(1)
-        outcome = queue.pop(0)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return httpx.Response(outcome, headers=headers)
-
-    return send, calls
+def policy(max_attempts: int = 4, base_seconds: float = 0.5) -> RetryPolicy:
+    return RetryPolicy(max_attempts=max_attempts, base_seconds=base_seconds, jitter=Jitter.FULL)
 
 
 def server_error(response: httpx.Response) -> bool:
     return response.status_code >= 500
 
 
+SERVER_ERRORS = RetryWhen(server_error)
+
+
+def scripted(
+    *outcomes: int | Exception,
+    headers: dict[str, str] | None = None,
+    retry: RetryPolicy | None = None,
+    when: RetryWhen = SERVER_ERRORS,
+    sleeps: Sleeps | None = None,
+) -> tuple[httpx.AsyncClient, list[int]]:
+    """A client whose network answers with the given statuses or raises the given errors, in
+    turn, through a retrying transport (jitter pinned to the whole interval)."""
+    calls: list[int] = []
+    queue = list(outcomes)
+
+    def network(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        outcome = queue.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return httpx.Response(outcome, headers=headers)
+
+    transport = RetryingTransport(
+        httpx.MockTransport(network),
+        when,
+        retry or policy(),
+        sleep=sleeps or Sleeps(),
+        rand=lambda: 1.0,
+    )
+    return httpx.AsyncClient(transport=transport), calls
+
+
 # -- the policy ----------------------------------------------------------------------------
 
 
 def test_backoff_doubles_up_to_the_cap_and_jitters_over_the_whole_interval() -> None:
-    full = RetryPolicy(base_delay=0.5, max_delay=3.0, rand=lambda: 1.0)
-    assert [full.backoff(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
-    half = RetryPolicy(base_delay=0.5, max_delay=3.0, rand=lambda: 0.5)
-    assert [half.backoff(n) for n in range(1, 4)] == [0.25, 0.5, 1.0]
-    none = RetryPolicy(base_delay=0.5, rand=lambda: 0.0)
-    assert none.backoff(3) == 0.0
+    full = RetryPolicy(base_seconds=0.5, max_seconds=3.0, jitter=Jitter.FULL)
+    assert [full.delay(n, rand=lambda: 1.0) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert [full.delay(n, rand=lambda: 0.5) for n in range(1, 4)] == [0.25, 0.5, 1.0]
+    assert full.delay(3, rand=lambda: 0.0) == 0.0
 
 
 @pytest.mark.parametrize(
@@ -85,18 +100,21 @@ def test_retry_after_as_http_date() -> None:
 
 
 def test_delay_prefers_retry_after_but_caps_it() -> None:
-    p = RetryPolicy(base_delay=1.0, max_delay=20.0, rand=lambda: 1.0)
-    assert p.delay(1, httpx.Response(503, headers={"Retry-After": "9"})) == 9.0
-    assert p.delay(1, httpx.Response(503, headers={"Retry-After": "600"})) == 20.0
-    assert p.delay(3, httpx.Response(503)) == 4.0
-    assert p.delay(2, None) == 2.0
+    p = RetryPolicy(base_seconds=1.0, max_seconds=20.0, jitter=Jitter.FULL)
+
+    def delay(attempt: int, response: httpx.Response | None) -> float:
+        return retry_delay(p, attempt, response, lambda: 1.0)
+
+    assert delay(1, httpx.Response(503, headers={"Retry-After": "9"})) == 9.0
+    assert delay(1, httpx.Response(503, headers={"Retry-After": "600"})) == 20.0
+    assert delay(3, httpx.Response(503)) == 4.0
+    assert delay(2, None) == 2.0
 
 
 def test_delay_reads_an_http_date_against_the_current_time() -> None:
     when = datetime.now(UTC) + timedelta(seconds=10)
-    asked = RetryPolicy().delay(
-        1, httpx.Response(429, headers={"Retry-After": format_datetime(when, usegmt=True)})
-    )
+    answer = httpx.Response(429, headers={"Retry-After": format_datetime(when, usegmt=True)})
+    asked = retry_delay(policy(), 1, answer, lambda: 1.0)
     assert 8.5 <= asked <= 10.0
 
 
@@ -104,16 +122,16 @@ def test_policy_refuses_nonsense() -> None:
     with pytest.raises(ValueError):
         RetryPolicy(max_attempts=0)
     with pytest.raises(ValueError):
-        RetryPolicy(base_delay=-1)
+        RetryPolicy(base_seconds=-1)
 
 
-# -- the send loop -------------------------------------------------------------------------
+# -- the retrying transport ----------------------------------------------------------------
 
 
 async def test_retries_a_named_status_then_returns_the_success() -> None:
     sleeps = Sleeps()
-    send, calls = scripted(503, 502, 200)
-    response = await send_with_retry(send, policy(sleeps, base_delay=1.0), retry_if=server_error)
+    client, calls = scripted(503, 502, 200, retry=policy(base_seconds=1.0), sleeps=sleeps)
+    response = await client.get("https://sis.test/x")
     assert response.status_code == 200
     assert len(calls) == 3
     assert sleeps.delays == [1.0, 2.0]
@@ -121,8 +139,8 @@ async def test_retries_a_named_status_then_returns_the_success() -> None:
 
 async def test_a_status_not_named_is_returned_at_once() -> None:
     sleeps = Sleeps()
-    send, calls = scripted(404)
-    response = await send_with_retry(send, policy(sleeps), retry_if=server_error)
+    client, calls = scripted(404, sleeps=sleeps)
+    response = await client.get("https://sis.test/x")
     assert response.status_code == 404
     assert len(calls) == 1
     assert sleeps.delays == []
@@ -130,8 +148,8 @@ async def test_a_status_not_named_is_returned_at_once() -> None:
 
 async def test_when_attempts_are_spent_the_last_response_is_returned() -> None:
     sleeps = Sleeps()
-    send, calls = scripted(503, 503, 500)
-    response = await send_with_retry(send, policy(sleeps, max_attempts=3), retry_if=server_error)
+    client, calls = scripted(503, 503, 500, retry=policy(max_attempts=3), sleeps=sleeps)
+    response = await client.get("https://sis.test/x")
     assert response.status_code == 500
     assert len(calls) == 3
     assert len(sleeps.delays) == 2  # no sleep after the last attempt
@@ -139,8 +157,14 @@ async def test_when_attempts_are_spent_the_last_response_is_returned() -> None:
 
 async def test_retry_after_is_honoured_between_attempts() -> None:
     sleeps = Sleeps()
-    send, _ = scripted(429, 200, headers={"Retry-After": "4"})
-    await send_with_retry(send, policy(sleeps), retry_if=lambda r: r.status_code == 429)
+    client, _ = scripted(
+        429,
+        200,
+        headers={"Retry-After": "4"},
+        when=RetryWhen(lambda r: r.status_code == 429),
+        sleeps=sleeps,
+    )
+    await client.get("https://sis.test/x")
     assert sleeps.delays == [4.0]
 
 
@@ -154,55 +178,71 @@ async def test_retry_after_is_honoured_between_attempts() -> None:
     ],
 )
 async def test_transient_errors_are_retried_by_default(error: Exception) -> None:
-    sleeps = Sleeps()
-    send, calls = scripted(error, 200)
-    response = await send_with_retry(send, policy(sleeps), retry_if=server_error)
+    client, calls = scripted(error, 200)
+    response = await client.get("https://sis.test/x")
     assert response.status_code == 200
     assert len(calls) == 2
 
 
 async def test_when_attempts_are_spent_on_errors_the_last_one_is_raised() -> None:
-    sleeps = Sleeps()
-    send, calls = scripted(httpx.ConnectError("a"), httpx.ConnectError("b"))
+    client, calls = scripted(
+        httpx.ConnectError("a"), httpx.ConnectError("b"), retry=policy(max_attempts=2)
+    )
     with pytest.raises(httpx.ConnectError, match="b"):
-        await send_with_retry(send, policy(sleeps, max_attempts=2), retry_if=server_error)
+        await client.get("https://sis.test/x")
     assert len(calls) == 2
 
 
 async def test_configuration_errors_are_not_retried() -> None:
-    send, calls = scripted(httpx.UnsupportedProtocol("ftp"))
+    client, calls = scripted(httpx.UnsupportedProtocol("ftp"))
     with pytest.raises(httpx.UnsupportedProtocol):
-        await send_with_retry(send, policy(Sleeps()), retry_if=server_error)
+        await client.get("https://sis.test/x")
     assert len(calls) == 1
 
 
-async def test_a_caller_narrows_the_errors_it_retries() -> None:
-    narrow: tuple[type[Exception], ...] = (httpx.ConnectError,)
-    send, calls = scripted(httpx.ReadTimeout("may have been processed"))
+async def test_a_request_that_is_not_idempotent_narrows_what_is_retried() -> None:
+    once = {RETRY_WHEN: RetryWhen(lambda r: r.status_code == 429, NOT_SENT_ERRORS)}
+    client, calls = scripted(httpx.ReadTimeout("may have been processed"))
     with pytest.raises(httpx.ReadTimeout):
-        await send_with_retry(send, policy(Sleeps()), retry_if=server_error, retry_on=narrow)
+        await client.post("https://sis.test/x", extensions=once)
     assert len(calls) == 1
+    client, calls = scripted(503, 200)
+    assert (await client.post("https://sis.test/x", extensions=once)).status_code == 503
+    client, calls = scripted(httpx.ConnectError("never sent"), 429, 201)
+    assert (await client.post("https://sis.test/x", extensions=once)).status_code == 201
+    assert len(calls) == 3
 
 
-async def test_works_with_a_real_client_and_a_fresh_request_per_attempt() -> None:
-    seen: list[str] = []
+async def test_the_environment_s_proxy_is_used_as_a_plain_client_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bytes] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.headers["X-Attempt"])
-        return httpx.Response(503 if len(seen) < 3 else 204)
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readline())
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
 
-    sleeps = Sleeps()
-    attempt = 0
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    layered: list[str] = []
 
-        async def send() -> httpx.Response:
-            nonlocal attempt
-            attempt += 1
-            return await client.put("https://sis.test/x", headers={"X-Attempt": str(attempt)})
+    def layers(network: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        layered.append(type(network).__name__)
+        return RetryingTransport(network, SERVER_ERRORS)
 
-        response = await send_with_retry(send, policy(sleeps), retry_if=server_error)
-    assert response.status_code == 204
-    assert seen == ["1", "2", "3"]
+    async with server:
+        limits = httpx.Limits(max_connections=1)
+        client = retrying_client(layers, transport=None, limits=limits, timeout=5.0)
+        async with client:
+            response = await client.get("http://ic.invalid/x")
+    assert response.text == "ok"
+    assert seen == [b"GET http://ic.invalid/x HTTP/1.1\r\n"]
+    assert layered == ["AsyncHTTPTransport", "AsyncHTTPTransport"]  # the proxy's, the default
 
 
 def test_redact_removes_every_secret_and_ignores_missing_ones() -> None:

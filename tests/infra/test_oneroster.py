@@ -26,7 +26,7 @@ from gpb.handlers.errors import (
     SisUnavailable,
 )
 from gpb.handlers.model import IcCategory, IcTerm, LineItem, Result
-from gpb.infra.http_retry import WITHHELD, RetryPolicy, Sleep
+from gpb.infra.http_retry import HTTP_RETRY, WITHHELD, Sleep
 from gpb.infra.oneroster import OneRosterClient, line_item_body, parse_imsx, result_body
 from gpb.infra.sandbox.schema import line_item_validator, problems, result_validator
 
@@ -102,9 +102,6 @@ class Ic:
         max_attempts: int = 3,
         sleep: Sleep | None = None,
     ) -> OneRosterClient:
-        retry = RetryPolicy(
-            max_attempts=max_attempts, base_delay=1.0, sleep=sleep or self.sleeps, rand=lambda: 1.0
-        )
         return OneRosterClient(
             BASE,
             TOKEN_URL,
@@ -112,7 +109,9 @@ class Ic:
             SECRET,
             vendor,
             max_concurrency=max_concurrency,
-            retry=retry,
+            retry=replace(HTTP_RETRY, max_attempts=max_attempts, base_seconds=1.0),
+            sleep=sleep or self.sleeps,
+            rand=lambda: 1.0,
             transport=httpx.MockTransport(self),
             clock=lambda: self.now,
         )
