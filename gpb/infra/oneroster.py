@@ -237,7 +237,7 @@ class OneRosterAuth(httpx.Auth):
         """The access token held now, for the messages that must never show it."""
         return self._token.value if self._token else None
 
-    def token_request(self, timeout: object = None) -> httpx.Request:
+    def token_request(self, timeout: dict[str, float | None] | None = None) -> httpx.Request:
         form = {"grant_type": "client_credentials"}
         extensions = {"timeout": timeout} if timeout is not None else {}
         request = httpx.Request("POST", self.token_url, data=form, extensions=extensions)
