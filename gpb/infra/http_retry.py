@@ -20,6 +20,9 @@ from types import TracebackType
 from typing import Self
 
 import httpx
+
+# httpx's own reading of HTTP(S)_PROXY, ALL_PROXY and NO_PROXY, which a plain AsyncClient applies:
+# retrying_client() keeps it when it brings a transport of its own.
 from httpx._utils import get_environment_proxies
 
 from gpb.handlers.backoff import Jitter, RetryPolicy
