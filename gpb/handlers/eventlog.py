@@ -6,10 +6,13 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from gpb.handlers.claims import Claim
 from gpb.handlers.envelope import CanvasEvent
+
+if TYPE_CHECKING:  # the changes are defined by modules that import this one
+    from gpb.handlers.changes import Change
 
 
 class EventStatus(StrEnum):
@@ -128,7 +131,7 @@ class Finish:
     outcome: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     next_attempt_at: datetime | None = None
-    changes: Sequence[object] = field(default=())
+    changes: Sequence[Change] = field(default=())
 
 
 class EventLog(Protocol):

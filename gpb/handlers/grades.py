@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gpb.handlers.course_state import CourseState
 from gpb.handlers.courses import CourseSeen
@@ -27,6 +27,9 @@ from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.messagebus import Handled, Handler, Unusable
 from gpb.handlers.model import Result, Submission
 from gpb.handlers.ports import Canvas
+
+if TYPE_CHECKING:  # grade changes, defined here, are members of the union
+    from gpb.handlers.changes import Change
 
 
 @dataclass(frozen=True)
@@ -313,7 +316,7 @@ def _stored(
         "before": before.value.as_json(),
         "after": after.value.as_json(),
     }
-    changes: tuple[object, ...] = (CourseSeen(after.course_id, event.shard), GradeStored(after))
+    changes: tuple[Change, ...] = (CourseSeen(after.course_id, event.shard), GradeStored(after))
     if after.value != before.value:
         changes += (GradeChanged(after.course_id, event.received_at),)
     return Handled(outcome=outcome, changes=changes, error=error)

@@ -27,13 +27,16 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gpb.handlers.claims import ALONE, Turns
 from gpb.handlers.periodic import Every, run_periodically
 from gpb.handlers.school_hours import SchoolHours
 from gpb.handlers.syncs import ChangeSink, RunStatus
 from gpb.handlers.timefmt import iso, utcnow
+
+if TYPE_CHECKING:  # the admin alerts' changes, defined here, are members of the union
+    from gpb.handlers.changes import Change
 
 log = logging.getLogger("gpb.health")
 
@@ -226,9 +229,9 @@ def admin_alert_changes(
     findings: Sequence[Finding],
     channels: tuple[str, ...],
     now: datetime,
-) -> list[object]:
+) -> list[Change]:
     """What to open, update and resolve so that the open admin alerts match the findings."""
-    changes: list[object] = []
+    changes: list[Change] = []
     for finding in findings:
         current = open_alerts.get(finding.code)
         if finding.holds is None:
@@ -300,7 +303,7 @@ class HealthJob:
             failed="judging gpb's health failed; trying again shortly",
         )
 
-    async def run_once(self) -> list[object]:
+    async def run_once(self) -> list[Change]:
         now = self._clock()
         findings = await self.findings(now)
         open_alerts = {a.code: a for a in await self._alerts.admin_alerts("open")}

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpb.handlers.eventlog import EventStatus, StoredEvent
+
+if TYPE_CHECKING:  # the changes are defined by modules that import this one
+    from gpb.handlers.changes import Change
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,7 @@ class Handled:
 
     status: EventStatus = EventStatus.PROCESSED
     outcome: dict[str, Any] = field(default_factory=dict)
-    changes: tuple[object, ...] = ()
+    changes: tuple[Change, ...] = ()
     # Handled as far as possible, with a problem worth recording that retrying would not fix.
     error: dict[str, Any] | None = None
 

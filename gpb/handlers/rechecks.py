@@ -22,6 +22,7 @@ from gpb.handlers.alerts import (
     AlertUpdated,
     alert_changes,
 )
+from gpb.handlers.changes import Change
 from gpb.handlers.course_state import (
     AssignmentRecord,
     AssignmentStored,
@@ -45,7 +46,7 @@ from gpb.handlers.notices import NoticesQueued
 from gpb.handlers.ports import Canvas
 from gpb.handlers.timefmt import utcnow
 
-Refresh = Callable[[CourseState, StoredEvent], Awaitable[tuple[CourseState, list[object]]]]
+Refresh = Callable[[CourseState, StoredEvent], Awaitable[tuple[CourseState, list[Change]]]]
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ class Rechecks:
         verdicts, outcome = await self._reevaluate(state, stored)
         return Handled(outcome=outcome, changes=tuple(changes + verdicts))
 
-    async def reload(self, course_id: str) -> list[object]:
+    async def reload(self, course_id: str) -> list[Change]:
         """Reads the whole course from Canvas again and re-judges it (a remaster trusts no event).
         Returns the changes to apply."""
         stored = await self.state.course_state(course_id)
@@ -123,7 +124,7 @@ class Rechecks:
 
     async def _load(
         self, state: CourseState, shard: int | None
-    ) -> tuple[CourseState, list[object]]:
+    ) -> tuple[CourseState, list[Change]]:
         """The whole course, read once: later events refresh only what they are about."""
         if state.loaded:
             return state, []
@@ -161,7 +162,7 @@ class Rechecks:
 
     async def _refresh_assignment(
         self, state: CourseState, event: StoredEvent
-    ) -> tuple[CourseState, list[object]]:
+    ) -> tuple[CourseState, list[Change]]:
         assignment_id = local_id_or_none(event.body.get("assignment_id"))
         if assignment_id is None:
             raise Unusable("the event body has no assignment_id")
@@ -177,13 +178,13 @@ class Rechecks:
 
     async def _refresh_groups(
         self, state: CourseState, event: StoredEvent
-    ) -> tuple[CourseState, list[object]]:
+    ) -> tuple[CourseState, list[Change]]:
         groups = tuple(await self.canvas.list_assignment_groups(state.course_id))
         return replace(state, groups=groups), [GroupsStored(state.course_id, groups)]
 
     async def _refresh_after_fix(
         self, state: CourseState, event: StoredEvent
-    ) -> tuple[CourseState, list[object]]:
+    ) -> tuple[CourseState, list[Change]]:
         if event.body.get("outcome") == "refused":
             return state, []  # Canvas changed nothing
         if event.body.get("refresh") == "groups":
@@ -192,7 +193,7 @@ class Rechecks:
 
     async def _refresh_course(
         self, state: CourseState, event: StoredEvent
-    ) -> tuple[CourseState, list[object]]:
+    ) -> tuple[CourseState, list[Change]]:
         event_ms = _event_ms(event)
         if state.course_time_ms > event_ms:
             raise Stale(f"course {state.course_id} holds newer state than this event")
@@ -206,13 +207,13 @@ class Rechecks:
 
     async def _refresh_sections(
         self, state: CourseState, event: StoredEvent
-    ) -> tuple[CourseState, list[object]]:
+    ) -> tuple[CourseState, list[Change]]:
         sections = tuple(await self.canvas.list_sections(state.course_id))
         return replace(state, sections=sections), [SectionsStored(state.course_id, sections)]
 
     async def _refresh_enrollments(
         self, state: CourseState, event: StoredEvent
-    ) -> tuple[CourseState, list[object]]:
+    ) -> tuple[CourseState, list[Change]]:
         if event.body.get("type", "StudentEnrollment") != "StudentEnrollment":
             return state, []  # teachers and observers move no grades
         state, changes = await self._refresh_sections(state, event)
@@ -222,7 +223,7 @@ class Rechecks:
 
     async def _reevaluate(
         self, state: CourseState, stored: CourseState
-    ) -> tuple[list[object], dict[str, Any]]:
+    ) -> tuple[list[Change], dict[str, Any]]:
         """Judges every assignment of `state`; stores the records that differ from `stored`."""
         course = state.course
         assert course is not None, "a loaded course state has its course"
@@ -235,7 +236,7 @@ class Rechecks:
             assignments=tuple(r.assignment for r in records.values()),
             ic=await self._ic_knowledge(state) if syncing else {},
         )
-        changes: list[object] = []
+        changes: list[Change] = []
         violations_by_assignment = {}
         for record in records.values():
             violations = tuple(
@@ -267,7 +268,7 @@ class Rechecks:
 
     def _notices(
         self, course_id: str, alerts: Sequence[AlertChange], open_alerts: Sequence[Alert]
-    ) -> list[object]:
+    ) -> list[Change]:
         if not alerts or not self.settings.notice_channels:
             return []
         by_id = {a.id: a.assignment_id for a in open_alerts}

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
+from gpb.handlers.changes import Change
 from gpb.handlers.course_state import CourseStateStore
 from gpb.handlers.delta import ConfirmedStore, PendingEntry
 from gpb.handlers.dictionary import entry
@@ -106,7 +107,7 @@ class SyncSettings:
     hold_unposted: bool = False  # GPB_UNPOSTED_GRADES=hold
 
 
-ReloadCourse = Callable[[str], Awaitable[list[object]]]
+ReloadCourse = Callable[[str], Awaitable[list[Change]]]
 Stepped = tuple[GradeOutcome, RunError | None]  # one grade's outcome, and its error if it failed
 
 

@@ -15,7 +15,8 @@ from gpb.handlers.model import IcRecord, RecordKind
 from gpb.handlers.refusals import Refused
 from gpb.handlers.timefmt import iso
 
-if TYPE_CHECKING:  # line_items reads the confirmations defined here
+if TYPE_CHECKING:  # line_items reads the confirmations defined here, changes the changes
+    from gpb.handlers.changes import Change
     from gpb.handlers.line_items import LineItemDetails
 
 
@@ -391,6 +392,6 @@ class SyncStore(Protocol):
 
 
 class ChangeSink(Protocol):
-    async def apply(self, changes: Sequence[object]) -> None:
+    async def apply(self, changes: Sequence[Change]) -> None:
         """Applies state changes in one transaction (the same writers as event handling)."""
         ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gpb.handlers.changes import Change
 from gpb.infra.store.alerts import SqlAlerts
 from gpb.infra.store.auth_failures import SqlAuthFailures
 from gpb.infra.store.auto_sync import SqlAutoSync
@@ -73,7 +74,7 @@ class SqlStore:
     async def close(self) -> None:
         await self.db.close()
 
-    async def apply(self, changes: Sequence[object]) -> None:
+    async def apply(self, changes: Sequence[Change]) -> None:
         """State changes made outside event handling (a remaster's re-reads, its confirmations)."""
         if changes:
             await self.db.write(lambda conn: apply_changes(conn, changes))
