@@ -22,6 +22,7 @@ from gpb.handlers.auto_sync import AutoMode, AutoSyncPolicy, AutoSyncScheduler, 
 from gpb.handlers.backoff import RetryPolicy
 from gpb.handlers.claims import Turns
 from gpb.handlers.eventlog import Finish
+from gpb.handlers.events import EventHandlers, event_handlers
 from gpb.handlers.fixes import FixService, FixSettings
 from gpb.handlers.grades import GradeEvents
 from gpb.handlers.health import DiskProbe, HealthJob, HealthSettings
@@ -29,7 +30,7 @@ from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.ingest import ROOT_ACCOUNT_FORMS, EventDecoder, IngestPolicy, root_account
 from gpb.handlers.lti import LtiPolicy
-from gpb.handlers.messagebus import Handler, MessageBus
+from gpb.handlers.messagebus import MessageBus
 from gpb.handlers.notices import CANVAS_INBOX, WEBHOOK, NoticeDispatcher, NoticesQueued
 from gpb.handlers.ports import Sis
 from gpb.handlers.rechecks import Rechecks, RecheckSettings
@@ -60,12 +61,6 @@ from gpb.listener.context import AppContext, ListenerConfig, LtiSetup
 from gpb.listener.streams import StreamSlots
 
 log = logging.getLogger("gpb")
-
-
-def handler_registry(
-    rechecks: Rechecks, grade_events: GradeEvents, students: StudentNames
-) -> dict[str, Handler]:
-    return rechecks.registry() | grade_events.registry() | students.registry()
 
 
 def _secret(value: Any) -> str | None:
@@ -541,10 +536,12 @@ def build_services(
     worker = Worker(
         store.events,
         MessageBus(
-            handler_registry(
-                rechecks,
-                GradeEvents(canvas, store.syncs),
-                StudentNames(canvas, store.course_state),
+            event_handlers(
+                EventHandlers(
+                    rechecks,
+                    GradeEvents(canvas, store.syncs),
+                    StudentNames(canvas, store.course_state),
+                )
             )
         ),
         retry_policy(settings),

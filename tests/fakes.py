@@ -32,7 +32,10 @@ from gpb.handlers.eventlog import (
     Rejection,
     StoredEvent,
 )
-from gpb.handlers.grades import Grade
+from gpb.handlers.events import EventHandlers, event_handlers
+from gpb.handlers.grades import Grade, GradeEvents, GradeStore
+from gpb.handlers.ic_directory import IcDirectory
+from gpb.handlers.messagebus import Handler
 from gpb.handlers.model import (
     Assignment,
     AssignmentGroup,
@@ -48,6 +51,8 @@ from gpb.handlers.model import (
     Submission,
 )
 from gpb.handlers.notices import NoticesQueued
+from gpb.handlers.rechecks import Rechecks, RecheckSettings
+from gpb.handlers.students import StudentDirectory, StudentNames
 from gpb.handlers.syncs import (
     ACTIVE,
     LineItemConfirmed,
@@ -90,6 +95,39 @@ def stored_event(payload: dict[str, Any], event_id: str = "1") -> StoredEvent:
         user_id=event.user_id,
         shard=event.shard,
         payload=event.payload,
+    )
+
+
+class _NoGrades:
+    async def grade(self, course_id: str, assignment_id: str, user_id: str) -> Grade | None:
+        return None
+
+    async def grades(self, course_id: str) -> list[Grade]:
+        return []
+
+
+class _NoStudents:
+    async def is_student(self, user_id: str) -> bool:
+        return False
+
+
+def event_table(
+    canvas: FakeCanvas,
+    *,
+    rechecks: Rechecks | None = None,
+    grades: GradeStore | None = None,
+    students: StudentDirectory | None = None,
+) -> dict[str, Handler]:
+    """gpb's event table over fakes, as the bootstrap builds it over the store: a test gives the
+    parts it looks at, and the others hold nothing."""
+    store = FakeCourseStore()
+    ic = IcDirectory(FakeSis(), ttl_seconds=300)
+    return event_handlers(
+        EventHandlers(
+            rechecks or Rechecks(canvas, ic, store, store, RecheckSettings(30, UTC)),
+            GradeEvents(canvas, grades or _NoGrades()),
+            StudentNames(canvas, students or _NoStudents()),
+        )
     )
 
 

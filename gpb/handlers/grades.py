@@ -20,11 +20,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from gpb.handlers.course_state import CourseState
 from gpb.handlers.courses import CourseSeen
-from gpb.handlers.envelope import parse_canvas_time
 from gpb.handlers.errors import CanvasNotConfigured
-from gpb.handlers.eventlog import StoredEvent
-from gpb.handlers.ids import local_id_or_none
-from gpb.handlers.messagebus import Handled, Handler, Unusable
+from gpb.handlers.event_bodies import GradeBody, GradeChangeBody, SubmissionBody
+from gpb.handlers.messagebus import Event, Handled, Unusable
 from gpb.handlers.model import Result, Submission
 from gpb.handlers.ports import Canvas
 
@@ -203,66 +201,35 @@ async def read_grades(canvas: Canvas, state: CourseState, read_at_ms: int) -> li
     ]
 
 
-def _time_ms(event: StoredEvent) -> int:
-    return int(event.event_time.timestamp() * 1000) if event.event_time else 0
-
-
-def _number(value: object) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def _optional_time(value: object) -> datetime | None:
-    try:
-        return parse_canvas_time(value) if value else None
-    except ValueError:
-        return None
-
-
 @dataclass
 class GradeEvents:
     canvas: Canvas
     grades: GradeStore
 
-    def registry(self) -> dict[str, Handler]:
-        return {
-            "grade_change": self.on_grade_change,
-            "submission_created": self.on_submission,
-            "submission_updated": self.on_submission,
-        }
-
-    async def _current(self, event: StoredEvent, body: Mapping[str, Any]) -> Grade:
+    async def _current(self, event: Event[GradeBody]) -> Grade:
         """The stored grade this event is about, or a blank one."""
-        course_id = event.course_id
-        assignment_id = local_id_or_none(body.get("assignment_id"))
-        user_id = local_id_or_none(body.get("student_id") or body.get("user_id"))
-        if course_id is None or assignment_id is None or user_id is None:
-            raise Unusable("the event does not name its course, assignment and student")
-        stored = await self.grades.grade(course_id, assignment_id, user_id)
-        return stored or Grade(course_id, assignment_id, user_id, GradeValue(posted=True))
+        course_id, body = event.course_id, event.body
+        if course_id is None:
+            raise Unusable("the event names no course")
+        stored = await self.grades.grade(course_id, body.assignment_id, body.student_id)
+        return stored or Grade(
+            course_id, body.assignment_id, body.student_id, GradeValue(posted=True)
+        )
 
-    async def on_grade_change(self, event: StoredEvent) -> Handled:
+    async def on_grade_change(self, event: Event[GradeChangeBody]) -> Handled:
         body = event.body
-        current = await self._current(event, body)
-        score, grade = _number(body.get("score")), _text(body.get("grade"))
+        current = await self._current(event)
+        score, grade = body.score, body.grade
         fields: dict[str, object] = {"score": score, "grade": grade, "graded_at": event.event_time}
         error = None
         excused = False
         # Canvas is asked only while no newer event has said whether the grade is excused.
-        if score is None and grade is None and _time_ms(event) >= current.time_of("excused"):
+        if score is None and grade is None and event.event_time_ms >= current.time_of("excused"):
             try:
                 excused = await self._excused(current)
             except CanvasNotConfigured as exc:
                 # Canvas's own hint: an excused submission counts as graded, a cleared one not.
-                excused = body.get("grading_complete") is True
+                excused = body.grading_complete
                 error = {"code": exc.code, "message": exc.message}
             fields["excused"] = excused
         elif score is not None or grade is not None:
@@ -271,29 +238,29 @@ class GradeEvents:
             fields["missing"] = False  # Canvas: an excused submission is never missing
         # A score does not clear `missing`: a submission marked missing keeps it when graded (the
         # missing-submission policy scores it too). Only the submission events say it.
-        if isinstance(body.get("muted"), bool):
-            fields["posted"] = not body["muted"]
-        if sis_id := _text(body.get("student_sis_id")):
-            fields["student_sis_id"] = sis_id
+        if body.muted is not None:
+            fields["posted"] = not body.muted
+        if body.student_sis_id:
+            fields["student_sis_id"] = body.student_sis_id
         return _stored(event, current, fields, error)
 
-    async def on_submission(self, event: StoredEvent) -> Handled:
+    async def on_submission(self, event: Event[SubmissionBody]) -> Handled:
         body = event.body
-        current = await self._current(event, body)
-        score, grade = _number(body.get("score")), _text(body.get("grade"))
-        fields: dict[str, object] = {"score": score, "grade": grade}
+        current = await self._current(event)
+        fields: dict[str, object] = {"score": body.score, "grade": body.grade}
         # Field by field: a flag the event does not carry (compact payloads drop nulls) is left
         # as the newest event that carried it said.
-        for flag in ("missing", "late"):
-            if isinstance(body.get(flag), bool):
-                fields[flag] = body[flag]
+        if body.missing is not None:
+            fields["missing"] = body.missing
+        if body.late is not None:
+            fields["late"] = body.late
         # A null score here is "ungraded" or "excused"; only grade_change tells excused apart.
-        if score is not None or grade is not None:
+        if body.score is not None or body.grade is not None:
             fields["excused"] = False
-        if "posted_at" in body:
-            fields["posted"] = body.get("posted_at") is not None
-        if graded_at := _optional_time(body.get("graded_at")):
-            fields["graded_at"] = graded_at
+        if body.posted is not None:
+            fields["posted"] = body.posted
+        if body.graded_at:
+            fields["graded_at"] = body.graded_at
         return _stored(event, current, fields, None)
 
     async def _excused(self, grade: Grade) -> bool:
@@ -304,9 +271,12 @@ class GradeEvents:
 
 
 def _stored(
-    event: StoredEvent, before: Grade, fields: Mapping[str, object], error: dict[str, Any] | None
+    event: Event[GradeBody],
+    before: Grade,
+    fields: Mapping[str, object],
+    error: dict[str, Any] | None,
 ) -> Handled:
-    time = _time_ms(event)
+    time = event.event_time_ms
     if all(time < before.time_of(name) for name in fields):
         return Handled(outcome={"stale": True})  # newer events said all this event says
     after = with_fields(before, {name: (value, time) for name, value in fields.items()})

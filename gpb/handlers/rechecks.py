@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from gpb.handlers.alerts import (
     Alert,
@@ -36,17 +36,17 @@ from gpb.handlers.course_state import (
 from gpb.handlers.courses import CourseSeen
 from gpb.handlers.eligibility import CourseView, IcKnowledge, evaluate, is_eligible
 from gpb.handlers.errors import CanvasNotConfigured
-from gpb.handlers.eventlog import StoredEvent
-from gpb.handlers.fixes import FIX_EVENT
+from gpb.handlers.event_bodies import AnyBody, AssignmentBody, Body, EnrollmentBody, FixBody
 from gpb.handlers.ic_directory import IcDirectory
-from gpb.handlers.ids import local_id_or_none
-from gpb.handlers.messagebus import Handled, Handler, Unusable
+from gpb.handlers.messagebus import Event, Handled, Unusable
 from gpb.handlers.model import Assignment
 from gpb.handlers.notices import NoticesQueued
 from gpb.handlers.ports import Canvas
 from gpb.handlers.timefmt import utcnow
 
-Refresh = Callable[[CourseState, StoredEvent], Awaitable[tuple[CourseState, list[Change]]]]
+B = TypeVar("B", bound=Body)
+Refreshed = tuple[CourseState, list[Change]]
+Refresh = Callable[[CourseState, Event[B]], Awaitable[Refreshed]]
 
 
 @dataclass(frozen=True)
@@ -70,31 +70,29 @@ class Rechecks:
     settings: RecheckSettings
     clock: Callable[[], datetime] = utcnow
 
-    def registry(self) -> dict[str, Handler]:
-        by_family: dict[str, Refresh] = {
-            "assignment": self._refresh_assignment,
-            "assignment_override": self._refresh_assignment,
-            "assignment_group": self._refresh_groups,
-            "course": self._refresh_course,
-            "course_section": self._refresh_sections,
-            "enrollment": self._refresh_enrollments,
-        }
-        handlers = {
-            f"{family}_{verb}": self._handler(refresh)
-            for family, refresh in by_family.items()
-            for verb in ("created", "updated")
-        }
-        # A fix gpb made in Canvas: re-read what it changed, without waiting for Canvas's event.
-        handlers[FIX_EVENT] = self._handler(self._refresh_after_fix)
-        return handlers
+    # The handlers of gpb/handlers/events.py: each re-reads what its event is about, then
+    # re-checks the course.
 
-    def _handler(self, refresh: Refresh) -> Handler:
-        async def handle(event: StoredEvent) -> Handled:
-            return await self.recheck(event, refresh)
+    async def on_assignment(self, event: Event[AssignmentBody]) -> Handled:
+        return await self.recheck(event, self._refresh_assignment)
 
-        return handle
+    async def on_groups(self, event: Event[AnyBody]) -> Handled:
+        return await self.recheck(event, self._refresh_groups)
 
-    async def recheck(self, event: StoredEvent, refresh: Refresh) -> Handled:
+    async def on_course(self, event: Event[AnyBody]) -> Handled:
+        return await self.recheck(event, self._refresh_course)
+
+    async def on_sections(self, event: Event[AnyBody]) -> Handled:
+        return await self.recheck(event, self._refresh_sections)
+
+    async def on_enrollment(self, event: Event[EnrollmentBody]) -> Handled:
+        return await self.recheck(event, self._refresh_enrollments)
+
+    async def on_fix(self, event: Event[FixBody]) -> Handled:
+        """A fix gpb made in Canvas: re-read what it changed, without waiting for Canvas's event."""
+        return await self.recheck(event, self._refresh_after_fix)
+
+    async def recheck(self, event: Event[B], refresh: Refresh[B]) -> Handled:
         if event.course_id is None:
             raise Unusable("the event names no course")
         stored = await self.state.course_state(event.course_id)
@@ -122,9 +120,7 @@ class Rechecks:
         verdicts, _ = await self._reevaluate(fresh, stored)
         return changes + verdicts
 
-    async def _load(
-        self, state: CourseState, shard: int | None
-    ) -> tuple[CourseState, list[Change]]:
+    async def _load(self, state: CourseState, shard: int | None) -> Refreshed:
         """The whole course, read once: later events refresh only what they are about."""
         if state.loaded:
             return state, []
@@ -161,40 +157,40 @@ class Rechecks:
         ]
 
     async def _refresh_assignment(
-        self, state: CourseState, event: StoredEvent
-    ) -> tuple[CourseState, list[Change]]:
-        assignment_id = local_id_or_none(event.body.get("assignment_id"))
-        if assignment_id is None:
-            raise Unusable("the event body has no assignment_id")
+        self, state: CourseState, event: Event[AssignmentBody]
+    ) -> Refreshed:
+        return await self._reread_assignment(state, event.body, event.event_time_ms)
+
+    async def _reread_assignment(
+        self, state: CourseState, body: AssignmentBody, event_ms: int
+    ) -> Refreshed:
+        assignment_id = body.assignment_id
         previous = state.assignments.get(assignment_id)
-        event_ms = _event_ms(event)
         if previous is not None and previous.state_time_ms > event_ms:
             raise Stale(f"assignment {assignment_id} holds newer state than this event")
         fresh = await self.canvas.get_assignment(state.course_id, assignment_id)
-        if fresh is None or event.body.get("workflow_state") == "deleted":
-            fresh = _deleted(previous, assignment_id, state.course_id, event)
+        if fresh is None or body.deleted:
+            fresh = _deleted(previous, state.course_id, body)
         records = {**state.assignments, assignment_id: _record(fresh, previous, event_ms)}
         return replace(state, assignments=records), []
 
-    async def _refresh_groups(
-        self, state: CourseState, event: StoredEvent
-    ) -> tuple[CourseState, list[Change]]:
+    async def _refresh_groups(self, state: CourseState, event: Event[Any]) -> Refreshed:
         groups = tuple(await self.canvas.list_assignment_groups(state.course_id))
         return replace(state, groups=groups), [GroupsStored(state.course_id, groups)]
 
-    async def _refresh_after_fix(
-        self, state: CourseState, event: StoredEvent
-    ) -> tuple[CourseState, list[Change]]:
-        if event.body.get("outcome") == "refused":
+    async def _refresh_after_fix(self, state: CourseState, event: Event[FixBody]) -> Refreshed:
+        fix = event.body
+        if fix.outcome == "refused":
             return state, []  # Canvas changed nothing
-        if event.body.get("refresh") == "groups":
+        if fix.refresh == "groups":
             return await self._refresh_groups(state, event)
-        return await self._refresh_assignment(state, event)
+        if fix.assignment_id is None:
+            raise Unusable("the event body has no assignment_id")
+        body = AssignmentBody(assignment_id=fix.assignment_id)
+        return await self._reread_assignment(state, body, event.event_time_ms)
 
-    async def _refresh_course(
-        self, state: CourseState, event: StoredEvent
-    ) -> tuple[CourseState, list[Change]]:
-        event_ms = _event_ms(event)
+    async def _refresh_course(self, state: CourseState, event: Event[AnyBody]) -> Refreshed:
+        event_ms = event.event_time_ms
         if state.course_time_ms > event_ms:
             raise Stale(f"course {state.course_id} holds newer state than this event")
         course = await self.canvas.get_course(state.course_id)
@@ -205,16 +201,14 @@ class Rechecks:
             [CourseStored(course, event.shard, event_ms)],
         )
 
-    async def _refresh_sections(
-        self, state: CourseState, event: StoredEvent
-    ) -> tuple[CourseState, list[Change]]:
+    async def _refresh_sections(self, state: CourseState, event: Event[Any]) -> Refreshed:
         sections = tuple(await self.canvas.list_sections(state.course_id))
         return replace(state, sections=sections), [SectionsStored(state.course_id, sections)]
 
     async def _refresh_enrollments(
-        self, state: CourseState, event: StoredEvent
-    ) -> tuple[CourseState, list[Change]]:
-        if event.body.get("type", "StudentEnrollment") != "StudentEnrollment":
+        self, state: CourseState, event: Event[EnrollmentBody]
+    ) -> Refreshed:
+        if not event.body.of_student:
             return state, []  # teachers and observers move no grades
         state, changes = await self._refresh_sections(state, event)
         enrollments = tuple(await self.canvas.list_student_enrollments(state.course_id))
@@ -286,10 +280,6 @@ class Rechecks:
         ]
 
 
-def _event_ms(event: StoredEvent) -> int:
-    return int(event.event_time.timestamp() * 1000) if event.event_time else 0
-
-
 def _record(
     assignment: Assignment, previous: AssignmentRecord | None, event_ms: int
 ) -> AssignmentRecord:
@@ -300,16 +290,14 @@ def _record(
     )
 
 
-def _deleted(
-    previous: AssignmentRecord | None, assignment_id: str, course_id: str, event: StoredEvent
-) -> Assignment:
+def _deleted(previous: AssignmentRecord | None, course_id: str, body: AssignmentBody) -> Assignment:
     """Canvas answers 404 for a deleted assignment: keep what gpb knew, marked deleted."""
     if previous is not None:
         return replace(previous.assignment, deleted=True)
     return Assignment(
-        id=assignment_id,
+        id=body.assignment_id,
         course_id=course_id,
-        title=str(event.body.get("title") or ""),
+        title=body.title,
         published=False,
         post_to_sis=False,
         assignment_group_id=None,

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gpb.handlers.errors import CanvasNotConfigured
-from gpb.handlers.eventlog import EventStatus, StoredEvent
-from gpb.handlers.ids import local_id_or_none
-from gpb.handlers.messagebus import Handled, Handler, Unusable
+from gpb.handlers.event_bodies import UserBody
+from gpb.handlers.eventlog import EventStatus
+from gpb.handlers.messagebus import Event, Handled
 from gpb.handlers.model import Enrollment
 from gpb.handlers.ports import Canvas
 
@@ -39,13 +39,8 @@ class StudentNames:
     canvas: Canvas
     students: StudentDirectory
 
-    def registry(self) -> dict[str, Handler]:
-        return {"user_updated": self.handle}
-
-    async def handle(self, event: StoredEvent) -> Handled:
-        user_id = local_id_or_none(event.body.get("user_id"))
-        if user_id is None:
-            raise Unusable("the event body has no user_id")
+    async def on_user_updated(self, event: Event[UserBody]) -> Handled:
+        user_id = event.body.user_id
         if not await self.students.is_student(user_id):
             return Handled(EventStatus.IGNORED, {"reason": "not a student of a course gpb holds"})
         try:

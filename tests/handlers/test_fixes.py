@@ -10,7 +10,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from canvas_events import sample
-from fakes import FakeCanvas, FakeCourseStore, FakeEventLog, FakeSis, homework, stored_event
+from fakes import (
+    FakeCanvas,
+    FakeCourseStore,
+    FakeEventLog,
+    FakeSis,
+    event_table,
+    homework,
+    stored_event,
+)
 
 from gpb.handlers.errors import CanvasRefused
 from gpb.handlers.eventlog import StoredEvent
@@ -45,7 +53,7 @@ class World:
         self.store = FakeCourseStore()
         self.ic = IcDirectory(self.sis, ttl_seconds=300)
         rechecks = Rechecks(self.canvas, self.ic, self.store, self.store, RecheckSettings(30, ZONE))
-        self.handlers = rechecks.registry()
+        self.handlers = event_table(self.canvas, rechecks=rechecks)
 
     async def handle(self, stored: StoredEvent) -> None:
         handled = await self.handlers[stored.event_name or ""](stored)

@@ -7,13 +7,12 @@ import random
 from typing import Any
 
 from canvas_events import sample
-from fakes import FakeCanvas, stored_event
+from fakes import FakeCanvas, event_table, stored_event
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpb.handlers.grades import (
     Grade,
-    GradeEvents,
     GradeStored,
     GradeValue,
     SentValue,
@@ -47,7 +46,7 @@ class World:
     def __init__(self) -> None:
         self.canvas = FakeCanvas(Course("456", "Algebra I", "available"))
         self.grades = Grades()
-        self.handlers = GradeEvents(self.canvas, self.grades).registry()
+        self.handlers = event_table(self.canvas, grades=self.grades)
 
     async def post(self, name: str, at: str, **body: Any) -> Any:
         payload = sample(name)

@@ -8,7 +8,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from canvas_events import sample
-from fakes import HOMEWORK_DUE, FakeCanvas, FakeCourseStore, FakeSis, homework, stored_event
+from fakes import (
+    HOMEWORK_DUE,
+    FakeCanvas,
+    FakeCourseStore,
+    FakeSis,
+    event_table,
+    homework,
+    stored_event,
+)
 
 from gpb.handlers.alerts import AlertOpened, AlertResolved, AlertUpdated
 from gpb.handlers.errors import CanvasNotConfigured
@@ -58,7 +66,7 @@ class World:
             alerts=self.store,
             settings=RecheckSettings(30, ZoneInfo("America/Chicago"), channels, 60),
         )
-        self.handlers = self.rechecks.registry()
+        self.handlers = event_table(self.canvas, rechecks=self.rechecks)
 
     async def post(self, name: str, event_time: datetime | None = None, **body: Any) -> Handled:
         payload = sample(name)

@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
-from fakes import FakeCanvas
+from fakes import FakeCanvas, event_table
 
 from gpb.handlers.errors import CanvasNotConfigured
 from gpb.handlers.eventlog import EventStatus, StoredEvent
-from gpb.handlers.messagebus import Unusable
+from gpb.handlers.messagebus import Handler, Unusable
 from gpb.handlers.model import Course, Enrollment
-from gpb.handlers.students import Roster, StudentNames, StudentRenamed
+from gpb.handlers.students import Roster, StudentRenamed
 
 
 @dataclass
@@ -23,9 +23,10 @@ class Students:
         return user_id in self.ids
 
 
-def _names(*students: str) -> tuple[StudentNames, FakeCanvas]:
+def _names(*students: str) -> tuple[Handler, FakeCanvas]:
+    """The `user_updated` handler, as the worker calls it, over students of a course gpb holds."""
     canvas = FakeCanvas(Course("456", "Algebra I", "available"))
-    return StudentNames(canvas, Students(set(students))), canvas
+    return event_table(canvas, students=Students(set(students)))["user_updated"], canvas
 
 
 def _user_updated(user_id: object) -> StoredEvent:
@@ -42,35 +43,35 @@ def _user_updated(user_id: object) -> StoredEvent:
 async def test_a_renamed_student_is_read_again_from_canvas() -> None:
     names, canvas = _names("1201")
     canvas.users["1201"] = "Rivera, Ana"
-    handled = await names.handle(_user_updated("10000000001201"))
+    handled = await names(_user_updated("10000000001201"))
     assert handled.changes == (StudentRenamed("1201", "Rivera, Ana"),)
     assert "Rivera" not in str(handled.outcome)  # student data stays out of the event log
 
 
 async def test_a_user_who_is_no_student_costs_no_canvas_call() -> None:
     names, canvas = _names("1201")
-    handled = await names.handle(_user_updated("777"))
+    handled = await names(_user_updated("777"))
     assert handled.status is EventStatus.IGNORED
     assert canvas.calls == []
 
 
 async def test_a_user_canvas_no_longer_has_keeps_the_name_held() -> None:
     names, _ = _names("1201")
-    handled = await names.handle(_user_updated("1201"))
+    handled = await names(_user_updated("1201"))
     assert handled.changes == ()
 
 
 async def test_without_canvas_the_event_is_recorded_not_retried() -> None:
     names, canvas = _names("1201")
     canvas.failure = CanvasNotConfigured("no Canvas")
-    handled = await names.handle(_user_updated("1201"))
+    handled = await names(_user_updated("1201"))
     assert handled.error is not None and handled.error["code"] == "CANVAS_NOT_CONFIGURED"
 
 
 async def test_an_event_without_a_user_is_unusable() -> None:
     names, _ = _names()
     with pytest.raises(Unusable):
-        await names.handle(_user_updated(None))
+        await names(_user_updated(None))
 
 
 def test_the_roster_names_students_and_their_sis_ids() -> None:
