@@ -112,16 +112,22 @@ class CourseView:
 
 
 def evaluate(
-    assignment: Assignment, view: CourseView, *, name_max_length: int, tz: tzinfo
+    assignment: Assignment,
+    view: CourseView,
+    *,
+    name_max_length: int,
+    tz: tzinfo,
+    rules: Sequence[Rule] | None = None,
 ) -> list[Violation]:
     """Every rule `assignment` breaks, in the rules table's order, then by section id.
 
     Assignments not set to sync and deleted ones are not checked: they get no violations.
-    `tz` is the district's zone, in which due dates are placed in IC terms.
+    `tz` is the district's zone, in which due dates are placed in IC terms. `rules` are gpb's
+    own (RULES) unless given.
     """
     if not assignment.post_to_sis or assignment.deleted:
         return []
-    facts = _Facts.of(assignment, view, name_max_length, tz)
+    facts = Facts.of(assignment, view, name_max_length, tz)
     return [
         Violation(
             code=rule.entry.code,
@@ -130,7 +136,7 @@ def evaluate(
             fix=finding.fix or rule.entry.fix,
             section_id=finding.section_id,
         )
-        for rule in _RULES
+        for rule in (RULES if rules is None else rules)
         for finding in rule.check(facts)
     ]
 
@@ -154,7 +160,7 @@ class _Checked:
 
 
 @dataclass(frozen=True)
-class _Facts:
+class Facts:
     """The assignment and its course, arranged the way the checks ask about them."""
 
     assignment: Assignment
@@ -168,7 +174,7 @@ class _Facts:
     @classmethod
     def of(
         cls, assignment: Assignment, view: CourseView, name_max_length: int, tz: tzinfo
-    ) -> _Facts:
+    ) -> Facts:
         checked = _checked_sections(assignment, view.sections)
         return cls(
             assignment=assignment,
@@ -190,7 +196,7 @@ class _Facts:
 
 
 @dataclass(frozen=True)
-class _Finding:
+class Finding:
     message: str
     fix: str | None = None  # None: the dictionary's generic fix says all there is to say
     section_id: str | None = None
@@ -238,32 +244,32 @@ def title_length(title: str) -> int:
     return ic_length(sent_title(title))
 
 
-def _name_too_long(f: _Facts) -> Iterator[_Finding]:
+def _name_too_long(f: Facts) -> Iterator[Finding]:
     length = title_length(f.title)
     excess = length - f.name_max_length
     if excess > 0:
-        yield _Finding(
+        yield Finding(
             f"Title '{f.title}' is {_count(length, 'character')}; "
             f"the limit is {f.name_max_length} — remove {excess}.",
             fix=f"Shorten the title by {_count(excess, 'character')}.",
         )
 
 
-def _assignment_unpublished(f: _Facts) -> Iterator[_Finding]:
+def _assignment_unpublished(f: Facts) -> Iterator[Finding]:
     if not f.assignment.published:
-        yield _Finding(f"'{f.title}' is not published.")
+        yield Finding(f"'{f.title}' is not published.")
 
 
-def _course_unpublished(f: _Facts) -> Iterator[_Finding]:
+def _course_unpublished(f: Facts) -> Iterator[Finding]:
     course = f.view.course
     if not course.published:
-        yield _Finding(
+        yield Finding(
             f"The course '{course.name}' is not published (Canvas calls its state "
             f"'{course.workflow_state}'), so no grade of '{f.title}' can go to IC."
         )
 
 
-def _differentiated(f: _Facts) -> Iterator[_Finding]:
+def _differentiated(f: Facts) -> Iterator[Finding]:
     partial = [
         o
         for o in f.assignment.overrides
@@ -271,14 +277,14 @@ def _differentiated(f: _Facts) -> Iterator[_Finding]:
     ]
     if not partial:
         if _given_through_module(f.assignment):
-            yield _Finding(f"'{f.title}' is given to only some students through its module.")
+            yield Finding(f"'{f.title}' is given to only some students through its module.")
         return
     students = sum(len(o.student_ids) for o in partial if o.target is OverrideTarget.STUDENTS)
     groups = sum(1 for o in partial if o.target is OverrideTarget.GROUP)
     targets = [_count(n, noun) for n, noun in ((students, "student"), (groups, "group")) if n]
     # An override whose students have all left lists none of them, yet it is still there.
     whom = " and ".join(targets) or "individual students"
-    yield _Finding(f"'{f.title}' is assigned through overrides to {whom}.")
+    yield Finding(f"'{f.title}' is assigned through overrides to {whom}.")
 
 
 def _given_through_module(assignment: Assignment) -> bool:
@@ -290,11 +296,11 @@ def _given_through_module(assignment: Assignment) -> bool:
     return assignment.visible_to_everyone is False and not limited_here
 
 
-def _due_date_missing(f: _Facts) -> Iterator[_Finding]:
+def _due_date_missing(f: Facts) -> Iterator[Finding]:
     for checked in f.checked:
         if checked.due_at is None:
             name = checked.section.name
-            yield _Finding(
+            yield Finding(
                 f"'{f.title}' has no due date for section '{name}' "
                 f"({_count(checked.section.student_count, 'student')}).",
                 fix=f"Give section '{name}' a due date.",
@@ -302,14 +308,14 @@ def _due_date_missing(f: _Facts) -> Iterator[_Finding]:
             )
 
 
-def _category_not_found(f: _Facts) -> Iterator[_Finding]:
+def _category_not_found(f: Facts) -> Iterator[Finding]:
     group = f.view.group_names.get(f.assignment.assignment_group_id or "")
     for checked, known in f.found():
         titles = [c.title for c in known.categories]
         if matching_category(known.categories, group) is not None:
             continue
         class_title = known.ic_class.title
-        yield _Finding(
+        yield Finding(
             f"'{f.title}' is in the assignment group {_group_label(group)}, which is not a "
             f"grading category of the IC class '{class_title}' (section "
             f"'{checked.section.name}').",
@@ -327,27 +333,27 @@ def _group_label(name: str | None) -> str:
     return f"'{name}'" if name is not None else "that gpb does not know"
 
 
-def _not_graded(f: _Facts) -> Iterator[_Finding]:
+def _not_graded(f: Facts) -> Iterator[Finding]:
     if f.assignment.grading_type == "not_graded":
-        yield _Finding(f"'{f.title}' is set to Not Graded.")
+        yield Finding(f"'{f.title}' is set to Not Graded.")
 
 
-def _name_not_unique(f: _Facts) -> Iterator[_Finding]:
+def _name_not_unique(f: Facts) -> Iterator[Finding]:
     others = len(f.view.twins_of(f.assignment))
     if others:
         which = "one" if others == 1 else "all but one"
-        yield _Finding(
+        yield Finding(
             f"Title '{f.title}' is also used by {_count(others, 'other assignment')} set to sync.",
             fix=f"Rename {which} of the {others + 1} assignments titled '{f.title}'.",
         )
 
 
-def _section_without_sis_id(f: _Facts) -> Iterator[_Finding]:
+def _section_without_sis_id(f: Facts) -> Iterator[Finding]:
     for checked in f.checked:
         if _sis_id(checked.section) is not None:
             continue
         name = checked.section.name
-        yield _Finding(
+        yield Finding(
             f"Section '{name}' ({_count(checked.section.student_count, 'student')}) has no SIS "
             f"id, so IC cannot receive its grades for '{f.title}'.",
             fix=f"Ask the SIS admin to link section '{name}' to its IC class.",
@@ -355,11 +361,11 @@ def _section_without_sis_id(f: _Facts) -> Iterator[_Finding]:
         )
 
 
-def _section_class_not_found(f: _Facts) -> Iterator[_Finding]:
+def _section_class_not_found(f: Facts) -> Iterator[Finding]:
     for checked, known in f.linked:
         if isinstance(known, IcClassMissing):
             name, sis_id = checked.section.name, checked.section.sis_section_id
-            yield _Finding(
+            yield Finding(
                 f"IC has no class '{sis_id}', the SIS id of section '{name}', so '{f.title}' "
                 "cannot be sent for that section.",
                 fix=f"Ask the SIS admin to check the link of section '{name}' (SIS id '{sis_id}').",
@@ -367,32 +373,32 @@ def _section_class_not_found(f: _Facts) -> Iterator[_Finding]:
             )
 
 
-def _category_unverified(f: _Facts) -> Iterator[_Finding]:
+def _category_unverified(f: Facts) -> Iterator[Finding]:
     names = [c.section.name for c, known in f.linked if isinstance(known, IcUnverified)]
     if names:
         sections = ", ".join(f"'{n}'" for n in names)
         noun = "section" if len(names) == 1 else "sections"
-        yield _Finding(
+        yield Finding(
             f"gpb could not reach IC to check {noun} {sections}, so the IC class, grading "
             f"category and term of '{f.title}' are not verified there yet."
         )
 
 
-def _points_missing(f: _Facts) -> Iterator[_Finding]:
+def _points_missing(f: Facts) -> Iterator[Finding]:
     points = f.assignment.points_possible
     if not points:
         worth = "has no points possible" if points is None else "is worth 0 points"
-        yield _Finding(f"'{f.title}' {worth}.")
+        yield Finding(f"'{f.title}' {worth}.")
 
 
-def _omitted_from_final_grade(f: _Facts) -> Iterator[_Finding]:
+def _omitted_from_final_grade(f: Facts) -> Iterator[Finding]:
     if f.assignment.omit_from_final_grade:
-        yield _Finding(
+        yield Finding(
             f"'{f.title}' does not count toward the Canvas final grade, but will count in IC."
         )
 
 
-def _due_date_outside_term(f: _Facts) -> Iterator[_Finding]:
+def _due_date_outside_term(f: Facts) -> Iterator[Finding]:
     for checked, known in f.found():
         sessions = class_sessions(known.ic_class)
         if not sessions:
@@ -407,7 +413,7 @@ def _due_date_outside_term(f: _Facts) -> Iterator[_Finding]:
         kind = "grading period" if known.ic_class.grading_periods else "term"
         dates = " and ".join(f"{what} {day}" for day, what in outside.items())
         spans = ", ".join(_term_span(t) for t in sessions)
-        yield _Finding(
+        yield Finding(
             f"'{f.title}' is {dates} in section '{name}', outside every {kind} of the IC class "
             f"'{known.ic_class.title}'.",
             fix=_outside_fix(f.assignment, checked.section, set(outside.values()), spans),
@@ -426,48 +432,49 @@ def _outside_fix(assignment: Assignment, section: Section, what: set[str], spans
     return f"For section '{section.name}', {' and '.join(moves)} into one of: {spans}."
 
 
-_Check: TypeAlias = Callable[[_Facts], Iterator[_Finding]]
+Check: TypeAlias = Callable[[Facts], Iterator[Finding]]
 
 
 @dataclass(frozen=True)
-class _Rule:
+class Rule:
     entry: Entry
     severity: Severity
-    check: _Check
+    check: Check
 
 
-def _bind(checks: Mapping[str, _Check]) -> tuple[_Rule, ...]:
+def bind_rules(entries: Sequence[Entry], checks: Mapping[str, Check]) -> tuple[Rule, ...]:
     """The dictionary's rules in its order, each with its check.
 
     A rule without a check or a severity, or a check without a rule, fails the import rather than
     some evaluation later.
     """
-    entries = [e for e in ENTRIES if e.kind == "rule"]
+    entries = [e for e in entries if e.kind == "rule"]
     if {e.code for e in entries} != checks.keys():
         raise ImportError("the eligibility checks and the dictionary's rules differ")
     rules = []
     for e in entries:
         if e.severity is None:
             raise ImportError(f"the dictionary gives rule {e.code} no severity")
-        rules.append(_Rule(e, e.severity, checks[e.code]))
+        rules.append(Rule(e, e.severity, checks[e.code]))
     return tuple(rules)
 
 
-_RULES = _bind(
-    {
-        "NAME_TOO_LONG": _name_too_long,
-        "ASSIGNMENT_UNPUBLISHED": _assignment_unpublished,
-        "COURSE_UNPUBLISHED": _course_unpublished,
-        "DIFFERENTIATED": _differentiated,
-        "DUE_DATE_MISSING": _due_date_missing,
-        "CATEGORY_NOT_FOUND": _category_not_found,
-        "NOT_GRADED": _not_graded,
-        "NAME_NOT_UNIQUE": _name_not_unique,
-        "SECTION_WITHOUT_SIS_ID": _section_without_sis_id,
-        "SECTION_CLASS_NOT_FOUND": _section_class_not_found,
-        "CATEGORY_UNVERIFIED": _category_unverified,
-        "POINTS_MISSING": _points_missing,
-        "OMITTED_FROM_FINAL_GRADE": _omitted_from_final_grade,
-        "DUE_DATE_OUTSIDE_TERM": _due_date_outside_term,
-    }
-)
+# To add a rule: its entry in the dictionary (code, severity, meaning, generic fix), a check
+# here that yields a Finding for each way an assignment breaks it, and its line below.
+CHECKS: Mapping[str, Check] = {
+    "NAME_TOO_LONG": _name_too_long,
+    "ASSIGNMENT_UNPUBLISHED": _assignment_unpublished,
+    "COURSE_UNPUBLISHED": _course_unpublished,
+    "DIFFERENTIATED": _differentiated,
+    "DUE_DATE_MISSING": _due_date_missing,
+    "CATEGORY_NOT_FOUND": _category_not_found,
+    "NOT_GRADED": _not_graded,
+    "NAME_NOT_UNIQUE": _name_not_unique,
+    "SECTION_WITHOUT_SIS_ID": _section_without_sis_id,
+    "SECTION_CLASS_NOT_FOUND": _section_class_not_found,
+    "CATEGORY_UNVERIFIED": _category_unverified,
+    "POINTS_MISSING": _points_missing,
+    "OMITTED_FROM_FINAL_GRADE": _omitted_from_final_grade,
+    "DUE_DATE_OUTSIDE_TERM": _due_date_outside_term,
+}
+RULES = bind_rules(ENTRIES, CHECKS)

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from gpb.handlers.dictionary import ENTRIES, entry
+from gpb.handlers.alerts import alert_changes
+from gpb.handlers.dictionary import ENTRIES, Entry, entry
 from gpb.handlers.eligibility import (
+    CHECKS,
     CourseView,
+    Facts,
+    Finding,
     IcClassFound,
     IcClassMissing,
     IcKnowledge,
     IcUnverified,
     Violation,
+    bind_rules,
     evaluate,
     is_eligible,
 )
@@ -749,3 +755,49 @@ def test_a_course_override_gives_the_available_from_date() -> None:
     assert found_codes(check(a, view(sections=(P1,)))) == [("DUE_DATE_OUTSIDE_TERM", "11")]
     in_term = replace(everyone, unlock_at=at("2024-09-20T17:00:00Z"))
     assert check(replace(a, overrides=(in_term,)), view(sections=(P1,))) == []
+
+
+# A new rule, end to end: its dictionary entry, a check that yields a Finding for each way an
+# assignment breaks it, and its line in CHECKS (here added to gpb's own, as eligibility.py would).
+
+MANY_POINTS = Entry(
+    "POINTS_OVER_100",
+    "rule",
+    "warning",
+    title="Over 100 points",
+    meaning="The assignment is worth more than 100 points, which few IC grading scales expect.",
+    fix="Check the points possible in Canvas.",
+)
+
+
+def many_points(f: Facts) -> Iterator[Finding]:
+    points = f.assignment.points_possible
+    if points is not None and points > 100:
+        yield Finding(f"'{f.title}' is worth {points:g} points.")
+
+
+def test_a_new_rule_is_checked_and_its_code_reported_like_gpbs_own() -> None:
+    rules = bind_rules((*ENTRIES, MANY_POINTS), {**CHECKS, MANY_POINTS.code: many_points})
+    a = assignment(points_possible=150.0)
+    violations = evaluate(a, view(), name_max_length=30, tz=UTC, rules=rules)
+    assert violations == [
+        Violation(
+            "POINTS_OVER_100",
+            "warning",
+            "'Quiz 1' is worth 150 points.",
+            "Check the points possible in Canvas.",  # the entry's generic fix
+        )
+    ]
+    assert is_eligible(a, violations)  # a warning never blocks
+    assert evaluate(assignment(), view(), name_max_length=30, tz=UTC, rules=rules) == []
+    (opened,) = alert_changes("1", [], {a.id: violations})
+    assert (opened.assignment_id, opened.code, opened.severity) == (
+        "100",
+        "POINTS_OVER_100",
+        "warning",
+    )
+
+
+def test_a_rule_without_its_check_fails_the_import() -> None:
+    with pytest.raises(ImportError, match="checks and the dictionary's rules differ"):
+        bind_rules((*ENTRIES, MANY_POINTS), CHECKS)
