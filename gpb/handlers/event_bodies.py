@@ -118,11 +118,9 @@ class GradeBody(Body):
     @model_validator(mode="before")
     @classmethod
     def _student(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or data.get("student_id"):
             return data
-        student = data.get("student_id") or data.get("user_id")
-        read = {k: v for k, v in data.items() if k != "student_id"}
-        return read if student is None else {**read, "student_id": student}
+        return {**data, "student_id": data.get("user_id")}
 
 
 class GradeChangeBody(GradeBody):
