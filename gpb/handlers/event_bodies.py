@@ -89,8 +89,9 @@ class AssignmentBody(Body):
 
 
 class EnrollmentBody(Body):
-    # An event that does not say is taken for a student's, as Canvas's StudentEnrollment events
-    # carry the type.
+    """enrollment_*: only a student's enrollment moves grades. A body without `type` is taken
+    for a student's."""
+
     type: Text = "StudentEnrollment"
 
     @property
@@ -144,4 +145,6 @@ class SubmissionBody(GradeBody):
 
 
 class UserBody(Body):
+    """user_updated: whose name to read again."""
+
     user_id: CanvasId
