@@ -11,10 +11,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gpb.handlers.ids import local_id_or_none, record_id
+from gpb.listener import schemas
 from gpb.listener.auth import context, require_admin
 from gpb.listener.bodies import read_json
 from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError, not_found
+from gpb.listener.operations import ANY_JSON, CHECK_SCOPE, Param, operation, returns
 
 RECONCILIATIONS_PAGE = 50
 
@@ -29,6 +31,12 @@ def check_scope(query: Mapping[str, str]) -> tuple[str | None, str | None]:
     return course_id, query.get("class_id") or None
 
 
+@operation(
+    "Try every outside connection (gpb check)",
+    "admin",
+    {200: returns(schemas.CheckReport), 400: returns(schemas.ErrorBody, "INVALID_QUERY")},
+    query=CHECK_SCOPE,
+)
 async def check_connections(request: Request) -> Response:
     """`GET /api/admin/check[?course_id=&class_id=]`: 200 with the report, passed or not."""
     await require_admin(request)
@@ -36,6 +44,12 @@ async def check_connections(request: Request) -> Response:
     return JSONResponse(await context(request).connection_checks.report(course_id, class_id))
 
 
+@operation(
+    "Alerts about gpb itself, newest first",
+    "admin",
+    {200: ANY_JSON, 400: returns(schemas.ErrorBody, "INVALID_QUERY")},
+    query=(Param("state", "only open or resolved alerts", {"enum": ["open", "resolved"]}),),
+)
 async def list_admin_alerts(request: Request) -> Response:
     """`GET /api/admin/alerts[?state=open|resolved]`: newest first."""
     await require_admin(request)
@@ -46,6 +60,12 @@ async def list_admin_alerts(request: Request) -> Response:
     return JSONResponse({"alerts": [alert.as_json() for alert in alerts]})
 
 
+@operation(
+    "Nightly reconciliations, newest first",
+    "admin",
+    {200: ANY_JSON, 400: returns(schemas.ErrorBody, "INVALID_QUERY")},
+    query=(Param("course_id", "one course's only"), Param("cursor", "the next_cursor")),
+)
 async def list_reconciliations(request: Request) -> Response:
     """`GET /api/admin/reconciliations[?course_id=&cursor=]`: summaries, newest first."""
     await require_admin(request)
@@ -75,6 +95,7 @@ async def reconciliation_json(ctx: AppContext, reconciliation_id: str) -> dict[s
     return found.as_json()
 
 
+@operation("One reconciliation with its repaired grades and drift", "admin", {200: ANY_JSON})
 async def get_reconciliation(request: Request) -> Response:
     """`GET /api/admin/reconciliations/{id}`: with its repaired grades and drift list."""
     await require_admin(request)
@@ -88,6 +109,25 @@ class ReconcileOptions(BaseModel):
     nightly_remaster: StrictBool
 
 
+@operation(
+    "A course's nightly-remaster opt-in and latest reconciliation",
+    "admin",
+    {200: ANY_JSON},
+    method="GET",
+)
+@operation(
+    "Opt a course in or out of the nightly remaster",
+    "admin",
+    {200: ANY_JSON, 400: returns(schemas.ErrorBody, "INVALID_BODY")},
+    body={
+        "application/json": {
+            "type": "object",
+            "properties": {"nightly_remaster": {"type": "boolean"}},
+            "required": ["nightly_remaster"],
+        }
+    },
+    method="PUT",
+)
 async def course_reconciliation(request: Request) -> Response:
     """`GET /api/admin/courses/{course_id}/reconciliation`: the opt-in and the latest report;
     `PUT` with `{"nightly_remaster": true|false}` sets the opt-in."""

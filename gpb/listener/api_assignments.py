@@ -19,9 +19,11 @@ from gpb.handlers.ic_dates import section_due_at
 from gpb.handlers.ic_names import sent_title
 from gpb.handlers.model import OverrideTarget
 from gpb.handlers.timefmt import iso
+from gpb.listener import schemas
 from gpb.listener.auth import context, course_access
 from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError
+from gpb.listener.operations import Answer, Param, operation, returns
 
 KEEP_ALIVE_SECONDS = 15.0
 
@@ -71,11 +73,22 @@ async def course_assignments(ctx: AppContext, course_id: str) -> list[dict[str, 
     ]
 
 
+@operation(
+    "A course's assignments with their sync verdicts",
+    "token",
+    {200: returns(schemas.AssignmentList)},
+)
 async def list_assignments(request: Request) -> Response:
     _, course_id = await course_access(request)
     return JSONResponse({"assignments": await course_assignments(context(request), course_id)})
 
 
+@operation(
+    "A course's alerts",
+    "token",
+    {200: returns(schemas.AlertList), 400: returns(schemas.ErrorBody, "INVALID_QUERY")},
+    query=(Param("state", "only open or resolved alerts", {"enum": ["open", "resolved"]}),),
+)
 async def list_alerts(request: Request) -> Response:
     _, course_id = await course_access(request)
     state = request.query_params.get("state") or None
@@ -90,6 +103,11 @@ def _sse(entry: FeedEntry) -> str:
     return f"event: alert\nid: {entry.event_id}\ndata: {data}\n\n"
 
 
+@operation(
+    "Alerts as they open, change and resolve (server-sent events; Last-Event-ID resumes)",
+    "token",
+    {200: Answer("an endless event stream", media=("text/event-stream",))},
+)
 async def alert_stream(request: Request) -> Response:
     principal, course_id = await course_access(request)
     ctx = context(request)

@@ -8,8 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gpb.listener import schemas
 from gpb.listener.api_syncs import parsed_body
 from gpb.listener.auth import context, course_access
+from gpb.listener.operations import operation, returns
 
 
 class AutoSyncBody(BaseModel):
@@ -23,6 +25,12 @@ class AutoSyncBody(BaseModel):
     )
 
 
+@operation(
+    "The course's automatic syncs: the mode in effect, the teacher's choice, the district's"
+    " rules, and the assignments left out after failing",
+    "token",
+    {200: returns(schemas.AutoSync)},
+)
 async def get_auto_sync(request: Request) -> Response:
     _, course_id = await course_access(request)
     ctx = context(request)
@@ -30,6 +38,18 @@ async def get_auto_sync(request: Request) -> Response:
     return JSONResponse(choice.as_json(ctx.auto_sync.policy))
 
 
+@operation(
+    "Choose the course's automatic syncs: off, after each change, or nightly",
+    "token",
+    {
+        200: returns(schemas.AutoSync),
+        400: returns(
+            schemas.ErrorBody,
+            "INVALID_BODY, AUTO_SYNC_MODE_NOT_ALLOWED, NIGHTLY_OUTSIDE_WINDOW",
+        ),
+    },
+    body={"application/json": AutoSyncBody},
+)
 async def put_auto_sync(request: Request) -> Response:
     _, course_id = await course_access(request)
     body = await parsed_body(request, AutoSyncBody, "an automatic-sync choice")

@@ -9,8 +9,10 @@ from starlette.responses import JSONResponse, Response
 
 from gpb.handlers.course_list import visible_courses
 from gpb.handlers.tokens import Principal
+from gpb.listener import schemas
 from gpb.listener.auth import authenticate, context
 from gpb.listener.context import AppContext
+from gpb.listener.operations import operation, returns
 
 
 async def courses_json(ctx: AppContext, principal: Principal) -> list[dict[str, Any]]:
@@ -27,6 +29,9 @@ async def courses_json(ctx: AppContext, principal: Principal) -> list[dict[str, 
     ]
 
 
+@operation(
+    "The courses the token may see that gpb knows of", "token", {200: returns(schemas.CourseList)}
+)
 async def list_courses(request: Request) -> Response:
     principal = await authenticate(request)
     return JSONResponse({"courses": await courses_json(context(request), principal)})

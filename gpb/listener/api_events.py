@@ -17,8 +17,10 @@ from gpb.handlers.envelope import parse_canvas_time
 from gpb.handlers.eventlog import EventQuery, EventStatus, StoredEvent
 from gpb.handlers.ids import local_id_or_none, record_id
 from gpb.handlers.timefmt import iso
+from gpb.listener import schemas
 from gpb.listener.auth import context, require_admin
 from gpb.listener.errors import ApiError
+from gpb.listener.operations import EVENT_FILTERS, Answer, Param, operation, returns
 
 MAX_LIMIT = 500
 CSV_COLUMNS = (
@@ -105,6 +107,12 @@ def parse_query(params: Mapping[str, str], *, default_limit: int = 50) -> EventQ
     )
 
 
+@operation(
+    "The event log, newest first",
+    "admin",
+    {200: returns(schemas.EventList), 400: returns(schemas.ErrorBody, "INVALID_QUERY")},
+    query=EVENT_FILTERS,
+)
 async def list_events(request: Request) -> Response:
     await require_admin(request)
     page = await context(request).events.search(parse_query(request.query_params))
@@ -113,12 +121,25 @@ async def list_events(request: Request) -> Response:
     )
 
 
+@operation(
+    "One delivery with its payload and what its handling changed",
+    "admin",
+    {200: returns(schemas.EventDetail)},
+)
 async def get_event(request: Request) -> Response:
     await require_admin(request)
     event = await replays.stored_event(context(request).events, request.path_params["event_id"])
     return JSONResponse(event_detail(event))
 
 
+@operation(
+    "Handle a stored event again",
+    "admin",
+    {
+        202: returns(schemas.EventSummary, "queued"),
+        409: returns(schemas.ErrorBody, "NOT_REPLAYABLE"),
+    },
+)
 async def replay_event(request: Request) -> Response:
     await require_admin(request)
     ctx = context(request)
@@ -126,6 +147,15 @@ async def replay_event(request: Request) -> Response:
     return JSONResponse(event_summary(requeued), status_code=202)
 
 
+@operation(
+    "The event log, streamed",
+    "admin",
+    {
+        200: Answer("NDJSON, or CSV with format=csv", media=("application/x-ndjson", "text/csv")),
+        400: returns(schemas.ErrorBody, "INVALID_QUERY"),
+    },
+    query=(*EVENT_FILTERS, Param("format", "ndjson or csv", {"enum": ["ndjson", "csv"]})),
+)
 async def export_events(request: Request) -> Response:
     await require_admin(request)
     fmt = request.query_params.get("format", "ndjson")

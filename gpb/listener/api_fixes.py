@@ -15,9 +15,11 @@ from starlette.responses import JSONResponse, Response
 from gpb.handlers.fix_offers import GroupAlignment
 from gpb.handlers.fixes import Fixer, FixOutcome
 from gpb.handlers.ids import local_id_or_none
+from gpb.listener import schemas
 from gpb.listener.auth import context, course_access
 from gpb.listener.bodies import read_json
 from gpb.listener.errors import ApiError
+from gpb.listener.operations import operation, returns
 from gpb.listener.schemas import FixBody, GroupRenameBody
 
 
@@ -75,12 +77,42 @@ def _assignment_id(request: Request) -> str:
     return local
 
 
+@operation(
+    "What gpb can fix in Canvas for each open problem of an assignment (suggested title,"
+    " sections without a date, IC categories ranked by closeness to the group's name), and"
+    " why the others have no automatic fix",
+    "token",
+    {200: returns(schemas.FixOfferList), 404: returns(schemas.ErrorBody, "NOT_FOUND")},
+)
 async def list_fixes(request: Request) -> Response:
     _, course_id = await course_access(request)
     offers = await context(request).fixes.offers(course_id, _assignment_id(request))
     return JSONResponse({"fixes": [o.as_json() for o in offers]})
 
 
+@operation(
+    "Fix one open problem in Canvas (rename, publish, set the due date, rename the group or"
+    " move the assignment). The alert resolves when gpb re-reads Canvas; the fix is in the"
+    " event log as a gpb_fix event. A change is sent once, never retried blindly.",
+    "token",
+    {
+        200: returns(schemas.FixResult, "Canvas made the change"),
+        400: returns(schemas.ErrorBody, "INVALID_BODY or INVALID_FIX"),
+        403: returns(schemas.ErrorBody, "ACT_AS_UNAVAILABLE: the caller names no Canvas user"),
+        404: returns(schemas.ErrorBody, "NOT_FOUND"),
+        409: returns(
+            schemas.ErrorBody, "FIX_NOT_NEEDED, CANVAS_CHANGED (meanwhile) or GROUP_NAME_TAKEN"
+        ),
+        422: returns(
+            schemas.FixRefusedBody, "CANVAS_REFUSED with Canvas's reason, or NO_AUTOMATIC_FIX"
+        ),
+        502: returns(
+            schemas.FixRefusedBody,
+            "CANVAS_UNAVAILABLE: Canvas may or may not have made the change",
+        ),
+    },
+    body={"application/json": schemas.FixBody},
+)
 async def post_fix(request: Request) -> Response:
     principal, course_id = await course_access(request)
     body = await _json_body(request, FixBody)
@@ -93,12 +125,31 @@ async def post_fix(request: Request) -> Response:
     return JSONResponse(outcome.as_json())
 
 
+@operation(
+    "Every Canvas assignment group beside the IC categories of each section's class,"
+    " matched or ranked by closeness",
+    "token",
+    {200: returns(schemas.CategoryAlignment), 404: returns(schemas.ErrorBody, "NOT_FOUND")},
+)
 async def categories(request: Request) -> Response:
     _, course_id = await course_access(request)
     groups = await context(request).fixes.alignment(course_id)
     return JSONResponse(alignment_json(groups))
 
 
+@operation(
+    "Rename an assignment group in Canvas (refused when another group has that name)",
+    "token",
+    {
+        200: returns(schemas.FixResult, "Canvas made the change"),
+        400: returns(schemas.ErrorBody, "INVALID_BODY or INVALID_FIX"),
+        404: returns(schemas.ErrorBody, "NOT_FOUND"),
+        409: returns(schemas.ErrorBody, "GROUP_NAME_TAKEN or CANVAS_CHANGED"),
+        422: returns(schemas.FixRefusedBody, "CANVAS_REFUSED with Canvas's reason"),
+        502: returns(schemas.FixRefusedBody, "CANVAS_UNAVAILABLE"),
+    },
+    body={"application/json": schemas.GroupRenameBody},
+)
 async def post_group_name(request: Request) -> Response:
     principal, course_id = await course_access(request)
     body = await _json_body(request, GroupRenameBody)

@@ -14,10 +14,12 @@ from gpb.handlers.dictionary import CANVAS_TITLES, ENTRIES
 from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.students import Roster
 from gpb.handlers.syncs import RunKind, SyncRun
+from gpb.listener import schemas
 from gpb.listener.auth import authenticate, context, course_access
 from gpb.listener.bodies import read_json
 from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError
+from gpb.listener.operations import Param, operation, returns
 
 
 def _assignment_id(value: object) -> str:
@@ -70,6 +72,11 @@ async def pending_line_items(ctx: AppContext, course_id: str) -> list[dict[str, 
     return [change.as_json() for change in await ctx.pending.line_items(course_id)]
 
 
+@operation(
+    "The pending delta: grades whose value differs from what IC last confirmed",
+    "token",
+    {200: returns(schemas.PendingList)},
+)
 async def pending(request: Request) -> Response:
     _, course_id = await course_access(request)
     ctx = context(request)
@@ -81,6 +88,16 @@ async def pending(request: Request) -> Response:
     )
 
 
+@operation(
+    "Start a sync or a remaster (or a dry run of one)",
+    "token",
+    {
+        202: returns(schemas.Queued, "queued"),
+        400: returns(schemas.ErrorBody, "INVALID_BODY, NO_ASSIGNMENTS, UNKNOWN_ASSIGNMENT, ..."),
+        409: returns(schemas.ErrorBody, "SYNC_IN_PROGRESS, with the running run's sync_id"),
+    },
+    body={"application/json": SyncBody},
+)
 async def start_run(request: Request) -> Response:
     principal, course_id = await course_access(request)
     body = await _body(request)
@@ -109,15 +126,38 @@ async def run_json(ctx: AppContext, run: SyncRun) -> dict[str, Any]:
     return shown
 
 
+@operation("One run, grade by grade", "token", {200: returns(schemas.SyncRun)})
 async def get_run(request: Request) -> Response:
     return JSONResponse(await run_json(context(request), await _visible_run(request)))
 
 
+@operation(
+    "Continue an interrupted run",
+    "token",
+    {
+        202: returns(schemas.Queued, "queued again"),
+        409: returns(schemas.ErrorBody, "NOT_RESUMABLE or SYNC_IN_PROGRESS"),
+    },
+)
 async def resume_run(request: Request) -> Response:
     resumed = await context(request).syncs.resume(await _visible_run(request))
     return JSONResponse({"id": resumed.id, "status": resumed.status.value}, status_code=202)
 
 
+@operation(
+    "Take a run back: IC's earlier values put back where IC still holds what the run wrote",
+    "token",
+    {
+        202: returns(schemas.Queued, "queued"),
+        400: returns(schemas.ErrorBody, "INVALID_BODY"),
+        409: returns(
+            schemas.ErrorBody,
+            "NOT_UNDOABLE, UNDO_OF_UNDO, ALREADY_UNDONE, SYNC_IN_PROGRESS, or UNDO_NEWER_RUNS"
+            " with the sync_ids of the later runs to undo first",
+        ),
+    },
+    body={"application/json": UndoBody},
+)
 async def undo_run(request: Request) -> Response:
     principal = await authenticate(request)
     ctx = context(request)
@@ -127,6 +167,12 @@ async def undo_run(request: Request) -> Response:
     return JSONResponse({"id": undoing.id, "status": undoing.status.value}, status_code=202)
 
 
+@operation(
+    "A course's runs, newest first",
+    "token",
+    {200: returns(schemas.SyncList), 400: returns(schemas.ErrorBody, "INVALID_QUERY")},
+    query=(Param("cursor", "the next_cursor of the previous page"),),
+)
 async def list_runs(request: Request) -> Response:
     _, course_id = await course_access(request)
     cursor = request.query_params.get("cursor") or None
@@ -161,6 +207,7 @@ def canvas_titles_json() -> list[dict[str, Any]]:
     ]
 
 
+@operation("The error dictionary", "token", {200: returns(schemas.Dictionary)})
 async def errors(request: Request) -> Response:
     await authenticate(request)
     return JSONResponse({"errors": dictionary_json(), "canvas_titles": canvas_titles_json()})

@@ -11,11 +11,14 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gpb.handlers.envelope import Envelope
 from gpb.handlers.ingest import Refusal, ingest, record_refusal
+from gpb.listener import schemas
 from gpb.listener.auth import context
 from gpb.listener.bodies import CutOff, SlowBody, TooLarge, read_bounded
 from gpb.listener.errors import refused_response, status_of
 from gpb.listener.metrics import EVENTS_RECEIVED
+from gpb.listener.operations import operation, returns
 
 log = logging.getLogger("gpb.ingress")
 _ACCEPTED = EVENTS_RECEIVED.labels("accepted")
@@ -23,6 +26,21 @@ _DUPLICATE = EVENTS_RECEIVED.labels("duplicate")
 _REJECTED = EVENTS_RECEIVED.labels("rejected")
 
 
+@operation(
+    "Receive one Canvas Live Event: a compact RS256 JWS (or, with GPB_EVENTS_AUTH=none, the"
+    " event JSON). The Content-Type header is not trusted.",
+    "public",
+    {
+        202: returns(schemas.Stored, "stored durably; handled in the background"),
+        200: returns(schemas.Stored, "the same event is stored already (duplicate)"),
+        400: returns(schemas.ErrorBody, "INVALID_BODY or INVALID_ENVELOPE"),
+        401: returns(schemas.ErrorBody, "BAD_SIGNATURE or UNKNOWN_KEY"),
+        403: returns(schemas.ErrorBody, "WRONG_ROOT_ACCOUNT or ROOT_ACCOUNT_NOT_CONFIGURED"),
+        413: returns(schemas.ErrorBody, "PAYLOAD_TOO_LARGE"),
+        503: returns(schemas.ErrorBody, "KEYS_UNAVAILABLE: retry after Retry-After seconds"),
+    },
+    body={"application/jwt": {"type": "string"}, "application/json": Envelope},
+)
 async def receive_event(request: Request) -> Response:
     ctx = context(request)
     source_ip = request.client.host if request.client else None

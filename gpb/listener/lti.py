@@ -28,10 +28,35 @@ from gpb.listener.auth import context, live_session
 from gpb.listener.context import AppContext, LtiSetup
 from gpb.listener.errors import ApiError, status_of
 from gpb.listener.forms import read_form
-from gpb.listener.lti_schemas import DeveloperKey, Extension, ExtensionSettings, Jwks, Placement
+from gpb.listener.lti_schemas import (
+    DeveloperKey,
+    Extension,
+    ExtensionSettings,
+    Jwks,
+    LtiLaunchForm,
+    LtiLoginForm,
+    Placement,
+)
+from gpb.listener.operations import FORM, Answer, Param, html, operation, returns
 from gpb.listener.pages.render import page, render
 
 log = logging.getLogger("gpb.lti")
+
+# Launch from Canvas: pages for a browser Canvas sends (every refusal a page with its code).
+_LTI_REFUSED = {
+    400: html("refused: the page names the code"),
+    401: html("refused: the page names the code"),
+    403: html("refused: a deployment or role gpb does not take"),
+    404: html("LTI_OFF: launch from Canvas is not configured"),
+    411: html("LENGTH_REQUIRED"),
+    413: html("PAYLOAD_TOO_LARGE"),
+}
+_LTI_LOGIN_ANSWERS = {
+    302: Answer("to the platform's authorization endpoint"),
+    303: Answer("back to the login, to see the browser kept its cookie"),
+    200: html("the browser kept no cookie: open gpb in a new tab"),
+    **_LTI_REFUSED,
+}
 
 STATE_COOKIE_PREFIX = "gpb_lti_state_"
 STATE_SECONDS = 600  # from login to launch: Canvas's authorization answers in a moment
@@ -161,6 +186,22 @@ async def _fields(request: Request) -> dict[str, str]:
 # -- the OIDC login -----------------------------------------------------------------------------
 
 
+@operation(
+    "OIDC third-party initiated login from Canvas",
+    "public",
+    _LTI_LOGIN_ANSWERS,
+    query=tuple(
+        Param(name, "OIDC login parameter") for name in (*LtiLoginForm.model_fields, "gpb_state")
+    ),
+    method="GET",
+)
+@operation(
+    "OIDC third-party initiated login from Canvas",
+    "public",
+    _LTI_LOGIN_ANSWERS,
+    body={FORM: LtiLoginForm},
+    method="POST",
+)
 @page
 async def login(request: Request) -> Response:
     setup = _setup(request)
@@ -223,6 +264,16 @@ def _login_problem(fields: dict[str, str], setup: LtiSetup, base: str) -> Refusa
 # -- the launch ---------------------------------------------------------------------------------
 
 
+@operation(
+    "The launch: Canvas's form_post of the signed id_token",
+    "public",
+    {
+        303: Answer("signed in: to the course page, or the admin overview"),
+        503: html("KEYS_UNAVAILABLE: Canvas's keys could not be fetched"),
+        **_LTI_REFUSED,
+    },
+    body={FORM: LtiLaunchForm},
+)
 @page
 async def launch(request: Request) -> Response:
     setup = _setup(request)
@@ -327,12 +378,18 @@ def developer_key(base: str, domain: str) -> DeveloperKey:
     )
 
 
+@operation(
+    "The developer key's JSON configuration for Canvas",
+    "public",
+    {200: returns(DeveloperKey)},
+)
 async def config_json(request: Request) -> Response:
     base = base_url(request)
     domain = base.split("://", 1)[-1].split("/", 1)[0]
     return JSONResponse(developer_key(base, domain).model_dump())
 
 
+@operation("gpb's own public keys (none yet)", "public", {200: returns(Jwks)})
 async def jwks_json(request: Request) -> Response:
     # gpb calls no LTI Advantage service yet, so it signs nothing: an empty set.
     return JSONResponse(Jwks(keys=[]).model_dump(), headers={"Cache-Control": "max-age=300"})

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from gpb.handlers.syncs import RunStatus
 from gpb.listener.auth import context
+from gpb.listener.operations import Answer, operation
 
 EVENTS_RECEIVED = Counter(
     "gpb_events_received", "Deliveries to POST /events/canvas, by outcome", ["outcome"]
@@ -23,6 +24,7 @@ HANDLER_LAG = Gauge(
 SYNC_RUNS = Gauge("gpb_sync_runs", "Sync and remaster runs in the database, by status", ["status"])
 
 
+@operation("Prometheus metrics", "public", {200: Answer("metrics", media=("text/plain",))})
 async def metrics(request: Request) -> Response:
     ctx = context(request)
     oldest = await ctx.event_lag.oldest_waiting()

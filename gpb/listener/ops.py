@@ -7,12 +7,19 @@ import logging
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gpb.listener import schemas
 from gpb.listener.auth import context
 from gpb.listener.errors import error_response
+from gpb.listener.operations import operation, returns
 
 log = logging.getLogger("gpb.listener")
 
 
+@operation(
+    "Whether the database answers",
+    "public",
+    {200: returns(schemas.Health), 503: returns(schemas.ErrorBody, "UNHEALTHY")},
+)
 async def healthz(request: Request) -> Response:
     try:
         healthy = await context(request).database.ping()

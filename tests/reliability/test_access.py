@@ -29,9 +29,10 @@ from gpb.handlers.tokens import Role, new_token
 from gpb.infra.sandbox.server import run_sandbox
 from gpb.infra.store.store import SqlStore
 from gpb.listener.app import ROUTES
-from gpb.listener.openapi import OPERATIONS, documented_routes
+from gpb.listener.openapi import documented_routes, operations
 
 pytestmark = pytest.mark.reliability
+OPERATIONS = operations(ROUTES)
 # One gpb for the module's async tests: its tokens and runs are only read here.
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 

@@ -6,14 +6,26 @@ Route names are part of the layout: the course tabs show a page once a route of 
 
 from __future__ import annotations
 
-from starlette.responses import FileResponse
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from gpb.listener.operations import Answer, operation
 from gpb.listener.pages import admin, courses, dictionary, fixes, login, syncs
 from gpb.listener.pages.render import STATIC_DIR
 
 SVG = "image/svg+xml"
+
+
+@operation(
+    "gpb's icon (SVG), for browsers that ask for it by this name",
+    "public",
+    {200: Answer("the icon", media=("image/svg+xml",))},
+)
+async def favicon(request: Request) -> Response:
+    return FileResponse(STATIC_DIR / "favicon.svg", media_type=SVG)
+
 
 ROUTES: list[BaseRoute] = [
     Route("/login", login.login_form, methods=["GET"], name="login"),
@@ -89,5 +101,5 @@ ROUTES: list[BaseRoute] = [
     ),
     Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     # Browsers ask for it without reading the page's <link rel="icon">: the same picture.
-    Route("/favicon.ico", lambda _: FileResponse(STATIC_DIR / "favicon.svg", media_type=SVG)),
+    Route("/favicon.ico", favicon),
 ]

@@ -17,17 +17,27 @@ from gpb.handlers.health import FinishedRun
 from gpb.handlers.replay import replay, replayable, stored_event
 from gpb.handlers.syncs import RunStatus
 from gpb.handlers.timefmt import iso
+from gpb.listener import schemas
 from gpb.listener.api_admin import check_scope, reconciliation_json
 from gpb.listener.api_events import event_detail, event_summary, parse_query
 from gpb.listener.auth import context, require_admin
 from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError
+from gpb.listener.operations import (
+    CHECK_SCOPE,
+    EVENT_FILTERS,
+    FORM,
+    REDIRECT,
+    html,
+    operation,
+)
 from gpb.listener.pages.charts import build_chart, window_start
 from gpb.listener.pages.render import page, render
 from gpb.listener.pages.syncs import names_of
 
 FILTERS = ("course_id", "event_name", "status", "since", "until")
 TIME_FILTERS = ("since", "until")
+_PAGE_FILTERS = tuple(p for p in EVENT_FILTERS if p.name in FILTERS)  # as the API names them
 RECENT_RECONCILIATIONS = 20  # the overview's table; the API has them all
 FAILED_RUNS_WINDOW = timedelta(hours=24)  # the overview's day, as its events chart
 CHARTS: tuple[tuple[str, TimeBucket, int], ...] = (
@@ -74,6 +84,7 @@ async def latest_failed_runs(ctx: AppContext) -> list[FinishedRun]:
     return sorted(failed, key=lambda r: r.finished_at, reverse=True)
 
 
+@operation("The admin overview", "admin", {200: html(), 303: REDIRECT})
 @page
 async def overview(request: Request) -> Response:
     principal = await require_admin(request)
@@ -104,6 +115,12 @@ async def overview(request: Request) -> Response:
     )
 
 
+@operation(
+    "The event log page",
+    "admin",
+    {200: html(), 303: REDIRECT, 400: html("a filter is wrong")},
+    query=_PAGE_FILTERS,
+)
 @page
 async def event_log(request: Request) -> Response:
     principal = await require_admin(request)
@@ -141,6 +158,7 @@ async def event_log(request: Request) -> Response:
     )
 
 
+@operation("One event's page", "admin", {200: html(), 303: REDIRECT})
 @page
 async def event_page(request: Request) -> Response:
     principal = await require_admin(request)
@@ -159,6 +177,12 @@ async def event_page(request: Request) -> Response:
     )
 
 
+@operation(
+    "Replay an event from its page",
+    "admin",
+    {303: REDIRECT, 403: html("the form expired"), 409: html("a refused delivery")},
+    body={FORM: schemas.CsrfForm},
+)
 @page
 async def replay_event(request: Request) -> Response:
     await require_admin(request)  # from a page: the form carries the session's CSRF token
@@ -167,6 +191,12 @@ async def replay_event(request: Request) -> Response:
     return RedirectResponse(f"/admin/events/{requeued.id}?replayed=1", status_code=303)
 
 
+@operation(
+    "The connection checks page (gpb check)",
+    "admin",
+    {200: html(), 303: REDIRECT, 400: html("the course id is no Canvas id")},
+    query=CHECK_SCOPE,
+)
 @page
 async def check_page(request: Request) -> Response:
     """The checks of `gpb check` (and `GET /api/admin/check`), each passed or failed with its fix;
@@ -193,6 +223,7 @@ async def check_page(request: Request) -> Response:
     )
 
 
+@operation("One reconciliation's report", "admin", {200: html(), 303: REDIRECT})
 @page
 async def reconciliation_page(request: Request) -> Response:
     principal = await require_admin(request)

@@ -14,6 +14,7 @@ from gpb.listener.api_assignments import course_assignments
 from gpb.listener.api_courses import courses_json
 from gpb.listener.auth import authenticate, context, course_access
 from gpb.listener.context import AppContext
+from gpb.listener.operations import REDIRECT, Param, html, operation
 from gpb.listener.pages.fix_forms import fix_offers, fixed_notice, title_units
 from gpb.listener.pages.render import page, render
 
@@ -48,6 +49,7 @@ def course_tabs(request: Request, course_id: str, current: str) -> list[Tab]:
     return tabs
 
 
+@operation("The courses page", "token", {200: html(), 303: REDIRECT})
 @page
 async def home(request: Request) -> Response:
     principal = await authenticate(request)
@@ -75,6 +77,12 @@ async def stopped_run(ctx: AppContext, course_id: str) -> dict[str, Any] | None:
     return None
 
 
+@operation(
+    "A course's page",
+    "token",
+    {200: html(), 303: REDIRECT},
+    query=(Param("fixed", "shown after a fix: its gpb_fix event"),),
+)
 @page
 async def course(request: Request) -> Response:
     principal, course_id = await course_access(request)
@@ -94,6 +102,7 @@ async def course(request: Request) -> Response:
     )
 
 
+@operation("A course page's assignment rows", "token", {200: html(), 303: REDIRECT})
 @page
 async def assignment_rows(request: Request) -> Response:
     """The rows of the course page alone: its script fetches them again when an alert arrives,

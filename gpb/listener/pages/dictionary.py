@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from gpb.handlers.dictionary import CANVAS_TITLES, ENTRIES, Entry, Kind
 from gpb.listener.auth import authenticate
+from gpb.listener.operations import REDIRECT, html, operation
 from gpb.listener.pages.render import page, render
 
 # The dictionary's kinds, as the page heads them, in the order a teacher meets them.
@@ -23,6 +24,7 @@ def by_kind() -> list[tuple[str, list[Entry]]]:
     return [(heading, [e for e in ENTRIES if e.kind == kind]) for kind, heading in SECTIONS]
 
 
+@operation("The error dictionary page", "token", {200: html(), 303: REDIRECT})
 @page
 async def errors_page(request: Request) -> Response:
     principal = await authenticate(request)

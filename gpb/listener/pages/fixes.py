@@ -16,13 +16,43 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from gpb.handlers.fixes import Fixer, FixOutcome, FixRefused
 from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.tokens import Principal
+from gpb.listener import schemas
 from gpb.listener.api_fixes import alignment_json, outcome_error
 from gpb.listener.auth import context, course_access
 from gpb.listener.errors import refused_response
 from gpb.listener.forms import read_form
+from gpb.listener.operations import FORM, REDIRECT, Answer, Param, html, operation, returns
 from gpb.listener.pages.courses import course_header
 from gpb.listener.pages.fix_forms import fixed_notice
 from gpb.listener.pages.render import page, render
+
+# A fix posted from a page: the API's fields as form fields (`section_ids` comma-separated).
+_FIX_FORM: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "csrf_token": {"type": "string"},
+        "code": {"type": "string"},
+        "title": {"type": "string"},
+        "due_at": {"type": "string"},
+        "section_ids": {"type": "string"},
+        "action": {"enum": ["rename_group", "move"]},
+        "group_name": {"type": "string"},
+        "group_id": {"type": "string"},
+    },
+    "required": ["csrf_token", "code"],
+}
+_FIX_PAGE_OR_JSON = ("text/html", "application/json")
+_FIX_REFUSALS = {
+    status: Answer(words, media=_FIX_PAGE_OR_JSON)
+    for status, words in {
+        400: "INVALID_FIX or INVALID_BODY",
+        403: "the form expired, or ACT_AS_UNAVAILABLE",
+        404: "NOT_FOUND",
+        409: "FIX_NOT_NEEDED, CANVAS_CHANGED or GROUP_NAME_TAKEN",
+        422: "CANVAS_REFUSED with Canvas's reason, or NO_AUTOMATIC_FIX",
+        502: "CANVAS_UNAVAILABLE: Canvas may or may not have made the change",
+    }.items()
+}
 
 
 def _wants_json(request: Request) -> bool:
@@ -49,6 +79,17 @@ def _refused(request: Request, refused: FixRefused) -> Response:
     raise refused
 
 
+@operation(
+    "Fix a problem in Canvas from the Assignments tab (the API's fix). With Accept:"
+    " application/json the outcome is JSON, as the API answers it; else a page",
+    "token",
+    {
+        200: returns(schemas.FixResult, "Canvas made the change (Accept: application/json)"),
+        303: REDIRECT,
+        **_FIX_REFUSALS,
+    },
+    body={FORM: _FIX_FORM},
+)
 @page
 async def post_fix(request: Request) -> Response:
     principal, course_id = await course_access(request)
@@ -66,6 +107,22 @@ async def post_fix(request: Request) -> Response:
     return _answer(request, outcome, f"/courses/{course_id}")
 
 
+@operation(
+    "Rename a Canvas group from the category view",
+    "token",
+    {
+        200: returns(schemas.FixResult, "Canvas made the change (Accept: application/json)"),
+        303: REDIRECT,
+        **_FIX_REFUSALS,
+    },
+    body={
+        FORM: {
+            "type": "object",
+            "properties": {"csrf_token": {"type": "string"}, "group_name": {"type": "string"}},
+            "required": ["csrf_token", "group_name"],
+        }
+    },
+)
 @page
 async def post_group_name(request: Request) -> Response:
     principal, course_id = await course_access(request)
@@ -80,6 +137,12 @@ async def post_group_name(request: Request) -> Response:
     return _answer(request, outcome, f"/courses/{course_id}/categories")
 
 
+@operation(
+    "A course's Canvas groups beside each section's IC categories",
+    "token",
+    {200: html(), 303: REDIRECT, 404: html("gpb has not read the course yet")},
+    query=(Param("fixed", "shown after a rename: its gpb_fix event"),),
+)
 @page
 async def categories(request: Request) -> Response:
     principal, course_id = await course_access(request)

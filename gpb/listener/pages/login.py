@@ -8,10 +8,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gpb.handlers.tokens import token_hash
-from gpb.listener import guessing, sessions
+from gpb.listener import guessing, schemas, sessions
 from gpb.listener.auth import authenticate, context, live_session, principal_for
 from gpb.listener.errors import ApiError
 from gpb.listener.forms import read_form
+from gpb.listener.operations import FORM, REDIRECT, Param, html, operation
 from gpb.listener.pages.render import page, render
 
 
@@ -45,6 +46,7 @@ def _form(
     return response
 
 
+@operation("The login page", "public", {200: html(), 303: REDIRECT}, query=(Param("next", "path"),))
 @page
 async def login_form(request: Request) -> Response:
     """The login form, under a session without a token whose CSRF token the form carries."""
@@ -61,6 +63,17 @@ async def login_form(request: Request) -> Response:
     return _form(request, session, next_path, notice=notice)
 
 
+@operation(
+    "Log in with a token",
+    "public",
+    {
+        303: REDIRECT,
+        401: html("the form again"),
+        403: html("the form expired"),
+        429: html("too many failed logins from this address"),
+    },
+    body={FORM: schemas.LoginForm},
+)
 @page
 async def log_in(request: Request) -> Response:
     ctx = context(request)
@@ -86,6 +99,12 @@ async def log_in(request: Request) -> Response:
     return response
 
 
+@operation(
+    "Log out",
+    "token",
+    {303: REDIRECT, 403: html("the form expired")},
+    body={FORM: schemas.CsrfForm},
+)
 @page
 async def log_out(request: Request) -> Response:
     await authenticate(request)  # a logged-in session, and the form's CSRF token

@@ -25,17 +25,31 @@ from gpb.handlers.students import Roster
 from gpb.handlers.sync_service import InvalidRequest, NewerRuns
 from gpb.handlers.syncs import ACTIVE, RunInProgress, RunKind, RunStatus, SyncRun
 from gpb.handlers.tokens import Principal
+from gpb.listener import schemas
 from gpb.listener.api_assignments import course_assignments
 from gpb.listener.api_syncs import pending_changes, pending_line_items, run_json
 from gpb.listener.auth import context, course_access
 from gpb.listener.errors import not_found, status_of
 from gpb.listener.forms import read_form
+from gpb.listener.operations import FORM, REDIRECT, Param, html, operation
 from gpb.listener.pages.courses import RECENT_RUNS, course_header, stopped_run
 from gpb.listener.pages.render import page, render
 
 # A checkbox per assignment, named by its id: the forms are read as one value per name.
 PICK = "assignment-"
 SHOWN_GRADES = 1000  # a run page lists this many grades; the API lists them all
+# The sync page's form: the button pressed, the remaster's confirmation, and one field per
+# ticked assignment, named `assignment-{id}`.
+_SYNC_FORM: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "csrf_token": {"type": "string"},
+        "action": {"enum": ["preview", "commit", "remaster"]},
+        "confirm": {"enum": ["yes"]},
+    },
+    "patternProperties": {"^assignment-": {"type": "string"}},
+    "required": ["csrf_token", "action"],
+}
 
 
 @dataclass(frozen=True)
@@ -135,6 +149,7 @@ def run_url(run: SyncRun) -> str:
     return f"/courses/{run.course_id}/syncs/{run.id}"
 
 
+@operation("A course's pending grades, Canvas beside IC", "token", {200: html(), 303: REDIRECT})
 @page
 async def pending(request: Request) -> Response:
     principal, course_id = await course_access(request)
@@ -194,12 +209,28 @@ async def _sync_page(
     )
 
 
+@operation(
+    "Choosing assignments to preview or sync, and the remaster",
+    "token",
+    {200: html(), 303: REDIRECT},
+)
 @page
 async def sync_form(request: Request) -> Response:
     principal, course_id = await course_access(request)
     return await _sync_page(request, principal, course_id)
 
 
+@operation(
+    "Start a preview, a sync or a remaster from the sync page, then show the run",
+    "token",
+    {
+        303: REDIRECT,
+        400: html("the sync page, with NO_ASSIGNMENTS, UNKNOWN_ASSIGNMENT, ... in words"),
+        403: html("the form expired"),
+        409: html("the sync page: SYNC_IN_PROGRESS, with a link to the run"),
+    },
+    body={FORM: _SYNC_FORM},
+)
 @page
 async def start_run(request: Request) -> Response:
     """Starts what the sync page's form asks for, then shows that run; a refusal is the sync
@@ -242,6 +273,12 @@ async def _refused(
     )
 
 
+@operation(
+    "A course's runs, newest first",
+    "token",
+    {200: html(), 303: REDIRECT, 400: html("the cursor is not one gpb gave")},
+    query=(Param("cursor", "the older runs' link"),),
+)
 @page
 async def history(request: Request) -> Response:
     principal, course_id = await course_access(request)
@@ -268,6 +305,12 @@ async def _course_run(request: Request) -> tuple[Principal, SyncRun]:
     return principal, run
 
 
+@operation(
+    "One run: its progress, then what it did grade by grade",
+    "token",
+    {200: html(), 303: REDIRECT},
+    query=(Param("resumed", "shown after a resume"),),
+)
 @page
 async def run_page(request: Request) -> Response:
     principal, run = await _course_run(request)
@@ -300,6 +343,16 @@ async def run_page(request: Request) -> Response:
     )
 
 
+@operation(
+    "Resume an interrupted run from its page",
+    "token",
+    {
+        303: REDIRECT,
+        403: html("the form expired"),
+        409: html("the sync page: NOT_RESUMABLE or SYNC_IN_PROGRESS in words"),
+    },
+    body={FORM: schemas.CsrfForm},
+)
 @page
 async def resume_run(request: Request) -> Response:
     """Resumes an interrupted run from its page; a refusal (not interrupted any more, another
@@ -312,6 +365,17 @@ async def resume_run(request: Request) -> Response:
     return RedirectResponse(run_url(resumed) + "?resumed=1", status_code=303)
 
 
+@operation(
+    "From a run's page: preview its undo, or (confirmed, from the preview) undo it",
+    "token",
+    {
+        303: REDIRECT,
+        400: html("the sync page: the undo was not confirmed"),
+        403: html("the form expired"),
+        409: html("the sync page: why the run cannot be undone, in words"),
+    },
+    body={FORM: schemas.UndoForm},
+)
 @page
 async def undo_run(request: Request) -> Response:
     """From a run's page: `preview` shows what an undo would do (a dry run), `undo` (with the
@@ -336,6 +400,16 @@ async def undo_run(request: Request) -> Response:
     return RedirectResponse(run_url(undoing), status_code=303)
 
 
+@operation(
+    "Choose the course's automatic syncs from the sync page",
+    "token",
+    {
+        303: REDIRECT,
+        400: html("the sync page: the choice is not allowed, in words"),
+        403: html("the form expired"),
+    },
+    body={FORM: schemas.AutoSyncForm},
+)
 @page
 async def choose_auto_sync_page(request: Request) -> Response:
     """The sync page's automatic-sync form: the teacher's choice, then the sync page again."""
