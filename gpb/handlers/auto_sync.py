@@ -215,21 +215,6 @@ class CourseChoice:
     nightly_at: time
     paused: dict[str, int]  # assignments left out, with their failed runs in a row
 
-    def as_json(self, policy: AutoSyncPolicy) -> dict[str, object]:
-        return {
-            "mode": self.mode.value,
-            "chosen": self.setting.mode.value if self.setting.mode else None,
-            "nightly_at": f"{self.nightly_at:%H:%M}",
-            "allowed": sorted(m.value for m in policy.allowed),
-            "default": policy.default.value,
-            "nightly_window": str(policy.window),
-            "delay_minutes": policy.delay.total_seconds() / 60,
-            "paused_assignments": [
-                {"id": a, "failures": n}
-                for a, n in sorted(self.paused.items(), key=lambda i: int(i[0]))
-            ],
-        }
-
 
 class PendingView(Protocol):
     async def counts(self, course_id: str) -> dict[str, int]:

@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from gpb.handlers.course_state import AssignmentRecord, CourseState
 from gpb.handlers.grades import Grade, GradeValue, SentValue, sent_value
-from gpb.handlers.timefmt import iso
 
 STUDENT_WITHOUT_SIS_ID = "STUDENT_WITHOUT_SIS_ID"
 SECTION_WITHOUT_SIS_ID = "SECTION_WITHOUT_SIS_ID"
@@ -56,19 +55,6 @@ class PendingEntry:
     changed_at: datetime | None
     blocked_by: tuple[str, ...]
     student_name: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "assignment_id": self.assignment_id,
-            "student_id": self.student_id,
-            "student_sis_id": self.student_sis_id,
-            "student_name": self.student_name,
-            "section_id": self.section_id,
-            "canvas": self.canvas.as_json(),
-            "synced": self.synced.as_json() if self.synced else None,
-            "changed_at": iso(self.changed_at),
-            "blocked_by": list(self.blocked_by),
-        }
 
 
 def blocking_codes(

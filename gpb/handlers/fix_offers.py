@@ -9,7 +9,6 @@ fix says why and what to do instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from gpb.handlers.category_match import CategoryMatch, rank_categories
 from gpb.handlers.course_state import AssignmentRecord, CourseState
@@ -71,39 +70,10 @@ class FixOffer:
     matching_groups: tuple[AssignmentGroup, ...] = ()  # Canvas groups named as a close category
     group_assignments: tuple[str, ...] = ()  # titles a group rename moves
 
-    def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "code": self.code,
-            "automatic": self.automatic,
-            "explanation": self.explanation,
-        }
-        if self.title_suggestion is not None:
-            data["title"] = {
-                "suggestion": self.title_suggestion,
-                "length": self.suggestion_length,
-                "limit": self.title_limit,
-                "cut_mid_word": self.title_cut_mid_word,
-            }
-        if self.sections_without_date:
-            data["sections_without_date"] = [
-                {"id": sid, "name": name} for sid, name in self.sections_without_date
-            ]
-        if self.code == "CATEGORY_NOT_FOUND":
-            data["group"] = _group_json(self.group)
-            named = {name_key(g.name): g for g in self.matching_groups}
-            data["candidates"] = [
-                {
-                    "title": m.title,
-                    "rank": m.rank,
-                    "reason": m.reason,
-                    "close": m.close,
-                    "group": _group_json(named.get(name_key(m.title))),
-                }
-                for m in self.candidates
-            ]
-            data["matching_groups"] = [_group_json(g) for g in self.matching_groups]
-            data["group_assignments"] = list(self.group_assignments)
-        return data
+    def group_named(self, title: str) -> AssignmentGroup | None:
+        """The Canvas group among `matching_groups` already named as the category `title`."""
+        key = name_key(title)
+        return next((g for g in self.matching_groups if name_key(g.name) == key), None)
 
 
 @dataclass(frozen=True)
@@ -123,10 +93,6 @@ class GroupAlignment:
     @property
     def aligned(self) -> bool:
         return all(c.matched is not None for c in self.classes if c.class_title is not None)
-
-
-def _group_json(group: AssignmentGroup | None) -> dict[str, Any] | None:
-    return None if group is None else {"id": group.id, "name": group.name}
 
 
 @dataclass

@@ -107,18 +107,6 @@ class FixOutcome:
     def applied(self) -> bool:
         return self.outcome == "applied"
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "applied": self.applied,
-            "outcome": self.outcome,
-            "code": self.code,
-            "what": self.what,
-            "before": self.before,
-            "after": self.after,
-            "canvas_answer": self.canvas_answer,
-            "event_id": self.event_id,
-        }
-
 
 @dataclass
 class FixService:

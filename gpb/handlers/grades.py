@@ -50,12 +50,17 @@ class GradeValue:
     late: bool = False
     posted: bool = True
 
+    @property
+    def shown_missing(self) -> bool:
+        """Missing as gpb shows and keeps it: an excused grade is never missing."""
+        return self.missing and not self.excused
+
     def as_json(self) -> dict[str, Any]:
         return {
             "score": self.score,
             "grade": self.grade,
             "excused": self.excused,
-            "missing": self.missing and not self.excused,
+            "missing": self.shown_missing,
             "late": self.late,
             "posted": self.posted,
         }

@@ -118,26 +118,6 @@ class LineItemChange:
         )
         return f"details changed: {said}"
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "assignment_id": self.assignment_id,
-            "section_id": self.section_id,
-            "message": self.message,
-            "blocked_by": list(self.blocked_by),
-            "changes": [
-                {
-                    "field": c.name,
-                    "before": _json_value(c.before),
-                    "after": _json_value(c.after),
-                }
-                for c in self.changes
-            ],
-        }
-
-
-def _json_value(value: object) -> object:
-    return iso(value) if isinstance(value, datetime) else value
-
 
 def differences(before: LineItemDetails, after: LineItemDetails) -> tuple[FieldChange, ...]:
     return tuple(

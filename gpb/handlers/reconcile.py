@@ -43,7 +43,7 @@ from gpb.handlers.ports import Canvas, Sis
 from gpb.handlers.sync_plan import result_id
 from gpb.handlers.sync_runner import ReloadCourse
 from gpb.handlers.syncs import ChangeSink, RunInProgress, RunKind, SyncRequest, SyncRun
-from gpb.handlers.timefmt import iso, utcnow
+from gpb.handlers.timefmt import utcnow
 
 log = logging.getLogger("gpb.reconcile")
 
@@ -131,20 +131,6 @@ class Reconciliation:
     drift_count: int
     report: dict[str, Any] = field(default_factory=dict)
     id: str = ""  # given by the store
-
-    def as_json(self, *, full: bool = True) -> dict[str, Any]:
-        summary = {
-            "id": self.id,
-            "course_id": self.course_id,
-            "trigger": self.trigger,
-            "status": self.status.value,
-            "started_at": iso(self.started_at),
-            "finished_at": iso(self.finished_at),
-            "repaired_grades": self.repaired_grades,
-            "drift_count": self.drift_count,
-            "remaster": self.report.get("remaster"),
-        }
-        return summary | self.report if full else summary
 
 
 class ReconcileStore(Protocol):

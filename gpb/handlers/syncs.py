@@ -13,7 +13,6 @@ from gpb.handlers.claims import Claim
 from gpb.handlers.grades import SentValue
 from gpb.handlers.model import IcRecord, RecordKind
 from gpb.handlers.refusals import Refused
-from gpb.handlers.timefmt import iso
 
 if TYPE_CHECKING:  # line_items reads the confirmations defined here, changes the changes
     from gpb.handlers.changes import Change
@@ -209,30 +208,14 @@ class SyncRun:
             counts["extracted"] = sum(counts[o.value] for o in Outcome)
         return counts
 
-    def as_json(self, *, full: bool = True) -> dict[str, Any]:
-        report = self.report or RunReport().as_json()
-        summary = {
-            "id": self.id,
-            "course_id": self.course_id,
-            "kind": self.kind.value,
-            "dry_run": self.dry_run,
-            "status": self.status.value,
-            "requested_by": self.requested_by,
-            "created_at": iso(self.created_at),
-            "started_at": iso(self.started_at),
-            "finished_at": iso(self.finished_at),
-            "progress": {
-                # A grade IC confirmed is done, even when the run stopped before counting it.
-                "done": max(self.progress_done, self.confirmed_sent + self.confirmed_deleted),
-                "total": self.progress_total,
-                "confirmed": self.confirmed_sent + self.confirmed_deleted,
-            },
-            "counts": self.counts(),
-            "undo_of": self.undo_of,
-        }
-        if not full:
-            return summary
-        return summary | {key: report[key] for key in report if key != "counts"}
+    @property
+    def confirmed(self) -> int:
+        return self.confirmed_sent + self.confirmed_deleted
+
+    @property
+    def done(self) -> int:
+        # A grade IC confirmed is done, even when the run stopped before counting it.
+        return max(self.progress_done, self.confirmed)
 
 
 class RunInProgress(Refused):

@@ -4,14 +4,14 @@ reconciliations with each course's nightly-remaster opt-in."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from gpb.handlers.ids import local_id_or_none, record_id
 from gpb.listener import schemas
+from gpb.listener.answers import json_answer
 from gpb.listener.auth import context, require_admin
 from gpb.listener.bodies import read_json
 from gpb.listener.context import AppContext
@@ -41,7 +41,8 @@ async def check_connections(request: Request) -> Response:
     """`GET /api/admin/check[?course_id=&class_id=]`: 200 with the report, passed or not."""
     await require_admin(request)
     course_id, class_id = check_scope(request.query_params)
-    return JSONResponse(await context(request).connection_checks.report(course_id, class_id))
+    report = await context(request).connection_checks.report(course_id, class_id)
+    return json_answer(schemas.CheckReport.model_validate(report))
 
 
 @operation(
@@ -57,7 +58,7 @@ async def list_admin_alerts(request: Request) -> Response:
     if state not in (None, "open", "resolved"):
         raise ApiError("INVALID_QUERY", "state is open or resolved")
     alerts = await context(request).admin_alerts.admin_alerts(state)
-    return JSONResponse({"alerts": [alert.as_json() for alert in alerts]})
+    return json_answer(schemas.AdminAlertList.model_validate({"alerts": alerts}))
 
 
 @operation(
@@ -82,17 +83,18 @@ async def list_reconciliations(request: Request) -> Response:
     )
     page = found[:RECONCILIATIONS_PAGE]
     next_cursor = page[-1].id if len(found) > RECONCILIATIONS_PAGE else None
-    return JSONResponse(
-        {"reconciliations": [r.as_json(full=False) for r in page], "next_cursor": next_cursor}
+    summaries = [schemas.ReconciliationSummary.of(r) for r in page]
+    return json_answer(
+        schemas.ReconciliationList(reconciliations=summaries, next_cursor=next_cursor)
     )
 
 
-async def reconciliation_json(ctx: AppContext, reconciliation_id: str) -> dict[str, Any]:
+async def reconciliation_answer(ctx: AppContext, reconciliation_id: str) -> schemas.Reconciliation:
     """One reconciliation with its repaired grades and drift list, as the API and page show it."""
     found = await ctx.reconciliations.reconciliation(reconciliation_id)
     if found is None:
         raise not_found("no such reconciliation")
-    return found.as_json()
+    return schemas.Reconciliation.full(found)
 
 
 @operation("One reconciliation with its repaired grades and drift", "admin", {200: ANY_JSON})
@@ -100,7 +102,7 @@ async def get_reconciliation(request: Request) -> Response:
     """`GET /api/admin/reconciliations/{id}`: with its repaired grades and drift list."""
     await require_admin(request)
     reconciliation_id = request.path_params["reconciliation_id"]
-    return JSONResponse(await reconciliation_json(context(request), reconciliation_id))
+    return json_answer(await reconciliation_answer(context(request), reconciliation_id))
 
 
 class ReconcileOptions(BaseModel):
@@ -140,19 +142,19 @@ async def course_reconciliation(request: Request) -> Response:
         options = await _options(request)
         if not await ctx.reconciliations.set_nightly_remaster(course_id, options.nightly_remaster):
             raise not_found("gpb knows no such course")
-    return JSONResponse(await _course_reconciliation_json(ctx, course_id))
+    return json_answer(await _course_reconciliation(ctx, course_id))
 
 
-async def _course_reconciliation_json(ctx: AppContext, course_id: str) -> dict[str, Any]:
+async def _course_reconciliation(ctx: AppContext, course_id: str) -> schemas.CourseReconciliation:
     course = await ctx.reconciliations.reconcile_course(course_id)
     if course is None:
         raise not_found("gpb knows no such course")
     latest = await ctx.reconciliations.reconciliations(course_id, None, 1)
-    return {
-        "course_id": course_id,
-        "nightly_remaster": course.nightly_remaster,
-        "latest": latest[0].as_json() if latest else None,
-    }
+    return schemas.CourseReconciliation(
+        course_id=course_id,
+        nightly_remaster=course.nightly_remaster,
+        latest=schemas.Reconciliation.full(latest[0]) if latest else None,
+    )
 
 
 async def _options(request: Request) -> ReconcileOptions:

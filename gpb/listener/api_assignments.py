@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from gpb.handlers import course_assignments as assignment_list
 from gpb.handlers.alerts import FeedEntry
@@ -20,6 +20,7 @@ from gpb.handlers.ic_names import sent_title
 from gpb.handlers.model import OverrideTarget
 from gpb.handlers.timefmt import iso
 from gpb.listener import schemas
+from gpb.listener.answers import json_answer, shown
 from gpb.listener.auth import context, course_access
 from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError
@@ -63,14 +64,24 @@ def assignment_json(
     }
 
 
-async def course_assignments(ctx: AppContext, course_id: str) -> list[dict[str, Any]]:
+async def assignments_answer(ctx: AppContext, course_id: str) -> schemas.AssignmentList:
     """The course's assignments as the API lists them (and the pages show them)."""
     listed = await assignment_list.course_assignments(
         ctx.course_state, ctx.pending, ctx.sync_runs, course_id
     )
-    return [
-        assignment_json(r, listed.state, listed.pending, listed.last_synced) for r in listed.records
-    ]
+    return schemas.AssignmentList.model_validate(
+        {
+            "assignments": [
+                assignment_json(r, listed.state, listed.pending, listed.last_synced)
+                for r in listed.records
+            ]
+        }
+    )
+
+
+async def course_assignments(ctx: AppContext, course_id: str) -> list[dict[str, Any]]:
+    """The course's assignments as the API lists them, for the pages."""
+    return shown(await assignments_answer(ctx, course_id))["assignments"]
 
 
 @operation(
@@ -80,7 +91,7 @@ async def course_assignments(ctx: AppContext, course_id: str) -> list[dict[str, 
 )
 async def list_assignments(request: Request) -> Response:
     _, course_id = await course_access(request)
-    return JSONResponse({"assignments": await course_assignments(context(request), course_id)})
+    return json_answer(await assignments_answer(context(request), course_id))
 
 
 @operation(
@@ -95,11 +106,12 @@ async def list_alerts(request: Request) -> Response:
     if state not in (None, "open", "resolved"):
         raise ApiError("INVALID_QUERY", "state must be open or resolved")
     alerts = await context(request).alerts.alerts(course_id, state)
-    return JSONResponse({"alerts": [alert.as_json() for alert in alerts]})
+    return json_answer(schemas.AlertList.model_validate({"alerts": alerts}))
 
 
 def _sse(entry: FeedEntry) -> str:
-    data = json.dumps(entry.alert.as_json(), separators=(",", ":"))
+    alert = shown(schemas.Alert.model_validate(entry.alert))
+    data = json.dumps(alert, separators=(",", ":"))
     return f"event: alert\nid: {entry.event_id}\ndata: {data}\n\n"
 
 

@@ -6,9 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from gpb.listener import schemas
+from gpb.listener.answers import json_answer
 from gpb.listener.api_syncs import parsed_body
 from gpb.listener.auth import context, course_access
 from gpb.listener.operations import operation, returns
@@ -35,7 +36,7 @@ async def get_auto_sync(request: Request) -> Response:
     _, course_id = await course_access(request)
     ctx = context(request)
     choice = await ctx.auto_sync.choice(course_id)
-    return JSONResponse(choice.as_json(ctx.auto_sync.policy))
+    return json_answer(schemas.AutoSync.of(choice, ctx.auto_sync.policy))
 
 
 @operation(
@@ -55,4 +56,4 @@ async def put_auto_sync(request: Request) -> Response:
     body = await parsed_body(request, AutoSyncBody, "an automatic-sync choice")
     ctx = context(request)
     choice = await ctx.auto_sync.choose_as_written(course_id, body.mode, body.nightly_at)
-    return JSONResponse(choice.as_json(ctx.auto_sync.policy))
+    return json_answer(schemas.AutoSync.of(choice, ctx.auto_sync.policy))

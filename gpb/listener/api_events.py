@@ -10,14 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from gpb.handlers import replay as replays
 from gpb.handlers.envelope import parse_canvas_time
 from gpb.handlers.eventlog import EventQuery, EventStatus, StoredEvent
 from gpb.handlers.ids import local_id_or_none, record_id
-from gpb.handlers.timefmt import iso
 from gpb.listener import schemas
+from gpb.listener.answers import json_answer, shown
 from gpb.listener.auth import context, require_admin
 from gpb.listener.errors import ApiError
 from gpb.listener.operations import EVENT_FILTERS, Answer, Param, operation, returns
@@ -39,32 +39,13 @@ CSV_COLUMNS = (
 
 
 def event_summary(event: StoredEvent) -> dict[str, Any]:
-    summary: dict[str, Any] = {
-        "id": event.id,
-        "received_at": iso(event.received_at),
-        "event_name": event.event_name,
-        "event_time": iso(event.event_time),
-        "course_id": event.course_id,
-        "user_id": event.user_id,
-        "status": event.status.value,
-        "error": event.error,
-        "attempts": event.attempts,
-    }
-    if event.next_attempt_at is not None:
-        summary["next_attempt_at"] = iso(event.next_attempt_at)
-    if event.duplicate_of is not None:
-        summary["duplicate_of"] = event.duplicate_of
-    return summary
+    """The event as the API lists it, for the pages and the CSV export."""
+    return shown(schemas.EventSummary.of(event))
 
 
 def event_detail(event: StoredEvent) -> dict[str, Any]:
-    detail = event_summary(event)
-    detail["payload"] = event.payload
-    detail["outcome"] = event.outcome
-    detail["source_ip"] = event.source_ip
-    if event.raw is not None:
-        detail["raw"] = event.raw
-    return detail
+    """The event with its payload as the API answers it, for the pages and the NDJSON export."""
+    return shown(schemas.EventDetail.of(event))
 
 
 def _bad_query(message: str) -> ApiError:
@@ -116,9 +97,8 @@ def parse_query(params: Mapping[str, str], *, default_limit: int = 50) -> EventQ
 async def list_events(request: Request) -> Response:
     await require_admin(request)
     page = await context(request).events.search(parse_query(request.query_params))
-    return JSONResponse(
-        {"events": [event_summary(e) for e in page.events], "next_cursor": page.next_cursor}
-    )
+    events = [schemas.EventSummary.of(e) for e in page.events]
+    return json_answer(schemas.EventList(events=events, next_cursor=page.next_cursor))
 
 
 @operation(
@@ -129,7 +109,7 @@ async def list_events(request: Request) -> Response:
 async def get_event(request: Request) -> Response:
     await require_admin(request)
     event = await replays.stored_event(context(request).events, request.path_params["event_id"])
-    return JSONResponse(event_detail(event))
+    return json_answer(schemas.EventDetail.of(event))
 
 
 @operation(
@@ -144,7 +124,7 @@ async def replay_event(request: Request) -> Response:
     await require_admin(request)
     ctx = context(request)
     requeued = await replays.replay(ctx.events, request.path_params["event_id"], ctx.worker.notify)
-    return JSONResponse(event_summary(requeued), status_code=202)
+    return json_answer(schemas.EventSummary.of(requeued), 202)
 
 
 @operation(

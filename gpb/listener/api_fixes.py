@@ -10,17 +10,21 @@ from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from gpb.handlers.fix_offers import GroupAlignment
 from gpb.handlers.fixes import Fixer, FixOutcome
 from gpb.handlers.ids import local_id_or_none
 from gpb.listener import schemas
+from gpb.listener.answers import json_answer, shown
 from gpb.listener.auth import context, course_access
 from gpb.listener.bodies import read_json
 from gpb.listener.errors import ApiError
 from gpb.listener.operations import operation, returns
 from gpb.listener.schemas import FixBody, GroupRenameBody
+
+
+def fix_result(outcome: FixOutcome) -> schemas.FixResult:
+    return schemas.FixResult.model_validate(outcome)
 
 
 def outcome_error(outcome: FixOutcome) -> ApiError | None:
@@ -31,34 +35,8 @@ def outcome_error(outcome: FixOutcome) -> ApiError | None:
     return ApiError(
         "CANVAS_REFUSED" if refused else "CANVAS_UNAVAILABLE",
         outcome.canvas_answer,
-        fix=outcome.as_json(),
+        fix=shown(fix_result(outcome)),
     )
-
-
-def alignment_json(groups: list[GroupAlignment]) -> dict[str, Any]:
-    return {
-        "groups": [
-            {
-                "id": g.group.id,
-                "name": g.group.name,
-                "assignments": list(g.assignments),
-                "aligned": g.aligned,
-                "classes": [
-                    {
-                        "section": c.section_name,
-                        "ic_class": c.class_title,
-                        "matched": c.matched,
-                        "candidates": [
-                            {"title": m.title, "rank": m.rank, "reason": m.reason, "close": m.close}
-                            for m in c.candidates
-                        ],
-                    }
-                    for c in g.classes
-                ],
-            }
-            for g in groups
-        ]
-    }
 
 
 async def _json_body(request: Request, model: type[FixBody] | type[GroupRenameBody]) -> Any:
@@ -87,7 +65,7 @@ def _assignment_id(request: Request) -> str:
 async def list_fixes(request: Request) -> Response:
     _, course_id = await course_access(request)
     offers = await context(request).fixes.offers(course_id, _assignment_id(request))
-    return JSONResponse({"fixes": [o.as_json() for o in offers]})
+    return json_answer(schemas.FixOfferList(fixes=[schemas.FixOffer.of(o) for o in offers]))
 
 
 @operation(
@@ -122,7 +100,7 @@ async def post_fix(request: Request) -> Response:
     error = outcome_error(outcome)
     if error is not None:
         raise error
-    return JSONResponse(outcome.as_json())
+    return json_answer(fix_result(outcome))
 
 
 @operation(
@@ -134,7 +112,7 @@ async def post_fix(request: Request) -> Response:
 async def categories(request: Request) -> Response:
     _, course_id = await course_access(request)
     groups = await context(request).fixes.alignment(course_id)
-    return JSONResponse(alignment_json(groups))
+    return json_answer(schemas.CategoryAlignment.of(groups))
 
 
 @operation(
@@ -159,4 +137,4 @@ async def post_group_name(request: Request) -> Response:
     error = outcome_error(outcome)
     if error is not None:
         raise error
-    return JSONResponse(outcome.as_json())
+    return json_answer(fix_result(outcome))

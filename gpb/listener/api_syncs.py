@@ -15,6 +15,7 @@ from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.students import Roster
 from gpb.handlers.syncs import RunKind, SyncRun
 from gpb.listener import schemas
+from gpb.listener.answers import json_answer
 from gpb.listener.auth import authenticate, context, course_access
 from gpb.listener.bodies import read_json
 from gpb.listener.context import AppContext
@@ -62,14 +63,12 @@ async def _body(request: Request) -> SyncBody:
     return await parsed_body(request, SyncBody, "a sync request")
 
 
-async def pending_changes(ctx: AppContext, course_id: str) -> list[dict[str, Any]]:
-    """The course's pending delta as the API answers it (and the pending page shows it)."""
-    return [entry.as_json() for entry in await ctx.pending.entries(course_id)]
-
-
-async def pending_line_items(ctx: AppContext, course_id: str) -> list[dict[str, Any]]:
-    """The line items to send again because their assignment changed, as the API answers them."""
-    return [change.as_json() for change in await ctx.pending.line_items(course_id)]
+async def pending_list(ctx: AppContext, course_id: str) -> schemas.PendingList:
+    """The course's pending delta, and the line items to send again because their assignment
+    changed, as the API answers them (and the pending page shows them)."""
+    entries = await ctx.pending.entries(course_id)
+    line_items = await ctx.pending.line_items(course_id)
+    return schemas.PendingList.of(entries, line_items)
 
 
 @operation(
@@ -79,13 +78,7 @@ async def pending_line_items(ctx: AppContext, course_id: str) -> list[dict[str, 
 )
 async def pending(request: Request) -> Response:
     _, course_id = await course_access(request)
-    ctx = context(request)
-    return JSONResponse(
-        {
-            "changes": await pending_changes(ctx, course_id),
-            "line_items": await pending_line_items(ctx, course_id),
-        }
-    )
+    return json_answer(await pending_list(context(request), course_id))
 
 
 @operation(
@@ -109,7 +102,7 @@ async def start_run(request: Request) -> Response:
         dry_run=body.dry_run,
         assignment_ids=body.assignment_ids,
     )
-    return JSONResponse({"id": run.id, "status": run.status.value}, status_code=202)
+    return _queued(run)
 
 
 async def _visible_run(request: Request) -> SyncRun:
@@ -117,18 +110,19 @@ async def _visible_run(request: Request) -> SyncRun:
     return await visible_run(context(request).sync_runs, principal, request.path_params["sync_id"])
 
 
-async def run_json(ctx: AppContext, run: SyncRun) -> dict[str, Any]:
+def _queued(run: SyncRun) -> Response:
+    return json_answer(schemas.Queued.model_validate(run), 202)
+
+
+async def run_answer(ctx: AppContext, run: SyncRun) -> schemas.SyncRun:
     """The run as the API answers it: each grade with the student's name as Canvas sorts it."""
-    shown = run.as_json()
     roster = Roster.of((await ctx.course_state.course_state(run.course_id)).enrollments)
-    for grade in shown["grades"]:
-        grade["student_name"] = roster.names.get(grade["student_id"])
-    return shown
+    return schemas.SyncRun.full(run, roster.names)
 
 
 @operation("One run, grade by grade", "token", {200: returns(schemas.SyncRun)})
 async def get_run(request: Request) -> Response:
-    return JSONResponse(await run_json(context(request), await _visible_run(request)))
+    return json_answer(await run_answer(context(request), await _visible_run(request)))
 
 
 @operation(
@@ -141,7 +135,7 @@ async def get_run(request: Request) -> Response:
 )
 async def resume_run(request: Request) -> Response:
     resumed = await context(request).syncs.resume(await _visible_run(request))
-    return JSONResponse({"id": resumed.id, "status": resumed.status.value}, status_code=202)
+    return _queued(resumed)
 
 
 @operation(
@@ -164,7 +158,7 @@ async def undo_run(request: Request) -> Response:
     run = await visible_run(ctx.sync_runs, principal, request.path_params["sync_id"])
     body = await parsed_body(request, UndoBody, "an undo request")
     undoing = await course_runs.undo_run(ctx.syncs, principal, run, dry_run=body.dry_run)
-    return JSONResponse({"id": undoing.id, "status": undoing.status.value}, status_code=202)
+    return _queued(undoing)
 
 
 @operation(
@@ -177,12 +171,8 @@ async def list_runs(request: Request) -> Response:
     _, course_id = await course_access(request)
     cursor = request.query_params.get("cursor") or None
     history = await run_history(context(request).sync_runs, course_id, cursor)
-    return JSONResponse(
-        {
-            "syncs": [run.as_json(full=False) for run in history.runs],
-            "next_cursor": history.next_cursor,
-        }
-    )
+    syncs = [schemas.SyncSummary.of(run) for run in history.runs]
+    return json_answer(schemas.SyncList(syncs=syncs, next_cursor=history.next_cursor))
 
 
 def dictionary_json() -> list[dict[str, Any]]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from gpb.listener import schemas
+from gpb.listener.answers import json_answer
 from gpb.listener.auth import context
 from gpb.listener.errors import error_response
 from gpb.listener.operations import operation, returns
@@ -28,4 +29,4 @@ async def healthz(request: Request) -> Response:
         healthy = False
     if not healthy:
         return error_response(503, "UNHEALTHY", "the database does not answer")
-    return JSONResponse({"status": "ok"})
+    return json_answer(schemas.Health(status="ok"))

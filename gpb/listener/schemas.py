@@ -1,17 +1,45 @@
-"""The shapes of the API's answers (docs/api.md), as pydantic models for the OpenAPI document.
+"""The shapes of the API's answers (docs/api.md), as pydantic models: the routes serialise their
+answers through them (`listener.answers`), and the OpenAPI document describes them.
 
-The handlers build their JSON directly; these models describe it. The fuzzing tests check every
-answer against them, so a model that drifts from what a route sends fails there. Keys that
-docs/api.md lists are required; further keys are allowed, as answers may grow.
+A model whose shape is its domain dataclass's reads it (`from_attributes`); the others have an
+`of` that builds them from the domain. Only the keys a model was given are sent: one it declares
+with a default is left out unless set (a fix offer's, a run's line items before they existed).
+The fuzzing tests check every answer against the document.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-Time = str | None  # ISO-8601 UTC with a Z, or null
+from gpb.handlers.auto_sync import AutoSyncPolicy, CourseChoice
+from gpb.handlers.category_match import CategoryMatch as Match
+from gpb.handlers.delta import PendingEntry
+from gpb.handlers.eventlog import StoredEvent
+from gpb.handlers.fix_offers import FixOffer as Offer
+from gpb.handlers.fix_offers import GroupAlignment as Alignment
+from gpb.handlers.line_items import LineItemChange
+from gpb.handlers.model import AssignmentGroup
+from gpb.handlers.reconcile import Reconciliation as Reconciled
+from gpb.handlers.syncs import RunReport
+from gpb.handlers.syncs import SyncRun as Run
+from gpb.handlers.timefmt import iso
+
+
+def _shown(value: object) -> object:
+    """A time as the API shows it (`iso`); anything else as it is."""
+    return iso(value) if isinstance(value, datetime) else value
+
+
+# ISO-8601 UTC with a Z (`iso`), or null; a time already shown so (a stored report's) stays as is.
+Time = Annotated[
+    datetime | str | None,
+    PlainSerializer(_shown),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "null"}]}),
+]
 
 
 class ErrorDetail(BaseModel):
@@ -83,6 +111,8 @@ class AssignmentList(BaseModel):
 
 
 class Alert(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from the domain's dataclass
+
     id: str
     assignment_id: str
     code: str
@@ -109,6 +139,8 @@ class CanvasGrade(BaseModel):
 
 
 class SentGrade(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from the domain's dataclass
+
     score: float | None
     excused: bool
     missing: bool
@@ -125,6 +157,29 @@ class PendingChange(BaseModel):
     synced: SentGrade | None
     changed_at: Time
     blocked_by: list[str]
+
+    @staticmethod
+    def of(entry: PendingEntry) -> dict[str, Any]:
+        """What to validate as one (a course's thousands are validated at once, in one list)."""
+        canvas = entry.canvas
+        return {
+            "assignment_id": entry.assignment_id,
+            "student_id": entry.student_id,
+            "student_sis_id": entry.student_sis_id,
+            "student_name": entry.student_name,
+            "section_id": entry.section_id,
+            "canvas": {
+                "score": canvas.score,
+                "grade": canvas.grade,
+                "excused": canvas.excused,
+                "missing": canvas.shown_missing,
+                "late": canvas.late,
+                "posted": canvas.posted,
+            },
+            "synced": entry.synced,
+            "changed_at": entry.changed_at,
+            "blocked_by": entry.blocked_by,
+        }
 
 
 class DetailChange(BaseModel):
@@ -143,13 +198,38 @@ class PendingLineItem(BaseModel):
     blocked_by: list[str]
     changes: list[DetailChange]
 
+    @staticmethod
+    def of(change: LineItemChange) -> dict[str, Any]:
+        """What to validate as one, in the pending list."""
+        return {
+            "assignment_id": change.assignment_id,
+            "section_id": change.section_id,
+            "message": change.message,
+            "blocked_by": change.blocked_by,
+            "changes": [
+                {"field": c.name, "before": _shown(c.before), "after": _shown(c.after)}
+                for c in change.changes
+            ],
+        }
+
 
 class PendingList(BaseModel):
     changes: list[PendingChange]
     line_items: list[PendingLineItem]
 
+    @classmethod
+    def of(cls, entries: Sequence[PendingEntry], items: Sequence[LineItemChange]) -> PendingList:
+        return cls.model_validate(
+            {
+                "changes": [PendingChange.of(entry) for entry in entries],
+                "line_items": [PendingLineItem.of(change) for change in items],
+            }
+        )
+
 
 class Queued(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from the domain's dataclass
+
     id: str
     status: Literal["queued"]
 
@@ -186,6 +266,10 @@ class SyncSummary(BaseModel):
     counts: Counts
     undo_of: str | None = Field(description="the run an undo takes back")
 
+    @classmethod
+    def of(cls, run: Run) -> SyncSummary:
+        return cls.model_validate(_run_summary(run))
+
 
 class PausedAssignment(BaseModel):
     id: str
@@ -205,6 +289,22 @@ class AutoSync(BaseModel):
     paused_assignments: list[PausedAssignment] = Field(
         description="left out of automatic runs after failing in several in a row"
     )
+
+    @classmethod
+    def of(cls, choice: CourseChoice, policy: AutoSyncPolicy) -> AutoSync:
+        return cls(
+            mode=choice.mode.value,
+            chosen=choice.setting.mode.value if choice.setting.mode else None,
+            nightly_at=f"{choice.nightly_at:%H:%M}",
+            allowed=sorted(m.value for m in policy.allowed),
+            default=policy.default.value,
+            nightly_window=str(policy.window),
+            delay_minutes=policy.delay.total_seconds() / 60,
+            paused_assignments=[
+                PausedAssignment(id=a, failures=n)
+                for a, n in sorted(choice.paused.items(), key=lambda i: int(i[0]))
+            ],
+        )
 
 
 class SyncList(BaseModel):
@@ -273,6 +373,16 @@ class SyncRun(SyncSummary):
     grades: list[GradeOutcome]
     line_items: list[LineItemOutcome] = []
 
+    @classmethod
+    def full(cls, run: Run, names: Mapping[str, str]) -> SyncRun:
+        """The run with its report, each grade with the student's name (`names`, by id)."""
+        report = run.report or RunReport().as_json()
+        shown = {key: value for key, value in report.items() if key != "counts"}
+        shown["grades"] = [
+            grade | {"student_name": names.get(grade["student_id"])} for grade in report["grades"]
+        ]
+        return cls.model_validate(_run_summary(run) | shown)
+
 
 EventStatusName = Literal["accepted", "processed", "ignored", "failed", "rejected", "duplicate"]
 
@@ -290,6 +400,10 @@ class EventSummary(BaseModel):
     next_attempt_at: Time = Field(default=None, description="a failed event waiting for a retry")
     duplicate_of: str | None = Field(default=None, description="a duplicate's first copy")
 
+    @classmethod
+    def of(cls, event: StoredEvent) -> Self:
+        return cls.model_validate(_event_summary(event))
+
 
 class EventList(BaseModel):
     events: list[EventSummary]
@@ -301,6 +415,14 @@ class EventDetail(EventSummary):
     outcome: dict[str, Any] | None
     source_ip: str | None
     raw: str | None = Field(default=None, description="the start of a refused body")
+
+    @classmethod
+    def of(cls, event: StoredEvent) -> Self:
+        detail = _event_summary(event)
+        detail |= {"payload": event.payload, "outcome": event.outcome, "source_ip": event.source_ip}
+        if event.raw is not None:
+            detail["raw"] = event.raw
+        return cls.model_validate(detail)
 
 
 class DictionaryEntry(BaseModel):
@@ -393,6 +515,8 @@ class GroupRenameBody(BaseModel):
 
 
 class FixResult(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from the domain's dataclass
+
     applied: bool
     outcome: Literal["applied", "refused", "uncertain"]
     code: str
@@ -418,6 +542,36 @@ class FixOffer(BaseModel):
     matching_groups: list[dict[str, str]] | None = None
     group_assignments: list[str] | None = None
 
+    @classmethod
+    def of(cls, offer: Offer) -> FixOffer:
+        """The keys an offer has: a title suggestion, the sections without a date, and (for
+        CATEGORY_NOT_FOUND) the group with its ranked categories; the others are left out."""
+        shown: dict[str, Any] = {
+            "code": offer.code,
+            "automatic": offer.automatic,
+            "explanation": offer.explanation,
+        }
+        if offer.title_suggestion is not None:
+            shown["title"] = {
+                "suggestion": offer.title_suggestion,
+                "length": offer.suggestion_length,
+                "limit": offer.title_limit,
+                "cut_mid_word": offer.title_cut_mid_word,
+            }
+        if offer.sections_without_date:
+            shown["sections_without_date"] = [
+                {"id": sid, "name": name} for sid, name in offer.sections_without_date
+            ]
+        if offer.code == "CATEGORY_NOT_FOUND":
+            shown["group"] = _group(offer.group)
+            shown["candidates"] = [
+                CategoryMatch.of(m) | {"group": _group(offer.group_named(m.title))}
+                for m in offer.candidates
+            ]
+            shown["matching_groups"] = [_group(g) for g in offer.matching_groups]
+            shown["group_assignments"] = list(offer.group_assignments)
+        return cls.model_validate(shown)
+
 
 class FixOfferList(BaseModel):
     fixes: list[FixOffer]
@@ -431,6 +585,16 @@ class CategoryMatch(BaseModel):
     group: dict[str, str] | None = Field(
         None, description="in a fix offer: the Canvas group already named so (move to it)"
     )
+
+    @staticmethod
+    def of(match: Match) -> dict[str, Any]:
+        """The match's own keys (a fix offer adds its group)."""
+        return {
+            "title": match.title,
+            "rank": match.rank,
+            "reason": match.reason,
+            "close": match.close,
+        }
 
 
 class ClassCategories(BaseModel):
@@ -450,3 +614,146 @@ class GroupAlignment(BaseModel):
 
 class CategoryAlignment(BaseModel):
     groups: list[GroupAlignment]
+
+    @classmethod
+    def of(cls, groups: Sequence[Alignment]) -> CategoryAlignment:
+        return cls.model_validate(
+            {
+                "groups": [
+                    {
+                        "id": g.group.id,
+                        "name": g.group.name,
+                        "assignments": list(g.assignments),
+                        "aligned": g.aligned,
+                        "classes": [
+                            {
+                                "section": c.section_name,
+                                "ic_class": c.class_title,
+                                "matched": c.matched,
+                                "candidates": [CategoryMatch.of(m) for m in c.candidates],
+                            }
+                            for c in g.classes
+                        ],
+                    }
+                    for g in groups
+                ]
+            }
+        )
+
+
+# -- the admin's answers, not in the OpenAPI document (it gives their routes as any JSON) -------
+
+
+class AdminAlert(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from the domain's dataclass
+
+    id: str
+    code: str
+    title: str
+    message: str
+    fix: str
+    details: dict[str, Any]
+    state: Literal["open", "resolved"]
+    opened_at: Time
+    updated_at: Time
+    resolved_at: Time
+
+
+class AdminAlertList(BaseModel):
+    alerts: list[AdminAlert]
+
+
+class ReconciliationSummary(BaseModel):
+    id: str
+    course_id: str
+    trigger: str
+    status: Literal["succeeded", "partial", "failed"]
+    started_at: Time
+    finished_at: Time
+    repaired_grades: int
+    drift_count: int
+    remaster: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, found: Reconciled) -> ReconciliationSummary:
+        return cls.model_validate(_reconciliation_summary(found))
+
+
+class Reconciliation(ReconciliationSummary):
+    """A summary with its report, as the reconciliation stored it."""
+
+    repaired: list[dict[str, Any]] = Field(default=[], description="grades events missed")
+    drift: list[dict[str, Any]] = Field(default=[], description="results changed or gone in IC")
+    ic_checked: int = 0
+    ic_unreadable: int = Field(default=0, description="results IC refused to show")
+    errors: list[dict[str, Any]] = []
+
+    @classmethod
+    def full(cls, found: Reconciled) -> Reconciliation:
+        return cls.model_validate(_reconciliation_summary(found) | found.report)
+
+
+class ReconciliationList(BaseModel):
+    reconciliations: list[ReconciliationSummary]
+    next_cursor: str | None
+
+
+class CourseReconciliation(BaseModel):
+    course_id: str
+    nightly_remaster: bool
+    latest: Reconciliation | None
+
+
+def _group(group: AssignmentGroup | None) -> dict[str, str] | None:
+    return None if group is None else {"id": group.id, "name": group.name}
+
+
+def _run_summary(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "course_id": run.course_id,
+        "kind": run.kind.value,
+        "dry_run": run.dry_run,
+        "status": run.status.value,
+        "requested_by": run.requested_by,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "progress": {"done": run.done, "total": run.progress_total, "confirmed": run.confirmed},
+        "counts": run.counts(),
+        "undo_of": run.undo_of,
+    }
+
+
+def _event_summary(event: StoredEvent) -> dict[str, Any]:
+    """The keys every event has, and a retry's time or a duplicate's first copy when it has one."""
+    summary: dict[str, Any] = {
+        "id": event.id,
+        "received_at": event.received_at,
+        "event_name": event.event_name,
+        "event_time": event.event_time,
+        "course_id": event.course_id,
+        "user_id": event.user_id,
+        "status": event.status.value,
+        "error": event.error,
+        "attempts": event.attempts,
+    }
+    if event.next_attempt_at is not None:
+        summary["next_attempt_at"] = event.next_attempt_at
+    if event.duplicate_of is not None:
+        summary["duplicate_of"] = event.duplicate_of
+    return summary
+
+
+def _reconciliation_summary(found: Reconciled) -> dict[str, Any]:
+    return {
+        "id": found.id,
+        "course_id": found.course_id,
+        "trigger": found.trigger,
+        "status": found.status.value,
+        "started_at": found.started_at,
+        "finished_at": found.finished_at,
+        "repaired_grades": found.repaired_grades,
+        "drift_count": found.drift_count,
+        "remaster": found.report.get("remaster"),
+    }

@@ -18,7 +18,8 @@ from gpb.handlers.replay import replay, replayable, stored_event
 from gpb.handlers.syncs import RunStatus
 from gpb.handlers.timefmt import iso
 from gpb.listener import schemas
-from gpb.listener.api_admin import check_scope, reconciliation_json
+from gpb.listener.answers import shown
+from gpb.listener.api_admin import check_scope, reconciliation_answer
 from gpb.listener.api_events import event_detail, event_summary, parse_query
 from gpb.listener.auth import context, require_admin
 from gpb.listener.context import AppContext
@@ -108,8 +109,11 @@ async def overview(request: Request) -> Response:
         failed_runs=await latest_failed_runs(ctx),
         course_names={c.id: c.name for c in courses},
         charts=charts,
-        admin_alerts=[a.as_json() for a in await ctx.admin_alerts.admin_alerts("open")],
-        reconciliations=[r.as_json(full=False) for r in reconciled],
+        admin_alerts=[
+            shown(schemas.AdminAlert.model_validate(a))
+            for a in await ctx.admin_alerts.admin_alerts("open")
+        ],
+        reconciliations=[shown(schemas.ReconciliationSummary.of(r)) for r in reconciled],
         auto_sync_modes=await ctx.auto_sync.courses_by_mode(),
         auto_sync_policy=ctx.auto_sync.policy,
     )
@@ -228,7 +232,7 @@ async def check_page(request: Request) -> Response:
 async def reconciliation_page(request: Request) -> Response:
     principal = await require_admin(request)
     ctx = context(request)
-    found = await reconciliation_json(ctx, request.path_params["reconciliation_id"])
+    found = shown(await reconciliation_answer(ctx, request.path_params["reconciliation_id"]))
     return render(
         request,
         "reconciliation.html",

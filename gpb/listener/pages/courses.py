@@ -10,6 +10,8 @@ from starlette.responses import Response
 from starlette.routing import NoMatchFound
 
 from gpb.handlers.syncs import RunStatus
+from gpb.listener import schemas
+from gpb.listener.answers import shown
 from gpb.listener.api_assignments import course_assignments
 from gpb.listener.api_courses import courses_json
 from gpb.listener.auth import authenticate, context, course_access
@@ -73,7 +75,9 @@ async def stopped_run(ctx: AppContext, course_id: str) -> dict[str, Any] | None:
     course page and the Sync tab offer to resume it."""
     for run in await ctx.sync_runs.runs(course_id, None, RECENT_RUNS):
         if not run.dry_run:
-            return run.as_json(full=False) if run.status is RunStatus.INTERRUPTED else None
+            if run.status is not RunStatus.INTERRUPTED:
+                return None
+            return shown(schemas.SyncSummary.of(run))
     return None
 
 

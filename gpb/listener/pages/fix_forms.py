@@ -7,6 +7,8 @@ from typing import Any
 
 from gpb.handlers.eligibility import title_length
 from gpb.handlers.fixes import FIX_EVENT
+from gpb.listener import schemas
+from gpb.listener.answers import shown
 from gpb.listener.context import AppContext
 
 
@@ -18,7 +20,10 @@ def title_units() -> dict[str, Any]:
 async def fix_offers(ctx: AppContext, course_id: str) -> dict[str, dict[str, Any]]:
     """The offers of every assignment with problems, by assignment id then code."""
     found = await ctx.fixes.course_offers(course_id)
-    return {aid: {o.code: o.as_json() for o in offers} for aid, offers in found.items()}
+    return {
+        aid: {o.code: shown(schemas.FixOffer.of(o)) for o in offers}
+        for aid, offers in found.items()
+    }
 
 
 async def fixed_notice(ctx: AppContext, course_id: str, event_id: str | None) -> str | None:

@@ -17,7 +17,8 @@ from gpb.handlers.fixes import Fixer, FixOutcome, FixRefused
 from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.tokens import Principal
 from gpb.listener import schemas
-from gpb.listener.api_fixes import alignment_json, outcome_error
+from gpb.listener.answers import json_answer, shown
+from gpb.listener.api_fixes import fix_result, outcome_error
 from gpb.listener.auth import context, course_access
 from gpb.listener.errors import refused_response
 from gpb.listener.forms import read_form
@@ -67,7 +68,7 @@ def _answer(request: Request, outcome: FixOutcome, back: str) -> Response:
                 {"error": {"code": error.code, "message": error.message}, **error.extra},
                 error.status,
             )
-        return JSONResponse(outcome.as_json())
+        return json_answer(fix_result(outcome))
     if error is not None:
         raise error
     return RedirectResponse(f"{back}?fixed={outcome.event_id}", status_code=303)
@@ -151,7 +152,7 @@ async def categories(request: Request) -> Response:
 
 async def _categories_page(request: Request, principal: Principal, course_id: str) -> Response:
     ctx = context(request)
-    groups = alignment_json(await ctx.fixes.alignment(course_id))["groups"]
+    groups = shown(schemas.CategoryAlignment.of(await ctx.fixes.alignment(course_id)))["groups"]
     return render(
         request,
         "categories.html",

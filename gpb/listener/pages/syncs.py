@@ -26,8 +26,9 @@ from gpb.handlers.sync_service import InvalidRequest, NewerRuns
 from gpb.handlers.syncs import ACTIVE, RunInProgress, RunKind, RunStatus, SyncRun
 from gpb.handlers.tokens import Principal
 from gpb.listener import schemas
+from gpb.listener.answers import shown
 from gpb.listener.api_assignments import course_assignments
-from gpb.listener.api_syncs import pending_changes, pending_line_items, run_json
+from gpb.listener.api_syncs import pending_list, run_answer
 from gpb.listener.auth import context, course_access
 from gpb.listener.errors import not_found, status_of
 from gpb.listener.forms import read_form
@@ -154,7 +155,8 @@ def run_url(run: SyncRun) -> str:
 async def pending(request: Request) -> Response:
     principal, course_id = await course_access(request)
     ctx = context(request)
-    changes = await pending_changes(ctx, course_id)
+    listed = shown(await pending_list(ctx, course_id))
+    changes = listed["changes"]
     by_assignment: dict[str, list[dict[str, Any]]] = {}
     for change in changes:
         by_assignment.setdefault(change["assignment_id"], []).append(change)
@@ -164,7 +166,7 @@ async def pending(request: Request) -> Response:
         principal,
         nav="courses",
         changes=changes,
-        line_items=await pending_line_items(ctx, course_id),
+        line_items=listed["line_items"],
         by_assignment=sorted(by_assignment.items(), key=lambda item: int(item[0])),
         names=names_of(await ctx.course_state.course_state(course_id)),
         **await course_header(request, course_id, "course_pending"),
@@ -199,10 +201,12 @@ async def _sync_page(
         chosen=set(chosen),
         pick=PICK,
         not_syncing=len(listed) - len(assignments),
-        under_way=under_way.as_json(full=False) if under_way else None,
+        under_way=shown(schemas.SyncSummary.of(under_way)) if under_way else None,
         stopped=None if under_way else await stopped_run(ctx, course_id),
         problem=problem,
-        auto_sync=(await ctx.auto_sync.choice(course_id)).as_json(ctx.auto_sync.policy),
+        auto_sync=shown(
+            schemas.AutoSync.of(await ctx.auto_sync.choice(course_id), ctx.auto_sync.policy)
+        ),
         auto_saved="auto-saved" in request.query_params,
         names_by_id={a["id"]: a["title"] for a in listed},
         **await course_header(request, course_id, "course_sync"),
@@ -289,7 +293,7 @@ async def history(request: Request) -> Response:
         "history.html",
         principal,
         nav="courses",
-        runs=[run.as_json(full=False) for run in found.runs],
+        runs=[shown(schemas.SyncSummary.of(run)) for run in found.runs],
         newest_url="?" if cursor else None,
         older_url=f"?cursor={found.next_cursor}" if found.next_cursor else None,
         **await course_header(request, course_id, "course_history"),
@@ -315,8 +319,8 @@ async def _course_run(request: Request) -> tuple[Principal, SyncRun]:
 async def run_page(request: Request) -> Response:
     principal, run = await _course_run(request)
     ctx = context(request)
-    shown = await run_json(ctx, run)
-    grades = shown.pop("grades")
+    answer = shown(await run_answer(ctx, run))
+    grades = answer.pop("grades")
     # A preview belongs to the Sync tab (it ends with a Commit button); a real run to History.
     tab = "course_sync" if run.dry_run else "course_history"
     return render(
@@ -324,7 +328,7 @@ async def run_page(request: Request) -> Response:
         "run.html",
         principal,
         nav="courses",
-        run=shown,
+        run=answer,
         active=run.status in ACTIVE,
         assignment_ids=run.assignment_ids,
         grades=grades[:SHOWN_GRADES],
