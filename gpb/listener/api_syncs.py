@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from gpb.handlers import course_runs
 from gpb.handlers.course_runs import request_run, run_history, visible_run
@@ -175,29 +175,8 @@ async def list_runs(request: Request) -> Response:
     return json_answer(schemas.SyncList(syncs=syncs, next_cursor=history.next_cursor))
 
 
-def dictionary_json() -> list[dict[str, Any]]:
-    return [
-        {
-            "code": e.code,
-            "kind": e.kind,
-            "severity": e.severity,
-            "title": e.title,
-            "meaning": e.meaning,
-            "fix": e.fix,
-            "canvas_title": e.canvas_title,
-        }
-        for e in ENTRIES
-    ]
-
-
-def canvas_titles_json() -> list[dict[str, Any]]:
-    return [
-        {"title": t.title, "meaning": t.meaning, "codes": list(t.codes), "fix": t.fix}
-        for t in CANVAS_TITLES
-    ]
-
-
 @operation("The error dictionary", "token", {200: returns(schemas.Dictionary)})
 async def errors(request: Request) -> Response:
     await authenticate(request)
-    return JSONResponse({"errors": dictionary_json(), "canvas_titles": canvas_titles_json()})
+    found = {"errors": ENTRIES, "canvas_titles": CANVAS_TITLES}
+    return json_answer(schemas.Dictionary.model_validate(found))

@@ -426,7 +426,13 @@ class EventDetail(EventSummary):
 
 
 class DictionaryEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from the domain's dataclass
+
     code: str
+    kind: Literal["rule", "sync", "canvas", "filter", "warning"]
+    severity: Literal["error", "warning"] | None = Field(
+        description="null for a filter reason: leaving a grade out is not a failure"
+    )
     title: str
     meaning: str
     fix: str
@@ -435,6 +441,8 @@ class DictionaryEntry(BaseModel):
 
 class CanvasTitle(BaseModel):
     """An error title of Canvas's own Infinite Campus passback, and the gpb codes meeting it."""
+
+    model_config = ConfigDict(from_attributes=True)  # read from the domain's dataclass
 
     title: str
     meaning: str
