@@ -1,7 +1,9 @@
 """Turning a delivery's raw body into the claimed event: RS256 JWS against Canvas's JWKS, or JSON.
 
-joserfc verifies the signature (it is the cheapest maintained JOSE library over `cryptography`);
-gpb itself only reads the header to pick the key and checks the optional time claims.
+joserfc checks the header and verifies the signature (it is the cheapest maintained JOSE library
+over `cryptography`); gpb splits the token and decodes its parts once, picks the key by the
+header's kid, and checks the optional time claims. (joserfc's own `deserialize_compact` would
+decode the header and payload a second time: a fifth of a signed delivery's cost in the server.)
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -184,6 +187,32 @@ def _registry(max_bytes: int) -> jws.JWSRegistry:
     return registry
 
 
+@dataclass(frozen=True)
+class _Token:
+    """A compact JWS split at its dots, its header and payload decoded."""
+
+    header_segment: bytes
+    payload_segment: bytes
+    signature_segment: bytes
+    header: bytes
+    payload: bytes
+
+    @property
+    def signing_input(self) -> bytes:
+        return self.header_segment + b"." + self.payload_segment
+
+
+def _split(body: bytes) -> _Token:
+    parts = body.split(b".")
+    if len(parts) != 3:
+        raise _invalid_body("the body is neither a compact JWS nor JSON")
+    try:
+        header, payload = _b64decode(parts[0]), _b64decode(parts[1])
+    except (binascii.Error, ValueError):
+        raise _invalid_body("the token is not base64url") from None
+    return _Token(parts[0], parts[1], parts[2], header, payload)
+
+
 class JwtDecoder:
     def __init__(
         self, keys: JwksCache, *, leeway_seconds: int = 3600, max_bytes: int = 1_048_576
@@ -204,30 +233,41 @@ class JwtDecoder:
         if body[:1] in (b"{", b"["):
             _json_object(body, "body")
             raise _bad_signature("the body is plain JSON; signed events are required")
-        header = self._header(body)
+        token = _split(body)
+        header = _json_object(token.header, "token's header")
+        if header.get("alg") not in ACCEPTED_ALGORITHMS:
+            raise _bad_signature(f"alg {header.get('alg')!r} is not accepted; RS256 is required")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise Refusal("UNKNOWN_KEY", "the token's header names no kid")
         key = await self._keys.key(kid)
         try:
-            verified = jws.deserialize_compact(body, key, registry=self._registry)
-        except JoseError:
+            payload = self._verified_payload(body, token, header, key)
+        except (JoseError, binascii.Error, ValueError):
             raise _bad_signature("the signature does not verify") from None
-        return _json_object(verified.payload, "token's payload")
+        return _json_object(payload, "token's payload")
 
-    def _header(self, body: bytes) -> dict[str, Any]:
-        parts = body.split(b".")
-        if len(parts) != 3:
-            raise _invalid_body("the body is neither a compact JWS nor JSON")
-        try:
-            header_bytes = _b64decode(parts[0])
-            _b64decode(parts[1])
-        except (binascii.Error, ValueError):
-            raise _invalid_body("the token is not base64url") from None
-        header = _json_object(header_bytes, "token's header")
-        if header.get("alg") not in ACCEPTED_ALGORITHMS:
-            raise _bad_signature(f"alg {header.get('alg')!r} is not accepted; RS256 is required")
-        return header
+    def _verified_payload(
+        self, body: bytes, token: _Token, header: dict[str, Any], key: RSAKey
+    ) -> bytes:
+        """What joserfc's `deserialize_compact` checks, on the parts decoded once: the sizes, the
+        header (`crit` and the registered parameters), the key's type and use, the signature.
+        A token with an unencoded payload (RFC 7797's `b64`), which Canvas does not send, goes
+        through joserfc whole."""
+        if "b64" in header:
+            return jws.deserialize_compact(body, key, registry=self._registry).payload
+        registry = self._registry
+        registry.validate_compact_value_size(body)
+        registry.validate_header_size(token.header_segment)
+        registry.validate_signature_size(token.signature_segment)
+        registry.validate_payload_size(token.payload_segment)
+        registry.check_header(header)
+        algorithm = registry.get_alg(header["alg"])
+        algorithm.check_key(key)
+        signature = _b64decode(token.signature_segment)
+        if not algorithm.verify(token.signing_input, signature, key):
+            raise ValueError("the signature does not verify")
+        return token.payload
 
     def _check_times(self, claims: dict[str, Any]) -> None:
         """Canvas does not promise exp/iat/nbf; when present they must be sane, within a leeway

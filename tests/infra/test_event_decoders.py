@@ -111,6 +111,51 @@ async def test_hs256_signed_with_the_public_key_is_refused() -> None:
     assert refusal.code == "BAD_SIGNATURE"
 
 
+def signed_with_header(header: dict[str, object], payload: bytes, key: object = KEY) -> bytes:
+    """A compact JWS with exactly `header`, signed with RS256 by hand (joserfc would refuse to
+    sign some of these headers)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    signing_input = b64(json.dumps(header).encode()) + b"." + payload
+    private = KEY.get_op_key("sign")
+    signature = private.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    return signing_input + b"." + b64(signature)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"crit": ["exp"]},  # a critical extension gpb does not understand
+        {"crit": "b64"},  # not a list
+        {"jku": 42},  # a registered parameter of the wrong type
+        {"b64": False},  # an unencoded payload without saying it is critical
+    ],
+)
+async def test_a_well_signed_token_with_a_header_to_refuse_is_refused(
+    extra: dict[str, object],
+) -> None:
+    header = {"alg": "RS256", "kid": "k-current", **extra}
+    token = signed_with_header(header, b64(json.dumps(EVENT).encode()))
+    refusal = await refused(decoder_for(Jwks(KEY)), token)
+    assert (status_of(refusal.code), refusal.code) == (401, "BAD_SIGNATURE")
+
+
+async def test_a_header_with_more_than_it_needs_still_verifies() -> None:
+    token = sign(EVENT, KEY, typ="JWT", cty="json")
+    assert await decoder_for(Jwks(KEY)).decode(token) == EVENT
+
+
+async def test_an_unencoded_payload_is_verified_as_sent() -> None:
+    # RFC 7797: with b64 false (and critical) the payload is signed as it is, not base64url.
+    # Canvas does not send these; such a token verifies over its raw segment, as joserfc reads it.
+    payload = b"eyJub3QiOiJiYXNlNjQgb2YgdGhlIGV2ZW50In0"  # also valid base64url, of another JSON
+    header = {"alg": "RS256", "kid": "k-current", "b64": False, "crit": ["b64"]}
+    refusal = await refused(decoder_for(Jwks(KEY)), signed_with_header(header, payload))
+    # The raw segment is what was signed, and it is not a JSON object: refused as such.
+    assert (status_of(refusal.code), refusal.code) == (400, "INVALID_BODY")
+
+
 async def test_a_signed_payload_that_is_not_json_is_an_invalid_body() -> None:
     token = jws.serialize_compact({"alg": "RS256", "kid": "k-current"}, b"\xff\xfe", KEY)
     refusal = await refused(decoder_for(Jwks(KEY)), token.encode())
