@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from gpb.handlers.changes import Change
-from gpb.handlers.course_state import CourseStateStore
+from gpb.handlers.course_state import CourseState, CourseStateStore
 from gpb.handlers.delta import ConfirmedStore, PendingEntry
 from gpb.handlers.dictionary import entry
 from gpb.handlers.eligibility import IcUnverified
@@ -166,7 +166,7 @@ class SyncRunner:
             await self.changes.apply(await self.reload_course(run.course_id))
             state = await self.courses.course_state(run.course_id)
         if run.kind is RunKind.REMASTER:
-            await self._reread_grades(run.course_id)
+            await self._reread_grades(state)
         class_ids = [s.sis_section_id for s in state.sections if s.sis_section_id]
         ic = await self.ic.knowledge(class_ids)
         for known in ic.values():
@@ -196,9 +196,9 @@ class SyncRunner:
         )
         return plan
 
-    async def _reread_grades(self, course_id: str) -> None:
-        """A remaster trusts no event: every grade of every eligible assignment, from Canvas."""
-        state = await self.courses.course_state(course_id)
+    async def _reread_grades(self, state: CourseState) -> None:
+        """A remaster trusts no event: every grade of every eligible assignment, from Canvas (of
+        the course state just read again from Canvas)."""
         read_at = int(self.clock().timestamp() * 1000)
         grades = await read_grades(self.canvas, state, read_at)
         await self.changes.apply([GradeStored(grade) for grade in grades])
@@ -222,9 +222,8 @@ class SyncRunner:
         async def carry_out_section(index: int, work: SectionWork) -> None:
             if self.monotonic() > deadline:
                 raise Interrupted()
-            async with slots:
-                unread = await self._befores_kept(run, work, report)
-                writable = unread or await self._line_item(run, work, report)
+            unread = await self._befores_kept(run, work, report, slots)
+            writable = unread or await self._line_item(run, work, report, slots)
             async with asyncio.TaskGroup() as group:
                 tasks = [
                     group.create_task(
@@ -252,11 +251,13 @@ class SyncRunner:
                     if error is not None:
                         report.errors.append(error)
 
-    async def _befores_kept(self, run: SyncRun, work: SectionWork, report: RunReport) -> str | None:
+    async def _befores_kept(
+        self, run: SyncRun, work: SectionWork, report: RunReport, slots: asyncio.Semaphore
+    ) -> str | None:
         """None once IC's records before the section's writes are kept; else the code that
         fails them: a write nobody could take back waits for the next run."""
         try:
-            await self._keep_befores(run, work)
+            await self._keep_befores(run, work, slots)
         except SisAuthFailed:
             raise
         except SisError as exc:
@@ -264,9 +265,12 @@ class SyncRunner:
             return exc.code
         return None
 
-    async def _line_item(self, run: SyncRun, work: SectionWork, report: RunReport) -> str | None:
-        """Upserts the section's line item; returns None when results can be written, else the
-        code that fails them."""
+    async def _line_item(
+        self, run: SyncRun, work: SectionWork, report: RunReport, slots: asyncio.Semaphore
+    ) -> str | None:
+        """Upserts the section's line item (holding a slot for the call only, not for storing its
+        confirmation); returns None when results can be written, else the code that fails
+        them."""
         if not work.writes and work.refresh is None:
             return None  # IC gets a line item only with its first result
         if work.problem is not None:
@@ -279,7 +283,8 @@ class SyncRunner:
             return None
         assert work.line_item is not None
         try:
-            await self.sis.put_line_item(work.line_item)
+            async with slots:
+                await self.sis.put_line_item(work.line_item)
         except SisAuthFailed:
             raise
         except SisError as exc:
@@ -390,18 +395,22 @@ class SyncRunner:
         await self.changes.apply([step.change])
         return _outcome(pending, step.success, sis=step.sis), None
 
-    async def _keep_befores(self, run: SyncRun, work: SectionWork) -> None:
+    async def _keep_befores(
+        self, run: SyncRun, work: SectionWork, slots: asyncio.Semaphore
+    ) -> None:
         """Keeps what IC holds before the section's writes, so that an undo can put it back: one
-        read of the line item and one of its results for the whole section."""
+        read of the line item and one of its results for the whole section, under one slot
+        (the second needs the first's class); they are stored once the slot is free again."""
         if run.dry_run or (work.problem is not None and not work.deletes):
             return  # nothing will be written
         item_id = line_item_id(work.assignment_id, work.section_id)
-        item = await self.sis.read_record("lineItem", item_id)
         held: dict[str, IcRecord] = {}
-        if item is not None:
-            assert isinstance(item.value, LineItem)
-            for result in await self.sis.read_results_of(item.value.class_id, item_id):
-                held[result.sourced_id] = result
+        async with slots:
+            item = await self.sis.read_record("lineItem", item_id)
+            if item is not None:
+                assert isinstance(item.value, LineItem)
+                for result in await self.sis.read_results_of(item.value.class_id, item_id):
+                    held[result.sourced_id] = result
 
         records: list[WriteRecord] = []
 
