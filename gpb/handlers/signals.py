@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
@@ -48,6 +49,50 @@ class Broadcast:
         except TimeoutError:
             return False
         return True
+
+
+class Burst:
+    """Tells a burst of requests (more than `requests` begun within the last one to two
+    `window_seconds`) from a steady trickle, so that background work can give way to a burst:
+    `over` waits until the burst has passed, or at most a given time."""
+
+    def __init__(
+        self,
+        requests: int,
+        window_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._requests = requests
+        self._window = window_seconds
+        self._clock = clock
+        self._window_start = clock()
+        self._current = 0  # requests begun in the window that began at _window_start
+        self._previous = 0  # in the window before it
+
+    def begun(self) -> None:
+        self._roll(self._clock())
+        self._current += 1
+
+    def on(self) -> bool:
+        self._roll(self._clock())
+        return self._current + self._previous > self._requests
+
+    async def over(self, at_most_seconds: float) -> None:
+        """Returns at once outside a burst; else once it has passed, or after the time."""
+        deadline = self._clock() + at_most_seconds
+        while self.on():
+            left = deadline - self._clock()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(self._window / 2, left))
+
+    def _roll(self, now: float) -> None:
+        passed = now - self._window_start
+        if passed < self._window:
+            return
+        self._previous = self._current if passed < 2 * self._window else 0
+        self._current = 0
+        self._window_start = now
 
 
 async def drain_forever(

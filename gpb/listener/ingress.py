@@ -43,6 +43,7 @@ _REJECTED = EVENTS_RECEIVED.labels("rejected")
 )
 async def receive_event(request: Request) -> Response:
     ctx = context(request)
+    ctx.worker.delivery_begun()  # the worker gives way to a burst of deliveries
     source_ip = request.client.host if request.client else None
     limit = ctx.config.max_event_bytes
     try:

@@ -12,6 +12,7 @@ from gpb.handlers.courses import CourseSeen
 from gpb.handlers.eventlog import EventStatus, StoredEvent
 from gpb.handlers.ingest import IngestPolicy, ingest
 from gpb.handlers.messagebus import Handled, MessageBus, Unusable
+from gpb.handlers.signals import Burst
 from gpb.handlers.worker import Worker
 
 
@@ -203,3 +204,87 @@ def test_backoff_grows_and_is_capped() -> None:
     assert policy.delay(1, rand=lambda: 0.0) == 2.5
     assert policy.delay(3, rand=lambda: 1.0) == 20
     assert policy.delay(10, rand=lambda: 1.0) == 60
+
+
+class Seconds:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_burst_is_more_deliveries_than_the_limit_within_one_to_two_windows() -> None:
+    clock = Seconds()
+    burst = Burst(3, 1.0, clock)
+    for _ in range(3):
+        burst.begun()
+    assert not burst.on()  # a steady trickle: up to the limit
+    burst.begun()
+    assert burst.on()
+    clock.now += 1.5  # the next window: the last one's deliveries still count
+    assert burst.on()
+    burst.begun()
+    clock.now += 1.0  # two windows on, with one delivery in the last: the burst has passed
+    assert not burst.on()
+    for _ in range(4):
+        burst.begun()
+    clock.now += 2.5  # a long silence forgets everything
+    assert not burst.on()
+
+
+async def test_the_worker_gives_way_to_a_burst_of_deliveries_then_drains() -> None:
+    log = FakeEventLog()
+    handled: list[str] = []
+
+    async def record(event: StoredEvent) -> Handled:
+        handled.append(event.id)
+        return Handled()
+
+    ids = await store(log, "assignment_created")
+    clock = Seconds()
+    burst = Burst(1, 0.01, clock)
+    bus = MessageBus({"assignment_created": record})
+    worker = Worker(log, bus, RetryPolicy(), yield_seconds=3600, deliveries=burst)
+    burst.begun()
+    burst.begun()
+    drain = asyncio.create_task(worker.drain())
+    for _ in range(5):  # the worker looks again and again: the burst goes on (the clock stands)
+        await asyncio.sleep(0.01)
+    assert handled == []
+    clock.now += 1  # the burst has passed
+    assert await asyncio.wait_for(drain, timeout=30) == 1
+    assert handled == ids
+
+
+async def test_a_burst_that_goes_on_still_lets_the_worker_drain() -> None:
+    log = FakeEventLog()
+    ids = await store(log, "assignment_created")
+
+    async def record(event: StoredEvent) -> Handled:
+        return Handled()
+
+    clock = Seconds()
+    burst = Burst(1, 0.01, clock)
+    bus = MessageBus({"assignment_created": record})
+    worker = Worker(log, bus, RetryPolicy(), yield_seconds=0, deliveries=burst)
+    burst.begun()
+    burst.begun()
+    assert burst.on()
+    assert await asyncio.wait_for(worker.drain(), timeout=30) == 1
+    assert log.events[ids[0]].status is EventStatus.PROCESSED
+
+
+async def test_outside_a_burst_the_worker_does_not_wait() -> None:
+    log = FakeEventLog()
+    await store(log, "assignment_created")
+
+    async def record(event: StoredEvent) -> Handled:
+        return Handled()
+
+    # A single delivery (an alert's event): a wait of an hour would show.
+    worker = Worker(
+        log, MessageBus({"assignment_created": record}), RetryPolicy(), yield_seconds=3600
+    )
+    worker.delivery_begun()
+    assert await asyncio.wait_for(worker.drain(), timeout=30) == 1
