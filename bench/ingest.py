@@ -22,7 +22,8 @@ throughput.
 
 Last, where gpb's CPU time per event goes: its stages timed in this process on core 0, the
 worker's share (its cost per event, measured as it catches up alone after the run, times the
-share of events it handled during the run), and what is left: HTTP and the rest.
+share of events it handled during gpb's rounds, counted as each begins and ends), and what is left:
+HTTP and the rest.
 
 gpb stores its events in a SQLite file of the run's own, or, with --database, in a fresh database
 on that PostgreSQL server (created for the run, dropped after it). On a server of this machine,
@@ -160,6 +161,7 @@ class Round:
     errors: int
     cpu_seconds: float
     database_cpu_seconds: float | None  # None: no database server on this machine to read
+    handled: int | None = None  # events gpb's worker finished meanwhile (None: not counted)
 
     @property
     def requests(self) -> int:
@@ -198,6 +200,12 @@ class Totals:
         if any(s is None for s in seconds):
             return None
         return sum(s or 0.0 for s in seconds) / self.requests * 1e6
+
+    @property
+    def handled(self) -> int | None:
+        """Events gpb's worker finished during the rounds (None: not counted)."""
+        counts = [r.handled for r in self.rounds]
+        return None if any(c is None for c in counts) else sum(c or 0 for c in counts)
 
     @property
     def p50_ms(self) -> float:
@@ -529,10 +537,12 @@ def run_round(
     content_type: str,
     args: argparse.Namespace,
     database: DatabaseServer | None,
+    handled: Callable[[], int] | None = None,
 ) -> Round:
     """One wrk per server, all at once, each posting its `lines` of the pool file over its share
-    of the connections. The servers' CPU time (and the database server's) is read from when every
-    wrk has loaded its bodies to when all are done."""
+    of the connections. The servers' CPU time (and the database server's, and `handled`: the
+    events gpb's worker has finished) is read from when every wrk has loaded its bodies to when
+    all are done."""
     with tempfile.TemporaryDirectory(prefix="ingest-wrk-") as scratch:
         wrks = []
         shares = zip(servers, lines, connections_of(servers, args), strict=True)
@@ -547,10 +557,14 @@ def run_round(
             wrks.append((subprocess.Popen(command, stdout=subprocess.PIPE, text=True), ready))
         while any(not ready.exists() and wrk.poll() is None for wrk, ready in wrks):
             time.sleep(0.001)
+        handled_before = handled() if handled else None
         cpu_before = cpu_seconds(servers)
         database_before = database.cpu_seconds() if database else None
         outputs = [wrk.communicate()[0] for wrk, _ in wrks]
         cpu = cpu_seconds(servers) - cpu_before
+        handled_during = (
+            handled() - handled_before if handled and handled_before is not None else None
+        )
         database_cpu = (
             database.cpu_seconds() - database_before
             if database and database_before is not None
@@ -569,6 +583,7 @@ def run_round(
         errors=sum(r["errors"] for r in reports),
         cpu_seconds=cpu,
         database_cpu_seconds=database_cpu,
+        handled=handled_during,
     )
 
 
@@ -626,6 +641,10 @@ def statuses_in(database_url: str) -> dict[str, int]:
             return dict(conn.execute(query).fetchall())
     with psycopg.connect(database_url) as conn:
         return dict(conn.execute(query).fetchall())
+
+
+def _handled_now(database_url: str) -> int:
+    return handled_in(statuses_in(database_url))
 
 
 def handled_in(stored: dict[str, int]) -> int:
@@ -700,7 +719,10 @@ def run_load(
                             run_round(floor, bodies, [floor_fresh], content_type, args, None)
                         )
                     floor_posted = floor_fresh.start + floor_rounds[-1].requests + args.connections
-                gpb_rounds.append(run_round(gpb, bodies, fresh, content_type, args, database))
+                handled = partial(_handled_now, database_url)
+                gpb_rounds.append(
+                    run_round(gpb, bodies, fresh, content_type, args, database, handled)
+                )
                 posted = _past(fresh, gpb_rounds[-1], gpb, args)
                 if args.flood:
                     fresh = [
@@ -966,10 +988,13 @@ def print_stages(mode: str, stages: Stages, load: Load) -> None:
         ("durable append", stages.append),
     ]
     worker_share = 0.0
-    if load.worker_us is not None:
-        handled = handled_in(load.stored) / sum(load.stored.values())
+    if load.worker_us is not None and load.gpb.handled is not None:
+        handled = load.gpb.handled / load.gpb.requests
         worker_share = load.worker_us * handled
-        rows.append((f"worker ({handled:.0%} handled), est.", worker_share))
+        rows.append((f"worker ({handled:.0%} handled in the rounds), est.", worker_share))
+    elif load.gpb.handled is not None:
+        share = load.gpb.handled / load.gpb.requests
+        rows.append((f"worker ({share:.0%} handled in the rounds): cost n/a", 0.0))
     rest = per_event - stages.decode - stages.parse - stages.append - worker_share
     rows.append(("HTTP and the rest", rest))
     print(f"  where gpb's {per_event:.0f} us of CPU per event go (stages timed in-process):")
