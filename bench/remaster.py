@@ -313,17 +313,26 @@ def measure(size: Size, concurrency: int) -> Measured:
     return Measured(bare_seconds, puts, gpb_seconds, run)
 
 
-def report(size: Size, runs: list[Measured]) -> float:
-    """Prints one size's runs and their medians; returns the median ratio."""
-    print(f"remaster of {size.assignments} assignments x {size.students} students")
+def measure_size(size: Size, concurrency: int, count: int) -> list[Measured]:
+    """`count` runs of one size, each printed as it ends."""
+    print(f"remaster of {size.assignments} assignments x {size.students} students", flush=True)
     print(f"  {'run':>4} {'bare s':>8} {'gpb s':>8} {'planned s':>9} {'ratio':>6}  status")
-    for k, m in enumerate(runs, 1):
+    runs = []
+    for k in range(1, count + 1):
+        m = measure(size, concurrency)
         counts = m.run["counts"]
         print(
             f"  {k:>4} {m.bare_seconds:>8.2f} {m.gpb_seconds:>8.2f}"
             f" {m.run['planned_after'] or 0:>9.2f} {m.ratio:>6.2f}  {m.run['status']}"
-            f" (sent {counts['sent']}, failed {counts['failed']})"
+            f" (sent {counts['sent']}, failed {counts['failed']})",
+            flush=True,
         )
+        runs.append(m)
+    return runs
+
+
+def report(runs: list[Measured]) -> float:
+    """Prints the medians of one size's runs; returns the median ratio."""
     puts = runs[0].puts
     bare = statistics.median(m.bare_seconds for m in runs)
     gpb = statistics.median(m.gpb_seconds for m in runs)
@@ -350,11 +359,11 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
     sizes = [Size.parse(text) for text in args.sizes.split(",")]
-    print(f"concurrency {args.concurrency} for both; {args.runs} run(s) of each size")
+    print(f"concurrency {args.concurrency} for both; {args.runs} run(s) of each size", flush=True)
     ok = True
     for size in sizes:
-        runs = [measure(size, args.concurrency) for _ in range(args.runs)]
-        ratio = report(size, runs)
+        runs = measure_size(size, args.concurrency, args.runs)
+        ratio = report(runs)
         ok = ok and ratio <= TARGET and all(m.succeeded for m in runs)
     return 0 if ok else 1
 
