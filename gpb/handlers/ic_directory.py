@@ -34,9 +34,6 @@ class IcDirectory:
     async def knowledge(self, class_ids: Iterable[str]) -> dict[str, IcKnowledge]:
         return {class_id: await self._one(class_id) for class_id in dict.fromkeys(class_ids)}
 
-    def forget(self) -> None:
-        self._cache.clear()
-
     async def _one(self, class_id: str) -> IcKnowledge:
         cached = self._cache.get(class_id)
         now = self._clock()

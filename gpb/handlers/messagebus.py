@@ -90,9 +90,6 @@ class MessageBus:
     def __init__(self, handlers: Mapping[str, Handler]) -> None:
         self._handlers = dict(handlers)
 
-    def knows(self, event_name: str) -> bool:
-        return event_name in self._handlers
-
     async def handle(self, event: StoredEvent) -> Handled:
         handler = self._handlers.get(event.event_name or "")
         if handler is None:

@@ -107,15 +107,6 @@ class SqlAlerts:
 
         return await self._db.read(read)
 
-    async def open_counts(self) -> dict[str, int]:
-        def read(conn: Connection) -> dict[str, int]:
-            rows = conn.execute(
-                "SELECT course_id, count(*) FROM alerts WHERE state = 'open' GROUP BY course_id"
-            )
-            return {r[0]: r[1] for r in rows}
-
-        return await self._db.read(read)
-
     async def due_notices(self, now: datetime, limit: int) -> list[Notice]:
         return await self._db.write(lambda conn: _due_notices(conn, now, limit))
 

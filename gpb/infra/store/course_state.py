@@ -100,10 +100,6 @@ class SqlCourseState:
         )
         return row is not None
 
-    async def assignment_records(self, course_id: str) -> list[AssignmentRecord]:
-        state = await self.course_state(course_id)
-        return sorted(state.assignments.values(), key=lambda r: int(r.assignment.id))
-
 
 def _load(conn: Connection, course_id: str) -> CourseState:
     row = conn.execute("SELECT * FROM courses WHERE id = ?", (course_id,)).fetchone()

@@ -248,16 +248,6 @@ class SqlSyncs:
 
         return [_run(row) for row in await self._db.read(read)]
 
-    async def runs_in(self, statuses: Sequence[RunStatus]) -> list[SyncRun]:
-        marks = ",".join("?" * len(statuses))
-        rows = await self._db.read(
-            lambda conn: conn.execute(
-                f"SELECT * FROM sync_runs WHERE status IN ({marks}) ORDER BY id",
-                tuple(s.value for s in statuses),
-            ).fetchall()
-        )
-        return [_run(row) for row in rows]
-
     async def set_status(self, sync_id: str, status: RunStatus, now: datetime) -> None:
         def write(conn: Connection) -> None:
             started = format_time(now) if status is RunStatus.RUNNING else None
