@@ -18,6 +18,11 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+def parse_time_or_none(text: str | None) -> datetime | None:
+    """A stored time that may be missing (NULL or empty)."""
+    return parse_time(text) if text else None
+
+
 def iso(value: datetime | None) -> str | None:
     """The API form (docs/api.md: ISO-8601 UTC with a Z): `2024-10-22T09:31:18.007Z`."""
     if value is None:

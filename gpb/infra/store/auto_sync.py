@@ -9,13 +9,9 @@ from typing import Any
 from gpb.handlers.auto_sync import AutoMode, CourseAutoSync, Covered, Mark, NightlySlot
 from gpb.handlers.grades import GradeChanged
 from gpb.handlers.syncs import RunInProgress, SyncRequest, SyncRun
-from gpb.handlers.timefmt import format_time, parse_time
+from gpb.handlers.timefmt import format_time, parse_time_or_none
 from gpb.infra.store.database import Connection, Database, Row
 from gpb.infra.store.syncs import insert_run
-
-
-def _time_or_none(text: str | None) -> datetime | None:
-    return parse_time(text) if text else None
 
 
 def _setting(course_id: str, row: Row | None) -> CourseAutoSync:
@@ -25,9 +21,9 @@ def _setting(course_id: str, row: Row | None) -> CourseAutoSync:
         course_id=course_id,
         mode=AutoMode(row["mode"]) if row["mode"] else None,
         nightly_at=time.fromisoformat(row["nightly_at"]) if row["nightly_at"] else None,
-        changed_at=_time_or_none(row["changed_at"]),
-        covered_at=_time_or_none(row["covered_at"]),
-        nightly_slot=_time_or_none(row["nightly_slot"]),
+        changed_at=parse_time_or_none(row["changed_at"]),
+        covered_at=parse_time_or_none(row["covered_at"]),
+        nightly_slot=parse_time_or_none(row["nightly_slot"]),
     )
 
 

@@ -28,7 +28,7 @@ from gpb.handlers.model import (
     Section,
 )
 from gpb.handlers.students import StudentRenamed
-from gpb.handlers.timefmt import format_time, parse_time, utcnow
+from gpb.handlers.timefmt import format_time, parse_time_or_none, utcnow
 from gpb.infra.store.database import Connection, Database
 
 _ASSIGNMENT_TIMES = ("due_at", "unlock_at", "created_at", "updated_at")
@@ -36,10 +36,6 @@ _ASSIGNMENT_TIMES = ("due_at", "unlock_at", "created_at", "updated_at")
 
 def _time_or_none(value: datetime | None) -> str | None:
     return format_time(value) if value else None
-
-
-def _parse_or_none(value: str | None) -> datetime | None:
-    return parse_time(value) if value else None
 
 
 def assignment_to_json(assignment: Assignment) -> str:
@@ -61,14 +57,14 @@ def assignment_to_json(assignment: Assignment) -> str:
 def assignment_from_json(text: str) -> Assignment:
     data: dict[str, Any] = json.loads(text)
     for name in _ASSIGNMENT_TIMES:
-        data[name] = _parse_or_none(data[name])
+        data[name] = parse_time_or_none(data[name])
     data["overrides"] = tuple(
         Override(
             **{
                 **o,
                 "target": OverrideTarget(o["target"]),
-                "due_at": _parse_or_none(o["due_at"]),
-                "unlock_at": _parse_or_none(o.get("unlock_at")),
+                "due_at": parse_time_or_none(o["due_at"]),
+                "unlock_at": parse_time_or_none(o.get("unlock_at")),
                 "student_ids": tuple(o["student_ids"]),
             }
         )

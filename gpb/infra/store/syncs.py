@@ -26,7 +26,7 @@ from gpb.handlers.syncs import (
     SyncRun,
     WriteRecord,
 )
-from gpb.handlers.timefmt import format_time, parse_time, utcnow
+from gpb.handlers.timefmt import format_time, parse_time, parse_time_or_none, utcnow
 from gpb.handlers.undo import RESTORED
 from gpb.infra.oneroster import ic_record
 from gpb.infra.store.database import (
@@ -60,10 +60,6 @@ def _automatic_under_way(conn: Connection, now: str) -> int:
     return int(row[0])
 
 
-def _time_or_none(text: str | None) -> datetime | None:
-    return parse_time(text) if text else None
-
-
 def _grade(row: Row) -> Grade:
     return Grade(
         course_id=row["course_id"],
@@ -78,7 +74,7 @@ def _grade(row: Row) -> Grade:
             posted=bool(row["posted"]),
         ),
         student_sis_id=row["student_sis_id"],
-        graded_at=_time_or_none(row["graded_at"]),
+        graded_at=parse_time_or_none(row["graded_at"]),
         state_time_ms=row["state_time_ms"],
         field_times=json.loads(row["field_times"]),
     )
@@ -107,8 +103,8 @@ def _run(row: Row) -> SyncRun:
         requested_by=row["requested_by"],
         assignment_ids=tuple(json.loads(row["assignment_ids"])) if row["assignment_ids"] else None,
         created_at=parse_time(row["created_at"]),
-        started_at=_time_or_none(row["started_at"]),
-        finished_at=_time_or_none(row["finished_at"]),
+        started_at=parse_time_or_none(row["started_at"]),
+        finished_at=parse_time_or_none(row["finished_at"]),
         progress_done=row["progress_done"],
         progress_total=row["progress_total"],
         report=json.loads(row["report"]) if row["report"] else None,
