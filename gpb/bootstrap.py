@@ -254,7 +254,7 @@ def auto_sync_policy(settings: Settings) -> AutoSyncPolicy:
 def pending_view(settings: Settings, store: SqlStore) -> Pending:
     return Pending(
         store.course_state,
-        store.syncs,
+        store.grades,
         store.syncs,
         store.syncs,
         hold_unposted=settings.unposted_grades == "hold",
@@ -308,7 +308,7 @@ def sync_service(
         sis=sis,
         ic=ic,
         courses=store.course_state,
-        grades=store.syncs,
+        grades=store.grades,
         confirmed=store.syncs,
         runs=store.syncs,
         changes=store,
@@ -352,7 +352,7 @@ def reconciler(
         canvas=canvas,
         sis=sis,
         courses=store.course_state,
-        grades=store.syncs,
+        grades=store.grades,
         confirmed=store.syncs,
         changes=store,
         reload_course=rechecks.reload,
@@ -539,7 +539,7 @@ def build_services(
             event_handlers(
                 EventHandlers(
                     rechecks,
-                    GradeEvents(canvas, store.syncs),
+                    GradeEvents(canvas, store.grades),
                     StudentNames(canvas, store.course_state),
                 )
             )

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, get_args
 
 from gpb.handlers.changes import Change
-from gpb.infra.store import alerts, auto_sync, course_state, courses, health, syncs
+from gpb.infra.store import alerts, auto_sync, course_state, courses, grades, health, syncs
 from gpb.infra.store.database import Connection
 
 ChangeWriter = Callable[[Connection, Any], None]
@@ -46,6 +46,7 @@ WRITERS = checked_writers(
         courses.WRITERS,
         course_state.WRITERS,
         alerts.WRITERS,
+        grades.WRITERS,
         syncs.WRITERS,
         health.WRITERS,
         auto_sync.WRITERS,

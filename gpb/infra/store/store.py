@@ -14,6 +14,7 @@ from gpb.infra.store.course_state import SqlCourseState
 from gpb.infra.store.courses import SqlCourses
 from gpb.infra.store.database import POSTGRES_SCHEMES, Connection, Database
 from gpb.infra.store.eventlog import SqlEventLog
+from gpb.infra.store.grades import SqlGrades
 from gpb.infra.store.health import SqlHealth
 from gpb.infra.store.job_slots import SqlJobSlots
 from gpb.infra.store.lti_nonces import SqlNonceLedger
@@ -56,6 +57,7 @@ class SqlStore:
         self.course_state = SqlCourseState(self.db)
         self.alerts = SqlAlerts(self.db)
         self.retention = SqlRetention(self.db)
+        self.grades = SqlGrades(self.db)
         self.syncs = SqlSyncs(self.db)
         self.auto_sync = SqlAutoSync(self.db)
         self.health = SqlHealth(self.db)

@@ -1,4 +1,4 @@
-"""Grades, IC confirmations and sync runs on SQLite."""
+"""IC confirmations and sync runs on SQLite."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from gpb.handlers.claims import Claim
 from gpb.handlers.delta import Confirmed
-from gpb.handlers.grades import Grade, GradeStored, GradeValue, SentValue, merge
+from gpb.handlers.grades import SentValue
 from gpb.handlers.ids import record_id
 from gpb.handlers.line_items import LineItemDetails
 from gpb.handlers.sync_runner import DELETED, value_key
@@ -35,7 +35,6 @@ from gpb.infra.store.database import (
     Database,
     Dialect,
     Row,
-    for_update,
     skip_locked,
 )
 
@@ -58,26 +57,6 @@ def _automatic_under_way(conn: Connection, now: str) -> int:
         (now,),
     ).fetchone()
     return int(row[0])
-
-
-def _grade(row: Row) -> Grade:
-    return Grade(
-        course_id=row["course_id"],
-        assignment_id=row["assignment_id"],
-        user_id=row["user_id"],
-        value=GradeValue(
-            score=row["score"],
-            grade=row["grade"],
-            excused=bool(row["excused"]),
-            missing=bool(row["missing"]),
-            late=bool(row["late"]),
-            posted=bool(row["posted"]),
-        ),
-        student_sis_id=row["student_sis_id"],
-        graded_at=parse_time_or_none(row["graded_at"]),
-        state_time_ms=row["state_time_ms"],
-        field_times=json.loads(row["field_times"]),
-    )
 
 
 # A run's rows with how many results IC confirmed in it, counted while it may still be under way or
@@ -177,24 +156,6 @@ def insert_run(conn: Connection, request: SyncRequest, now: datetime) -> SyncRun
 class SqlSyncs:
     def __init__(self, db: Database) -> None:
         self._db = db
-
-    async def grade(self, course_id: str, assignment_id: str, user_id: str) -> Grade | None:
-        def read(conn: Connection) -> Grade | None:
-            row = conn.execute(
-                "SELECT * FROM grades WHERE course_id = ? AND assignment_id = ? AND user_id = ?",
-                (course_id, assignment_id, user_id),
-            ).fetchone()
-            return _grade(row) if row else None
-
-        return await self._db.read(read)
-
-    async def grades(self, course_id: str) -> list[Grade]:
-        rows = await self._db.read(
-            lambda conn: conn.execute(
-                "SELECT * FROM grades WHERE course_id = ?", (course_id,)
-            ).fetchall()
-        )
-        return [_grade(row) for row in rows]
 
     async def confirmed(self, course_id: str) -> list[Confirmed]:
         rows = await self._db.read(
@@ -463,44 +424,6 @@ class SqlSyncs:
         return {row[0]: row[1] for row in rows}
 
 
-def _grade_stored(conn: Connection, change: GradeStored) -> None:
-    # Merged with what is held, field by field, inside the transaction: a remaster's re-read and
-    # an event handled meanwhile each keep what is newer, whichever is written last.
-    # Locked till the commit, so that a write on another connection waits and merges after this.
-    held = conn.execute(
-        "SELECT * FROM grades WHERE course_id = ? AND assignment_id = ? AND user_id = ?"
-        + for_update(conn),
-        (change.grade.course_id, change.grade.assignment_id, change.grade.user_id),
-    ).fetchone()
-    grade = merge(_grade(held), change.grade) if held else change.grade
-    value = grade.value
-    conn.execute(
-        "INSERT INTO grades (course_id, assignment_id, user_id, score, grade, excused,"
-        " missing, late, posted, student_sis_id, graded_at, state_time_ms, field_times)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (course_id, assignment_id, user_id) DO UPDATE SET score = excluded.score,"
-        " grade = excluded.grade, excused = excluded.excused, missing = excluded.missing,"
-        " late = excluded.late, posted = excluded.posted, student_sis_id = excluded.student_sis_id,"
-        " graded_at = excluded.graded_at, state_time_ms = excluded.state_time_ms,"
-        " field_times = excluded.field_times",
-        (
-            grade.course_id,
-            grade.assignment_id,
-            grade.user_id,
-            value.score,
-            value.grade,
-            int(value.excused),
-            int(value.missing),
-            int(value.late),
-            int(value.posted),
-            grade.student_sis_id,
-            format_time(grade.graded_at) if grade.graded_at else None,
-            grade.state_time_ms,
-            json.dumps(grade.field_times, sort_keys=True),
-        ),
-    )
-
-
 def _result_confirmed(conn: Connection, change: ResultConfirmed) -> None:
     value = change.value
     conn.execute(
@@ -572,7 +495,6 @@ def _line_item_undone(conn: Connection, change: LineItemUndone) -> None:
 
 
 WRITERS: dict[type, Callable[[Connection, Any], None]] = {
-    GradeStored: _grade_stored,
     ResultConfirmed: _result_confirmed,
     ResultDeleted: _result_deleted,
     LineItemConfirmed: _line_item_confirmed,
