@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from gpb.handlers.alerts import Alert, AlertOpened, AlertResolved, AlertUpdated, FeedEntry
 from gpb.handlers.ids import record_id
 from gpb.handlers.notices import Notice, NoticesQueued
-from gpb.handlers.timefmt import format_time, parse_time, utcnow
+from gpb.handlers.timefmt import format_time, parse_time, parse_time_or_none, utcnow
 from gpb.infra.store.database import (
     ALERTS_CHANNEL,
     Connection,
@@ -22,37 +22,22 @@ from gpb.infra.store.database import (
 from gpb.infra.store.outbox import claim_due
 
 
-def _alert(row: Row) -> Alert:
+def _alert(fields: Row | Mapping[str, Any]) -> Alert:
+    """An alert from its row, or from the copy a feed entry keeps (given the entry's course_id and
+    version, which the copy does not carry)."""
     return Alert(
-        id=str(row["id"]),
-        course_id=row["course_id"],
-        assignment_id=row["assignment_id"],
-        code=row["code"],
-        severity=row["severity"],
-        message=row["message"],
-        fix=row["fix"],
-        state=row["state"],
-        version=row["version"],
-        created_at=parse_time(row["created_at"]),
-        updated_at=parse_time(row["updated_at"]),
-        resolved_at=parse_time(row["resolved_at"]) if row["resolved_at"] else None,
-    )
-
-
-def _alert_from_feed(course_id: str, data: dict[str, Any], version: int) -> Alert:
-    return Alert(
-        id=data["id"],
-        course_id=course_id,
-        assignment_id=data["assignment_id"],
-        code=data["code"],
-        severity=data["severity"],
-        message=data["message"],
-        fix=data["fix"],
-        state=data["state"],
-        version=version,
-        created_at=parse_time(data["created_at"]),
-        updated_at=parse_time(data["updated_at"]),
-        resolved_at=parse_time(data["resolved_at"]) if data["resolved_at"] else None,
+        id=str(fields["id"]),
+        course_id=fields["course_id"],
+        assignment_id=fields["assignment_id"],
+        code=fields["code"],
+        severity=fields["severity"],
+        message=fields["message"],
+        fix=fields["fix"],
+        state=fields["state"],
+        version=fields["version"],
+        created_at=parse_time(fields["created_at"]),
+        updated_at=parse_time(fields["updated_at"]),
+        resolved_at=parse_time_or_none(fields["resolved_at"]),
     )
 
 
@@ -80,7 +65,10 @@ class SqlAlerts:
             )
             return [
                 FeedEntry(
-                    r["seq"], _alert_from_feed(course_id, json.loads(r["alert"]), r["version"])
+                    r["seq"],
+                    _alert(
+                        json.loads(r["alert"]) | {"course_id": course_id, "version": r["version"]}
+                    ),
                 )
                 for r in rows
             ]

@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from gpb.handlers.health import (
     FinishedRun,
 )
 from gpb.handlers.syncs import RunStatus
-from gpb.handlers.timefmt import format_time, parse_time
+from gpb.handlers.timefmt import format_time, parse_time, parse_time_or_none
 from gpb.infra.store.auth_failures import SqlAuthFailures
 from gpb.infra.store.database import Connection, Database, Row, inserted_id
 from gpb.infra.store.outbox import claim_due
@@ -57,31 +57,20 @@ def _error_codes(report: str | None) -> frozenset[str]:
     return frozenset(error["code"] for error in errors if error.get("code"))
 
 
-def _admin_alert(row: Row) -> AdminAlert:
+def _admin_alert(fields: Row | Mapping[str, Any]) -> AdminAlert:
+    """An admin alert from its row, or from the copy a notice keeps (`as_json`). The row holds
+    the details as JSON text, the copy as an object."""
+    details = fields["details"]
     return AdminAlert(
-        id=str(row["id"]),
-        code=row["code"],
-        message=row["message"],
-        fix=row["fix"],
-        details=json.loads(row["details"]),
-        state=row["state"],
-        opened_at=parse_time(row["opened_at"]),
-        updated_at=parse_time(row["updated_at"]),
-        resolved_at=parse_time(row["resolved_at"]) if row["resolved_at"] else None,
-    )
-
-
-def _alert_from_json(data: dict[str, Any]) -> AdminAlert:
-    return AdminAlert(
-        id=data["id"],
-        code=data["code"],
-        message=data["message"],
-        fix=data["fix"],
-        details=data["details"],
-        state=data["state"],
-        opened_at=parse_time(data["opened_at"]),
-        updated_at=parse_time(data["updated_at"]),
-        resolved_at=parse_time(data["resolved_at"]) if data["resolved_at"] else None,
+        id=str(fields["id"]),
+        code=fields["code"],
+        message=fields["message"],
+        fix=fields["fix"],
+        details=json.loads(details) if isinstance(details, str) else details,
+        state=fields["state"],
+        opened_at=parse_time(fields["opened_at"]),
+        updated_at=parse_time(fields["updated_at"]),
+        resolved_at=parse_time_or_none(fields["resolved_at"]),
     )
 
 
@@ -195,7 +184,7 @@ class SqlHealth:
                     channel=row["channel"],
                     attempts=row["attempts"],
                     change=row["change"],
-                    alert=_alert_from_json(json.loads(row["alert"])),
+                    alert=_admin_alert(json.loads(row["alert"])),
                 )
                 for row in rows
             ]
