@@ -33,7 +33,7 @@ from gpb.handlers.eventlog import (
     StoredEvent,
 )
 from gpb.handlers.events import EventHandlers, event_handlers
-from gpb.handlers.grades import Grade, GradeEvents, GradeStore
+from gpb.handlers.grades import Grade, GradeEvents, GradeStore, GradeValue
 from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.messagebus import Handler
 from gpb.handlers.model import (
@@ -80,6 +80,23 @@ def homework(**changes: Any) -> Assignment:
         points_possible=10.0,
     )
     return replace(base, **changes)
+
+
+GRADED_AT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)  # 09:00 in Chicago
+
+
+def grade(
+    user_id: str,
+    score: float | None,
+    *,
+    graded_at: datetime | None = GRADED_AT,
+    state_time_ms: int = 1,
+    **flags: bool,
+) -> Grade:
+    """A student's grade on assignment 124 of course 456: the score, its text beside it, and the
+    flags the case needs."""
+    value = GradeValue(score, None if score is None else str(score), **flags)
+    return Grade("456", "124", user_id, value, graded_at=graded_at, state_time_ms=state_time_ms)
 
 
 def stored_event(payload: dict[str, Any], event_id: str = "1") -> StoredEvent:

@@ -6,9 +6,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, tzinfo
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
+from fakes import homework
 
 from gpb.handlers.alerts import alert_changes
 from gpb.handlers.dictionary import ENTRIES, Entry, entry
@@ -75,19 +77,15 @@ def found_with_periods(sis_id: str) -> IcClassFound:
     return IcClassFound(ic_class, CATEGORIES)
 
 
-def assignment(**changes: object) -> Assignment:
-    """A syncing assignment that meets every rule, changed as the case needs."""
-    base = Assignment(
-        id="100",
-        course_id="1",
-        title="Quiz 1",
-        published=True,
-        post_to_sis=True,
-        assignment_group_id="g-qz",
-        due_at=at("2024-10-01T17:00:00Z"),
-        points_possible=10.0,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+# A syncing assignment of this course that meets every rule, changed as the case needs.
+assignment = partial(
+    homework,
+    id="100",
+    course_id="1",
+    title="Quiz 1",
+    assignment_group_id="g-qz",
+    due_at=at("2024-10-01T17:00:00Z"),
+)
 
 
 def view(

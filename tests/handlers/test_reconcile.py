@@ -11,12 +11,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from fakes import FakeCanvas
+from fakes import FakeCanvas, grade
 
 from gpb.handlers.course_state import AssignmentRecord, CourseState
 from gpb.handlers.delta import Confirmed
 from gpb.handlers.errors import CanvasAuthFailed, SisRejected, SisUnavailable
-from gpb.handlers.grades import Grade, GradeStored, GradeValue, SentValue
+from gpb.handlers.grades import Grade, GradeStored, SentValue
 from gpb.handlers.model import Assignment, Course, Enrollment, Result, Submission
 from gpb.handlers.periodic import next_run
 from gpb.handlers.reconcile import (
@@ -46,11 +46,6 @@ STATE = CourseState(
 def submission(user_id: str, score: float | None, **flags: Any) -> Submission:
     values = {"excused": False, "missing": False, "late": False, "posted": True} | flags
     return Submission("124", user_id, score, None if score is None else str(score), **values)
-
-
-def grade(user_id: str, score: float | None, state_time_ms: int = 1, **flags: Any) -> Grade:
-    value = GradeValue(score, None if score is None else str(score), **flags)
-    return Grade("456", "124", user_id, value, state_time_ms=state_time_ms)
 
 
 def result(user_id: str, score: float) -> Result:

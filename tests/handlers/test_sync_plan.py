@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from fakes import grade, homework
 
 from gpb.handlers.course_state import AssignmentRecord, CourseState
 from gpb.handlers.delta import Confirmed, pending_entries
@@ -19,10 +20,9 @@ from gpb.handlers.eligibility import (
     Violation,
     evaluate,
 )
-from gpb.handlers.grades import Grade, GradeValue, SentValue
+from gpb.handlers.grades import Grade, SentValue
 from gpb.handlers.line_items import changed_line_items, line_item_details
 from gpb.handlers.model import (
-    Assignment,
     AssignmentGroup,
     Course,
     Enrollment,
@@ -46,19 +46,15 @@ NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 
 
 def assignment(**changes: object) -> AssignmentRecord:
-    base = Assignment(
-        id="124",
-        course_id="456",
-        title="Q&amp;A: Slope",
-        published=True,
-        post_to_sis=True,
-        assignment_group_id="311",
-        due_at=DUE,
-        unlock_at=datetime(2026, 10, 5, 5, tzinfo=UTC),
-        points_possible=10.0,
-        overrides=(Override("9", OverrideTarget.SECTION, SECTION_8_DUE, True, section_id="8"),),
-    )
-    return AssignmentRecord(replace(base, **changes), (), True, 0)  # type: ignore[arg-type]
+    slope = {
+        "id": "124",
+        "title": "Q&amp;A: Slope",
+        "assignment_group_id": "311",
+        "due_at": DUE,
+        "unlock_at": datetime(2026, 10, 5, 5, tzinfo=UTC),
+        "overrides": (Override("9", OverrideTarget.SECTION, SECTION_8_DUE, True, section_id="8"),),
+    }
+    return AssignmentRecord(homework(**(slope | changes)), (), True, 0)
 
 
 def state(
@@ -83,18 +79,6 @@ def state(
         ),
         assignments={r.assignment.id: r for r in (records or (assignment(),))},
         loaded=True,
-    )
-
-
-def grade(user_id: str, score: float | None, **flags: bool) -> Grade:
-    return Grade(
-        "456",
-        "124",
-        user_id,
-        GradeValue(score=score, grade=None if score is None else str(score), **flags),
-        None,
-        NOW,
-        1,
     )
 
 

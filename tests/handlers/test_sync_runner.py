@@ -6,14 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from fakes import FakeCanvas, FakeCourseStore, FakeSis, FakeSyncStore
+from fakes import FakeCanvas, FakeCourseStore, FakeSis, FakeSyncStore, grade, homework
 
 from gpb.handlers.course_state import AssignmentRecord, CourseState
 from gpb.handlers.errors import SisAuthFailed
-from gpb.handlers.grades import Grade, GradeValue
 from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.model import (
-    Assignment,
     AssignmentGroup,
     Course,
     Enrollment,
@@ -34,15 +32,11 @@ STATE = CourseState(
     enrollments=(Enrollment("1201", "7", "S-1201"), Enrollment("1207", "8", "S-1207")),
     assignments={
         "124": AssignmentRecord(
-            Assignment(
-                "124",
-                "456",
-                "Slope",
-                published=True,
-                post_to_sis=True,
+            homework(
+                id="124",
+                title="Slope",
                 assignment_group_id="311",
                 due_at=datetime(2026, 10, 16, 4, 59, 59, tzinfo=UTC),
-                points_possible=10.0,
             ),
             (),
             True,
@@ -51,10 +45,6 @@ STATE = CourseState(
     },
     loaded=True,
 )
-
-
-def grade(user_id: str, score: float) -> Grade:
-    return Grade("456", "124", user_id, GradeValue(score, str(score)), None, NOW, 1)
 
 
 def runner() -> tuple[SyncRunner, FakeSis, FakeSyncStore]:
