@@ -9,8 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from canvas_events import sample
-from running_gpb import ADMIN_TOKEN, SandboxedGpb, auth
+from running_gpb import ADMIN_TOKEN, SandboxedGpb, auth, grade
 
 from gpb.bootstrap import reconciling
 from gpb.cli import main as gpb_cli
@@ -18,6 +17,7 @@ from gpb.handlers.reconcile import Reconciliation
 
 # Seed: assignment 124 is eligible; students 1201 and 1202 are in section 7 (IC class SEC-7).
 FINE = "124"
+GRADED_AT = "2026-11-02T10:00:00.000Z"
 ADMIN = auth(ADMIN_TOKEN)
 
 
@@ -28,21 +28,6 @@ async def in_canvas(env: SandboxedGpb, user_id: str, score: float) -> None:
             f"/_sandbox/canvas/submissions/{FINE}/{user_id}", json={"score": score}
         )
         assert answer.status_code == 200, answer.text
-
-
-async def graded(env: SandboxedGpb, user_id: str, score: float) -> None:
-    """The grade changes in Canvas and its event arrives."""
-    await in_canvas(env, user_id, score)
-    event = sample("grade_change_8_to_9_5")
-    event["body"].update(
-        assignment_id=f"1000000000{FINE:0>4}",
-        student_id=f"1000000000{user_id:0>4}",
-        user_id=f"1000000000{user_id:0>4}",
-        score=score,
-        grade=str(score),
-    )
-    event["metadata"]["event_time"] = "2026-11-02T10:00:00.000Z"
-    await env.handled(await env.post_event(event))
 
 
 async def synced(env: SandboxedGpb, kind: str = "sync") -> dict[str, Any]:
@@ -122,8 +107,8 @@ async def test_a_lost_grade_change_is_repaired_by_gpb_reconcile(
 async def test_a_grade_changed_by_hand_in_ic_is_reported_and_left_alone(
     env: SandboxedGpb,
 ) -> None:
-    await graded(env, "1201", 9.5)
-    await graded(env, "1202", 8.0)
+    await grade(env, FINE, "1201", 9.5, GRADED_AT)
+    await grade(env, FINE, "1202", 8.0, GRADED_AT)
     assert (await synced(env))["status"] == "succeeded"
     results = env.sandbox.state.ic.results
     results[f"canvas-a{FINE}-s7-u1201"]["score"] = 3.0  # someone typed over it in IC
@@ -142,7 +127,7 @@ async def test_a_grade_changed_by_hand_in_ic_is_reported_and_left_alone(
 
 
 async def test_a_course_that_opted_in_gets_a_remaster_each_night(env: SandboxedGpb) -> None:
-    await graded(env, "1201", 9.5)
+    await grade(env, FINE, "1201", 9.5, GRADED_AT)
     await synced(env)
     result_id = f"canvas-a{FINE}-s7-u1201"
     env.sandbox.state.ic.results[result_id]["score"] = 3.0
