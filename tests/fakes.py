@@ -115,6 +115,16 @@ def stored_event(payload: dict[str, Any], event_id: str = "1") -> StoredEvent:
     )
 
 
+class Sleeps:
+    """An injected sleep that records the delays instead of waiting."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
 class _NoGrades:
     async def grade(self, course_id: str, assignment_id: str, user_id: str) -> Grade | None:
         return None

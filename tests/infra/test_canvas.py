@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 from concurrency import InFlight
+from fakes import Sleeps
 
 from gpb.handlers.errors import (
     CanvasAuthFailed,
@@ -25,14 +26,6 @@ from gpb.infra.http_retry import HTTP_RETRY
 
 BASE = "https://district.instructure.test"
 TOKEN = "7~canvas-token-that-must-never-leak"
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 class Canvas:

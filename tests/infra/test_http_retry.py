@@ -9,6 +9,7 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
+from fakes import Sleeps
 
 from gpb.handlers.backoff import Jitter, RetryPolicy
 from gpb.infra.http_retry import (
@@ -22,16 +23,6 @@ from gpb.infra.http_retry import (
     retry_delay,
     retrying_client,
 )
-
-
-class Sleeps:
-    """An injected sleep that records the delays instead of waiting."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 def policy(max_attempts: int = 4, base_seconds: float = 0.5) -> RetryPolicy:

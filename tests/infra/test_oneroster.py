@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 from concurrency import InFlight
+from fakes import Sleeps
 from prometheus_client import REGISTRY
 
 from gpb.handlers.errors import (
@@ -58,14 +59,6 @@ RESULT = Result(
     late=True,
     missing=False,
 )
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 class Ic:
