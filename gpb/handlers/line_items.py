@@ -21,7 +21,7 @@ from gpb.handlers.ic_dates import assign_date, section_due_at
 from gpb.handlers.ic_names import sent_title
 from gpb.handlers.model import Assignment
 from gpb.handlers.syncs import LineItemConfirmed
-from gpb.handlers.timefmt import iso, parse_time
+from gpb.handlers.timefmt import iso, parse_time_or_none
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class LineItemDetails:
     def from_json(cls, data: Mapping[str, Any]) -> LineItemDetails:
         def when(name: str) -> datetime | None:
             value = data.get(name)
-            return parse_time(value) if value else None
+            return parse_time_or_none(value)
 
         points = data.get("points")
         return cls(

@@ -26,7 +26,7 @@ from gpb.handlers.eventlog import (
     bucket_start,
 )
 from gpb.handlers.ids import record_id
-from gpb.handlers.timefmt import format_time, parse_time
+from gpb.handlers.timefmt import format_time, parse_time, parse_time_or_none
 from gpb.infra.store.changes import apply_changes
 from gpb.infra.store.database import (
     Connection,
@@ -248,7 +248,7 @@ class SqlEventLog:
             return row[0] if row else None
 
         stamp = await self._db.read(read)
-        return parse_time(stamp) if stamp else None
+        return parse_time_or_none(stamp)
 
 
 def _claim_due(conn: Connection, claim: Claim, limit: int) -> list[StoredEvent]:
@@ -389,13 +389,13 @@ def _event(row: Row) -> StoredEvent:
         received_at=parse_time(row["received_at"]),
         status=EventStatus(row["status"]),
         event_name=row["event_name"],
-        event_time=parse_time(row["event_time"]) if row["event_time"] else None,
+        event_time=parse_time_or_none(row["event_time"]),
         course_id=row["course_id"],
         user_id=row["user_id"],
         shard=row["shard"],
         error=_load(row["error"]),
         attempts=row["attempts"],
-        next_attempt_at=parse_time(row["next_attempt_at"]) if row["next_attempt_at"] else None,
+        next_attempt_at=parse_time_or_none(row["next_attempt_at"]),
         duplicate_of=str(row["duplicate_of"]) if row["duplicate_of"] is not None else None,
         payload=_load(row["payload"]),
         outcome=_load(row["outcome"]),

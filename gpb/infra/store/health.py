@@ -97,7 +97,7 @@ class SqlHealth:
             return row[0] if row else None
 
         stamp = await self._db.read(read)
-        return parse_time(stamp) if stamp else None
+        return parse_time_or_none(stamp)
 
     async def failed_event_count(self, since: datetime) -> int:
         def read(conn: Connection) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from gpb.handlers.timefmt import format_time, parse_time
+from gpb.handlers.timefmt import format_time, parse_time, parse_time_or_none
 from gpb.handlers.tokens import Role, TokenInfo, token_hash, token_prefix
 from gpb.infra.store.database import Connection, Database, Row
 
@@ -81,7 +81,7 @@ def _info(row: Row) -> TokenInfo:
         name=row["name"],
         course_ids=tuple(json.loads(row["course_ids"])),
         created_at=parse_time(row["created_at"]),
-        expires_at=parse_time(row["expires_at"]) if row["expires_at"] else None,
-        revoked_at=parse_time(row["revoked_at"]) if row["revoked_at"] else None,
+        expires_at=parse_time_or_none(row["expires_at"]),
+        revoked_at=parse_time_or_none(row["revoked_at"]),
         canvas_user_id=row["canvas_user_id"],
     )
