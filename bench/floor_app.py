@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gpb.handlers.envelope import parse_event
-from gpb.handlers.ingest import EventDecoder
+from gpb.handlers.ports import EventDecoder
 from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder
 from gpb.infra.garbage_collector import tuned_for_serving
 from gpb.infra.store.database import Connection

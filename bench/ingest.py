@@ -88,8 +88,7 @@ from joserfc.jwk import RSAKey
 from sample_events import Samples
 
 from gpb.handlers.envelope import CanvasEvent, content_hash, parse_event
-from gpb.handlers.eventlog import EventLog
-from gpb.handlers.ingest import EventDecoder
+from gpb.handlers.ports import EventDecoder, EventLog
 from gpb.infra.event_decoders import JwksCache, JwtDecoder, PlainJsonDecoder
 from gpb.infra.sandbox.settings import ROOT_ACCOUNT_ID
 from gpb.infra.store.store import POSTGRES_SCHEMES, SqlStore

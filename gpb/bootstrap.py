@@ -28,11 +28,11 @@ from gpb.handlers.grades import GradeEvents
 from gpb.handlers.health import DiskProbe, HealthJob, HealthSettings
 from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.ids import local_id_or_none
-from gpb.handlers.ingest import ROOT_ACCOUNT_FORMS, EventDecoder, IngestPolicy, root_account
+from gpb.handlers.ingest import ROOT_ACCOUNT_FORMS, IngestPolicy, root_account
 from gpb.handlers.lti import LtiPolicy
 from gpb.handlers.messagebus import MessageBus
 from gpb.handlers.notices import CANVAS_INBOX, WEBHOOK, NoticeDispatcher, NoticesQueued
-from gpb.handlers.ports import Sis
+from gpb.handlers.ports import EventDecoder, Sis
 from gpb.handlers.rechecks import Rechecks, RecheckSettings
 from gpb.handlers.reconcile import ReconcileJob, Reconciler, ReconcileSettings
 from gpb.handlers.retention import RetentionJob

@@ -33,7 +33,7 @@ from gpb.handlers.eventlog import (
     StoredEvent,
 )
 from gpb.handlers.events import EventHandlers, event_handlers
-from gpb.handlers.grades import Grade, GradeEvents, GradeStore, GradeValue
+from gpb.handlers.grades import Grade, GradeEvents, GradeValue
 from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.messagebus import Handler
 from gpb.handlers.model import (
@@ -51,8 +51,9 @@ from gpb.handlers.model import (
     Submission,
 )
 from gpb.handlers.notices import NoticesQueued
+from gpb.handlers.ports import GradeStore, StudentDirectory
 from gpb.handlers.rechecks import Rechecks, RecheckSettings
-from gpb.handlers.students import StudentDirectory, StudentNames
+from gpb.handlers.students import StudentNames
 from gpb.handlers.syncs import (
     ACTIVE,
     LineItemConfirmed,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from gpb.handlers.eligibility import Violation
 from gpb.handlers.timefmt import iso
@@ -83,18 +83,6 @@ class FeedEntry:
     @property
     def event_id(self) -> str:
         return f"{self.alert.id}.{self.alert.version}"
-
-
-class AlertStore(Protocol):
-    async def alerts(self, course_id: str, state: str | None = None) -> list[Alert]: ...
-
-    async def feed_after(self, course_id: str, after_seq: int, limit: int = 500) -> list[FeedEntry]:
-        """Feed entries of the course newer than `after_seq`, oldest first."""
-        ...
-
-    async def feed_position(self, course_id: str, event_id: str | None) -> int:
-        """The seq a client that last saw `event_id` resumes after; the newest without one."""
-        ...
 
 
 def _combined(violations: Sequence[Violation]) -> tuple[str, str, str]:

@@ -17,13 +17,13 @@ next round tries again, covering every change made meanwhile.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import ClassVar, Literal, Protocol, get_args
 
-from gpb.handlers.course_state import CourseStateStore
+from gpb.handlers.ports import AutoSyncStore, CourseStateStore
 from gpb.handlers.refusals import Refused
 from gpb.handlers.school_hours import SchoolHours
 from gpb.handlers.signals import Wakeup, drain_forever
@@ -149,49 +149,6 @@ class NightlySlot:
 
 
 Mark = Covered | NightlySlot
-
-
-class AutoSyncStore(Protocol):
-    async def course_setting(self, course_id: str) -> CourseAutoSync: ...
-
-    async def choose(
-        self, course_id: str, mode: AutoMode | None, nightly_at: time | None, now: datetime
-    ) -> None:
-        """Keeps the teacher's choice; changes and nightly slots before `now` are not fired."""
-        ...
-
-    async def settled(self, before: datetime) -> list[CourseAutoSync]:
-        """Courses with a change at or before `before` that no automatic run covered, oldest
-        change first."""
-        ...
-
-    async def every_course(self) -> list[CourseAutoSync]:
-        """Every course gpb knows, with its choice (the default when it has none)."""
-        ...
-
-    async def queue(self, request: SyncRequest, mark: Mark, now: datetime) -> SyncRun | None:
-        """Moves the course's mark and queues the run, in one transaction. None when another
-        round moved the mark first; RunInProgress (and the mark unmoved) when the course has a
-        real run queued or running."""
-        ...
-
-    async def take(self, course_id: str, mark: Mark) -> bool:
-        """Moves the mark without a run (nothing to send); False when another round did."""
-        ...
-
-    async def failures(self, course_id: str) -> dict[str, int]:
-        """Failed automatic runs in a row, by assignment."""
-        ...
-
-    async def count_failures(
-        self, course_id: str, failed: Sequence[str], succeeded: Sequence[str]
-    ) -> None:
-        """One more failure for `failed`; the count starts again for `succeeded`."""
-        ...
-
-    async def modes(self) -> list[tuple[str, AutoMode | None]]:
-        """Every known course with the mode its teacher chose (None: none)."""
-        ...
 
 
 ChoiceCode = Literal["INVALID_BODY", "AUTO_SYNC_MODE_NOT_ALLOWED", "NIGHTLY_OUTSIDE_WINDOW"]

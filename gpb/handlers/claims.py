@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+
+from gpb.handlers.ports import JobSlots
 
 
 @dataclass(frozen=True)
@@ -20,12 +21,6 @@ class Claim:
     @classmethod
     def starting(cls, holder: str, now: datetime, lease: timedelta) -> Claim:
         return cls(holder, now, now + lease)
-
-
-class JobSlots(Protocol):
-    async def take(self, job: str, slot: str, holder: str, now: datetime) -> bool:
-        """True for the one caller that takes (job, slot) first; False for every other."""
-        ...
 
 
 @dataclass(frozen=True)

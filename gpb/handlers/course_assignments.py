@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from gpb.handlers.course_state import AssignmentRecord, CourseState, CourseStateStore
+from gpb.handlers.course_state import AssignmentRecord, CourseState
+from gpb.handlers.ports import CourseStateStore, SyncStore
 from gpb.handlers.sync_service import Pending
-from gpb.handlers.syncs import SyncStore
 
 
 @dataclass(frozen=True)

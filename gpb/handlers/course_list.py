@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gpb.handlers.courses import CourseDirectory, CourseSummary
+from gpb.handlers.courses import CourseSummary
+from gpb.handlers.ports import CourseDirectory
 from gpb.handlers.sync_service import Pending
 from gpb.handlers.tokens import Principal
 

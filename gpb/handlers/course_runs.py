@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal, get_args
 
 from gpb.handlers.ids import record_id
+from gpb.handlers.ports import SyncStore
 from gpb.handlers.refusals import Refused
 from gpb.handlers.sync_service import SyncService
-from gpb.handlers.syncs import RunKind, SyncRequest, SyncRun, SyncStore
+from gpb.handlers.syncs import RunKind, SyncRequest, SyncRun
 from gpb.handlers.tokens import Principal
 
 HISTORY_PAGE = 25

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from gpb.handlers.eligibility import Violation
 from gpb.handlers.model import Assignment, AssignmentGroup, Course, Enrollment, Section
@@ -43,12 +42,6 @@ class CourseState:
     assignments: Mapping[str, AssignmentRecord] = field(default_factory=dict)
     # Sections, groups, enrollments and assignments were read whole from Canvas at least once.
     loaded: bool = False
-
-
-class CourseStateStore(Protocol):
-    async def course_state(self, course_id: str) -> CourseState:
-        """The stored state; an empty, not loaded one for a course gpb has not read yet."""
-        ...
 
 
 # Changes, applied by the store in the transaction that finishes the event.

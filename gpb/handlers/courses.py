@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -21,9 +19,3 @@ class CourseSummary:
     name: str | None
     open_alerts: int
     last_sync: str | None
-
-
-class CourseDirectory(Protocol):
-    async def summaries(self, only: Collection[str] | None) -> list[CourseSummary]:
-        """Every known course (only=None), or those of `only` that gpb knows of."""
-        ...

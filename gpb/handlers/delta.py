@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from gpb.handlers.course_state import AssignmentRecord, CourseState
 from gpb.handlers.grades import Grade, GradeValue, SentValue, sent_value
@@ -36,10 +35,6 @@ class Confirmed:
     user_id: str
     value: SentValue
     confirmed_at: datetime
-
-
-class ConfirmedStore(Protocol):
-    async def confirmed(self, course_id: str) -> list[Confirmed]: ...
 
 
 @dataclass(frozen=True)

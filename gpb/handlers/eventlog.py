@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-
-from gpb.handlers.claims import Claim
-from gpb.handlers.envelope import CanvasEvent
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # the changes are defined by modules that import this one
     from gpb.handlers.changes import Change
@@ -132,46 +129,3 @@ class Finish:
     error: dict[str, Any] | None = None
     next_attempt_at: datetime | None = None
     changes: Sequence[Change] = field(default=())
-
-
-class EventLog(Protocol):
-    async def append(self, event: CanvasEvent, source_ip: str | None) -> Appended:
-        """Stores the event durably (or records it as a duplicate); returns once committed."""
-        ...
-
-    async def append_rejected(self, rejection: Rejection) -> str: ...
-
-    async def append_launch(self, entry: LaunchEntry) -> str:
-        """Records a launch from Canvas as a `lti_launch` entry, already final (`processed` or
-        `rejected`): no handler ever picks it up."""
-        ...
-
-    async def claim_due(self, claim: Claim, limit: int) -> list[StoredEvent]:
-        """Events waiting for their handler, and failed ones due for a retry, oldest first,
-        claimed for `claim.holder` until `claim.until`. Until then no other holder gets them,
-        nor any other event of their courses, so one course's events are handled in order even
-        by several replicas. `finish` ends the claim; a holder that dies lets it run out."""
-        ...
-
-    async def release_claims(self, holder: str | None) -> int:
-        """Ends the claims of `holder` (of every holder: None), as a process that starts knows
-        its earlier self is gone; returns how many it ended."""
-        ...
-
-    async def finish(self, event_id: str, finish: Finish) -> None: ...
-
-    async def get(self, event_id: str) -> StoredEvent | None: ...
-
-    async def search(self, query: EventQuery) -> EventPage: ...
-
-    def export(self, query: EventQuery) -> AsyncIterator[StoredEvent]: ...
-
-    async def requeue(self, event_id: str) -> StoredEvent | None:
-        """Marks a stored event to be handled again; None if there is none. Only for an event
-        `replay.replayable` accepts (replay.replay checks it)."""
-        ...
-
-    async def counts_by_time(self, since: datetime, bucket: TimeBucket) -> list[BucketCount]:
-        """Events received since `since`, counted per calendar `bucket` of received_at and per
-        status; buckets without events are left out."""
-        ...

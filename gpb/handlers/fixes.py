@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any, ClassVar, Literal, get_args
 
-from gpb.handlers.course_state import AssignmentRecord, CourseState, CourseStateStore
+from gpb.handlers.course_state import AssignmentRecord, CourseState
 from gpb.handlers.eligibility import title_length
 from gpb.handlers.envelope import parse_event
 from gpb.handlers.errors import CanvasError, CanvasRefused
-from gpb.handlers.eventlog import EventLog
 from gpb.handlers.fix_offers import (
     NO_AUTOMATIC_FIX,
     FixOffer,
@@ -32,7 +31,7 @@ from gpb.handlers.fix_offers import (
 from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.ic_names import name_key
 from gpb.handlers.model import Assignment, AssignmentChange, OverrideTarget
-from gpb.handlers.ports import Canvas, CanvasWriter
+from gpb.handlers.ports import Canvas, CanvasWriter, CourseStateStore, EventLog
 from gpb.handlers.refusals import Refused
 from gpb.handlers.timefmt import iso, utcnow
 from gpb.handlers.tokens import Principal

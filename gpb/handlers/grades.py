@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from gpb.handlers.course_state import CourseState
 from gpb.handlers.courses import CourseSeen
@@ -24,7 +24,7 @@ from gpb.handlers.errors import CanvasNotConfigured
 from gpb.handlers.event_bodies import GradeBody, GradeChangeBody, SubmissionBody
 from gpb.handlers.messagebus import Event, Handled, Unusable
 from gpb.handlers.model import Result, Submission
-from gpb.handlers.ports import Canvas
+from gpb.handlers.ports import Canvas, GradeStore
 
 if TYPE_CHECKING:  # grade changes, defined here, are members of the union
     from gpb.handlers.changes import Change
@@ -163,12 +163,6 @@ class GradeStored:
     """A change: the grade's new value. The store keeps the newer of this and what it holds."""
 
     grade: Grade
-
-
-class GradeStore(Protocol):
-    async def grade(self, course_id: str, assignment_id: str, user_id: str) -> Grade | None: ...
-
-    async def grades(self, course_id: str) -> list[Grade]: ...
 
 
 def grade_from_submission(

@@ -27,12 +27,13 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from gpb.handlers.claims import ALONE, Turns
 from gpb.handlers.periodic import Every, run_periodically
+from gpb.handlers.ports import AdminAlertStore, ChangeSink, HealthReadings
 from gpb.handlers.school_hours import SchoolHours
-from gpb.handlers.syncs import ChangeSink, RunStatus
+from gpb.handlers.syncs import RunStatus
 from gpb.handlers.timefmt import iso, utcnow
 
 if TYPE_CHECKING:  # the admin alerts' changes, defined here, are members of the union
@@ -154,41 +155,12 @@ class AdminNotice:
         return f"{self.subject}\n\n{self.alert.message}\n\nWhat to do: {self.alert.fix}"
 
 
-class AdminAlertStore(Protocol):
-    async def admin_alerts(self, state: str | None = None, limit: int = 100) -> list[AdminAlert]:
-        """Newest first."""
-        ...
-
-
 @dataclass(frozen=True)
 class FinishedRun:
     course_id: str
     status: RunStatus
     error_codes: frozenset[str]  # a failed run's (a refused credential fails the whole run)
     finished_at: datetime
-
-
-class HealthReadings(Protocol):
-    async def last_event_received(self) -> datetime | None:
-        """When the newest delivery that was not refused arrived."""
-        ...
-
-    async def failed_event_count(self, since: datetime) -> int:
-        """Deliveries refused, and events whose handling is failing, received since `since`."""
-        ...
-
-    async def failing_event_codes(self, since: datetime) -> dict[str, int]:
-        """The error codes of events failing now, counted: those received since `since`, and
-        older ones still waiting for a retry."""
-        ...
-
-    async def finished_runs(self, since: datetime) -> list[FinishedRun]:
-        """Real (not dry) runs that finished since `since`, oldest first."""
-        ...
-
-    async def auth_failure_count(self, since: datetime) -> int:
-        """Failed logins and bearer checks since `since`, from any address."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Protocol, get_args
+from typing import ClassVar, Literal, get_args
 
 from gpb.handlers.envelope import CanvasEvent, InvalidEnvelope, parse_event
-from gpb.handlers.eventlog import Appended, EventLog, Rejection
+from gpb.handlers.eventlog import Appended, Rejection
 from gpb.handlers.ids import split_id
+from gpb.handlers.ports import EventDecoder, EventLog
 from gpb.handlers.refusals import Refused
 from gpb.handlers.throttle import PerAddressLimit
 
@@ -57,14 +58,6 @@ class Refusal(Refused):
 
     def __init__(self, code: RefusalCode, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(code, message, retry_after=retry_after)
-
-
-class EventDecoder(Protocol):
-    """Turns a raw body into the claimed event: verifies a JWS, or parses plain JSON."""
-
-    async def decode(self, raw: bytes) -> object:
-        """Raises Refusal (INVALID_BODY, BAD_SIGNATURE, UNKNOWN_KEY, KEYS_UNAVAILABLE)."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from gpb.handlers.ids import local_id_or_none
 from gpb.handlers.ingest import Refusal
+from gpb.handlers.ports import NonceLedger
 from gpb.handlers.tokens import Role
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -64,12 +65,6 @@ class Launcher:
 
     course_id: str | None
     canvas_user_id: str | None
-
-
-class NonceLedger(Protocol):
-    async def use(self, nonce: str, now: datetime) -> bool:
-        """Records the nonce as used; False when it was used already (on any replica)."""
-        ...
 
 
 def check_claims(claims: Mapping[str, Any], policy: LtiPolicy, nonce: str, now: float) -> None:
@@ -201,10 +196,3 @@ async def accept_launch(
     if not await nonces.use(nonce, now):
         raise Refusal("LTI_NONCE_REUSED", "this launch was used already; launch again")
     return grant_for(claims, policy)
-
-
-class TokenVerifier(Protocol):
-    async def verify(self, raw: bytes) -> dict[str, Any]:
-        """The claims of an RS256 token signed by a key of the platform's JWKS; raises Refusal
-        (INVALID_BODY, BAD_SIGNATURE, UNKNOWN_KEY, KEYS_UNAVAILABLE)."""
-        ...

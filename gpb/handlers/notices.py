@@ -14,10 +14,11 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic
 
 from gpb.handlers.alerts import Alert
 from gpb.handlers.backoff import RetryPolicy
+from gpb.handlers.ports import N, NoticeStore, Sender
 from gpb.handlers.signals import Wakeup, drain_forever
 from gpb.handlers.timefmt import utcnow
 
@@ -82,47 +83,6 @@ class Notice:
 
 # Longer than a notifier's timeouts and retries take, however slow the far end.
 NOTICE_CLAIM = timedelta(minutes=5)
-
-
-class Outgoing(Protocol):
-    """A notice waiting in an outbox, as the dispatcher handles it."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def channel(self) -> str: ...
-
-    @property
-    def attempts(self) -> int: ...
-
-    def as_json(self) -> dict[str, Any]: ...
-
-
-N = TypeVar("N", bound=Outgoing)
-N_contra = TypeVar("N_contra", bound=Outgoing, contravariant=True)
-
-
-class NoticeStore(Protocol[N]):
-    async def due_notices(self, now: datetime, limit: int) -> list[N]:
-        """Notices due now, each taken for the caller for a while (NOTICE_CLAIM): no other
-        process gets it before it is sent or failed, or before that while runs out (its sender
-        died)."""
-        ...
-
-    async def notice_sent(self, notice_id: str, sent: dict[str, Any], now: datetime) -> None: ...
-
-    async def notice_failed(
-        self, notice_id: str, error: str, retry_at: datetime | None, now: datetime
-    ) -> None:
-        """Records a failed attempt; `retry_at` None means it failed for good."""
-        ...
-
-
-class Sender(Protocol[N_contra]):
-    async def send(self, notice: N_contra) -> None:
-        """Delivers the notice or raises; its own retries, if any, are spent."""
-        ...
 
 
 class NoticeDispatcher(Generic[N]):

@@ -18,7 +18,6 @@ from gpb.handlers.alerts import (
     AlertChange,
     AlertOpened,
     AlertResolved,
-    AlertStore,
     AlertUpdated,
     alert_changes,
 )
@@ -27,7 +26,6 @@ from gpb.handlers.course_state import (
     AssignmentRecord,
     AssignmentStored,
     CourseState,
-    CourseStateStore,
     CourseStored,
     EnrollmentsStored,
     GroupsStored,
@@ -41,7 +39,7 @@ from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.messagebus import Event, Handled, Unusable
 from gpb.handlers.model import Assignment
 from gpb.handlers.notices import NoticesQueued
-from gpb.handlers.ports import Canvas
+from gpb.handlers.ports import AlertStore, Canvas, CourseStateStore
 from gpb.handlers.timefmt import utcnow
 
 B = TypeVar("B", bound=Body)

@@ -22,27 +22,26 @@ from functools import partial
 from typing import Any, Literal, Protocol
 
 from gpb.handlers.claims import ALONE, Turns
-from gpb.handlers.course_state import CourseStateStore
-from gpb.handlers.delta import Confirmed, ConfirmedStore
+from gpb.handlers.delta import Confirmed
 from gpb.handlers.dictionary import BY_CODE
 from gpb.handlers.errors import CanvasError, SisError, SisRejected
 from gpb.handlers.failure_groups import to_report
-from gpb.handlers.grades import (
-    Grade,
-    GradeStore,
-    GradeStored,
-    GradeValue,
-    SentValue,
-    ic_value,
-    read_grades,
-)
+from gpb.handlers.grades import Grade, GradeStored, GradeValue, SentValue, ic_value, read_grades
 from gpb.handlers.messagebus import Unusable
 from gpb.handlers.model import Result
 from gpb.handlers.periodic import DailyAt, run_periodically
-from gpb.handlers.ports import Canvas, Sis
+from gpb.handlers.ports import (
+    Canvas,
+    ChangeSink,
+    ConfirmedStore,
+    CourseStateStore,
+    GradeStore,
+    ReconcileStore,
+    Sis,
+)
 from gpb.handlers.sync_plan import result_id
 from gpb.handlers.sync_runner import ReloadCourse
-from gpb.handlers.syncs import ChangeSink, RunInProgress, RunKind, SyncRequest, SyncRun
+from gpb.handlers.syncs import RunInProgress, RunKind, SyncRequest, SyncRun
 from gpb.handlers.timefmt import utcnow
 
 log = logging.getLogger("gpb.reconcile")
@@ -131,31 +130,6 @@ class Reconciliation:
     drift_count: int
     report: dict[str, Any] = field(default_factory=dict)
     id: str = ""  # given by the store
-
-
-class ReconcileStore(Protocol):
-    async def courses_to_reconcile(self, active_since: datetime | None) -> list[ReconcileCourse]:
-        """Known courses with an event or a run since `active_since` (all of them for None), and
-        those that opted in to a nightly remaster."""
-        ...
-
-    async def reconcile_course(self, course_id: str) -> ReconcileCourse | None:
-        """The course with its opt-in; None when gpb knows no such course."""
-        ...
-
-    async def set_nightly_remaster(self, course_id: str, enabled: bool) -> bool:
-        """False when gpb knows no such course."""
-        ...
-
-    async def save_reconciliation(self, reconciliation: Reconciliation) -> Reconciliation: ...
-
-    async def reconciliations(
-        self, course_id: str | None, before_id: str | None, limit: int
-    ) -> list[Reconciliation]:
-        """Newest first."""
-        ...
-
-    async def reconciliation(self, reconciliation_id: str) -> Reconciliation | None: ...
 
 
 class RemasterQueue(Protocol):

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar, Literal, get_args
 
-from gpb.handlers.eventlog import LAUNCH_EVENT, EventLog, EventStatus, StoredEvent
+from gpb.handlers.eventlog import LAUNCH_EVENT, EventStatus, StoredEvent
+from gpb.handlers.ports import EventLog
 from gpb.handlers.refusals import Refused
 
 ReplayRefusalCode = Literal["NOT_FOUND", "NOT_REPLAYABLE"]

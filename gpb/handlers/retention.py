@@ -13,10 +13,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from gpb.handlers.claims import ALONE, Turns
 from gpb.handlers.periodic import Every, run_periodically
+from gpb.handlers.ports import EventPurge
 from gpb.handlers.timefmt import iso, utcnow
 
 log = logging.getLogger("gpb.retention")
@@ -35,22 +35,6 @@ class Purge:
     kept: int  # events older than the cutoff that are still needed
     rejected_purged: int = 0  # refused deliveries deleted before the general cutoff
     request_fields_removed: int = 0  # events whose request fields were removed
-
-
-class EventPurge(Protocol):
-    async def purge_events(self, before: datetime) -> Purge:
-        """Deletes the events received before `before` that are no longer needed: not waiting for
-        their handler or a retry, and not the first copy of a duplicate that is kept."""
-        ...
-
-    async def purge_rejected(self, before: datetime) -> int:
-        """Deletes the refused deliveries received before `before`; how many."""
-        ...
-
-    async def remove_request_fields(self, before: datetime) -> int:
-        """Removes REQUEST_FIELDS from the metadata of the events received before `before`;
-        how many events were changed."""
-        ...
 
 
 class RetentionJob:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from gpb.handlers.errors import CanvasNotConfigured
 from gpb.handlers.event_bodies import UserBody
 from gpb.handlers.eventlog import EventStatus
 from gpb.handlers.messagebus import Event, Handled
 from gpb.handlers.model import Enrollment
-from gpb.handlers.ports import Canvas
+from gpb.handlers.ports import Canvas, StudentDirectory
 
 
 @dataclass(frozen=True)
@@ -26,12 +25,6 @@ class StudentRenamed:
 
     user_id: str
     sortable_name: str
-
-
-class StudentDirectory(Protocol):
-    async def is_student(self, user_id: str) -> bool:
-        """Whether the user is a student of a course gpb holds."""
-        ...
 
 
 @dataclass

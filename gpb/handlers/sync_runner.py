@@ -17,16 +17,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from gpb.handlers.changes import Change
-from gpb.handlers.course_state import CourseState, CourseStateStore
-from gpb.handlers.delta import ConfirmedStore, PendingEntry
+from gpb.handlers.course_state import CourseState
+from gpb.handlers.delta import PendingEntry
 from gpb.handlers.dictionary import entry
 from gpb.handlers.eligibility import IcUnverified
 from gpb.handlers.errors import ExternalError, SisAuthFailed, SisError
 from gpb.handlers.failure_groups import to_report
-from gpb.handlers.grades import GradeStore, GradeStored, SentValue, ic_value, read_grades
+from gpb.handlers.grades import GradeStored, SentValue, ic_value, read_grades
 from gpb.handlers.ic_directory import IcDirectory
 from gpb.handlers.model import IcRecord, LineItem, RecordKind
-from gpb.handlers.ports import Canvas, Sis
+from gpb.handlers.ports import (
+    Canvas,
+    ChangeSink,
+    ConfirmedStore,
+    CourseStateStore,
+    GradeStore,
+    Sis,
+    SyncStore,
+)
 from gpb.handlers.sync_plan import (
     Delete,
     Plan,
@@ -37,7 +45,6 @@ from gpb.handlers.sync_plan import (
     make_plan,
 )
 from gpb.handlers.syncs import (
-    ChangeSink,
     GradeOutcome,
     LineItemConfirmed,
     LineItemOutcome,
@@ -49,7 +56,6 @@ from gpb.handlers.syncs import (
     RunReport,
     RunStatus,
     SyncRun,
-    SyncStore,
     WriteRecord,
 )
 from gpb.handlers.timefmt import utcnow

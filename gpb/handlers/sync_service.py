@@ -9,27 +9,31 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import ClassVar, Literal, Protocol, get_args
+from typing import ClassVar, Literal, get_args
 
 from gpb.handlers.auto_sync import AutoSyncPolicy
 from gpb.handlers.claims import Claim
-from gpb.handlers.course_state import CourseState, CourseStateStore
-from gpb.handlers.delta import ConfirmedStore, PendingEntry, pending_entries
-from gpb.handlers.grades import GradeStore
+from gpb.handlers.course_state import CourseState
+from gpb.handlers.delta import PendingEntry, pending_entries
 from gpb.handlers.line_items import LineItemChange, changed_line_items
+from gpb.handlers.ports import (
+    ConfirmedStore,
+    CourseStateStore,
+    GradeStore,
+    SyncStore,
+    WrittenLineItems,
+)
 from gpb.handlers.refusals import Refused
 from gpb.handlers.signals import Wakeup, drain_forever
 from gpb.handlers.sync_runner import SyncRunner
 from gpb.handlers.syncs import (
     ACTIVE,
-    LineItemConfirmed,
     RunError,
     RunKind,
     RunReport,
     RunStatus,
     SyncRequest,
     SyncRun,
-    SyncStore,
 )
 from gpb.handlers.timefmt import utcnow
 from gpb.handlers.undo import UndoRunner
@@ -57,10 +61,6 @@ class InvalidRequest(Refused):
 
     def __init__(self, code: RequestRefusalCode, message: str) -> None:
         super().__init__(code, message)
-
-
-class WrittenLineItems(Protocol):
-    async def written_line_items(self, course_id: str) -> list[LineItemConfirmed]: ...
 
 
 @dataclass

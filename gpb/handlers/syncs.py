@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from gpb.handlers.claims import Claim
 from gpb.handlers.grades import SentValue
 from gpb.handlers.model import IcRecord, RecordKind
 from gpb.handlers.refusals import Refused
 
 if TYPE_CHECKING:  # line_items reads the confirmations defined here, changes the changes
-    from gpb.handlers.changes import Change
     from gpb.handlers.line_items import LineItemDetails
 
 
@@ -305,74 +302,3 @@ class WriteRecord:
     user_id: str | None
     before: IcRecord | None
     written: str
-
-
-class SyncStore(Protocol):
-    async def create_run(self, request: SyncRequest, now: datetime) -> SyncRun:
-        """Queues a run; raises RunInProgress for a real run while another is queued or running."""
-        ...
-
-    async def run(self, sync_id: str) -> SyncRun | None: ...
-
-    async def runs(self, course_id: str, before_id: str | None, limit: int) -> list[SyncRun]: ...
-
-    async def set_status(self, sync_id: str, status: RunStatus, now: datetime) -> None: ...
-
-    async def resume(self, sync_id: str) -> SyncRun | None:
-        """Queues an interrupted run again; RunInProgress while another real run is active."""
-        ...
-
-    async def interrupt_unfinished(self, now: datetime) -> list[str]:
-        """At the start of the only process on the database: runs a stopped process left running
-        (and dry runs it left queued) become `interrupted`."""
-        ...
-
-    async def claim_next_run(self, claim: Claim, auto_limit: int | None = None) -> SyncRun | None:
-        """The oldest real run that is queued, or still running under a claim that ran out (its
-        holder died: the run is resumed), claimed for `claim.holder`; runs people started come
-        before automatic ones, and an automatic one only while fewer than `auto_limit` are under
-        way across all processes. Dry runs whose holder's claim ran out become `interrupted`:
-        nobody will finish them."""
-        ...
-
-    async def renew_claim(self, sync_id: str, claim: Claim) -> None:
-        """Claims the run for `claim.holder` until `claim.until` (again, while it runs)."""
-        ...
-
-    async def progress(self, sync_id: str, done: int, total: int) -> None: ...
-
-    async def finish(
-        self, sync_id: str, status: RunStatus, report: dict[str, Any], now: datetime
-    ) -> None: ...
-
-    async def confirmed_in_run(self, sync_id: str) -> dict[str, str]:
-        """sourcedId -> the value (as text) IC confirmed for it earlier in this run."""
-        ...
-
-    async def written_line_items(self, course_id: str) -> list[LineItemConfirmed]: ...
-
-    async def record_writes(self, writes: Sequence[WriteRecord]) -> None:
-        """Keeps what IC held before writes; a run's first record of an IC record stays (a
-        resumed run reads IC again after its own writes)."""
-        ...
-
-    async def writes_of(self, sync_id: str) -> list[WriteRecord]: ...
-
-    async def newer_runs_touching(self, run: SyncRun) -> list[str]:
-        """Real runs of the course after `run` that wrote some record it wrote and that no
-        succeeded undo took back, newest first."""
-        ...
-
-    async def undone_by(self, sync_id: str) -> str | None:
-        """The real undo of the run that succeeded, if any."""
-        ...
-
-    async def last_synced(self, course_id: str) -> dict[str, datetime]:
-        """When IC last confirmed a result of each assignment of the course."""
-        ...
-
-
-class ChangeSink(Protocol):
-    async def apply(self, changes: Sequence[Change]) -> None:
-        """Applies state changes in one transaction (the same writers as event handling)."""
-        ...

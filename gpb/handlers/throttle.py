@@ -12,8 +12,6 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
 
 # Addresses tracked at once: beyond this, windows that have ended are dropped, and if all are
 # live the newcomers share one bucket, so a flood from many addresses cannot grow memory.
@@ -80,9 +78,3 @@ class PerAddressLimit:
         for key in [k for k, w in self._windows.items() if now - w.started >= self.window_seconds]:
             del self._windows[key]
         return address if len(self._windows) < self._max else _OVERFLOW
-
-
-class FailedAttempts(Protocol):
-    """Where failed logins and bearer checks are counted for the admin alert, across replicas."""
-
-    async def record(self, address: str, at: datetime) -> None: ...

@@ -7,7 +7,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+
+from gpb.handlers.ports import TokenStore
 
 TOKEN_PREFIX = "gpb_"
 PREFIX_LENGTH = 12  # "gpb_" and 8 characters: enough to name a token, useless to use one
@@ -62,29 +63,6 @@ def token_hash(token: str) -> str:
 
 def token_prefix(token: str) -> str:
     return token[:PREFIX_LENGTH]
-
-
-class TokenStore(Protocol):
-    async def add(
-        self,
-        token: str,
-        role: Role,
-        course_ids: tuple[str, ...],
-        name: str | None,
-        expires_at: datetime | None,
-        canvas_user_id: str | None = None,
-    ) -> TokenInfo: ...
-
-    async def find_by_hash(self, digest: str, now: datetime) -> TokenInfo | None:
-        """The live token (not revoked, not expired) whose `token_hash` this is, if any: bearer
-        calls hash the token they carry, page sessions keep only the hash."""
-        ...
-
-    async def revoke(self, prefix: str, now: datetime) -> int:
-        """Revokes the tokens whose prefix this is; returns how many."""
-        ...
-
-    async def list(self) -> list[TokenInfo]: ...
 
 
 FIRST_ADMIN_NAME = "first admin (made by gpb serve)"

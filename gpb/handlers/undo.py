@@ -24,11 +24,10 @@ from typing import Any
 from gpb.handlers.errors import SisAuthFailed, SisError
 from gpb.handlers.grades import ic_value
 from gpb.handlers.model import IcRecord, LineItem, Result
-from gpb.handlers.ports import Sis
+from gpb.handlers.ports import ChangeSink, Sis, SyncStore
 from gpb.handlers.sync_plan import result_id
 from gpb.handlers.sync_runner import DELETED, Interrupted, carried_out, record_key, run_error
 from gpb.handlers.syncs import (
-    ChangeSink,
     GradeOutcome,
     LineItemUndone,
     Outcome,
@@ -39,7 +38,6 @@ from gpb.handlers.syncs import (
     RunStatus,
     RunWarning,
     SyncRun,
-    SyncStore,
     WriteRecord,
 )
 from gpb.handlers.timefmt import utcnow

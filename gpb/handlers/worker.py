@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 
 from gpb.handlers.backoff import RetryPolicy
 from gpb.handlers.claims import Claim
-from gpb.handlers.eventlog import EventLog, EventStatus, Finish, StoredEvent
+from gpb.handlers.eventlog import EventStatus, Finish, StoredEvent
 from gpb.handlers.messagebus import MessageBus, Unusable
+from gpb.handlers.ports import EventLog
 from gpb.handlers.signals import Burst, Wakeup, drain_forever
 from gpb.handlers.timefmt import utcnow
 

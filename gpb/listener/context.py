@@ -8,21 +8,28 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from gpb.handlers.alerts import AlertStore
 from gpb.handlers.auto_sync import AutoSyncScheduler
-from gpb.handlers.course_state import CourseStateStore
-from gpb.handlers.courses import CourseDirectory
-from gpb.handlers.eventlog import EventLog
 from gpb.handlers.fixes import FixService
-from gpb.handlers.health import AdminAlertStore, FinishedRun
-from gpb.handlers.ingest import EventDecoder, IngestPolicy
-from gpb.handlers.lti import LtiPolicy, NonceLedger, TokenVerifier
-from gpb.handlers.reconcile import ReconcileStore
+from gpb.handlers.health import FinishedRun
+from gpb.handlers.ingest import IngestPolicy
+from gpb.handlers.lti import LtiPolicy
+from gpb.handlers.ports import (
+    AdminAlertStore,
+    AlertStore,
+    CourseDirectory,
+    CourseStateStore,
+    EventDecoder,
+    EventLog,
+    FailedAttempts,
+    NonceLedger,
+    ReconcileStore,
+    SyncStore,
+    TokenStore,
+    TokenVerifier,
+)
 from gpb.handlers.signals import Broadcast
 from gpb.handlers.sync_service import Pending, SyncService
-from gpb.handlers.syncs import SyncStore
-from gpb.handlers.throttle import FailedAttempts, PerAddressLimit
-from gpb.handlers.tokens import TokenStore
+from gpb.handlers.throttle import PerAddressLimit
 from gpb.listener.streams import StreamSlots
 
 
