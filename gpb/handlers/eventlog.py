@@ -1,4 +1,4 @@
-"""The event log: what every delivery became, and the port the store implements for it."""
+"""The event log: what every delivery became (its port, `EventLog`, is in `ports`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sync and remaster runs: what was asked, how it went, and the port that keeps them."""
+"""Sync and remaster runs: what was asked and how it went (the port, `SyncStore`, is in `ports`)."""
 
 from __future__ import annotations
 
