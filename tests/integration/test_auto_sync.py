@@ -126,8 +126,13 @@ async def test_an_assignment_that_keeps_failing_is_left_out_until_the_teacher_sy
             await grade(env, FINE, "1201", score, f"2026-11-02T10:0{n}:00.000Z")
             (latest, *_) = await until(lambda n=n: failed_runs(n))
             assert latest["kind"] == "auto"
-        shown = (await env.get("/api/courses/456/auto-sync")).json()
-        assert shown["paused_assignments"] == [{"id": FINE, "failures": 2}]
+
+        async def paused() -> list[dict[str, Any]] | None:
+            shown = (await env.get("/api/courses/456/auto-sync")).json()
+            return shown["paused_assignments"] or None
+
+        # The failure is counted once the failed run is stored: wait for the count, not the run.
+        assert await until(paused) == [{"id": FINE, "failures": 2}]
 
         await grade(env, FINE, "1201", 7.0, "2026-11-02T10:05:00.000Z")
         await asyncio.sleep(1.5)  # rounds go on; the paused assignment starts no run
