@@ -38,7 +38,7 @@ class RetryPolicy:
 
     def delay(self, attempts: int, rand: Callable[[], float] = random.random) -> float:
         """The wait after `attempts` failed tries: exponential backoff, capped, with jitter."""
-        ceiling = min(self.max_seconds, self.base_seconds * 2 ** (attempts - 1))
+        ceiling = min(self.max_seconds, self.base_seconds * 2.0 ** (attempts - 1))
         if self.jitter is Jitter.FULL:
             return rand() * ceiling
         return ceiling / 2 + rand() * ceiling / 2
