@@ -192,6 +192,31 @@ async def test_bulk_submissions_cover_every_assigned_student(canvas: httpx.Async
     assert by_user[1212]["workflow_state"] == "unsubmitted"
 
 
+async def test_bulk_submissions_built_page_by_page_are_the_whole_list_cut(
+    canvas: httpx.AsyncClient,
+) -> None:
+    """Without a filter only the page asked is built; `order_direction=ascending` builds the whole
+    list first and changes nothing else, so both ways must give the same pages and links."""
+
+    async def pages(**extra: str) -> tuple[list[tuple[int, int]], list[str]]:
+        found: list[tuple[int, int]] = []
+        lasts: list[str] = []
+        for number in range(1, 30):
+            params = {"student_ids[]": "all", "per_page": "7", "page": str(number), **extra}
+            answer = await canvas.get("/courses/456/students/submissions", params=params)
+            found += [(s["assignment_id"], s["user_id"]) for s in answer.json()]
+            lasts.append(links(answer)["last"].replace("&order_direction=ascending", ""))
+            if "next" not in links(answer):
+                break
+        return found, lasts
+
+    lazily, lazy_lasts = await pages()
+    whole, whole_lasts = await pages(order_direction="ascending")
+    assert len(lazily) > 7 * 3  # several pages, one cut inside an assignment's students
+    assert lazily == whole and len(set(lazily)) == len(lazily)
+    assert lazy_lasts == whole_lasts
+
+
 async def test_all_grades_of_one_assignment(canvas: httpx.AsyncClient) -> None:
     answer = await canvas.get(
         "/courses/456/assignments/124/submissions", params={"include[]": "user", "per_page": 50}
