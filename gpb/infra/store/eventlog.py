@@ -323,9 +323,9 @@ def _search(conn: Connection, query: EventQuery) -> EventPage:
     # Each pair of filters has its index. With all three, SQLite (which keeps no statistics on
     # these columns) would walk (event_name, status, id) across every course; a unary + keeps one
     # filter off the index so that it walks the course's: by status when the status is a rare
-    # one, else by name.
+    # one, else by name. PostgreSQL chooses by its statistics, and has no unary + for text.
     unindexed = None
-    if all(value is not None for _, value in filters):
+    if conn.dialect is Dialect.SQLITE and all(value is not None for _, value in filters):
         unindexed = "status" if status == EventStatus.PROCESSED.value else "event_name"
     for column, value in filters:
         if value is not None:
