@@ -1,7 +1,9 @@
 import asyncio
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from canvas_events import sample, variant
@@ -276,3 +278,48 @@ async def test_counts_by_time_buckets_each_status_by_minute_and_hour(store: SqlS
         (at(10, 0), EventStatus.REJECTED): 1,
     }
     assert await store.events.counts_by_time(at(11, 0), "hour") == []
+
+
+async def every_page(store: SqlStore, query: EventQuery) -> list[list[str]]:
+    pages = []
+    while True:
+        page = await store.events.search(query)
+        pages.append([e.id for e in page.events])
+        if page.next_cursor is None:
+            return pages
+        query = replace(query, before_id=page.next_cursor)
+
+
+async def test_a_search_finds_waiting_and_handled_events_alike(store: SqlStore) -> None:
+    ids = [(await store.events.append(grade(i, course_id="456"), None)).id for i in range(6)]
+    other = (await store.events.append(grade(9, course_id="789"), None)).id
+    handled = [ids[0], ids[2], ids[3]]
+    for event_id in handled:
+        await store.events.finish(event_id, Finish(EventStatus.PROCESSED, 1))
+    waiting = [ids[1], ids[4], ids[5]]
+
+    # Pages of every size cross from the waiting events to the handled ones and back.
+    for limit in range(1, 8):
+        pages = await every_page(store, EventQuery(course_id="456", limit=limit))
+        assert [event_id for page in pages for event_id in page] == ids[::-1]
+        assert [len(page) for page in pages[:-1]] == [limit] * (len(pages) - 1)
+        assert all(pages)
+    named = await every_page(store, EventQuery(event_name="grade_change", limit=2))
+    assert [event_id for page in named for event_id in page] == [other, *ids[::-1]]
+    both = EventQuery(course_id="456", event_name="grade_change", limit=4)
+    assert sum(await every_page(store, both), []) == ids[::-1]
+
+    async def found(**filters: Any) -> list[str]:
+        return [e.id for e in (await store.events.search(EventQuery(**filters))).events]
+
+    assert await found(status=EventStatus.PROCESSED) == handled[::-1]
+    assert await found(status=EventStatus.ACCEPTED) == [other, *waiting[::-1]]
+    assert await found(course_id="456", status=EventStatus.ACCEPTED) == waiting[::-1]
+    assert (
+        await found(course_id="456", event_name="grade_change", status=EventStatus.PROCESSED)
+        == (handled[::-1])
+    )
+    assert await found(course_id="789", status=EventStatus.PROCESSED) == []
+    assert await store.events.counts_by_status() == {"accepted": 4, "failed": 0}
+    oldest = await store.events.get(ids[1])
+    assert oldest is not None and await store.events.oldest_waiting() == oldest.received_at

@@ -36,6 +36,7 @@ from gpb.infra.store.database import (
     inserted_id,
     skip_locked,
 )
+from gpb.infra.store.event_parts import FILED, WAITING, part_of
 
 EXPORT_PAGE = 500
 CLAIM_LOCK = 0x6770_6202  # the advisory lock that takes replicas' claims in turn
@@ -231,7 +232,8 @@ class SqlEventLog:
         def read(conn: Connection) -> dict[str, int]:
             return {
                 status.value: conn.execute(
-                    "SELECT count(*) FROM events WHERE status = ?", (status.value,)
+                    f"SELECT count(*) FROM events WHERE status = ? AND {part_of(status)}",
+                    (status.value,),
                 ).fetchone()[0]
                 for status in (EventStatus.ACCEPTED, EventStatus.FAILED)
             }
@@ -243,7 +245,7 @@ class SqlEventLog:
 
         def read(conn: Connection) -> str | None:
             row = conn.execute(
-                "SELECT received_at FROM events WHERE status = 'accepted' ORDER BY id LIMIT 1"
+                f"SELECT received_at FROM events WHERE {WAITING} ORDER BY id LIMIT 1"
             ).fetchone()
             return row[0] if row else None
 
@@ -265,12 +267,10 @@ def _claim_due(conn: Connection, claim: Claim, limit: int) -> list[StoredEvent]:
         " ORDER BY id LIMIT :limit" + skip_locked(conn)
     )
     params = {"now": now, "holder": holder, "limit": limit}
-    # Two index ranges, each in id order: the waiting events, and the failed ones now due.
+    # Two index ranges: the waiting events in id order, and the failed ones now due.
     ids = [
         row[0]
-        for row in conn.execute(
-            "SELECT id FROM events WHERE status = 'accepted'" + free, params
-        ).fetchall()
+        for row in conn.execute(f"SELECT id FROM events WHERE {WAITING}" + free, params).fetchall()
     ]
     ids += [
         row[0]
@@ -331,10 +331,28 @@ def _search(conn: Connection, query: EventQuery) -> EventPage:
         if value is not None:
             clauses.append(f"{'+' if column == unindexed else ''}{column} = ?")
             params.append(value)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows = conn.execute(
-        f"SELECT * FROM events {where} ORDER BY id DESC LIMIT ?", (*params, query.limit + 1)
-    ).fetchall()
+
+    def newest(part: list[str]) -> str:
+        terms = clauses + part
+        where = f" WHERE {' AND '.join(terms)}" if terms else ""
+        return f"SELECT * FROM events{where} ORDER BY id DESC LIMIT ?"
+
+    # A status lies in one part of the log. Without one, a filter by course or name reads both
+    # parts, each through its own index, and keeps the newest; in one statement, so that an event
+    # the worker files meanwhile is seen in one part or the other, not in neither. With no filter
+    # at all, the id key itself is walked.
+    limit = query.limit + 1
+    if query.status is not None:
+        sql, values = newest([part_of(query.status)]), [*params, limit]
+    elif query.course_id is not None or query.event_name is not None:
+        sql = (
+            f"SELECT * FROM ({newest([FILED])}) AS filed UNION ALL"
+            f" SELECT * FROM ({newest([WAITING])}) AS waiting ORDER BY id DESC LIMIT ?"
+        )
+        values = [*params, limit, *params, limit, limit]
+    else:
+        sql, values = newest([]), [*params, limit]
+    rows = conn.execute(sql, values).fetchall()
     events = [_event(row) for row in rows[: query.limit]]
     next_cursor = events[-1].id if len(rows) > query.limit else None
     return EventPage(events, next_cursor)
@@ -342,8 +360,9 @@ def _search(conn: Connection, query: EventQuery) -> EventPage:
 
 def _counts_by_time(conn: Connection, since: datetime, bucket: TimeBucket) -> list[BucketCount]:
     """Bucket bounds become id bounds (ids and received_at rise together), then each (bucket,
-    status) is a count over the (status, id) index: index-only, and the cost follows the events
-    in the window, not the size of the log or of its payloads."""
+    status) is a count over the (status, id) index, or over events_waiting for the events still
+    waiting: index-only, and the cost follows the events in the window, not the size of the log
+    or of its payloads."""
     newest = conn.execute("SELECT id, received_at FROM events ORDER BY id DESC LIMIT 1").fetchone()
     if newest is None:
         return []
@@ -367,7 +386,8 @@ def _counts_by_time(conn: Connection, since: datetime, bucket: TimeBucket) -> li
             continue  # no event in this bucket
         for status in EventStatus:
             (count,) = conn.execute(
-                "SELECT count(*) FROM events WHERE status = ? AND id >= ? AND id < ?",
+                f"SELECT count(*) FROM events WHERE status = ? AND {part_of(status)}"
+                " AND id >= ? AND id < ?",
                 (status.value, low, high),
             ).fetchone()
             if count:

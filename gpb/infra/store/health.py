@@ -25,6 +25,7 @@ from gpb.handlers.syncs import RunStatus
 from gpb.handlers.timefmt import format_time, parse_time, parse_time_or_none
 from gpb.infra.store.auth_failures import SqlAuthFailures
 from gpb.infra.store.database import Connection, Database, Row, inserted_id
+from gpb.infra.store.event_parts import FILED
 from gpb.infra.store.outbox import claim_due
 
 _FINISHED = tuple(s.value for s in (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED))
@@ -104,7 +105,8 @@ class SqlHealth:
             first = first_id_since(conn, since)
             return sum(
                 conn.execute(
-                    f"SELECT count(*) FROM events WHERE status = ? AND id >= ? AND {_NOT_A_LAUNCH}",
+                    f"SELECT count(*) FROM events WHERE status = ? AND {FILED} AND id >= ?"
+                    f" AND {_NOT_A_LAUNCH}",
                     (status, first),
                 ).fetchone()[0]
                 for status in ("failed", "rejected")
@@ -116,10 +118,10 @@ class SqlHealth:
         def read(conn: Connection) -> dict[str, int]:
             # Two index ranges: the failed events received since, and older ones still retried.
             rows = conn.execute(
-                "SELECT error FROM events WHERE status = 'failed' AND id >= :first"
+                f"SELECT error FROM events WHERE status = 'failed' AND {FILED} AND id >= :first"
                 " UNION ALL"
-                " SELECT error FROM events"
-                " WHERE status = 'failed' AND next_attempt_at IS NOT NULL AND id < :first",
+                f" SELECT error FROM events WHERE status = 'failed' AND {FILED}"
+                " AND next_attempt_at IS NOT NULL AND id < :first",
                 {"first": first_id_since(conn, since)},
             ).fetchall()
             codes = Counter(json.loads(row[0]).get("code") for row in rows if row[0])

@@ -10,6 +10,7 @@ from gpb.handlers.ids import record_id
 from gpb.handlers.reconcile import ReconcileCourse, ReconcileStatus, Reconciliation
 from gpb.handlers.timefmt import format_time, parse_time
 from gpb.infra.store.database import Connection, Database, Row, inserted_id
+from gpb.infra.store.event_parts import FILED, WAITING
 from gpb.infra.store.health import first_id_since
 
 
@@ -40,10 +41,14 @@ class SqlReconciliations:
             order = " ORDER BY CAST(id AS INTEGER)"
             if active_since is None:
                 return [_course(r) for r in conn.execute("SELECT * FROM courses" + order)]
+            # A course with an event since, in either part of the log: among the events handled,
+            # through the course's index; among those still waiting (few), one walk for all courses.
             rows = conn.execute(
                 "SELECT * FROM courses WHERE nightly_remaster = 1"
                 " OR EXISTS (SELECT 1 FROM events"
-                "  WHERE events.course_id = courses.id AND events.id >= :first)"
+                f"  WHERE events.course_id = courses.id AND events.id >= :first AND {FILED})"
+                " OR courses.id IN (SELECT events.course_id FROM events"
+                f"  WHERE {WAITING} AND events.id >= :first)"
                 " OR EXISTS (SELECT 1 FROM sync_runs"
                 "  WHERE sync_runs.course_id = courses.id AND sync_runs.created_at >= :since)"
                 + order,

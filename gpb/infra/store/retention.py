@@ -18,6 +18,7 @@ from gpb.handlers.envelope import canonical_json
 from gpb.handlers.retention import REQUEST_FIELDS, Purge
 from gpb.handlers.timefmt import format_time, utcnow
 from gpb.infra.store.database import Connection, Database
+from gpb.infra.store.event_parts import FILED
 
 BATCH_SIZE = 1000
 
@@ -63,7 +64,7 @@ class SqlRetention:
         def purge_batch(conn: Connection) -> int:
             cursor = conn.execute(
                 "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE status = 'rejected'"
-                " AND received_at < :cutoff ORDER BY id LIMIT :batch)",
+                f" AND {FILED} AND received_at < :cutoff ORDER BY id LIMIT :batch)",
                 params,
             )
             return cursor.rowcount
