@@ -10,6 +10,8 @@ from typing import Any
 from joserfc import jws
 from joserfc.jwk import RSAKey
 
+from gpb.handlers.envelope import CanvasEvent, parse_event
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLES = FIXTURES / "events"
 CANVAS_EXAMPLES = FIXTURES / "canvas-examples"
@@ -35,6 +37,15 @@ def variant(event: dict[str, Any], **body: Any) -> dict[str, Any]:
     copied = copy.deepcopy(event)
     copied["body"].update(body)
     return copied
+
+
+def grade_event(score: float, course_id: str | None = None) -> CanvasEvent:
+    """A grade_change of `score` (each score a distinct event), in course 456 or `course_id`,
+    read as ingress reads it."""
+    event = variant(sample("grade_change_8_to_9_5"), score=score)
+    if course_id is not None:
+        event["metadata"]["context_id"] = course_id
+    return parse_event(event)
 
 
 def make_key(kid: str = "test-key-1") -> RSAKey:

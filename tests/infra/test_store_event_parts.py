@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import pytest
-from canvas_events import sample, variant
+from canvas_events import grade_event
 from databases import on_postgres
 
 from gpb.handlers.claims import Claim
 from gpb.handlers.courses import CourseSeen
-from gpb.handlers.envelope import parse_event
 from gpb.handlers.eventlog import EventQuery, EventStatus, Finish, Rejection
 from gpb.infra.store.database import Database
 from gpb.infra.store.eventlog import SqlEventLog
@@ -78,15 +77,11 @@ async def test_no_admin_query_scans_the_event_log(tmp_path: Path) -> None:
     store.migrate()
     store.start()
     try:
-        handled = await store.events.append(
-            parse_event(variant(sample("grade_change_8_to_9_5"), score=1)), None
-        )
+        handled = await store.events.append(grade_event(1), None)
         await store.events.finish(
             handled.id, Finish(EventStatus.PROCESSED, 1, changes=(CourseSeen(COURSE, 1),))
         )
-        await store.events.append(
-            parse_event(variant(sample("grade_change_8_to_9_5"), score=2)), None
-        )
+        await store.events.append(grade_event(2), None)
         await store.events.append_rejected(Rejection("BAD_SIGNATURE", "no", b"x", None))
     finally:
         await store.close()

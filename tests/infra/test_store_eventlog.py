@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from canvas_events import sample, variant
+from canvas_events import grade_event, sample
 from databases import database_url
 
 from gpb.handlers.claims import Claim
@@ -16,22 +16,15 @@ from gpb.handlers.eventlog import EventQuery, EventStatus, Finish, Rejection
 from gpb.infra.store.store import SqlStore
 
 
-def grade(score: float, course_id: str | None = None) -> object:
-    event = variant(sample("grade_change_8_to_9_5"), score=score)
-    if course_id is not None:
-        event["metadata"]["context_id"] = course_id
-    return parse_event(event)
-
-
 def claim(holder: str = "one", at: datetime | None = None, seconds: float = 60) -> Claim:
     now = at or datetime.now(UTC)
     return Claim(holder, now, now + timedelta(seconds=seconds))
 
 
 async def test_append_then_duplicate_then_a_different_event(store: SqlStore) -> None:
-    first = await store.events.append(grade(9.5), "10.0.0.1")
-    again = await store.events.append(grade(9.5), "10.0.0.1")
-    other = await store.events.append(grade(7), "10.0.0.1")
+    first = await store.events.append(grade_event(9.5), "10.0.0.1")
+    again = await store.events.append(grade_event(9.5), "10.0.0.1")
+    other = await store.events.append(grade_event(7), "10.0.0.1")
     assert first.duplicate_of is None and other.duplicate_of is None
     assert again.duplicate_of == first.id
     duplicate = await store.events.get(again.id)
@@ -41,11 +34,11 @@ async def test_append_then_duplicate_then_a_different_event(store: SqlStore) -> 
 async def test_concurrent_appends_share_commits_and_each_gets_its_own_id(
     store: SqlStore,
 ) -> None:
-    results = await asyncio.gather(*(store.events.append(grade(i), None) for i in range(300)))
+    results = await asyncio.gather(*(store.events.append(grade_event(i), None) for i in range(300)))
     assert len({r.id for r in results}) == 300
     assert all(r.duplicate_of is None for r in results)
     # the same event posted 20 times at once is stored once
-    same = await asyncio.gather(*(store.events.append(grade(1000), None) for _ in range(20)))
+    same = await asyncio.gather(*(store.events.append(grade_event(1000), None) for _ in range(20)))
     assert len({r.duplicate_of or r.id for r in same}) == 1
     assert sum(r.duplicate_of is None for r in same) == 1
 
@@ -55,7 +48,7 @@ async def test_acknowledged_events_survive_a_reopen(tmp_path: Path) -> None:
     store = SqlStore(path)
     store.migrate()
     store.start()
-    appended = await store.events.append(grade(3), None)
+    appended = await store.events.append(grade_event(3), None)
     await store.close()
     reopened = SqlStore(path)
     reopened.start()
@@ -68,7 +61,7 @@ async def test_acknowledged_events_survive_a_reopen(tmp_path: Path) -> None:
 
 
 async def test_finish_applies_changes_with_the_status(store: SqlStore) -> None:
-    appended = await store.events.append(grade(5), None)
+    appended = await store.events.append(grade_event(5), None)
     await store.events.finish(
         appended.id,
         Finish(EventStatus.PROCESSED, 1, outcome={"ok": 1}, changes=(CourseSeen("456", 1),)),
@@ -85,9 +78,9 @@ async def test_finish_applies_changes_with_the_status(store: SqlStore) -> None:
 
 
 async def test_a_claim_keeps_other_holders_off_the_event_and_its_course(store: SqlStore) -> None:
-    first = await store.events.append(grade(1, course_id="456"), None)
-    same_course = await store.events.append(grade(2, course_id="456"), None)
-    other_course = await store.events.append(grade(3, course_id="789"), None)
+    first = await store.events.append(grade_event(1, course_id="456"), None)
+    same_course = await store.events.append(grade_event(2, course_id="456"), None)
+    other_course = await store.events.append(grade_event(3, course_id="789"), None)
 
     mine = await store.events.claim_due(claim("one"), 1)
     assert [e.id for e in mine] == [first.id]
@@ -107,7 +100,7 @@ async def test_a_claim_keeps_other_holders_off_the_event_and_its_course(store: S
 async def test_a_claim_whose_holder_died_runs_out_and_another_takes_the_event(
     store: SqlStore,
 ) -> None:
-    appended = await store.events.append(grade(4), None)
+    appended = await store.events.append(grade_event(4), None)
     now = datetime.now(UTC)
     assert len(await store.events.claim_due(claim("dead", at=now, seconds=30), 10)) == 1
     assert await store.events.claim_due(claim("alive", at=now + timedelta(seconds=29)), 10) == []
@@ -116,8 +109,8 @@ async def test_a_claim_whose_holder_died_runs_out_and_another_takes_the_event(
 
 
 async def test_a_restarted_holder_releases_its_own_claims_only(store: SqlStore) -> None:
-    mine = await store.events.append(grade(5, course_id="456"), None)
-    theirs = await store.events.append(grade(6, course_id="789"), None)
+    mine = await store.events.append(grade_event(5, course_id="456"), None)
+    theirs = await store.events.append(grade_event(6, course_id="789"), None)
     await store.events.claim_due(claim("me"), 1)
     await store.events.claim_due(claim("them"), 10)
     assert await store.events.release_claims("me") == 1
@@ -127,7 +120,7 @@ async def test_a_restarted_holder_releases_its_own_claims_only(store: SqlStore) 
 
 
 async def test_a_failing_change_rolls_back_the_finish(store: SqlStore) -> None:
-    appended = await store.events.append(grade(5), None)
+    appended = await store.events.append(grade_event(5), None)
     with pytest.raises(TypeError):
         await store.events.finish(
             appended.id, Finish(EventStatus.PROCESSED, 1, changes=(object(),))
@@ -137,7 +130,7 @@ async def test_a_failing_change_rolls_back_the_finish(store: SqlStore) -> None:
 
 
 async def test_failed_events_come_due_at_their_retry_time(store: SqlStore) -> None:
-    appended = await store.events.append(grade(5), None)
+    appended = await store.events.append(grade_event(5), None)
     retry_at = datetime.now(UTC) + timedelta(minutes=5)
     await store.events.finish(
         appended.id,
@@ -156,7 +149,7 @@ async def test_failed_events_come_due_at_their_retry_time(store: SqlStore) -> No
 
 
 async def test_search_filters_and_pages_newest_first(store: SqlStore) -> None:
-    ids = [(await store.events.append(grade(i), None)).id for i in range(7)]
+    ids = [(await store.events.append(grade_event(i), None)).id for i in range(7)]
     other = parse_event(
         sample("assignment_created")
         | {"metadata": sample("assignment_created")["metadata"] | {"context_id": "10000000000999"}}
@@ -192,11 +185,11 @@ async def test_search_filters_and_pages_newest_first(store: SqlStore) -> None:
 async def test_search_by_time_range(store: SqlStore) -> None:
     before = datetime.now(UTC)
     await asyncio.sleep(0.01)
-    inside = (await store.events.append(grade(1), None)).id
+    inside = (await store.events.append(grade_event(1), None)).id
     await asyncio.sleep(0.01)
     middle = datetime.now(UTC)
     await asyncio.sleep(0.01)
-    later = (await store.events.append(grade(2), None)).id
+    later = (await store.events.append(grade_event(2), None)).id
     assert [
         e.id for e in (await store.events.search(EventQuery(since=before, until=middle))).events
     ] == [inside]
@@ -207,7 +200,7 @@ async def test_search_by_time_range(store: SqlStore) -> None:
 
 
 async def test_export_streams_every_matching_event(store: SqlStore) -> None:
-    await asyncio.gather(*(store.events.append(grade(i), None) for i in range(1204)))
+    await asyncio.gather(*(store.events.append(grade_event(i), None) for i in range(1204)))
     await store.events.append(
         parse_event(
             sample("unknown_event")
@@ -235,7 +228,7 @@ async def test_refused_bodies_are_kept_only_up_to_the_bound(tmp_path: Path) -> N
 
 
 async def test_counts_by_time_buckets_each_status_by_minute_and_hour(store: SqlStore) -> None:
-    ids = [(await store.events.append(grade(i), None)).id for i in range(5)]
+    ids = [(await store.events.append(grade_event(i), None)).id for i in range(5)]
     rejected = await store.events.append_rejected(Rejection("BAD_SIGNATURE", "no", b"x", None))
     await store.events.finish(ids[1], Finish(EventStatus.FAILED, attempts=1))
     for event_id in (ids[2], ids[3], ids[4]):
@@ -291,8 +284,8 @@ async def every_page(store: SqlStore, query: EventQuery) -> list[list[str]]:
 
 
 async def test_a_search_finds_waiting_and_handled_events_alike(store: SqlStore) -> None:
-    ids = [(await store.events.append(grade(i, course_id="456"), None)).id for i in range(6)]
-    other = (await store.events.append(grade(9, course_id="789"), None)).id
+    ids = [(await store.events.append(grade_event(i, course_id="456"), None)).id for i in range(6)]
+    other = (await store.events.append(grade_event(9, course_id="789"), None)).id
     handled = [ids[0], ids[2], ids[3]]
     for event_id in handled:
         await store.events.finish(event_id, Finish(EventStatus.PROCESSED, 1))

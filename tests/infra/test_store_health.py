@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from canvas_events import sample, variant
+from canvas_events import grade_event
 
 from gpb.handlers.backoff import RetryPolicy
-from gpb.handlers.envelope import parse_event
 from gpb.handlers.eventlog import EventStatus, Finish, Rejection
 from gpb.handlers.health import (
     DISK_LOW,
@@ -37,9 +36,7 @@ def now() -> datetime:
 
 
 async def event(store: SqlStore, score: float, finish: Finish) -> None:
-    appended = await store.events.append(
-        parse_event(variant(sample("grade_change_8_to_9_5"), score=score)), None
-    )
+    appended = await store.events.append(grade_event(score), None)
     await store.events.finish(appended.id, finish)
 
 

@@ -5,18 +5,15 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from canvas_events import sample, variant
+from canvas_events import grade_event
 
 from gpb.handlers.courses import CourseSeen
-from gpb.handlers.envelope import parse_event
 from gpb.handlers.eventlog import EventStatus, Finish
 from gpb.infra.store.store import SqlStore
 
 
 async def append(store: SqlStore, course_id: str, score: float) -> str:
-    event = variant(sample("grade_change_8_to_9_5"), score=score)
-    event["metadata"]["context_id"] = course_id
-    return (await store.events.append(parse_event(event), None)).id
+    return (await store.events.append(grade_event(score, course_id), None)).id
 
 
 async def test_a_course_with_an_event_since_is_reconciled_be_it_handled_or_waiting(
