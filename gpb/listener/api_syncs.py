@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
@@ -115,9 +116,15 @@ def _queued(run: SyncRun) -> Response:
 
 
 async def run_answer(ctx: AppContext, run: SyncRun) -> schemas.SyncRun:
-    """The run as the API answers it: each grade with the student's name as Canvas sorts it."""
-    roster = Roster.of((await ctx.course_state.course_state(run.course_id)).enrollments)
-    return schemas.SyncRun.full(run, roster.names)
+    """The run as the API answers it: each grade with the student's name as Canvas sorts it.
+
+    A run under way lists no grade yet (its report is written when it ends), so the answer its
+    page polls for every second reads no course to name nobody.
+    """
+    names: Mapping[str, str] = {}
+    if run.report and run.report.get("grades"):
+        names = Roster.of((await ctx.course_state.course_state(run.course_id)).enrollments).names
+    return schemas.SyncRun.full(run, names)
 
 
 @operation("One run, grade by grade", "token", {200: returns(schemas.SyncRun)})
