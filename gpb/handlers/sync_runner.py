@@ -218,7 +218,8 @@ class SyncRunner:
         the run stops midway."""
         confirmed = await self.runs.confirmed_in_run(run.id)
         finished: list[list[Stepped] | None] = [None] * len(plan.work)
-        progress = Progress(lambda done: self.runs.progress(run.id, done, plan.total))
+        total = plan.total  # counted once: the plan's sum over every section is not free
+        progress = Progress(lambda done: self.runs.progress(run.id, done, total))
 
         async def counted(step: Awaitable[Stepped]) -> Stepped:
             outcome = await step
@@ -244,7 +245,7 @@ class SyncRunner:
                 ]
             finished[index] = [task.result() for task in tasks]
 
-        await self.runs.progress(run.id, 0, plan.total)
+        await self.runs.progress(run.id, 0, total)
         try:
             async with asyncio.TaskGroup() as sections:
                 for index, work in enumerate(plan.work):
