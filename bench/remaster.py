@@ -47,6 +47,9 @@ ADMIN = "bench-admin-token-of-at-least-32-characters"
 SECTIONS = ("7", "8")
 # docs/design.md: "near the SIS stand-in's own limit at the same concurrency", at the median.
 TARGET = 1.2
+# How often the bench asks for the run: ten times a second, ten times the run page's pace (each
+# answer is work for gpb's event loop, which a teacher's page does not ask fifty times a second).
+POLL_SECONDS = 0.1
 
 
 def free_port() -> int:
@@ -151,6 +154,8 @@ def gpb_env(sandbox: str, folder: Path, concurrency: int) -> dict[str, str]:
 
 
 def time_gpb(gpb: str) -> tuple[float, dict[str, Any]]:
+    """gpb's remaster, timed from its own record of the run (queued to finished, to the
+    millisecond); the polls only see when it planned and when it ended."""
     headers = {"Authorization": f"Bearer {ADMIN}"}
     event = json.loads(
         (
@@ -167,9 +172,12 @@ def time_gpb(gpb: str) -> tuple[float, dict[str, Any]]:
         while (run := client.get(f"/api/syncs/{run_id}").json())["status"] in ("queued", "running"):
             if planned is None and run["progress"]["total"]:
                 planned = time.perf_counter() - started
-            time.sleep(0.02)
+            time.sleep(POLL_SECONDS)
         run["planned_after"] = planned
-        return time.perf_counter() - started, run
+        took = datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(
+            run["created_at"]
+        )
+        return took.total_seconds(), run
 
 
 async def bare_loop(sandbox: str, seed: dict[str, Any], concurrency: int) -> tuple[float, int]:
