@@ -28,7 +28,7 @@ from gpb.handlers.tokens import Principal
 from gpb.listener import schemas
 from gpb.listener.answers import shown
 from gpb.listener.api_assignments import course_assignments
-from gpb.listener.api_syncs import pending_list, run_answer
+from gpb.listener.api_syncs import pending_list
 from gpb.listener.auth import context, course_access
 from gpb.listener.errors import not_found, status_of
 from gpb.listener.forms import read_form
@@ -319,7 +319,9 @@ async def _course_run(request: Request) -> tuple[Principal, SyncRun]:
 async def run_page(request: Request) -> Response:
     principal, run = await _course_run(request)
     ctx = context(request)
-    answer = shown(await run_answer(ctx, run))
+    # One read of the course names the grades, assignments and sections alike.
+    names = names_of(await ctx.course_state.course_state(run.course_id))
+    answer = shown(schemas.SyncRun.full(run, names.students.names))
     grades = answer.pop("grades")
     # A preview belongs to the Sync tab (it ends with a Commit button); a real run to History.
     tab = "course_sync" if run.dry_run else "course_history"
@@ -341,7 +343,7 @@ async def run_page(request: Request) -> Response:
         undoable=not run.dry_run and run.kind is not RunKind.UNDO and run.status not in ACTIVE,
         undo_confirmable=run.dry_run and run.kind is RunKind.UNDO and run.status not in ACTIVE,
         pick=PICK,
-        names=names_of(await ctx.course_state.course_state(run.course_id)),
+        names=names,
         resumed="resumed" in request.query_params,
         **await course_header(request, run.course_id, tab),
     )
