@@ -58,6 +58,7 @@ from gpb.infra.store.sqlite_lock import serving_lock
 from gpb.infra.store.store import PoolSettings, SqlStore, open_database
 from gpb.listener.app import create_app as create_listener_app
 from gpb.listener.context import AppContext, ListenerConfig, LtiSetup
+from gpb.listener.read_deadlines import ReadDeadlines
 from gpb.listener.streams import StreamSlots
 
 log = logging.getLogger("gpb")
@@ -104,7 +105,6 @@ def listener_config(settings: Settings) -> ListenerConfig:
         lti=lti_setup(settings),
         public_base_url=settings.public_base_url,
         frame_origins=frame_origins(settings),
-        body_read_seconds=settings.body_read_timeout_seconds,
     )
     session_secret = _secret(settings.session_secret)
     if session_secret:
@@ -612,6 +612,7 @@ def app_context(
     store = services.store
     return AppContext(
         config=listener_config(settings),
+        read_deadlines=ReadDeadlines(settings.body_read_timeout_seconds),
         event_decoder=_decoder(settings, keys),
         ingest_policy=policy,
         events=store.events,

@@ -4,13 +4,13 @@ endless chunked upload never grows the process."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 
 from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError
+from gpb.listener.read_deadlines import ReadDeadlines
 
 MAX_JSON_BYTES = 65_536  # the API's JSON bodies are a few hundred bytes; a long id list fits
 
@@ -34,9 +34,9 @@ class SlowBody(Unread):
     """The body did not arrive within the time allowed (a client trickling bytes)."""
 
 
-async def read_bounded(request: Request, limit: int, within_seconds: float) -> bytes:
+async def read_bounded(request: Request, limit: int, deadlines: ReadDeadlines) -> bytes:
     """The body, refused (TooLarge) as soon as it passes `limit`; CutOff when the client left,
-    SlowBody when it took longer than `within_seconds` to arrive."""
+    SlowBody when it took longer than `deadlines.seconds` to arrive."""
     declared = request.headers.get("content-length", "")
     # Compared by length first: int() refuses more than 4,300 digits.
     if (
@@ -48,36 +48,42 @@ async def read_bounded(request: Request, limit: int, within_seconds: float) -> b
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(within_seconds):
-            async for chunk in request.stream():
+        with deadlines.within():
+            # The ASGI messages themselves: Starlette's request.stream() adds an async generator
+            # and a copy of the body it keeps, which no caller here reads again.
+            more = True
+            while more:
+                message = await request.receive()
+                if message["type"] == "http.disconnect":
+                    raise CutOff(b"".join(chunks))
+                chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
                     raise TooLarge(b"".join(chunks))
                 chunks.append(chunk)
-    except ClientDisconnect:
-        raise CutOff(b"".join(chunks)) from None
+                more = message.get("more_body", False)
     except TimeoutError:
         raise SlowBody(b"".join(chunks)) from None
     return b"".join(chunks)
 
 
-def body_timeout(request: Request) -> float:
+def read_deadlines(request: Request) -> ReadDeadlines:
     ctx: AppContext = request.app.state.context
-    return ctx.config.body_read_seconds
+    return ctx.read_deadlines
 
 
 async def read_json(request: Request, what: str, limit: int = MAX_JSON_BYTES) -> object:
     """The JSON body of an API call (None when empty); 413 past `limit`, 400 when it is not JSON
     or nests deeper than the parser goes. `what` names the expected body in the message."""
-    timeout = body_timeout(request)
+    deadlines = read_deadlines(request)
     try:
-        raw = await read_bounded(request, limit, timeout)
+        raw = await read_bounded(request, limit, deadlines)
     except TooLarge:
         raise ApiError("PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes") from None
     except CutOff:
         raise ApiError("INVALID_BODY", "the connection closed before the body ended") from None
     except SlowBody:
-        raise slow_body(timeout) from None
+        raise slow_body(deadlines.seconds) from None
     try:
         return json.loads(raw or b"null")
     except (ValueError, RecursionError):

@@ -30,6 +30,7 @@ from gpb.handlers.ports import (
 from gpb.handlers.signals import Broadcast
 from gpb.handlers.sync_service import Pending, SyncService
 from gpb.handlers.throttle import PerAddressLimit
+from gpb.listener.read_deadlines import ReadDeadlines
 from gpb.listener.streams import StreamSlots
 
 
@@ -96,12 +97,12 @@ class ListenerConfig:
     public_base_url: str | None = None
     # Origins whose pages may show gpb's in a frame: the Canvas sites (none: no framing at all).
     frame_origins: tuple[str, ...] = ()
-    body_read_seconds: float = 30.0  # a request body slower than this is dropped (408)
 
 
 @dataclass
 class AppContext:
     config: ListenerConfig
+    read_deadlines: ReadDeadlines  # a request body slower than its time is dropped (408)
     # receiving events
     event_decoder: EventDecoder
     ingest_policy: IngestPolicy

@@ -3,12 +3,11 @@ which names each chosen assignment (a big course has hundreds)."""
 
 from __future__ import annotations
 
-import asyncio
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
-from gpb.listener.bodies import body_timeout, slow_body
+from gpb.listener.bodies import read_deadlines, slow_body
 from gpb.listener.errors import ApiError
 
 MAX_FORM_BYTES = 65_536
@@ -31,12 +30,12 @@ async def read_form(request: Request) -> dict[str, str]:
         raise ApiError("LENGTH_REQUIRED", "send a form with a Content-Length")
     if len(declared) > len(str(MAX_FORM_BYTES)) or int(declared) > MAX_FORM_BYTES:
         raise ApiError("PAYLOAD_TOO_LARGE", f"a form is at most {MAX_FORM_BYTES} bytes")
-    timeout = body_timeout(request)
+    deadlines = read_deadlines(request)
     try:
-        async with asyncio.timeout(timeout):
+        with deadlines.within():
             body = (await request.body())[:MAX_FORM_BYTES]
     except TimeoutError:
-        raise slow_body(timeout) from None
+        raise slow_body(deadlines.seconds) from None
     try:
         pairs = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except (UnicodeDecodeError, ValueError):

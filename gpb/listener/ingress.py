@@ -47,7 +47,7 @@ async def receive_event(request: Request) -> Response:
     source_ip = request.client.host if request.client else None
     limit = ctx.config.max_event_bytes
     try:
-        raw = await read_bounded(request, limit, ctx.config.body_read_seconds)
+        raw = await read_bounded(request, limit, ctx.read_deadlines)
     except TooLarge as too_large:
         refusal = Refusal("PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes")
         await record_refusal(ctx.events, ctx.ingest_policy, refusal, too_large.prefix, source_ip)
@@ -55,7 +55,7 @@ async def receive_event(request: Request) -> Response:
     except SlowBody as slow:
         refusal = Refusal(
             "REQUEST_TIMEOUT",
-            f"the body did not arrive within {ctx.config.body_read_seconds:g} seconds"
+            f"the body did not arrive within {ctx.read_deadlines.seconds:g} seconds"
             f" ({len(slow.prefix)} bytes came)",
         )
         await record_refusal(ctx.events, ctx.ingest_policy, refusal, slow.prefix, source_ip)
