@@ -40,16 +40,21 @@ from gpb.infra.store.event_parts import FILED, WAITING, part_of
 
 EXPORT_PAGE = 500
 CLAIM_LOCK = 0x6770_6202  # the advisory lock that takes replicas' claims in turn
-_INSERT_EVENT = (
-    "INSERT INTO events (received_at, status, event_name, event_time, event_time_ms, shard,"
-    " course_id, user_id, content_hash, duplicate_of, payload, source_ip)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_EVENT_COLUMNS = (
+    "status, received_at, event_name, event_time, event_time_ms, shard, course_id, user_id,"
+    " content_hash, source_ip"
 )
+_EVENT_VALUES = ", ".join("?" * len(_EVENT_COLUMNS.split(",")))
 # Storing a first copy is one statement: when the events_first_copy index holds the hash already,
 # the insert adds no row, and only then is the event looked up and filed as a duplicate.
+# (duplicate_of is left out rather than bound to None: binding None costs more than the column.)
 _INSERT_FIRST_COPY = (
-    _INSERT_EVENT + " ON CONFLICT (content_hash) WHERE content_hash IS NOT NULL"
-    " AND duplicate_of IS NULL DO NOTHING"
+    f"INSERT INTO events ({_EVENT_COLUMNS}, payload) VALUES ({_EVENT_VALUES}, ?)"
+    " ON CONFLICT (content_hash) WHERE content_hash IS NOT NULL AND duplicate_of IS NULL"
+    " DO NOTHING"
+)
+_INSERT_DUPLICATE = (
+    f"INSERT INTO events ({_EVENT_COLUMNS}, duplicate_of) VALUES ({_EVENT_VALUES}, ?)"
 )
 
 
@@ -70,25 +75,19 @@ class SqlEventLog:
         event_time = format_time(event.event_time)
 
         def write(conn: Connection) -> Appended:
-            received_at = self._stamp()
-
-            def row(status: EventStatus, duplicate_of: int | None) -> tuple[Any, ...]:
-                return (
-                    received_at,
-                    status.value,
-                    event.event_name,
-                    event_time,
-                    event.event_time_ms,
-                    event.shard,
-                    event.course_id,
-                    event.user_id,
-                    event.content_hash,
-                    duplicate_of,
-                    payload if duplicate_of is None else None,
-                    source_ip,
-                )
-
-            stored = inserted_id(conn, _INSERT_FIRST_COPY, row(EventStatus.ACCEPTED, None))
+            fields = (
+                self._stamp(),
+                event.event_name,
+                event_time,
+                event.event_time_ms,
+                event.shard,
+                event.course_id,
+                event.user_id,
+                event.content_hash,
+                source_ip,
+            )
+            first_copy = (EventStatus.ACCEPTED.value, *fields, payload)
+            stored = inserted_id(conn, _INSERT_FIRST_COPY, first_copy)
             if stored is not None:
                 return Appended(str(stored), None)
             first = conn.execute(
@@ -96,8 +95,8 @@ class SqlEventLog:
                 " AND duplicate_of IS NULL",
                 (event.content_hash,),
             ).fetchone()[0]
-            duplicate = inserted_id(conn, _INSERT_EVENT, row(EventStatus.DUPLICATE, first))
-            return Appended(str(duplicate), str(first))
+            duplicate = (EventStatus.DUPLICATE.value, *fields, first)
+            return Appended(str(inserted_id(conn, _INSERT_DUPLICATE, duplicate)), str(first))
 
         return await self._db.write(write)
 
