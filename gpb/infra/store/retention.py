@@ -18,7 +18,7 @@ from gpb.handlers.envelope import canonical_json
 from gpb.handlers.retention import REQUEST_FIELDS, Purge
 from gpb.handlers.timefmt import format_time, utcnow
 from gpb.infra.store.database import Connection, Database
-from gpb.infra.store.event_parts import FILED
+from gpb.infra.store.event_parts import FILED, WAITING
 
 BATCH_SIZE = 1000
 
@@ -28,6 +28,7 @@ _PURGEABLE = """
     AND NOT (status = 'failed' AND next_attempt_at IS NOT NULL)
     AND NOT EXISTS (SELECT 1 FROM events AS d WHERE d.duplicate_of = events.id)
 """
+_FIELDS_KEPT = "payload IS NOT NULL AND request_fields_removed_at IS NULL AND received_at < :cutoff"
 
 
 class SqlRetention:
@@ -80,12 +81,20 @@ class SqlRetention:
         params = {"cutoff": format_time(before), "batch": self._batch_size}
 
         def scrub_batch(conn: Connection) -> int:
-            rows = conn.execute(
-                "SELECT id, payload FROM events WHERE payload IS NOT NULL"
-                " AND request_fields_removed_at IS NULL AND received_at < :cutoff"
-                " ORDER BY received_at LIMIT :batch",
-                params,
-            ).fetchall()
+            # Each part of the log along its own index (event_parts.py): the handled events by
+            # time, the few still waiting by id (ids and times rise together).
+            rows = [
+                *conn.execute(
+                    f"SELECT id, payload FROM events WHERE {_FIELDS_KEPT} AND {FILED}"
+                    " ORDER BY received_at LIMIT :batch",
+                    params,
+                ),
+                *conn.execute(
+                    f"SELECT id, payload FROM events WHERE {_FIELDS_KEPT} AND {WAITING}"
+                    " ORDER BY id LIMIT :batch",
+                    params,
+                ),
+            ][: self._batch_size]
             stamp = format_time(utcnow())
             for event_id, payload in rows:
                 conn.execute(
