@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from gpb.listener.context import AppContext
 from gpb.listener.errors import ApiError
@@ -49,19 +49,14 @@ async def read_bounded(request: Request, limit: int, deadlines: ReadDeadlines) -
     size = 0
     try:
         with deadlines.within():
-            # The ASGI messages themselves: Starlette's request.stream() adds an async generator
-            # and a copy of the body it keeps, which no caller here reads again.
-            more = True
-            while more:
-                message = await request.receive()
-                if message["type"] == "http.disconnect":
-                    raise CutOff(b"".join(chunks))
-                chunk = message.get("body", b"")
+            # Through Starlette's stream: it also hands over a body already read for a form.
+            async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
                     raise TooLarge(b"".join(chunks))
                 chunks.append(chunk)
-                more = message.get("more_body", False)
+    except ClientDisconnect:
+        raise CutOff(b"".join(chunks)) from None
     except TimeoutError:
         raise SlowBody(b"".join(chunks)) from None
     return b"".join(chunks)
