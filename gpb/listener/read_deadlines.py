@@ -69,7 +69,9 @@ class _Read:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, _: object
     ) -> None:
-        expired = self._deadlines._leave(self._task, self._second)
-        # A cancellation from elsewhere as well (the client left, the server stops) stays one.
-        if expired and kind is asyncio.CancelledError and self._task.uncancel() == 0:
+        if not self._deadlines._leave(self._task, self._second):
+            return
+        # The deadline's cancellation is taken back whatever became of it; one from elsewhere as
+        # well (the client left, the server stops) stays a cancellation.
+        if self._task.uncancel() == 0 and kind is asyncio.CancelledError:
             raise TimeoutError from error

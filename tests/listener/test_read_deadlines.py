@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 
 import pytest
 
@@ -81,3 +82,16 @@ async def test_a_read_cancelled_from_elsewhere_as_it_expires_stays_cancelled() -
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_an_expiry_the_read_swallowed_leaves_the_task_uncancelled() -> None:
+    deadlines = ReadDeadlines(0.1)
+
+    async def read() -> int:
+        # A read that ends on its own once cancelled.
+        with deadlines.within(), contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(5)
+        await asyncio.sleep(0.01)  # the task goes on awaiting, not cancelled
+        return asyncio.current_task().cancelling()  # type: ignore[union-attr]
+
+    assert await asyncio.wait_for(read(), timeout=5) == 0
