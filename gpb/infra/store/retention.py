@@ -82,19 +82,19 @@ class SqlRetention:
 
         def scrub_batch(conn: Connection) -> int:
             # Each part of the log along its own index (event_parts.py): the handled events by
-            # time, the few still waiting by id (ids and times rise together).
-            rows = [
-                *conn.execute(
-                    f"SELECT id, payload FROM events WHERE {_FIELDS_KEPT} AND {FILED}"
-                    " ORDER BY received_at LIMIT :batch",
-                    params,
-                ),
-                *conn.execute(
+            # time, then, once they are done, the few still waiting by id (ids and times rise
+            # together), which the index walks whole.
+            rows = conn.execute(
+                f"SELECT id, payload FROM events WHERE {_FIELDS_KEPT} AND {FILED}"
+                " ORDER BY received_at LIMIT :batch",
+                params,
+            ).fetchall()
+            if not rows:
+                rows = conn.execute(
                     f"SELECT id, payload FROM events WHERE {_FIELDS_KEPT} AND {WAITING}"
                     " ORDER BY id LIMIT :batch",
                     params,
-                ),
-            ][: self._batch_size]
+                ).fetchall()
             stamp = format_time(utcnow())
             for event_id, payload in rows:
                 conn.execute(
