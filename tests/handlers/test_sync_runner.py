@@ -1,8 +1,10 @@
-"""Carrying out a run with in-memory ports: how a failure raised deep inside the run's task groups
-ends it."""
+"""Carrying out a run with in-memory ports: how many calls it has in flight, and how a failure
+raised deep inside the run's task groups ends it."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -17,6 +19,7 @@ from gpb.handlers.model import (
     Enrollment,
     IcCategory,
     IcClass,
+    Result,
     Section,
 )
 from gpb.handlers.sync_runner import SyncRunner, SyncSettings
@@ -47,14 +50,28 @@ STATE = CourseState(
 )
 
 
-def runner() -> tuple[SyncRunner, FakeSis, FakeSyncStore]:
-    sis = FakeSis()
+def runner(
+    sis: FakeSis | None = None, students_per_section: int = 1
+) -> tuple[SyncRunner, FakeSis, FakeSyncStore]:
+    """A run of assignment 124's grades over sections 7 and 8; with more students than one a
+    section, each gets a grade."""
+    sis = sis or FakeSis()
     for class_id in ("SEC-7", "SEC-8"):
         sis.classes[class_id] = IcClass(class_id, f"Algebra {class_id}", "SCH-1")
         sis.categories[class_id] = [IcCategory(f"CAT-{class_id}", "Homework")]
     courses = FakeCourseStore()
+    grades = [grade("1201", 9.0), grade("1207", 7.0)]
     courses.states["456"] = STATE
-    store = FakeSyncStore([grade("1201", 9.0), grade("1207", 7.0)])
+    if students_per_section > 1:
+        students = [
+            (f"{section}{n:03d}", section)
+            for section in ("7", "8")
+            for n in range(students_per_section)
+        ]
+        enrollments = tuple(Enrollment(user, section, f"S-{user}") for user, section in students)
+        courses.states["456"] = replace(STATE, enrollments=enrollments)
+        grades = [grade(user, float(n % 10)) for n, (user, _) in enumerate(students)]
+    store = FakeSyncStore(grades)
 
     async def reload_course(course_id: str) -> list[object]:
         raise AssertionError("a sync of a loaded course reads nothing from Canvas")
@@ -102,3 +119,31 @@ async def test_ic_refusing_a_result_inside_the_section_task_groups_fails_the_run
     assert [(e["code"], e["message"]) for e in errors] == [
         ("SIS_AUTH_FAILED", "IC refused the access token")
     ]
+
+
+class SlowSis(FakeSis):
+    """Answers each result only after other tasks ran, and counts the results in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def put_result(self, result: Result) -> None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        self.in_flight -= 1
+        await super().put_result(result)
+
+
+async def test_a_run_keeps_its_limit_of_calls_in_flight_busy_and_never_passes_it() -> None:
+    sis = SlowSis()
+    sync, _, store = runner(sis, students_per_section=30)
+
+    assert await sync.execute(run(), concurrency=4) is RunStatus.SUCCEEDED
+
+    assert len(sis.results) == 60
+    assert sis.most_in_flight == 4
+    assert store.reports["1"]["counts"]["sent"] == 60
