@@ -9,6 +9,12 @@ them queued at once through one semaphore: the stand-in's own limit at that conc
 sandbox is reseeded between the two, so both start from an empty IC gradebook; every run starts a
 sandbox and a gpb of its own.
 
+Each run also gives the CPU each side spent a PUT (from /proc): the bare client, gpb's event loop
+and its other threads (the SQLite writer and readers), and the stand-in during each half. While
+each side keeps one core busy, the wall ratio follows gpb's event loop's CPU against the bare
+client's; the stand-in's CPU in gpb's half against the bare half shows what sharing two cores
+costs it.
+
 --sizes takes several sizes (10x50,40x200,80x400: assignments x students) to show how the time
 grows, --runs how many runs of each; the table gives each run and the medians. The exit code is 1
 when a size's median ratio is over TARGET, or a run of gpb did not succeed.
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import socket
 import statistics
@@ -56,6 +63,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User and system CPU a process (or one of its threads) spent so far, from /proc; NaN where
+    there is none, so that the table says `nan` instead of a figure."""
+    stat = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    try:
+        fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def build_seed(assignments: int, students: int) -> dict[str, Any]:
@@ -153,31 +171,35 @@ def gpb_env(sandbox: str, folder: Path, concurrency: int) -> dict[str, str]:
     }
 
 
-def time_gpb(gpb: str) -> tuple[float, dict[str, Any]]:
-    """gpb's remaster, timed from its own record of the run (queued to finished, to the
-    millisecond); the polls only see when it planned and when it ended."""
-    headers = {"Authorization": f"Bearer {ADMIN}"}
+def gpb_client(gpb: str) -> httpx.Client:
+    return httpx.Client(base_url=gpb, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=60)
+
+
+def course_handled(client: httpx.Client) -> None:
+    """Sends the course's first event and waits until gpb handled it (and so knows the course)."""
     event = json.loads(
         (
             Path(__file__).parents[1] / "tests/fixtures/events/course_updated_published.json"
         ).read_text()
     )
-    with httpx.Client(base_url=gpb, headers=headers, timeout=60) as client:
-        handled = client.post("/events/canvas", content=json.dumps(event)).json()["id"]
-        while client.get(f"/api/events/{handled}").json()["status"] == "accepted":
-            time.sleep(0.05)
-        started = time.perf_counter()
-        run_id = client.post("/api/courses/456/syncs", json={"kind": "remaster"}).json()["id"]
-        planned = None
-        while (run := client.get(f"/api/syncs/{run_id}").json())["status"] in ("queued", "running"):
-            if planned is None and run["progress"]["total"]:
-                planned = time.perf_counter() - started
-            time.sleep(POLL_SECONDS)
-        run["planned_after"] = planned
-        took = datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(
-            run["created_at"]
-        )
-        return took.total_seconds(), run
+    handled = client.post("/events/canvas", content=json.dumps(event)).json()["id"]
+    while client.get(f"/api/events/{handled}").json()["status"] == "accepted":
+        time.sleep(0.05)
+
+
+def time_remaster(client: httpx.Client) -> tuple[float, dict[str, Any]]:
+    """gpb's remaster, timed from its own record of the run (queued to finished, to the
+    millisecond); the polls only see when it planned and when it ended."""
+    started = time.perf_counter()
+    run_id = client.post("/api/courses/456/syncs", json={"kind": "remaster"}).json()["id"]
+    planned = None
+    while (run := client.get(f"/api/syncs/{run_id}").json())["status"] in ("queued", "running"):
+        if planned is None and run["progress"]["total"]:
+            planned = time.perf_counter() - started
+        time.sleep(POLL_SECONDS)
+    run["planned_after"] = planned
+    took = datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["created_at"])
+    return took.total_seconds(), run
 
 
 async def bare_loop(sandbox: str, seed: dict[str, Any], concurrency: int) -> tuple[float, int]:
@@ -267,11 +289,29 @@ class Size:
 
 
 @dataclass(frozen=True)
+class Cpu:
+    """CPU seconds of each side during its half of a run: where the time went."""
+
+    bare_client: float  # the bare loop's httpx client (this process)
+    stand_in_bare: float  # the stand-in while the bare loop ran
+    gpb_loop: float  # gpb's event loop (its main thread)
+    gpb_others: float  # gpb's other threads: the SQLite writer and readers
+    stand_in_gpb: float  # the stand-in while gpb ran
+
+
+@dataclass(frozen=True)
 class Measured:
     bare_seconds: float
     puts: int
     gpb_seconds: float
     run: dict[str, Any]
+    cpu: Cpu
+
+    @property
+    def loop_ratio(self) -> float:
+        """gpb's event loop's CPU against the bare client's: what the wall ratio follows while
+        each side keeps one core busy."""
+        return self.cpu.gpb_loop / self.cpu.bare_client
 
     @property
     def ratio(self) -> float:
@@ -307,8 +347,11 @@ def measure(size: Size, concurrency: int) -> Measured:
             ],
             {},
             f"{sandbox}/_sandbox/state",
-        ):
+        ) as stand_in:
+            stand_in_before, client_before = cpu_seconds(stand_in.pid), time.process_time()
             bare_seconds, puts = asyncio.run(bare_loop(sandbox, seed, concurrency))
+            bare_client = time.process_time() - client_before
+            stand_in_bare = cpu_seconds(stand_in.pid) - stand_in_before
             httpx.post(
                 f"{sandbox}/_sandbox/reset", json={"seed": seed}, timeout=60
             ).raise_for_status()
@@ -316,23 +359,38 @@ def measure(size: Size, concurrency: int) -> Measured:
                 [*gpb_cli, "serve", "--port", str(gpb_port)],
                 gpb_env(sandbox, folder, concurrency),
                 f"{gpb}/healthz",
-            ):
-                gpb_seconds, run = time_gpb(gpb)
-    return Measured(bare_seconds, puts, gpb_seconds, run)
+            ) as served:
+                pid = served.pid
+                with gpb_client(gpb) as client:
+                    course_handled(client)
+                    before = (cpu_seconds(stand_in.pid), cpu_seconds(pid), cpu_seconds(pid, pid))
+                    gpb_seconds, run = time_remaster(client)
+                    after = (cpu_seconds(stand_in.pid), cpu_seconds(pid), cpu_seconds(pid, pid))
+    stand_in_gpb, gpb_all, gpb_loop = (b - a for a, b in zip(before, after, strict=True))
+    cpu = Cpu(bare_client, stand_in_bare, gpb_loop, gpb_all - gpb_loop, stand_in_gpb)
+    return Measured(bare_seconds, puts, gpb_seconds, run, cpu)
 
 
 def measure_size(size: Size, concurrency: int, count: int) -> list[Measured]:
     """`count` runs of one size, each printed as it ends."""
     print(f"remaster of {size.assignments} assignments x {size.students} students", flush=True)
-    print(f"  {'run':>4} {'bare s':>8} {'gpb s':>8} {'planned s':>9} {'ratio':>6}  status")
+    print("  CPU in us a PUT: the bare client, gpb's event loop and its other threads, and the")
+    print("  stand-in during each half; 'loop' is gpb's event loop's CPU over the bare client's.")
+    print(
+        f"  {'run':>4} {'bare s':>8} {'gpb s':>8} {'planned s':>9} {'ratio':>6}"
+        f" {'client':>7} {'loop':>6} {'others':>6} {'stand-in':>13} {'loop':>5}  status"
+    )
     runs = []
     for k in range(1, count + 1):
         m = measure(size, concurrency)
         counts = m.run["counts"]
+        us = {name: seconds / m.puts * 1e6 for name, seconds in vars(m.cpu).items()}
         print(
             f"  {k:>4} {m.bare_seconds:>8.2f} {m.gpb_seconds:>8.2f}"
-            f" {m.run['planned_after'] or 0:>9.2f} {m.ratio:>6.2f}  {m.run['status']}"
-            f" (sent {counts['sent']}, failed {counts['failed']})",
+            f" {m.run['planned_after'] or 0:>9.2f} {m.ratio:>6.2f}"
+            f" {us['bare_client']:>7.0f} {us['gpb_loop']:>6.0f} {us['gpb_others']:>6.0f}"
+            f" {us['stand_in_bare']:>6.0f}|{us['stand_in_gpb']:<6.0f} {m.loop_ratio:>5.2f}"
+            f"  {m.run['status']} (sent {counts['sent']}, failed {counts['failed']})",
             flush=True,
         )
         runs.append(m)
@@ -345,11 +403,13 @@ def report(runs: list[Measured]) -> float:
     bare = statistics.median(m.bare_seconds for m in runs)
     gpb = statistics.median(m.gpb_seconds for m in runs)
     ratio = statistics.median(m.ratio for m in runs)
+    loop_ratio = statistics.median(m.loop_ratio for m in runs)
     print(
         f"  median: bare {bare:.2f} s ({puts} PUTs, {bare / puts * 1e6:,.0f} us each),"
         f" gpb {gpb:.2f} s ({gpb / puts * 1e6:,.0f} us a PUT),"
         f" ratio {ratio:.2f} (target <= {TARGET})"
-        f" {'OK' if ratio <= TARGET else 'MISSED'}"
+        f" {'OK' if ratio <= TARGET else 'MISSED'}; gpb's loop's CPU {loop_ratio:.2f} of the"
+        " bare client's"
     )
     return ratio
 
