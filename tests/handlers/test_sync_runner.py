@@ -59,9 +59,7 @@ def runner(
     for class_id in ("SEC-7", "SEC-8"):
         sis.classes[class_id] = IcClass(class_id, f"Algebra {class_id}", "SCH-1")
         sis.categories[class_id] = [IcCategory(f"CAT-{class_id}", "Homework")]
-    courses = FakeCourseStore()
-    grades = [grade("1201", 9.0), grade("1207", 7.0)]
-    courses.states["456"] = STATE
+    state, grades = STATE, [grade("1201", 9.0), grade("1207", 7.0)]
     if students_per_section > 1:
         students = [
             (f"{section}{n:03d}", section)
@@ -69,8 +67,10 @@ def runner(
             for n in range(students_per_section)
         ]
         enrollments = tuple(Enrollment(user, section, f"S-{user}") for user, section in students)
-        courses.states["456"] = replace(STATE, enrollments=enrollments)
+        state = replace(STATE, enrollments=enrollments)
         grades = [grade(user, float(n % 10)) for n, (user, _) in enumerate(students)]
+    courses = FakeCourseStore()
+    courses.states["456"] = state
     store = FakeSyncStore(grades)
 
     async def reload_course(course_id: str) -> list[object]:
