@@ -4,6 +4,9 @@ failures are retried, and the environment's proxies kept."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -234,6 +237,55 @@ async def test_the_environment_s_proxy_is_used_as_a_plain_client_would(
     assert response.text == "ok"
     assert seen == [b"GET http://ic.invalid/x HTTP/1.1\r\n"]
     assert layered == ["AsyncHTTPTransport", "AsyncHTTPTransport"]  # the proxy's, the default
+
+
+# -- the client ----------------------------------------------------------------------------
+
+
+class Body(httpx.AsyncByteStream):
+    """A body that arrives as the network's does: read by the client, not before."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self._body
+
+
+def answering(body: bytes) -> httpx.AsyncClient:
+    """A client as the adapters get it, whose network answers every request with `body`."""
+    network = httpx.MockTransport(lambda request: httpx.Response(200, stream=Body(body)))
+    limits = httpx.Limits(max_connections=1)
+    return retrying_client(lambda t: t, transport=network, limits=limits, timeout=5.0)
+
+
+@pytest.fixture
+def no_cyclic_collection() -> Iterator[None]:
+    """Only reference counting frees objects meanwhile: what stays alive is held or in a cycle."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@pytest.mark.usefixtures("no_cyclic_collection")
+async def test_a_read_response_is_freed_as_soon_as_nobody_holds_it() -> None:
+    async with answering(b'{"ok": true}') as client:
+        response = await client.get("https://sis.test/x")
+        assert response.json() == {"ok": True}
+        assert response.elapsed.total_seconds() >= 0
+        released = weakref.ref(response)
+        del response
+        assert released() is None
+
+
+async def test_a_streamed_response_still_streams_its_body() -> None:
+    client = answering(b"a body in chunks")
+    async with client, client.stream("GET", "https://sis.test/x") as response:
+        chunks = [chunk async for chunk in response.aiter_bytes()]
+    assert b"".join(chunks) == b"a body in chunks"
 
 
 def test_redact_removes_every_secret_and_ignores_missing_ones() -> None:
