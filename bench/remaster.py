@@ -132,14 +132,15 @@ def build_seed(assignments: int, students: int) -> dict[str, Any]:
 
 @contextmanager
 def process(
-    argv: list[str], env: dict[str, str], ready_url: str
+    argv: list[str], env: dict[str, str], ready_url: str, patience_seconds: float = 30.0
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Runs `argv` until the block ends; yields the process once `ready_url` answers."""
+    """Runs `argv` until the block ends; yields the process once `ready_url` answers. It is given
+    `patience_seconds` to start, and again to stop."""
     child = subprocess.Popen(
         argv, env=os.environ | env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + patience_seconds
         while time.monotonic() < deadline:
             try:
                 if httpx.get(ready_url, timeout=1).status_code < 500:
@@ -151,7 +152,7 @@ def process(
         yield child
     finally:
         child.terminate()
-        child.wait(10)
+        child.wait(patience_seconds)
 
 
 def gpb_env(sandbox: str, folder: Path, concurrency: int) -> dict[str, str]:

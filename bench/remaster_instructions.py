@@ -1,0 +1,200 @@
+"""A remaster's cost a PUT in instructions, counted by valgrind's callgrind: what load cannot move.
+
+bench/remaster.py times gpb beside a bare loop sending the same PUTs. On a machine shared with
+other work its ratio moves with the load: nine runs of the same code have given medians from 1.40
+to 1.66. Instructions do not move so. This bench runs the bare loop and gpb, each in a process of
+its own under callgrind with collection off, and switches collection on (callgrind_control) only
+for the work: the bare loop's PUTs; gpb's remaster from its request to its end, the course's
+first event handled before. It does so at two sizes; the difference over the extra PUTs is what a
+PUT costs, start-up and each run's fixed work left out. gpb's threads are counted apart: its event
+loop (the main thread) and the others (the SQLite writer and readers).
+
+Instructions are not time. They leave out what two cores shared between gpb, its writer and the
+stand-in cost each other (caches, preemption), which bench/remaster.py's clock includes. gpb runs
+about fifty times slower under callgrind, so the bench asks for the run every 5 s, not ten times
+a second. It has no bar of its own (the bar is on time): it exits 1 when a run fails.
+
+    .venv/bin/python bench/remaster_instructions.py [--sizes 10x50,20x100] [--concurrency 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import remaster
+from remaster import (
+    Size,
+    bare_loop,
+    build_seed,
+    course_handled,
+    free_port,
+    gpb_client,
+    gpb_env,
+    process,
+    time_remaster,
+)
+
+# Under callgrind a poll costs fifty times its usual time: ask seldom, or the polls are counted.
+POLL_SECONDS = 5.0
+PATIENCE_SECONDS = 300.0  # to start, and to stop writing its counts
+
+
+@dataclass(frozen=True)
+class Counted:
+    """Instructions executed during one size's work."""
+
+    puts: int
+    bare_client: int
+    gpb_loop: int
+    gpb_others: int
+
+
+def callgrind(out: Path, *, threads: bool) -> list[str]:
+    return [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",  # collection waits for callgrind_control
+        f"--separate-threads={'yes' if threads else 'no'}",
+        f"--callgrind-out-file={out}",
+    ]
+
+
+def collecting(pid: int, on: bool) -> None:
+    subprocess.run(
+        ["callgrind_control", "-i", "on" if on else "off", str(pid)],
+        check=True,
+        capture_output=True,
+    )
+
+
+def totals(out: Path) -> int:
+    """The instructions a callgrind output file counted."""
+    for line in out.read_text().splitlines():
+        if line.startswith("totals:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{out} has no totals")
+
+
+@contextmanager
+def stand_in(folder: Path, seed: dict[str, object]) -> Iterator[str]:
+    """A sandbox seeded with `seed`, for as long as the block runs; yields its URL."""
+    seed_file = folder / "seed.json"
+    seed_file.write_text(json.dumps(seed))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "gpb", "sandbox", "--port", str(port)]
+    argv += ["--seed", str(seed_file), "--key", str(folder / "key.json")]
+    with process(argv, {}, f"{url}/_sandbox/state"):
+        yield url
+
+
+def count_bare(folder: Path, size: Size, concurrency: int) -> tuple[int, int]:
+    """The bare loop's PUTs and its instructions, in a child that waits on its stdin while
+    collection is switched on and off."""
+    seed = build_seed(size.assignments, size.students)
+    out = folder / "bare.callgrind"
+    with stand_in(folder, seed) as sandbox:
+        argv = [sys.executable, __file__, "--bare-child", sandbox, str(folder / "seed.json")]
+        child = subprocess.Popen(
+            [*callgrind(out, threads=False), *argv, str(concurrency)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert child.stdin is not None and child.stdout is not None
+        if child.stdout.readline().strip() != "ready":
+            raise RuntimeError("the bare loop did not start")
+        collecting(child.pid, True)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        puts = int(child.stdout.readline().split()[1])
+        collecting(child.pid, False)
+        child.stdin.close()
+        if child.wait(120) != 0:
+            raise RuntimeError("the bare loop failed")
+    return puts, totals(out)
+
+
+def bare_child(sandbox: str, seed_file: str, concurrency: int) -> None:
+    """The bare loop, started once the parent says `go` (collection then on)."""
+    seed = json.loads(Path(seed_file).read_text())
+    print("ready", flush=True)
+    sys.stdin.readline()
+    _, puts = asyncio.run(bare_loop(sandbox, seed, concurrency))
+    print(f"done {puts}", flush=True)
+    sys.stdin.readline()  # collection is off again once the parent closes stdin
+
+
+def count_gpb(folder: Path, size: Size, concurrency: int) -> tuple[int, int]:
+    """gpb's event loop's instructions during the remaster, and its other threads'."""
+    seed = build_seed(size.assignments, size.students)
+    out = folder / "gpb.callgrind"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with stand_in(folder, seed) as sandbox:
+        argv = [*callgrind(out, threads=True), sys.executable, "-m", "gpb", "serve"]
+        env = gpb_env(sandbox, folder, concurrency)
+        with (
+            # valgrind runs gpb in its own process: the pid is gpb's.
+            process([*argv, "--port", str(port)], env, f"{url}/healthz", PATIENCE_SECONDS) as gpb,
+            gpb_client(url) as client,
+        ):
+            course_handled(client)
+            collecting(gpb.pid, True)
+            _, run = time_remaster(client)
+            collecting(gpb.pid, False)
+        if run["status"] != "succeeded":
+            raise RuntimeError(f"gpb's remaster ended {run['status']}")
+    # --separate-threads: one file a thread, "-01" the main thread, gpb's event loop.
+    files = sorted(folder.glob("gpb.callgrind-*"))
+    loop = totals(files[0])
+    return loop, sum(totals(f) for f in files[1:])
+
+
+def count(size: Size, concurrency: int) -> Counted:
+    with tempfile.TemporaryDirectory() as bare_folder, tempfile.TemporaryDirectory() as gpb_folder:
+        puts, bare = count_bare(Path(bare_folder), size, concurrency)
+        loop, others = count_gpb(Path(gpb_folder), size, concurrency)
+    return Counted(puts, bare, loop, others)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="10x50,20x100", help="two sizes, smaller first")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--bare-child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare_child:
+        sandbox, seed_file, concurrency = args.bare_child
+        bare_child(sandbox, seed_file, int(concurrency))
+        return 0
+    remaster.POLL_SECONDS = POLL_SECONDS
+    small, large = (Size.parse(text) for text in args.sizes.split(","))
+    print(f"instructions during the work at {small} and {large}, concurrency {args.concurrency}")
+    first, second = count(small, args.concurrency), count(large, args.concurrency)
+    extra = second.puts - first.puts
+    bare = (second.bare_client - first.bare_client) / extra
+    loop = (second.gpb_loop - first.gpb_loop) / extra
+    others = (second.gpb_others - first.gpb_others) / extra
+    print(f"  a PUT, over the {extra} more PUTs of {large}:")
+    print(f"    bare client         {bare / 1e6:6.2f} M")
+    print(f"    gpb's event loop    {loop / 1e6:6.2f} M  ({loop / bare:.2f} of the bare client)")
+    print(f"    gpb's other threads {others / 1e6:6.2f} M")
+    print(f"    gpb in all          {(loop + others) / 1e6:6.2f} M  ({(loop + others) / bare:.2f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
