@@ -1,13 +1,14 @@
 """A remaster's cost a PUT in instructions, counted by valgrind's callgrind: what load cannot move.
 
 bench/remaster.py times gpb beside a bare loop sending the same PUTs. On a machine shared with
-other work its ratio moves with the load: nine runs of the same code have given medians from 1.40
-to 1.66. Instructions do not move so. This bench runs the bare loop and gpb, each in a process of
-its own under callgrind with collection off, and switches collection on (callgrind_control) only
-for the work: the bare loop's PUTs; gpb's remaster from its request to its end, the course's
-first event handled before. It does so at two sizes; the difference over the extra PUTs is what a
-PUT costs, start-up and each run's fixed work left out. gpb's threads are counted apart: its event
-loop (the main thread) and the others (the SQLite writer and readers).
+other work its ratio moves with the load: on one day, ten runs of one code gave a median of 1.21
+and ten more, alternating with them, 1.65. Instructions do not move so. This bench runs the bare
+loop and gpb, each in a process of its own under callgrind with collection off, and switches
+collection on (callgrind_control) only for the work: the bare loop's PUTs; gpb's remaster from
+its request to its end, the course's first event handled before. It does so at two sizes; the
+difference over the extra PUTs is what a PUT costs, start-up and each run's fixed work left out.
+gpb's threads are counted apart: its event loop (the main thread) and the others (the SQLite
+writer and readers).
 
 Instructions are not time. They leave out what two cores shared between gpb, its writer and the
 stand-in cost each other (caches, preemption), which bench/remaster.py's clock includes. gpb runs
