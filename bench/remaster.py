@@ -155,6 +155,26 @@ def process(
         child.wait(patience_seconds)
 
 
+@dataclass(frozen=True)
+class StandIn:
+    url: str
+    pid: int
+    seed_file: Path  # the seed it started from
+
+
+@contextmanager
+def stand_in(folder: Path, seed: dict[str, Any]) -> Iterator[StandIn]:
+    """The sandbox (Canvas and IC stand-ins, strict) seeded with `seed`, its seed and key kept in
+    `folder`, for as long as the block runs."""
+    seed_file = folder / "seed.json"
+    seed_file.write_text(json.dumps(seed))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "gpb", "sandbox", "--port", str(port), "--seed", str(seed_file)]
+    with process([*argv, "--key", str(folder / "key.json")], {}, f"{url}/_sandbox/state") as child:
+        yield StandIn(url, child.pid, seed_file)
+
+
 def gpb_env(sandbox: str, folder: Path, concurrency: int) -> dict[str, str]:
     return {
         "GPB_DATABASE_URL": f"sqlite:///{folder / 'gpb.db'}",
@@ -188,7 +208,9 @@ def course_handled(client: httpx.Client) -> None:
         time.sleep(0.05)
 
 
-def time_remaster(client: httpx.Client) -> tuple[float, dict[str, Any]]:
+def time_remaster(
+    client: httpx.Client, poll_seconds: float = POLL_SECONDS
+) -> tuple[float, dict[str, Any]]:
     """gpb's remaster, timed from its own record of the run (queued to finished, to the
     millisecond); the polls only see when it planned and when it ended."""
     started = time.perf_counter()
@@ -197,7 +219,7 @@ def time_remaster(client: httpx.Client) -> tuple[float, dict[str, Any]]:
     while (run := client.get(f"/api/syncs/{run_id}").json())["status"] in ("queued", "running"):
         if planned is None and run["progress"]["total"]:
             planned = time.perf_counter() - started
-        time.sleep(POLL_SECONDS)
+        time.sleep(poll_seconds)
     run["planned_after"] = planned
     took = datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["created_at"])
     return took.total_seconds(), run
@@ -327,46 +349,30 @@ def measure(size: Size, concurrency: int) -> Measured:
     """The bare loop, then gpb, on one sandbox seeded with `size` (reseeded between them): each
     from an empty IC gradebook, gpb from a database of its own."""
     seed = build_seed(size.assignments, size.students)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, stand_in(Path(tmp), seed) as sandbox:
         folder = Path(tmp)
-        seed_file = folder / "seed.json"
-        seed_file.write_text(json.dumps(seed))
-        sandbox_port, gpb_port = free_port(), free_port()
-        sandbox = f"http://127.0.0.1:{sandbox_port}"
+        stand_in_before, client_before = cpu_seconds(sandbox.pid), time.process_time()
+        bare_seconds, puts = asyncio.run(bare_loop(sandbox.url, seed, concurrency))
+        bare_client = time.process_time() - client_before
+        stand_in_bare = cpu_seconds(sandbox.pid) - stand_in_before
+        httpx.post(
+            f"{sandbox.url}/_sandbox/reset", json={"seed": seed}, timeout=60
+        ).raise_for_status()
+        gpb_port = free_port()
         gpb = f"http://127.0.0.1:{gpb_port}"
-        gpb_cli = [sys.executable, "-m", "gpb"]
-        with process(
-            [
-                *gpb_cli,
-                "sandbox",
-                "--port",
-                str(sandbox_port),
-                "--seed",
-                str(seed_file),
-                "--key",
-                str(folder / "key.json"),
-            ],
-            {},
-            f"{sandbox}/_sandbox/state",
-        ) as stand_in:
-            stand_in_before, client_before = cpu_seconds(stand_in.pid), time.process_time()
-            bare_seconds, puts = asyncio.run(bare_loop(sandbox, seed, concurrency))
-            bare_client = time.process_time() - client_before
-            stand_in_bare = cpu_seconds(stand_in.pid) - stand_in_before
-            httpx.post(
-                f"{sandbox}/_sandbox/reset", json={"seed": seed}, timeout=60
-            ).raise_for_status()
-            with process(
-                [*gpb_cli, "serve", "--port", str(gpb_port)],
-                gpb_env(sandbox, folder, concurrency),
+        with (
+            process(
+                [sys.executable, "-m", "gpb", "serve", "--port", str(gpb_port)],
+                gpb_env(sandbox.url, folder, concurrency),
                 f"{gpb}/healthz",
-            ) as served:
-                pid = served.pid
-                with gpb_client(gpb) as client:
-                    course_handled(client)
-                    before = (cpu_seconds(stand_in.pid), cpu_seconds(pid), cpu_seconds(pid, pid))
-                    gpb_seconds, run = time_remaster(client)
-                    after = (cpu_seconds(stand_in.pid), cpu_seconds(pid), cpu_seconds(pid, pid))
+            ) as served,
+            gpb_client(gpb) as client,
+        ):
+            pid = served.pid
+            course_handled(client)
+            before = (cpu_seconds(sandbox.pid), cpu_seconds(pid), cpu_seconds(pid, pid))
+            gpb_seconds, run = time_remaster(client)
+            after = (cpu_seconds(sandbox.pid), cpu_seconds(pid), cpu_seconds(pid, pid))
     stand_in_gpb, gpb_all, gpb_loop = (b - a for a, b in zip(before, after, strict=True))
     cpu = Cpu(bare_client, stand_in_bare, gpb_loop, gpb_all - gpb_loop, stand_in_gpb)
     return Measured(bare_seconds, puts, gpb_seconds, run, cpu)

@@ -26,12 +26,10 @@ import json
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import remaster
 from remaster import (
     Size,
     bare_loop,
@@ -41,6 +39,7 @@ from remaster import (
     gpb_client,
     gpb_env,
     process,
+    stand_in,
     time_remaster,
 )
 
@@ -85,26 +84,12 @@ def totals(out: Path) -> int:
     raise RuntimeError(f"{out} has no totals")
 
 
-@contextmanager
-def stand_in(folder: Path, seed: dict[str, object]) -> Iterator[str]:
-    """A sandbox seeded with `seed`, for as long as the block runs; yields its URL."""
-    seed_file = folder / "seed.json"
-    seed_file.write_text(json.dumps(seed))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "gpb", "sandbox", "--port", str(port)]
-    argv += ["--seed", str(seed_file), "--key", str(folder / "key.json")]
-    with process(argv, {}, f"{url}/_sandbox/state"):
-        yield url
-
-
-def count_bare(folder: Path, size: Size, concurrency: int) -> tuple[int, int]:
+def count_bare(folder: Path, seed: dict[str, Any], concurrency: int) -> tuple[int, int]:
     """The bare loop's PUTs and its instructions, in a child that waits on its stdin while
     collection is switched on and off."""
-    seed = build_seed(size.assignments, size.students)
     out = folder / "bare.callgrind"
     with stand_in(folder, seed) as sandbox:
-        argv = [sys.executable, __file__, "--bare-child", sandbox, str(folder / "seed.json")]
+        argv = [sys.executable, __file__, "--bare-child", sandbox.url, str(sandbox.seed_file)]
         child = subprocess.Popen(
             [*callgrind(out, threads=False), *argv, str(concurrency)],
             stdin=subprocess.PIPE,
@@ -136,15 +121,14 @@ def bare_child(sandbox: str, seed_file: str, concurrency: int) -> None:
     sys.stdin.readline()  # collection is off again once the parent closes stdin
 
 
-def count_gpb(folder: Path, size: Size, concurrency: int) -> tuple[int, int]:
+def count_gpb(folder: Path, seed: dict[str, Any], concurrency: int) -> tuple[int, int]:
     """gpb's event loop's instructions during the remaster, and its other threads'."""
-    seed = build_seed(size.assignments, size.students)
     out = folder / "gpb.callgrind"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with stand_in(folder, seed) as sandbox:
         argv = [*callgrind(out, threads=True), sys.executable, "-m", "gpb", "serve"]
-        env = gpb_env(sandbox, folder, concurrency)
+        env = gpb_env(sandbox.url, folder, concurrency)
         with (
             # valgrind runs gpb in its own process: the pid is gpb's.
             process([*argv, "--port", str(port)], env, f"{url}/healthz", PATIENCE_SECONDS) as gpb,
@@ -152,7 +136,7 @@ def count_gpb(folder: Path, size: Size, concurrency: int) -> tuple[int, int]:
         ):
             course_handled(client)
             collecting(gpb.pid, True)
-            _, run = time_remaster(client)
+            _, run = time_remaster(client, POLL_SECONDS)
             collecting(gpb.pid, False)
         if run["status"] != "succeeded":
             raise RuntimeError(f"gpb's remaster ended {run['status']}")
@@ -163,9 +147,10 @@ def count_gpb(folder: Path, size: Size, concurrency: int) -> tuple[int, int]:
 
 
 def count(size: Size, concurrency: int) -> Counted:
+    seed = build_seed(size.assignments, size.students)
     with tempfile.TemporaryDirectory() as bare_folder, tempfile.TemporaryDirectory() as gpb_folder:
-        puts, bare = count_bare(Path(bare_folder), size, concurrency)
-        loop, others = count_gpb(Path(gpb_folder), size, concurrency)
+        puts, bare = count_bare(Path(bare_folder), seed, concurrency)
+        loop, others = count_gpb(Path(gpb_folder), seed, concurrency)
     return Counted(puts, bare, loop, others)
 
 
@@ -181,7 +166,6 @@ def main() -> int:
         sandbox, seed_file, concurrency = args.bare_child
         bare_child(sandbox, seed_file, int(concurrency))
         return 0
-    remaster.POLL_SECONDS = POLL_SECONDS
     small, large = (Size.parse(text) for text in args.sizes.split(","))
     print(f"instructions during the work at {small} and {large}, concurrency {args.concurrency}")
     first, second = count(small, args.concurrency), count(large, args.concurrency)
