@@ -1,14 +1,15 @@
 """A remaster's cost a PUT in instructions, counted by valgrind's callgrind: what load cannot move.
 
-bench/remaster.py times gpb beside a bare loop sending the same PUTs. On a machine shared with
-other work its ratio moves with the load: on one day, ten runs of one code gave a median of 1.21
-and ten more, alternating with them, 1.65. Instructions do not move so. This bench runs the bare
-loop and gpb, each in a process of its own under callgrind with collection off, and switches
-collection on (callgrind_control) only for the work: the bare loop's PUTs; gpb's remaster from
-its request to its end, the course's first event handled before. It does so at two sizes; the
-difference over the extra PUTs is what a PUT costs, start-up and each run's fixed work left out.
-gpb's threads are counted apart: its event loop (the main thread) and the others (the SQLite
-writer and readers).
+bench/remaster.py times gpb beside a bare loop sending the same PUTs, and beside a floor (the bare
+loop plus the work design.md requires of a remaster). On a machine shared with other work its
+ratios move with the load: on one day, ten runs of one code gave a median of 1.21 and ten more,
+alternating with them, 1.65. Instructions do not move so. This bench runs the bare loop, the floor
+and gpb, each in a process of its own under callgrind with collection off, and switches collection
+on (callgrind_control) only for the work: the loops' calls; gpb's remaster from its request to its
+end, the course's first event handled before. It does so at two sizes; the difference over the
+extra PUTs is what a PUT costs, start-up and each run's fixed work left out. Threads are counted
+apart: the main thread (gpb's event loop, the floor's client) and the others (the SQLite writer,
+and gpb's readers).
 
 Instructions are not time. They leave out what two cores shared between gpb, its writer and the
 stand-in cost each other (caches, preemption), which bench/remaster.py's clock includes. gpb runs
@@ -35,6 +36,7 @@ from remaster import (
     bare_loop,
     build_seed,
     course_handled,
+    floor_loop,
     free_port,
     gpb_client,
     gpb_env,
@@ -53,17 +55,19 @@ class Counted:
     """Instructions executed during one size's work."""
 
     puts: int
-    bare_client: int
+    bare_client: int  # all its threads
+    floor_main: int  # the floor's client
+    floor_others: int  # the floor's SQLite writer
     gpb_loop: int
     gpb_others: int
 
 
-def callgrind(out: Path, *, threads: bool) -> list[str]:
+def callgrind(out: Path) -> list[str]:
     return [
         "valgrind",
         "--tool=callgrind",
         "--instr-atstart=no",  # collection waits for callgrind_control
-        f"--separate-threads={'yes' if threads else 'no'}",
+        "--separate-threads=yes",  # a file a thread: the main thread apart from the others
         f"--callgrind-out-file={out}",
     ]
 
@@ -84,14 +88,22 @@ def totals(out: Path) -> int:
     raise RuntimeError(f"{out} has no totals")
 
 
-def count_bare(folder: Path, seed: dict[str, Any], concurrency: int) -> tuple[int, int]:
-    """The bare loop's PUTs and its instructions, in a child that waits on its stdin while
-    collection is switched on and off."""
-    out = folder / "bare.callgrind"
+def threads_of(folder: Path, name: str) -> tuple[int, int]:
+    """The instructions of a process's main thread and of its other threads, from the files
+    callgrind's --separate-threads wrote (`name-01` is the main thread)."""
+    files = sorted(folder.glob(f"{name}-*"))
+    return totals(files[0]), sum(totals(f) for f in files[1:])
+
+
+def count_loop(
+    loop: str, folder: Path, seed: dict[str, Any], concurrency: int
+) -> tuple[int, int, int]:
+    """A loop's PUTs, and its instructions (main thread, other threads), in a child that waits
+    on its stdin while collection is switched on and off."""
     with stand_in(folder, seed) as sandbox:
-        argv = [sys.executable, __file__, "--bare-child", sandbox.url, str(sandbox.seed_file)]
+        argv = [sys.executable, __file__, "--child", loop, sandbox.url, str(sandbox.seed_file)]
         child = subprocess.Popen(
-            [*callgrind(out, threads=False), *argv, str(concurrency)],
+            [*callgrind(folder / f"{loop}.callgrind"), *argv, str(concurrency)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -99,35 +111,38 @@ def count_bare(folder: Path, seed: dict[str, Any], concurrency: int) -> tuple[in
         )
         assert child.stdin is not None and child.stdout is not None
         if child.stdout.readline().strip() != "ready":
-            raise RuntimeError("the bare loop did not start")
+            raise RuntimeError(f"the {loop} loop did not start")
         collecting(child.pid, True)
         child.stdin.write("go\n")
         child.stdin.flush()
         puts = int(child.stdout.readline().split()[1])
         collecting(child.pid, False)
         child.stdin.close()
-        if child.wait(120) != 0:
-            raise RuntimeError("the bare loop failed")
-    return puts, totals(out)
+        if child.wait(PATIENCE_SECONDS) != 0:
+            raise RuntimeError(f"the {loop} loop failed")
+    return puts, *threads_of(folder, f"{loop}.callgrind")
 
 
-def bare_child(sandbox: str, seed_file: str, concurrency: int) -> None:
-    """The bare loop, started once the parent says `go` (collection then on)."""
+def loop_child(loop: str, sandbox: str, seed_file: str, concurrency: int) -> None:
+    """The bare loop or the floor, started once the parent says `go` (collection then on)."""
     seed = json.loads(Path(seed_file).read_text())
     print("ready", flush=True)
     sys.stdin.readline()
-    _, puts = asyncio.run(bare_loop(sandbox, seed, concurrency))
+    if loop == "floor":
+        database = Path(seed_file).parent / "floor.db"
+        _, puts = asyncio.run(floor_loop(sandbox, seed, concurrency, database))
+    else:
+        _, puts = asyncio.run(bare_loop(sandbox, seed, concurrency))
     print(f"done {puts}", flush=True)
     sys.stdin.readline()  # collection is off again once the parent closes stdin
 
 
 def count_gpb(folder: Path, seed: dict[str, Any], concurrency: int) -> tuple[int, int]:
     """gpb's event loop's instructions during the remaster, and its other threads'."""
-    out = folder / "gpb.callgrind"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with stand_in(folder, seed) as sandbox:
-        argv = [*callgrind(out, threads=True), sys.executable, "-m", "gpb", "serve"]
+        argv = [*callgrind(folder / "gpb.callgrind"), sys.executable, "-m", "gpb", "serve"]
         env = gpb_env(sandbox.url, folder, concurrency)
         with (
             # valgrind runs gpb in its own process: the pid is gpb's.
@@ -140,18 +155,20 @@ def count_gpb(folder: Path, seed: dict[str, Any], concurrency: int) -> tuple[int
             collecting(gpb.pid, False)
         if run["status"] != "succeeded":
             raise RuntimeError(f"gpb's remaster ended {run['status']}")
-    # --separate-threads: one file a thread, "-01" the main thread, gpb's event loop.
-    files = sorted(folder.glob("gpb.callgrind-*"))
-    loop = totals(files[0])
-    return loop, sum(totals(f) for f in files[1:])
+    return threads_of(folder, "gpb.callgrind")  # the main thread is gpb's event loop
 
 
 def count(size: Size, concurrency: int) -> Counted:
     seed = build_seed(size.assignments, size.students)
-    with tempfile.TemporaryDirectory() as bare_folder, tempfile.TemporaryDirectory() as gpb_folder:
-        puts, bare = count_bare(Path(bare_folder), seed, concurrency)
+    with (
+        tempfile.TemporaryDirectory() as bare_folder,
+        tempfile.TemporaryDirectory() as floor_folder,
+        tempfile.TemporaryDirectory() as gpb_folder,
+    ):
+        puts, *bare = count_loop("bare", Path(bare_folder), seed, concurrency)
+        _, floor_main, floor_others = count_loop("floor", Path(floor_folder), seed, concurrency)
         loop, others = count_gpb(Path(gpb_folder), seed, concurrency)
-    return Counted(puts, bare, loop, others)
+    return Counted(puts, sum(bare), floor_main, floor_others, loop, others)
 
 
 def main() -> int:
@@ -160,24 +177,34 @@ def main() -> int:
     )
     parser.add_argument("--sizes", default="10x50,20x100", help="two sizes, smaller first")
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--bare-child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.bare_child:
-        sandbox, seed_file, concurrency = args.bare_child
-        bare_child(sandbox, seed_file, int(concurrency))
+    if args.child:
+        loop, sandbox, seed_file, concurrency = args.child
+        loop_child(loop, sandbox, seed_file, int(concurrency))
         return 0
     small, large = (Size.parse(text) for text in args.sizes.split(","))
     print(f"instructions during the work at {small} and {large}, concurrency {args.concurrency}")
     first, second = count(small, args.concurrency), count(large, args.concurrency)
     extra = second.puts - first.puts
-    bare = (second.bare_client - first.bare_client) / extra
-    loop = (second.gpb_loop - first.gpb_loop) / extra
-    others = (second.gpb_others - first.gpb_others) / extra
+
+    def per_put(name: str) -> float:
+        return float(getattr(second, name) - getattr(first, name)) / extra
+
+    bare, loop, others = per_put("bare_client"), per_put("gpb_loop"), per_put("gpb_others")
+    floor_main, floor_others = per_put("floor_main"), per_put("floor_others")
+    floor, gpb = floor_main + floor_others, loop + others
     print(f"  a PUT, over the {extra} more PUTs of {large}:")
     print(f"    bare client         {bare / 1e6:6.2f} M")
+    print(f"    floor, its client   {floor_main / 1e6:6.2f} M")
+    print(f"    floor, its writer   {floor_others / 1e6:6.2f} M")
+    print(f"    floor in all        {floor / 1e6:6.2f} M  ({floor / bare:.2f} of the bare client)")
     print(f"    gpb's event loop    {loop / 1e6:6.2f} M  ({loop / bare:.2f} of the bare client)")
     print(f"    gpb's other threads {others / 1e6:6.2f} M")
-    print(f"    gpb in all          {(loop + others) / 1e6:6.2f} M  ({(loop + others) / bare:.2f})")
+    print(
+        f"    gpb in all          {gpb / 1e6:6.2f} M  ({gpb / bare:.2f} of the bare client,"
+        f" {gpb / floor:.2f} of the floor)"
+    )
     return 0
 
 
