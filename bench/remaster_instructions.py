@@ -1,15 +1,17 @@
-"""A remaster's cost a PUT in instructions, counted by valgrind's callgrind: what load cannot move.
+"""A remaster's cost a PUT in instructions, counted by valgrind's callgrind: what load hardly moves.
 
 bench/remaster.py times gpb beside a bare loop sending the same PUTs, and beside a floor (the bare
 loop plus the work design.md requires of a remaster). On a machine shared with other work its
 ratios move with the load: on one day, ten runs of one code gave a median of 1.21 and ten more,
-alternating with them, 1.65. Instructions do not move so. This bench runs the bare loop, the floor
-and gpb, each in a process of its own under callgrind with collection off, and switches collection
-on (callgrind_control) only for the work: the loops' calls; gpb's remaster from its request to its
-end, the course's first event handled before. It does so at two sizes; the difference over the
-extra PUTs is what a PUT costs, start-up and each run's fixed work left out. Threads are counted
-apart: the main thread (gpb's event loop, the floor's client) and the others (the SQLite writer,
-and gpb's readers).
+alternating with them, 1.65. Instructions move far less: from one run to the next the bare loop's
+by under 1 %, gpb's and the floor's by up to 8 % (how their threads interleave changes how the
+writer's commits batch and how often the event loop wakes). This bench runs the bare loop, the
+floor and gpb, each in a process of its own under callgrind with collection off, and switches
+collection on (callgrind_control) only for the work: the loops' calls; gpb's remaster from its
+request to its end, the course's first event handled before. It does so at two sizes; the
+difference over the extra PUTs is what a PUT costs, start-up and each run's fixed work left out.
+Threads are counted apart: the main thread (gpb's event loop, the floor's client) and the others
+(the SQLite writer, and gpb's readers).
 
 Instructions are not time. They leave out what two cores shared between gpb, its writer and the
 stand-in cost each other (caches, preemption), which bench/remaster.py's clock includes. gpb runs
