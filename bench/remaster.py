@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -410,26 +410,24 @@ async def floor_loop(
 
             async def section(item: LineItem) -> None:
                 held, held_results = await ic.held(item)
+                writes = results.get(item.sourced_id, [])
                 rows = [(item.sourced_id, item.sourced_id, held)] + [
-                    (r.sourced_id, item.sourced_id, held_results.get(r.sourced_id))
-                    for r in results.get(item.sourced_id, [])
+                    (r.sourced_id, item.sourced_id, held_results.get(r.sourced_id)) for r in writes
                 ]
                 await store.write(lambda conn: conn.executemany(FLOOR_BEFORE, rows))
                 await ic.put(f"lineItems/{item.sourced_id}", line_item_body(item, ic.root))
-                await asyncio.gather(*(confirmed(r) for r in results.get(item.sourced_id, [])))
+                await asyncio.gather(*(confirmed(r) for r in writes))
 
             line_items = line_items_of(seed)
             await asyncio.gather(*(section(item) for item in line_items))
             took = time.perf_counter() - started
+        sent = sum(len(r) for r in results.values())
+        stored = await store.read(
+            lambda conn: conn.execute("SELECT count(*) FROM confirmed").fetchone()[0]
+        )
     finally:
         await canvas.close()
         await store.close()
-    sent = sum(len(r) for r in results.values())
-    check = connect(str(database))
-    try:
-        stored = check.execute("SELECT count(*) FROM confirmed").fetchone()[0]
-    finally:
-        check.close()
     assert stored == sent, f"the floor stored {stored} confirmations of {sent} results"
     return took, len(line_items) + sent
 
@@ -501,23 +499,27 @@ def reset(sandbox: StandIn, seed: dict[str, Any]) -> None:
     httpx.post(f"{sandbox.url}/_sandbox/reset", json={"seed": seed}, timeout=60).raise_for_status()
 
 
+def in_this_process(
+    loop: Coroutine[Any, Any, tuple[float, int]], sandbox: StandIn
+) -> tuple[float, int, float, float]:
+    """Runs the bare loop or the floor here: its seconds and PUTs, then the CPU seconds this
+    process and the stand-in spent meanwhile."""
+    stand_in_before, before = cpu_seconds(sandbox.pid), time.process_time()
+    seconds, puts = asyncio.run(loop)
+    return seconds, puts, time.process_time() - before, cpu_seconds(sandbox.pid) - stand_in_before
+
+
 def measure(size: Size, concurrency: int) -> Measured:
     """The bare loop, the floor, then gpb, on one sandbox seeded with `size` (reseeded between
     them): each from an empty IC gradebook, the floor and gpb from databases of their own."""
     seed = build_seed(size.assignments, size.students)
     with tempfile.TemporaryDirectory() as tmp, stand_in(Path(tmp), seed) as sandbox:
         folder = Path(tmp)
-        stand_in_before, client_before = cpu_seconds(sandbox.pid), time.process_time()
-        bare_seconds, puts = asyncio.run(bare_loop(sandbox.url, seed, concurrency))
-        bare_client = time.process_time() - client_before
-        stand_in_bare = cpu_seconds(sandbox.pid) - stand_in_before
+        bare = in_this_process(bare_loop(sandbox.url, seed, concurrency), sandbox)
+        bare_seconds, puts, bare_client, stand_in_bare = bare
         reset(sandbox, seed)
-        stand_in_before, floor_before = cpu_seconds(sandbox.pid), time.process_time()
-        floor_seconds, floor_puts = asyncio.run(
-            floor_loop(sandbox.url, seed, concurrency, folder / "floor.db")
-        )
-        floor = time.process_time() - floor_before
-        stand_in_floor = cpu_seconds(sandbox.pid) - stand_in_before
+        floor_run = floor_loop(sandbox.url, seed, concurrency, folder / "floor.db")
+        floor_seconds, floor_puts, floor, stand_in_floor = in_this_process(floor_run, sandbox)
         assert floor_puts == puts, f"the floor sent {floor_puts} PUTs, the bare loop {puts}"
         reset(sandbox, seed)
         gpb_port = free_port()
