@@ -22,6 +22,7 @@ import uvicorn
 from gpb.infra.sandbox.app import create_sandbox_app
 from gpb.infra.sandbox.keys import load_or_create_key, sign_event
 from gpb.infra.sandbox.lti_platform import LtiPlatform
+from gpb.infra.sandbox.server import KEEP_ALIVE_SECONDS
 from gpb.infra.sandbox.settings import (
     SandboxSettings,
     gpb_environment,
@@ -95,7 +96,7 @@ def serve(
     print(f"# Changes to Canvas send signed Live Events to {state.live_events.url} (--gpb-url)")
     print("# Change Canvas as a teacher would: gpb sandbox canvas --help")
     print("# Send a signed event to gpb: gpb sandbox post EVENT.json [--to URL]", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", timeout_keep_alive=KEEP_ALIVE_SECONDS)
 
 
 def post(file_path: str | Path, to_url: str, key_path: str | Path | None = None) -> int:

@@ -40,6 +40,14 @@ class _InLoopServer(uvicorn.Server):
         yield
 
 
+# How long an idle keep-alive connection stays open. uvicorn's default, 5 s, is also httpx's
+# default expiry of an idle pooled connection: a client reusing a connection just as the server
+# closes it fails with a read error, even for a request the server never saw. Servers the stand-ins
+# stand for keep idle connections longer (a minute or more behind the usual load balancers), so
+# clients drop them first.
+KEEP_ALIVE_SECONDS = 75
+
+
 @contextlib.asynccontextmanager
 async def serve_on_loopback(
     app: ASGIApp, *, host: str = "127.0.0.1", graceful_seconds: int = 1
@@ -62,6 +70,7 @@ async def serve_on_loopback(
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=graceful_seconds,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     server = _InLoopServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
