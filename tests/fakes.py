@@ -520,7 +520,7 @@ class FakeSyncStore:
     async def record_writes(self, writes: Sequence[WriteRecord]) -> None:
         self.befores.extend(writes)
 
-    async def apply(self, changes: Sequence[object]) -> None:
+    async def apply(self, changes: Sequence[object], *, linger: float = 0.0) -> None:
         self.applied.extend(changes)
 
 

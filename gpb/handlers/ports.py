@@ -218,8 +218,9 @@ class EventLog(Protocol):
 
 
 class ChangeSink(Protocol):
-    async def apply(self, changes: Sequence[Change]) -> None:
-        """Applies state changes in one transaction (the same writers as event handling)."""
+    async def apply(self, changes: Sequence[Change], *, linger: float = 0.0) -> None:
+        """Applies state changes in one transaction (the same writers as event handling). With
+        `linger`, its commit may wait up to that many seconds for other writes to share it."""
         ...
 
 

@@ -101,7 +101,7 @@ class Alerts:
         rows = [a for a in self.rows.values() if state in (None, a.state)]
         return sorted(rows, key=lambda a: -int(a.id))[:limit]
 
-    async def apply(self, changes: Sequence[object]) -> None:
+    async def apply(self, changes: Sequence[object], *, linger: float = 0.0) -> None:
         for change in changes:
             match change:
                 case AdminAlertOpened():

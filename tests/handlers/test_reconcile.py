@@ -83,7 +83,7 @@ class Store:
     async def confirmed(self, course_id: str) -> list[Confirmed]:
         return list(self.confirmations)
 
-    async def apply(self, changes: Sequence[object]) -> None:
+    async def apply(self, changes: Sequence[object], *, linger: float = 0.0) -> None:
         for change in changes:
             assert isinstance(change, GradeStored)
             key = (change.grade.assignment_id, change.grade.user_id)

@@ -88,8 +88,11 @@ class Database(Protocol):
 
     async def close(self) -> None: ...
 
-    async def write(self, fn: Callable[[Connection], T]) -> T:
-        """Runs `fn` in a transaction; returns once that transaction is committed."""
+    async def write(self, fn: Callable[[Connection], T], *, linger: float = 0.0) -> T:
+        """Runs `fn` in a transaction; returns once that transaction is committed. `linger` is
+        how long the commit may wait for other writes to share it (a write that is in no hurry:
+        a run's confirmations); SQLite's single writer uses it, PostgreSQL commits each write
+        on its own connection and groups concurrent commits itself."""
         ...
 
     async def read(self, fn: Callable[[Connection], T]) -> T: ...

@@ -217,7 +217,9 @@ class PostgresDatabase:
             await asyncio.to_thread(self._pool.close)
             self._pool = None
 
-    async def write(self, fn: Callable[[Connection], T]) -> T:
+    async def write(self, fn: Callable[[Connection], T], *, linger: float = 0.0) -> T:
+        # `linger` is SQLite's: each write here is a transaction of its own connection, and the
+        # server lets concurrent commits share a flush of its log.
         # As with SQLite's writer: a write once handed over is carried out, even when its caller
         # stops waiting (a run cancelled by its time budget still records what IC confirmed).
         return await asyncio.shield(self._run(self._write, fn))

@@ -3,6 +3,10 @@
 Every write is a plain function run on the writer thread. The writer takes all the writes queued
 while it was busy, runs them in one transaction, and commits them together: under load many
 requests share one fsync, yet each caller hears back only after its own write is committed.
+A write that is in no hurry says how long it may linger for company: while every write of a batch
+may still wait, the writer waits for more (until the earliest of them is due, or a write that may
+not wait arrives), so that a steady stream of such writes shares a few commits rather than taking
+one each. Writes that may not wait are committed as soon as the writer is free, as before.
 A write that raises undoes only its own changes: the batch is then rolled back and run again with
 each write in its own savepoint. So a write function may run more than once, and must change
 nothing but the database.
@@ -18,6 +22,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -44,6 +49,7 @@ WAL_KEPT_BYTES = 64 * 1024 * 1024
 class _Job:
     fn: Callable[[Connection], Any]
     future: asyncio.Future[Any]
+    due: float  # time.monotonic() by which its commit begins; 0 for a write that may not wait
 
 
 _STOP = object()
@@ -82,6 +88,9 @@ class SqliteDatabase:
         self._local = threading.local()
         self._reader_conns: list[SqliteConnection] = []
         self._lock = threading.Lock()
+        # While the writer lingers, a write that may not wait sets `_hurry` to end the wait.
+        self._lingering = False
+        self._hurry = threading.Event()
 
     def migrate(self) -> list[str]:
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
@@ -101,6 +110,7 @@ class SqliteDatabase:
     async def close(self) -> None:
         if self._writer is not None:
             self._queue.put(_STOP)
+            self._hurry.set()
             await asyncio.to_thread(self._writer.join)
             self._writer = None
         if self._pool is not None:
@@ -111,12 +121,16 @@ class SqliteDatabase:
                 conn.close()
             self._reader_conns.clear()
 
-    async def write(self, fn: Callable[[Connection], T]) -> T:
-        """Runs `fn` on the writer thread; returns after the transaction holding it committed."""
+    async def write(self, fn: Callable[[Connection], T], *, linger: float = 0.0) -> T:
+        """Runs `fn` on the writer thread; returns after the transaction holding it committed.
+        With `linger`, its commit may wait up to that many seconds for other writes to share it."""
         if self._writer is None:
             raise RuntimeError("the database is not started")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put(_Job(fn, future))
+        self._queue.put(_Job(fn, future, time.monotonic() + linger if linger > 0 else 0.0))
+        # Read after the put: a writer that began to linger since has taken this write already.
+        if linger <= 0 and self._lingering:
+            self._hurry.set()
         return await future
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
@@ -140,7 +154,7 @@ class SqliteDatabase:
                 if first is _STOP:
                     return
                 batch: list[_Job] = [first]  # type: ignore[list-item]
-                stop_after = self._take_more(batch)
+                stop_after = self._take_more(batch) or self._linger(batch)
                 self._commit_batch(conn, batch)
                 if stop_after:
                     return
@@ -156,6 +170,28 @@ class SqliteDatabase:
             if job is _STOP:
                 return True
             batch.append(job)  # type: ignore[arg-type]
+        return False
+
+    def _linger(self, batch: list[_Job]) -> bool:
+        """Waits for more writes while every write of the batch may still wait: until the
+        earliest of them is due, a write that may not wait comes, or the batch is full. True when
+        the database is closing."""
+        due = min(job.due for job in batch)
+        while len(batch) < MAX_BATCH and (wait := due - time.monotonic()) > 0:
+            start = len(batch)
+            self._hurry.clear()
+            self._lingering = True
+            try:
+                # Writes queued before `_lingering` was set did not hurry the writer: taken first.
+                closing = self._take_more(batch)
+                if not closing and len(batch) == start:
+                    self._hurry.wait(wait)
+                    closing = self._take_more(batch)
+            finally:
+                self._lingering = False
+            if closing:
+                return True
+            due = min([due, *(job.due for job in batch[start:])])
         return False
 
     def _commit_batch(self, conn: SqliteConnection, batch: list[_Job]) -> None:

@@ -76,10 +76,10 @@ class SqlStore:
     async def close(self) -> None:
         await self.db.close()
 
-    async def apply(self, changes: Sequence[Change]) -> None:
+    async def apply(self, changes: Sequence[Change], *, linger: float = 0.0) -> None:
         """State changes made outside event handling (a remaster's re-reads, its confirmations)."""
         if changes:
-            await self.db.write(lambda conn: apply_changes(conn, changes))
+            await self.db.write(lambda conn: apply_changes(conn, changes), linger=linger)
 
     async def ping(self) -> bool:
         def read(conn: Connection) -> bool:
