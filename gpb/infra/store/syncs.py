@@ -13,7 +13,7 @@ from gpb.handlers.delta import Confirmed
 from gpb.handlers.grades import SentValue
 from gpb.handlers.ids import record_id
 from gpb.handlers.line_items import LineItemDetails
-from gpb.handlers.sync_runner import DELETED, value_key
+from gpb.handlers.sync_runner import CONFIRMATION_LINGER_SECONDS, DELETED, value_key
 from gpb.handlers.syncs import (
     LineItemConfirmed,
     LineItemUndone,
@@ -47,7 +47,6 @@ _ACTIVE_REAL_RUN = "dry_run = 0 AND status IN ('queued', 'running')"
 # Automatic runs: queued by the scheduler, limited in number across the district.
 _AUTOMATIC = "coalesce(variant IN ('auto', 'nightly'), false)"
 CLAIM_LOCK = 0x6770_6214  # the advisory lock replicas take to claim a run
-PROGRESS_LINGER_SECONDS = 0.05  # how long a run's progress count may wait to share a commit
 
 
 def _automatic_under_way(conn: Connection, now: str) -> int:
@@ -253,9 +252,10 @@ class SqlSyncs:
                 (done, total, int(sync_id)),
             )
 
-        # A count is never urgent: it joins the commit of the run's confirmations rather than
-        # cutting their wait for company short (a new count follows each commit).
-        await self._db.write(write, linger=PROGRESS_LINGER_SECONDS)
+        # A count joins the commit of the run's confirmations rather than cutting their wait for
+        # company short (a new count follows each commit). It waits no longer than they do: the
+        # run's last count is waited for before the run ends.
+        await self._db.write(write, linger=CONFIRMATION_LINGER_SECONDS)
 
     async def finish(
         self, sync_id: str, status: RunStatus, report: dict[str, Any], now: datetime
