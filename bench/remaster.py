@@ -52,6 +52,7 @@ import httpx
 
 from gpb.handlers.model import LineItem, Result
 from gpb.handlers.sync_plan import line_item_id, result_id
+from gpb.handlers.sync_runner import CONFIRMATION_LINGER_SECONDS
 from gpb.infra.canvas import CanvasClient
 from gpb.infra.oneroster import line_item_body, result_body
 from gpb.infra.sandbox.settings import ROOT_ACCOUNT_ID
@@ -376,7 +377,8 @@ async def floor_loop(
     - Before a section's writes, what IC holds read (its line item, and the line item's results
       when IC has it) and stored durably, so that an undo could put it back.
     - Each result's confirmation stored durably before it counts: gpb's group-committing SQLite
-      writer (WAL, synchronous=FULL), a row each.
+      writer (WAL, synchronous=FULL), a row each, lingering for company as gpb's confirmations do
+      (CONFIRMATION_LINGER_SECONDS).
 
     No course structure read (the seed gives it: a few calls), no rules, plan, run record,
     progress, report or grades stored, and the bare loop's client: what gpb spends beyond this
@@ -406,7 +408,10 @@ async def floor_loop(
                 body = result_body(result, ic.root)
                 await ic.put(f"results/{result.sourced_id}", body)
                 row = (result.sourced_id, json.dumps(body["result"]["score"]))
-                await store.write(lambda conn: conn.execute(FLOOR_CONFIRMED, row))
+                await store.write(
+                    lambda conn: conn.execute(FLOOR_CONFIRMED, row),
+                    linger=CONFIRMATION_LINGER_SECONDS,
+                )
 
             async def section(item: LineItem) -> None:
                 held, held_results = await ic.held(item)
