@@ -301,7 +301,13 @@ class SyncStore(Protocol):
 
     async def interrupt_unfinished(self, now: datetime) -> list[str]:
         """At the start of the only process on the database: runs a stopped process left running
-        (and dry runs it left queued) become `interrupted`."""
+        (and dry runs it left queued) become `interrupted`; real runs it had claimed and not yet
+        started stay queued, free to claim at once."""
+        ...
+
+    async def end_claims(self, holder: str, now: datetime) -> int:
+        """At the start of a replica: the runs its earlier self had claimed become claimable at
+        once, as if those claims had run out; returns how many."""
         ...
 
     async def claim_next_run(self, claim: Claim, auto_limit: int | None = None) -> SyncRun | None:

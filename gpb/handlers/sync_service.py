@@ -219,9 +219,12 @@ class SyncService:
         """Runs queued real runs in order, each claimed so that one process runs it. Alone on
         its database, a process knows at start that runs left `running` were stopped with their
         process: they become `interrupted` and wait for someone to resume them. Among replicas,
-        a run whose holder stopped renewing its claim is resumed by whoever claims it next."""
+        a run whose holder stopped renewing its claim is resumed by whoever claims it next; a
+        replica that starts ends its earlier self's claims, so that its runs go on at once."""
         if self._alone:
             await self._runs.interrupt_unfinished(utcnow())
+        else:
+            await self._runs.end_claims(self._holder, self._clock())
         await drain_forever(self._run_next, self._wakeup, self._idle_poll, "running queued runs")
 
     async def _run_next(self) -> int:

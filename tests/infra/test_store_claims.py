@@ -94,3 +94,37 @@ async def test_an_alert_written_on_one_connection_wakes_listeners_of_another(
         assert await asyncio.wait_for(heard.get(), 5) == "456"
     finally:
         listening.cancel()
+
+
+async def test_a_run_claimed_by_a_process_that_stopped_before_starting_it_is_free_at_restart(
+    store: SqlStore,
+) -> None:
+    run_id = await request(store, "456")
+    assert await store.syncs.claim_next_run(claim("dead", seconds=300)) is not None
+    # The process stopped between claiming the run and starting it; the next one, alone on the
+    # database, interrupts what was running and takes this run at once, not in five minutes.
+    assert await store.syncs.interrupt_unfinished(T0 + timedelta(seconds=1)) == []
+    taken = await store.syncs.claim_next_run(claim("next", T0 + timedelta(seconds=2)))
+    assert taken is not None and (taken.id, taken.status) == (run_id, RunStatus.QUEUED)
+
+
+async def test_a_replica_that_starts_again_takes_its_earlier_selfs_runs_over_at_once(
+    store: SqlStore,
+) -> None:
+    running = await request(store, "456")
+    queued = await request(store, "789")
+    assert await store.syncs.claim_next_run(claim("replica-a", seconds=300)) is not None
+    await store.syncs.set_status(running, RunStatus.RUNNING, T0)
+    assert await store.syncs.claim_next_run(claim("replica-a", seconds=300)) is not None
+    await request(store, "999")
+    assert await store.syncs.claim_next_run(claim("replica-b", seconds=300)) is not None
+    # replica-a starts again (its earlier self was killed): its two runs are free at once,
+    # replica-b's claim stands.
+    later = T0 + timedelta(seconds=5)
+    assert await store.syncs.end_claims("replica-a", later) == 2
+    taken = [await store.syncs.claim_next_run(claim("replica-a", later)) for _ in range(3)]
+    assert [(r.id, r.status) for r in taken if r is not None] == [
+        (running, RunStatus.RUNNING),  # taken over: resumed, not started again
+        (queued, RunStatus.QUEUED),
+    ]
+    assert await store.syncs.claim_next_run(claim("replica-c", later)) is None  # not `other`

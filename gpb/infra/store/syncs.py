@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gpb.handlers.claims import Claim
@@ -278,7 +278,26 @@ class SqlSyncs:
                 f" claimed_by = NULL, lease_until = NULL WHERE {unfinished} RETURNING id",
                 (format_time(now),),
             ).fetchall()
+            # A real run claimed and not yet started when its process stopped stays queued, for
+            # this process to take now rather than once the dead claim runs out.
+            conn.execute(
+                "UPDATE sync_runs SET claimed_by = NULL, lease_until = NULL"
+                " WHERE status = 'queued' AND claimed_by IS NOT NULL"
+            )
             return [str(row[0]) for row in rows]
+
+        return await self._db.write(write)
+
+    async def end_claims(self, holder: str, now: datetime) -> int:
+        def write(conn: Connection) -> int:
+            # As if the claims had run out: the next claim takes the runs over as it takes over
+            # those of any holder that died (a running one is resumed, a dry run interrupted).
+            cursor = conn.execute(
+                "UPDATE sync_runs SET lease_until = ? WHERE claimed_by = ?"
+                " AND status IN ('queued', 'running')",
+                (format_time(now - timedelta(seconds=1)), holder),
+            )
+            return int(cursor.rowcount)
 
         return await self._db.write(write)
 
