@@ -1,15 +1,21 @@
-"""`gpb serve` killed with SIGKILL at random moments while events pour in, and started again.
+"""`gpb serve` killed with SIGKILL at random moments while events pour in, and in the middle of a
+remaster, and started again.
 
 A 2xx means the event is on disk: every event that got one is in the log exactly once, and every
 event is handled exactly once, however the kills fell (while a request was read, while its commit
 was in flight, while the worker handled it). The final grade snapshot and pending delta equal what
 a gpb that was never killed makes of the same events delivered in order.
+
+A run killed midway sends nothing again that it had stored as confirmed when it resumes; what it
+had not stored yet (the calls in flight, the confirmations still waiting to share a commit) it
+sends once more, and IC ends with every grade.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from pathlib import Path
 
 import event_stream
@@ -21,13 +27,23 @@ from delivery import (
     assert_each_event_stored_once,
     stored_events,
 )
-from running_gpb import GpbProcess
+from running_gpb import (
+    HOLD_WRITES,
+    GpbProcess,
+    SandboxedGpb,
+    env_client,
+    resumed_to_the_end,
+    sandbox_settings,
+)
 
-from gpb.infra.sandbox.server import run_sandbox
+from gpb.infra.sandbox.faults import FaultConfig
+from gpb.infra.sandbox.server import RunningSandbox, run_sandbox
+from gpb.infra.store.store import SqlStore
 
 pytestmark = pytest.mark.reliability
 
 SEED = 7
+RUN_GOING = ("queued", "running")
 
 
 async def kill_at_random(gpb: GpbProcess, delivery: Delivery, kills: int, total: int) -> None:
@@ -65,3 +81,79 @@ async def test_killed_at_random_it_loses_no_acknowledged_event_and_applies_none_
     assert_each_event_handled_once(stored)
     event_stream.assert_newest_event_wins(got.grades, events)
     assert got == expected
+
+
+async def graded_in_canvas(
+    env: SandboxedGpb, assignment_ids: tuple[str, ...], user_ids: range
+) -> None:
+    """The teacher grades every student in Canvas; no event tells gpb (a remaster reads them)."""
+    async with env_client(env) as canvas:
+        for assignment_id in assignment_ids:
+            for user_id in user_ids:
+                control = f"/_sandbox/canvas/submissions/{assignment_id}/{user_id}"
+                answer = await canvas.post(control, json={"score": user_id % 10})
+                assert answer.status_code == 200, answer.text
+
+
+def applied_puts(sandbox: RunningSandbox) -> Counter[str]:
+    """How many times IC applied a PUT of each result."""
+    return Counter(
+        w.sourced_id
+        for w in sandbox.state.ic.writes
+        if w.kind == "result" and w.method == "PUT" and w.applied
+    )
+
+
+async def confirmed_in_run(database_url: str, sync_id: str) -> dict[str, str]:
+    """What the run had stored as confirmed, read from the database a killed gpb left."""
+    store = SqlStore(database_url)
+    store.start()
+    try:
+        return await store.syncs.confirmed_in_run(sync_id)
+    finally:
+        await store.close()
+
+
+async def test_a_run_killed_midway_sends_nothing_again_that_it_had_stored(tmp_path: Path) -> None:
+    async with run_sandbox() as sandbox:
+        # Four calls in flight, each answered after 50 ms: several confirmations come within
+        # one wait for a shared commit, so the kill may fall on some still waiting.
+        sandbox.state.sis_faults.configure(FaultConfig(latency_seconds=0.05))
+        gpb = GpbProcess(tmp_path, sandbox.gpb_environment() | {"GPB_SIS_MAX_CONCURRENCY": "4"})
+        await gpb.start()
+        try:
+            async with httpx.AsyncClient(base_url=gpb.url, timeout=30) as client:
+                env = SandboxedGpb(sandbox, sandbox_settings(sandbox, tmp_path), client)
+                await env.handled(
+                    await env.post("assignment_created", assignment_id="10000000000124")
+                )
+                await graded_in_canvas(env, ("124", "125"), range(1201, 1213))
+                started = await env.post_json("/api/courses/456/syncs", {"kind": "remaster"})
+                assert started.status_code == 202, started.text
+                sync_id = started.json()["id"]
+                for _ in range(3000):  # until the run has stored a few confirmations
+                    run = (await env.get(f"/api/syncs/{sync_id}")).json()
+                    if run["progress"]["confirmed"] >= 4 or run["status"] not in RUN_GOING:
+                        break
+                    await asyncio.sleep(0.005)
+                # IC holds what comes next, so that the run cannot end before the kill.
+                sandbox.state.sis_faults.configure(HOLD_WRITES)
+            await gpb.kill()
+            stored = await confirmed_in_run(gpb.environment["GPB_DATABASE_URL"], sync_id)
+            sandbox.state.sis_faults.configure(FaultConfig())
+            await gpb.start()
+            async with httpx.AsyncClient(base_url=gpb.url, timeout=30) as client:
+                env = SandboxedGpb(sandbox, sandbox_settings(sandbox, tmp_path), client)
+                done = await resumed_to_the_end(env, sync_id)
+        finally:
+            await gpb.stop()
+
+    assert done["status"] == "succeeded", done["errors"]
+    puts = applied_puts(sandbox)
+    results = {k for k in sandbox.state.ic.results if k.startswith("canvas-a")}
+    assert set(puts) == results  # IC holds every grade
+    assert 4 <= len(stored) < len(results), (
+        f"the kill fell mid-run: {len(stored)} of {len(results)}"
+    )
+    assert all(puts[sourced_id] == 1 for sourced_id in stored), puts  # nothing stored sent again
+    assert all(count <= 2 for count in puts.values()), puts  # the rest at most once more
