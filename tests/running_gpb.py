@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,16 +177,25 @@ def grade_event(
     return event
 
 
+async def graded_in_canvas(
+    env: SandboxedGpb, grades: Iterable[tuple[str, str, dict[str, Any]]]
+) -> None:
+    """The teacher grades in Canvas: the sandbox holds each (assignment, student, submission
+    fields); no event is posted."""
+    async with env_client(env) as sandbox:
+        for assignment_id, user_id, body in grades:
+            control = f"/_sandbox/canvas/submissions/{assignment_id}/{user_id}"
+            answer = await sandbox.post(control, json=body)
+            assert answer.status_code == 200, answer.text
+
+
 async def grade(
     env: SandboxedGpb, assignment_id: str, user_id: str, score: float | None, at: str, **extra: Any
 ) -> None:
     """The teacher grades in Canvas: the sandbox holds the grade, and the event is posted."""
-    control = f"/_sandbox/canvas/submissions/{assignment_id}/{user_id}"
     body: dict[str, Any] = {"score": score} if score is not None else {"score": None}
     body.update({k: v for k, v in extra.items() if k in ("excused",)})
-    async with env_client(env) as sandbox:
-        answer = await sandbox.post(control, json=body)
-        assert answer.status_code == 200, answer.text
+    await graded_in_canvas(env, [(assignment_id, user_id, body)])
     event = grade_event(assignment_id, user_id, score)
     event["metadata"]["event_time"] = at
     await env.handled(await env.post_event(event))
@@ -243,11 +252,14 @@ def env_client(env: SandboxedGpb) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=env.sandbox.base_url)
 
 
+RUN_GOING = ("queued", "running")  # a run's statuses before it ends
+
+
 async def finished(env: SandboxedGpb, sync_id: str, within: float = 30.0) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + within
     while asyncio.get_running_loop().time() < deadline:
         run: dict[str, Any] = (await env.get(f"/api/syncs/{sync_id}")).json()
-        if run["status"] not in ("queued", "running"):
+        if run["status"] not in RUN_GOING:
             return run
         await asyncio.sleep(0.02)
     raise AssertionError(f"run {sync_id} did not finish")
@@ -289,6 +301,15 @@ async def until_held(faults: Faults, within: float = 30.0) -> None:
 
 def ic_results(env: SandboxedGpb) -> dict[str, dict[str, Any]]:
     return dict(env.sandbox.state.ic.results)
+
+
+def applied_result_puts(sandbox: RunningSandbox) -> Counter[str]:
+    """How many times IC applied a PUT of each result (and its answer may have been lost)."""
+    return Counter(
+        w.sourced_id
+        for w in sandbox.state.ic.writes
+        if w.kind == "result" and w.method == "PUT" and w.applied
+    )
 
 
 def result_puts(env: SandboxedGpb) -> Counter[str]:

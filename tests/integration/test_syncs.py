@@ -15,6 +15,7 @@ from databases import on_postgres
 from running_gpb import (
     HOLD_WRITES,
     SandboxedGpb,
+    applied_result_puts,
     env_client,
     finished,
     grade,
@@ -395,11 +396,7 @@ async def test_a_run_killed_with_its_process_is_resumed_after_the_restart(tmp_pa
                 assert resumed.status_code == 202
             done = await finished(second, sync_id)
     assert done["status"] == "succeeded", done["errors"]
-    puts = Counter(
-        w.sourced_id
-        for w in sandbox.state.ic.writes
-        if w.kind == "result" and w.method == "PUT" and w.applied
-    )
+    puts = applied_result_puts(sandbox)
     # What IC confirmed before the stop is not sent again. The one PUT in flight at the stop (the
     # SIS concurrency is 1) may have been applied with its answer lost: sending it again is a
     # retry of a call that never returned, not a second write of a confirmed value.

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter
 from pathlib import Path
 
 import event_stream
@@ -29,21 +28,22 @@ from delivery import (
 )
 from running_gpb import (
     HOLD_WRITES,
+    RUN_GOING,
     GpbProcess,
     SandboxedGpb,
-    env_client,
+    applied_result_puts,
+    graded_in_canvas,
     resumed_to_the_end,
     sandbox_settings,
 )
 
 from gpb.infra.sandbox.faults import FaultConfig
-from gpb.infra.sandbox.server import RunningSandbox, run_sandbox
+from gpb.infra.sandbox.server import run_sandbox
 from gpb.infra.store.store import SqlStore
 
 pytestmark = pytest.mark.reliability
 
 SEED = 7
-RUN_GOING = ("queued", "running")
 
 
 async def kill_at_random(gpb: GpbProcess, delivery: Delivery, kills: int, total: int) -> None:
@@ -83,27 +83,6 @@ async def test_killed_at_random_it_loses_no_acknowledged_event_and_applies_none_
     assert got == expected
 
 
-async def graded_in_canvas(
-    env: SandboxedGpb, assignment_ids: tuple[str, ...], user_ids: range
-) -> None:
-    """The teacher grades every student in Canvas; no event tells gpb (a remaster reads them)."""
-    async with env_client(env) as canvas:
-        for assignment_id in assignment_ids:
-            for user_id in user_ids:
-                control = f"/_sandbox/canvas/submissions/{assignment_id}/{user_id}"
-                answer = await canvas.post(control, json={"score": user_id % 10})
-                assert answer.status_code == 200, answer.text
-
-
-def applied_puts(sandbox: RunningSandbox) -> Counter[str]:
-    """How many times IC applied a PUT of each result."""
-    return Counter(
-        w.sourced_id
-        for w in sandbox.state.ic.writes
-        if w.kind == "result" and w.method == "PUT" and w.applied
-    )
-
-
 async def confirmed_in_run(database_url: str, sync_id: str) -> dict[str, str]:
     """What the run had stored as confirmed, read from the database a killed gpb left."""
     store = SqlStore(database_url)
@@ -127,7 +106,14 @@ async def test_a_run_killed_midway_sends_nothing_again_that_it_had_stored(tmp_pa
                 await env.handled(
                     await env.post("assignment_created", assignment_id="10000000000124")
                 )
-                await graded_in_canvas(env, ("124", "125"), range(1201, 1213))
+                await graded_in_canvas(
+                    env,
+                    [
+                        (assignment_id, str(user_id), {"score": user_id % 10})
+                        for assignment_id in ("124", "125")
+                        for user_id in range(1201, 1213)
+                    ],
+                )
                 started = await env.post_json("/api/courses/456/syncs", {"kind": "remaster"})
                 assert started.status_code == 202, started.text
                 sync_id = started.json()["id"]
@@ -149,7 +135,7 @@ async def test_a_run_killed_midway_sends_nothing_again_that_it_had_stored(tmp_pa
             await gpb.stop()
 
     assert done["status"] == "succeeded", done["errors"]
-    puts = applied_puts(sandbox)
+    puts = applied_result_puts(sandbox)
     results = {k for k in sandbox.state.ic.results if k.startswith("canvas-a")}
     assert set(puts) == results  # IC holds every grade
     assert 4 <= len(stored) < len(results), (
