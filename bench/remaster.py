@@ -16,9 +16,10 @@ each starts from an empty IC gradebook; every run starts a sandbox and a gpb of 
 
 Each run also gives the CPU each side spent a PUT (from /proc): the bare client, the floor (its
 client and its writer), gpb's event loop and its other threads (the SQLite writer and readers),
-and the stand-in during each part. While each side keeps one core busy, the wall ratio follows
-gpb's event loop's CPU against the bare client's; the stand-in's CPU in gpb's part against the
-bare part shows what sharing two cores costs it.
+and the stand-in during each part; and all sides' CPU during the floor's and gpb's parts over the
+bare loop's. On two cores, where the client, the writer and the stand-in are all busy at once, the
+wall ratio follows that last figure; with a core for each side it would follow gpb's event loop's
+CPU against the bare client's ('loop').
 
 --sizes takes several sizes (10x50,40x200,80x400: assignments x students) to show how the time
 grows, --runs how many runs of each; the table gives each run and the medians. The exit code is 1
@@ -485,6 +486,21 @@ class Measured:
         return self.gpb_seconds / self.bare_seconds
 
     @property
+    def cpu_ratio(self) -> float:
+        """The CPU all sides spent during gpb's part (its event loop, its other threads, the
+        stand-in) over what they spent during the bare loop's: on two cores, what the clock
+        follows while every side is busy."""
+        cpu = self.cpu
+        gpb = cpu.gpb_loop + cpu.gpb_others + cpu.stand_in_gpb
+        return gpb / (cpu.bare_client + cpu.stand_in_bare)
+
+    @property
+    def floor_cpu_ratio(self) -> float:
+        """The same for the floor: its client and writer, and the stand-in meanwhile."""
+        cpu = self.cpu
+        return (cpu.floor + cpu.stand_in_floor) / (cpu.bare_client + cpu.stand_in_bare)
+
+    @property
     def floor_ratio(self) -> float:
         """What the required work alone costs, against the bare loop."""
         return self.floor_seconds / self.bare_seconds
@@ -561,13 +577,14 @@ def measure_size(size: Size, concurrency: int, count: int) -> list[Measured]:
     print("  times in s, ratios to the bare loop, and gpb's to the floor ('over floor');")
     print("  CPU in us a PUT: the bare client, the floor, gpb's event loop and its other threads,")
     print(
-        "  the stand-in during each part; 'loop' is gpb's event loop's CPU over the bare client's."
+        "  the stand-in during each part; 'loop' is gpb's event loop's CPU over the bare client's;"
     )
+    print("  'all CPU': all sides' CPU during the floor's and gpb's parts over the bare loop's.")
     print(
         f"  {'run':>4} {'bare':>6} {'floor':>6} {'gpb':>6} {'planned':>7}"
         f" {'floor':>6} {'gpb':>6} {'over floor':>10}"
         f" {'client':>7} {'floor':>6} {'loop':>6} {'others':>6} {'stand-in':>17} {'loop':>5}"
-        "  status"
+        f" {'all CPU':>9}  status"
     )
     runs = []
     for k in range(1, count + 1):
@@ -581,6 +598,7 @@ def measure_size(size: Size, concurrency: int, count: int) -> list[Measured]:
             f" {m.floor_ratio:>6.2f} {m.ratio:>6.2f} {m.over_floor:>10.2f}"
             f" {us['bare_client']:>7.0f} {us['floor']:>6.0f} {us['gpb_loop']:>6.0f}"
             f" {us['gpb_others']:>6.0f} {stand_ins:>17} {m.loop_ratio:>5.2f}"
+            f" {m.floor_cpu_ratio:>4.2f}|{m.cpu_ratio:>4.2f}"
             f"  {m.run['status']} (sent {counts['sent']}, failed {counts['failed']})",
             flush=True,
         )
@@ -606,7 +624,25 @@ def report(runs: list[Measured]) -> float:
         f" gpb's loop's CPU {statistics.median(m.loop_ratio for m in runs):.2f} of the bare"
         " client's"
     )
+    floor_cpu = statistics.median(m.floor_cpu_ratio for m in runs)
+    gpb_cpu = statistics.median(m.cpu_ratio for m in runs)
+    print(
+        f"  all sides' CPU: the floor's part {floor_cpu:.2f} of the bare loop's,"
+        f" gpb's {gpb_cpu:.2f}{_follows(runs)}"
+    )
     return ratio
+
+
+def _follows(runs: list[Measured]) -> str:
+    """How closely gpb's clock followed all sides' CPU from run to run (Pearson's r), once there
+    are runs enough for it to mean something."""
+    if len(runs) < 3:
+        return ""
+    ratios, cpus = [m.ratio for m in runs], [m.cpu_ratio for m in runs]
+    try:
+        return f"; gpb's ratio follows it with r = {statistics.correlation(ratios, cpus):.2f}"
+    except statistics.StatisticsError:  # every run alike: nothing to correlate
+        return ""
 
 
 def main() -> int:
