@@ -465,6 +465,21 @@ class Cpu:
     gpb_others: float  # gpb's other threads: the SQLite writer and readers
     stand_in_gpb: float  # the stand-in while gpb ran
 
+    @property
+    def bare_part(self) -> float:
+        """All sides during the bare loop: its client and the stand-in."""
+        return self.bare_client + self.stand_in_bare
+
+    @property
+    def floor_part(self) -> float:
+        """All sides during the floor: its client and writer, and the stand-in."""
+        return self.floor + self.stand_in_floor
+
+    @property
+    def gpb_part(self) -> float:
+        """All sides during gpb's remaster: its threads and the stand-in."""
+        return self.gpb_loop + self.gpb_others + self.stand_in_gpb
+
 
 @dataclass(frozen=True)
 class Measured:
@@ -487,18 +502,14 @@ class Measured:
 
     @property
     def cpu_ratio(self) -> float:
-        """The CPU all sides spent during gpb's part (its event loop, its other threads, the
-        stand-in) over what they spent during the bare loop's: on two cores, what the clock
-        follows while every side is busy."""
-        cpu = self.cpu
-        gpb = cpu.gpb_loop + cpu.gpb_others + cpu.stand_in_gpb
-        return gpb / (cpu.bare_client + cpu.stand_in_bare)
+        """The CPU all sides spent during gpb's part over what they spent during the bare loop's:
+        on two cores, what the clock follows while every side is busy."""
+        return self.cpu.gpb_part / self.cpu.bare_part
 
     @property
     def floor_cpu_ratio(self) -> float:
-        """The same for the floor: its client and writer, and the stand-in meanwhile."""
-        cpu = self.cpu
-        return (cpu.floor + cpu.stand_in_floor) / (cpu.bare_client + cpu.stand_in_bare)
+        """The same for the floor's part."""
+        return self.cpu.floor_part / self.cpu.bare_part
 
     @property
     def floor_ratio(self) -> float:

@@ -12,29 +12,28 @@ FULL = 2
 
 
 async def test_the_writer_commits_durably_and_checkpoints_the_wal_in_large_steps(
-    tmp_path: Path,
+    db: SqliteDatabase,
 ) -> None:
-    db = SqliteDatabase(str(tmp_path / "gpb.db"))
-    db.migrate()
-    db.start()
-    try:
+    def pragmas(conn: Connection) -> tuple[object, ...]:
+        names = ("journal_mode", "synchronous", "wal_autocheckpoint", "journal_size_limit")
+        return tuple(conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names)
 
-        def pragmas(conn: Connection) -> tuple[object, ...]:
-            names = ("journal_mode", "synchronous", "wal_autocheckpoint", "journal_size_limit")
-            return tuple(conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names)
+    assert await db.write(pragmas) == ("wal", FULL, WAL_CHECKPOINT_PAGES, WAL_KEPT_BYTES)
 
-        assert await db.write(pragmas) == ("wal", FULL, WAL_CHECKPOINT_PAGES, WAL_KEPT_BYTES)
-    finally:
-        await db.close()
+
+async def started(path: Path) -> SqliteDatabase:
+    """A migrated database at `path`, its writer started, with a table `t` of numbers."""
+    database = SqliteDatabase(str(path))
+    database.migrate()
+    database.start()
+    await database.write(lambda conn: conn.execute("CREATE TABLE t (n INTEGER)"))
+    return database
 
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
-    database = SqliteDatabase(str(tmp_path / "gpb.db"))
-    database.migrate()
-    database.start()
+    database = await started(tmp_path / "gpb.db")
     try:
-        await database.write(lambda conn: conn.execute("CREATE TABLE t (n INTEGER)"))
         yield database
     finally:
         await database.close()
@@ -69,10 +68,7 @@ async def test_a_lingering_write_is_committed_when_its_time_is_up(db: SqliteData
 
 
 async def test_closing_commits_a_lingering_write_without_waiting_for_it(tmp_path: Path) -> None:
-    db = SqliteDatabase(str(tmp_path / "gpb.db"))
-    db.migrate()
-    db.start()
-    await db.write(lambda conn: conn.execute("CREATE TABLE t (n INTEGER)"))
+    db = await started(tmp_path / "gpb.db")
     lingering = asyncio.ensure_future(db.write(insert(7), linger=60))
     await asyncio.sleep(0.1)
     await asyncio.wait_for(db.close(), 10)
